@@ -1,0 +1,162 @@
+#include "diagnostics/Diagnostics.h"
+
+#include <algorithm>
+#include <cctype>
+#include <ostream>
+
+namespace expc {
+
+const std::vector<KindInfo> &allDiagnosticKinds() {
+  static const std::vector<KindInfo> kinds = {
+#define DIAGNOSTIC(NAME, SEV, CODE, FMT, ...) {#NAME, CODE, Severity::SEV},
+#include "diagnostics/DiagnosticKinds.def"
+  };
+  return kinds;
+}
+
+DiagnosticBuilder::~DiagnosticBuilder() {
+  if (engine_)
+    engine_->report(std::move(diag_));
+}
+
+void DiagnosticEngine::report(Diagnostic d) {
+  if (d.severity == Severity::Error) {
+    if (errors_ >= limit_) {
+      if (!limitReported_) {
+        limitReported_ = true;
+        Diagnostic stop{DiagnosticId::TooManyErrors, Severity::Error,
+                        diag::TooManyErrors.code,
+                        fmt::format(fmt::runtime(diag::TooManyErrors.format),
+                                    static_cast<int64_t>(limit_)),
+                        {}, {}, {}, {}};
+        out_ << render(stop);
+        reported_.push_back(std::move(stop));
+      }
+      return;
+    }
+    ++errors_;
+  }
+  out_ << render(d);
+  out_.flush();
+  reported_.push_back(std::move(d));
+}
+
+static const char *severityName(Severity s) {
+  switch (s) {
+  case Severity::Error:
+    return "error";
+  case Severity::Warning:
+    return "warning";
+  case Severity::Note:
+    return "note";
+  }
+  return "error";
+}
+
+// Number of bytes in the UTF-8 sequence starting with `c`.
+static unsigned utf8Length(unsigned char c) {
+  if (c < 0x80)
+    return 1;
+  if ((c >> 5) == 0x6)
+    return 2;
+  if ((c >> 4) == 0xE)
+    return 3;
+  return 4;
+}
+
+// The quoted line with a caret line under [beginCol, endCol). Tabs in the
+// source are echoed into the caret line so the caret stays aligned.
+static void renderSnippet(std::string &out, std::string_view line,
+                          uint32_t lineNo, uint32_t beginCol, uint32_t endCol,
+                          const std::string &fixit) {
+  std::string gutter = std::to_string(lineNo);
+  std::string pad(gutter.size(), ' ');
+  out += fmt::format(" {} | {}\n", gutter, line);
+  std::string caret;
+  uint32_t col = 1;
+  size_t i = 0;
+  for (; i < line.size() && col < beginCol; ++col) {
+    caret += line[i] == '\t' ? '\t' : ' ';
+    i += utf8Length(static_cast<unsigned char>(line[i]));
+  }
+  if (col < beginCol)
+    caret.append(beginCol - col, ' ');
+  uint32_t width = endCol > beginCol ? endCol - beginCol : 1;
+  caret += '^';
+  if (width > 1)
+    caret.append(width - 1, '~');
+  out += fmt::format(" {} | {}\n", pad, caret);
+  if (!fixit.empty()) {
+    std::string indent = caret.substr(0, caret.find('^'));
+    out += fmt::format(" {} | {}{}\n", pad, indent, fixit);
+  }
+}
+
+std::string DiagnosticEngine::render(const Diagnostic &d) const {
+  std::string out;
+  auto one = [&](const Diagnostic &x) {
+    if (x.range.valid())
+      out += fmt::format("{}:{}:{}: ", sources_.name(x.range.file),
+                         x.range.beginLine, x.range.beginCol);
+    out += fmt::format("{}: {}", severityName(x.severity), x.message);
+    if (x.severity != Severity::Note)
+      out += fmt::format(" [{}]", x.code);
+    out += '\n';
+    if (!x.range.valid())
+      return;
+    std::string_view line = sources_.line(x.range.file, x.range.beginLine);
+    uint32_t endCol = x.range.endLine == x.range.beginLine
+                          ? x.range.endCol
+                          : static_cast<uint32_t>(line.size()) + 1;
+    std::string fix;
+    for (const FixIt &f : x.fixits)
+      if (f.range.beginLine == x.range.beginLine &&
+          f.range.beginCol == x.range.beginCol)
+        fix = f.replacement;
+    renderSnippet(out, line, x.range.beginLine, x.range.beginCol, endCol, fix);
+  };
+  one(d);
+  if (!d.help.empty()) {
+    std::string pad = d.range.valid()
+                          ? std::string(std::to_string(d.range.beginLine).size(), ' ')
+                          : std::string();
+    out += fmt::format(" {} = help: {}\n", pad, d.help);
+  }
+  for (const Diagnostic &n : d.notes)
+    one(n);
+  return out;
+}
+
+std::string closestMatch(const std::string &name,
+                         const std::vector<std::string> &candidates) {
+  auto distance = [](const std::string &a, const std::string &b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j)
+      prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      cur[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j) {
+        size_t sub = prev[j - 1] + (std::tolower(a[i - 1]) != std::tolower(b[j - 1]));
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+      }
+      std::swap(prev, cur);
+    }
+    return prev[b.size()];
+  };
+  std::string best;
+  size_t bestDist = ~size_t(0);
+  for (const std::string &c : candidates) {
+    if (c == name)
+      continue;
+    size_t dist = distance(name, c);
+    if (dist < bestDist) {
+      bestDist = dist;
+      best = c;
+    }
+  }
+  // A plausible typo: at most a third of the name, and at least one edit.
+  size_t limit = std::max<size_t>(1, (name.size() + 2) / 3);
+  return bestDist <= limit ? best : std::string();
+}
+
+} // namespace expc

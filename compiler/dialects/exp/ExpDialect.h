@@ -1,0 +1,37 @@
+// The experiment-level `exp` dialect (level 1 of the IR).
+#pragma once
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "dialects/exp/ExpDialect.h.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "dialects/exp/ExpTypes.h.inc"
+
+#define GET_OP_CLASSES
+#include "dialects/exp/ExpOps.h.inc"
+
+namespace expc::expd {
+
+// The type of `column` in a dataset of `source` with `params`, or a null type
+// (and `error` set) when the source has no such column.
+mlir::Type columnType(mlir::MLIRContext *ctx, llvm::StringRef source,
+                      mlir::DictionaryAttr params, llvm::StringRef column,
+                      std::string &error);
+
+// What an encoder of `kind` with `params` produces from `input`; failure (and
+// `error` set) when it cannot take that input.
+mlir::FailureOr<EmbeddingType> encoderResult(llvm::StringRef kind,
+                                             mlir::DictionaryAttr params,
+                                             mlir::Type input, std::string &error);
+
+// An integer parameter, or `fallback` when absent.
+int64_t intParam(mlir::DictionaryAttr params, llvm::StringRef name, int64_t fallback = 0);
+double floatParam(mlir::DictionaryAttr params, llvm::StringRef name, double fallback = 0);
+
+} // namespace expc::expd

@@ -1,0 +1,179 @@
+//===- ExpOps.td - the experiment-level `exp` dialect -----*- tablegen -*-===//
+//
+// Level 1 of the IR: one op per declared thing of an experiment (dataset,
+// column, encoder, encoder application, objective, training, evaluation).
+// It is what the front end emits and what whole-experiment passes (dead side
+// information elimination, frozen-encoder hoisting, ...) reason about.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EXP_OPS_TD
+#define EXP_OPS_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/IR/RegionKindInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Exp_Dialect : Dialect {
+  let name = "exp";
+  let cppNamespace = "::expc::expd";
+  let summary = "The experiment-level dialect: datasets, encoders, objectives, training, evaluation";
+  let description = [{
+    Values of this dialect are whole experiment parts rather than tensors:
+    a dataset handle, a column of it (images or labels), the embedding an
+    encoder computes from a column, a loss. Encoders are symbols so that two
+    applications of one encoder share parameters.
+  }];
+  let useDefaultTypePrinterParser = 1;
+}
+
+class Exp_Type<string name, string typeMnemonic, list<Trait> traits = []>
+    : TypeDef<Exp_Dialect, name, traits> {
+  let mnemonic = typeMnemonic;
+}
+
+def Exp_DatasetType : Exp_Type<"Dataset", "dataset"> {
+  let summary = "a dataset";
+}
+
+def Exp_ImagesType : Exp_Type<"Images", "images"> {
+  let summary = "a column of multi-channel images";
+  let parameters = (ins "int64_t":$channels, "int64_t":$height, "int64_t":$width);
+  let assemblyFormat = "`<` $channels `,` $height `,` $width `>`";
+  let genVerifyDecl = 1;
+}
+
+def Exp_LabelsType : Exp_Type<"Labels", "labels"> {
+  let summary = "a categorical column (perturbation, plate, ...)";
+  let parameters = (ins "int64_t":$classes);
+  let assemblyFormat = "`<` $classes `>`";
+  let genVerifyDecl = 1;
+}
+
+def Exp_EmbeddingType : Exp_Type<"Embedding", "embedding"> {
+  let summary = "one vector per sample";
+  let parameters = (ins "int64_t":$dim);
+  let assemblyFormat = "`<` $dim `>`";
+  let genVerifyDecl = 1;
+}
+
+def Exp_LossType : Exp_Type<"Loss", "loss"> {
+  let summary = "a scalar training objective";
+}
+
+def Exp_ColumnType : AnyTypeOf<[Exp_ImagesType, Exp_LabelsType]>;
+
+class Exp_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Exp_Dialect, mnemonic, traits>;
+
+def Exp_ExperimentOp : Exp_Op<"experiment", [
+    IsolatedFromAbove, SymbolTable, Symbol, NoTerminator, SingleBlock]> {
+  let summary = "one experiment: everything one .exp file declares";
+  let description = [{
+    Holds the experiment's ops in declaration-dependency order. Encoders are
+    symbols in its symbol table.
+
+    ```mlir
+    exp.experiment @clip_screen {
+      %ds = exp.dataset "screen" "simulated_screen" {seed = 0 : i64, ...}
+      ...
+    }
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
+}
+
+def Exp_DatasetOp : Exp_Op<"dataset", [Pure]> {
+  let summary = "a dataset from a source with parameters";
+  let description = [{
+    `source` names a reader or generator (`simulated_screen`); `params` are
+    its resolved parameters, defaults included.
+  }];
+  let arguments = (ins StrAttr:$name, StrAttr:$source, DictionaryAttr:$params);
+  let results = (outs Exp_DatasetType:$result);
+  let assemblyFormat = "$name $source $params attr-dict";
+  let hasVerifier = 1;
+}
+
+def Exp_ColumnOp : Exp_Op<"column", [Pure]> {
+  let summary = "a column of a dataset";
+  let description = [{
+    The result type must be the column's type as implied by the dataset's
+    parameters (for `image`: its channel count and size).
+  }];
+  let arguments = (ins Exp_DatasetType:$dataset, StrAttr:$column);
+  let results = (outs Exp_ColumnType:$result);
+  let assemblyFormat = "$dataset $column attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Exp_EncoderOp : Exp_Op<"encoder", [Symbol]> {
+  let summary = "an encoder: a network with parameters";
+  let description = [{
+    A stdlib network (`kind`) with its resolved hyperparameters. Its input and
+    output types follow from them; `exp.encode` checks applications against
+    that signature. All applications of one encoder share its parameters.
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind, DictionaryAttr:$params);
+  let assemblyFormat = "$sym_name $kind $params attr-dict";
+  let hasVerifier = 1;
+}
+
+def Exp_EncodeOp : Exp_Op<"encode", [Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "apply an encoder to a column";
+  let arguments = (ins FlatSymbolRefAttr:$encoder, Exp_ColumnType:$input);
+  let results = (outs Exp_EmbeddingType:$result);
+  let assemblyFormat = "$encoder `(` $input `)` attr-dict `:` functional-type($input, $result)";
+}
+
+def Exp_ContrastiveOp : Exp_Op<"contrastive", [Pure]> {
+  let summary = "a contrastive loss between two batches of paired embeddings";
+  let description = [{
+    `clip`: symmetric InfoNCE with logit scale exp(s), s initialised to
+    log(1 / temperature), learnable when `learnable_temperature`, clamped to
+    at most log(`max_logit_scale`). Parameters it creates are named after
+    `name`.
+  }];
+  let arguments = (ins StrAttr:$kind, StrAttr:$name, Exp_EmbeddingType:$lhs,
+                       Exp_EmbeddingType:$rhs, F64Attr:$temperature,
+                       BoolAttr:$learnable_temperature, F64Attr:$max_logit_scale);
+  let results = (outs Exp_LossType:$result);
+  let assemblyFormat = "$kind $name $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs)";
+  let hasVerifier = 1;
+}
+
+def Exp_WeightedSumOp : Exp_Op<"weighted_sum", [Pure]> {
+  let summary = "an objective as a weighted sum of losses";
+  let arguments = (ins Variadic<Exp_LossType>:$terms, DenseF64ArrayAttr:$weights);
+  let results = (outs Exp_LossType:$result);
+  let assemblyFormat = "$terms $weights attr-dict";
+  let hasVerifier = 1;
+}
+
+def Exp_TrainOp : Exp_Op<"train"> {
+  let summary = "train the parameters an objective depends on";
+  let arguments = (ins Exp_LossType:$objective, StrAttr:$name, I64Attr:$epochs,
+                       I64Attr:$batch, I64Attr:$seed, StrAttr:$optimizer,
+                       DictionaryAttr:$optimizer_params);
+  let assemblyFormat = "$name $objective attr-dict";
+  let hasVerifier = 1;
+}
+
+def Exp_EvaluateOp : Exp_Op<"evaluate"> {
+  let summary = "evaluate embeddings with a metric";
+  let description = [{
+    `replicate_map` takes one image embedding and `sameby`/`diffby` column
+    names; `recall_at` takes a query (image) and a candidate (labels)
+    embedding and `k`.
+  }];
+  let arguments = (ins StrAttr:$metric, StrAttr:$name, Variadic<Exp_EmbeddingType>:$inputs,
+                       DictionaryAttr:$options);
+  let assemblyFormat = "$metric $name `(` $inputs `)` $options attr-dict `:` type($inputs)";
+  let hasVerifier = 1;
+}
+
+#endif // EXP_OPS_TD

@@ -1,0 +1,211 @@
+#include "dialects/step/StepDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace expc::step;
+
+#include "dialects/step/StepDialect.cpp.inc"
+
+#define GET_OP_CLASSES
+#include "dialects/step/StepOps.cpp.inc"
+
+void StepDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "dialects/step/StepOps.cpp.inc"
+      >();
+}
+
+namespace {
+
+// Two dimensions agree when equal or when either is the dynamic batch size.
+bool dimsAgree(int64_t a, int64_t b) {
+  return a == b || ShapedType::isDynamic(a) || ShapedType::isDynamic(b);
+}
+
+RankedTensorType ranked(Value v) { return dyn_cast<RankedTensorType>(v.getType()); }
+
+// Checks that `v` is a ranked tensor of rank `rank`.
+LogicalResult expectRank(Operation *op, Value v, int64_t rank, StringRef what) {
+  auto t = ranked(v);
+  if (!t || t.getRank() != rank)
+    return op->emitOpError() << what << " must be a rank-" << rank << " tensor, got "
+                             << v.getType();
+  return success();
+}
+
+// Checks the result has exactly `shape`.
+LogicalResult expectShape(Operation *op, Value result, ArrayRef<int64_t> shape) {
+  auto t = ranked(result);
+  if (!t || t.getRank() != static_cast<int64_t>(shape.size()))
+    return op->emitOpError() << "result must have rank " << shape.size();
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (!dimsAgree(t.getDimSize(i), shape[i]))
+      return op->emitOpError() << "result dimension " << i << " is " << t.getDimSize(i)
+                               << ", expected " << shape[i];
+  return success();
+}
+
+// Elementwise binary ops: same shape, or a scalar right-hand side.
+LogicalResult verifyElementwise(Operation *op) {
+  auto l = ranked(op->getOperand(0)), r = ranked(op->getOperand(1));
+  if (!l || !r)
+    return op->emitOpError() << "operands must be ranked tensors";
+  if (r.getRank() != 0 && r.getShape() != l.getShape() &&
+      !(r.getRank() == l.getRank() &&
+        llvm::all_of(llvm::zip(l.getShape(), r.getShape()),
+                     [](auto p) { return dimsAgree(std::get<0>(p), std::get<1>(p)); })))
+    return op->emitOpError() << "operand shapes " << l << " and " << r << " do not match";
+  return expectShape(op, op->getResult(0), l.getShape());
+}
+
+} // namespace
+
+LogicalResult ParameterOp::verify() {
+  auto t = dyn_cast<RankedTensorType>(getType());
+  if (!t || !t.hasStaticShape() || !t.getElementType().isF32())
+    return emitOpError() << "must have a static f32 tensor type, got " << getType();
+  StringRef init = getInit();
+  if (init != "uniform" && init != "normal" && init != "constant")
+    return emitOpError() << "unknown init '" << init << "'";
+  return success();
+}
+
+LogicalResult ParamOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  auto p = symbols.lookupNearestSymbolFrom<ParameterOp>(*this, getParameterAttr());
+  if (!p)
+    return emitOpError() << "'" << getParameter() << "' does not name a step.parameter";
+  if (p.getType() != getType())
+    return emitOpError() << "type " << getType() << " does not match parameter type "
+                         << p.getType();
+  return success();
+}
+
+LogicalResult Conv2dOp::verify() {
+  if (failed(expectRank(*this, getInput(), 4, "input")) ||
+      failed(expectRank(*this, getWeight(), 4, "weight")) ||
+      failed(expectRank(*this, getBias(), 1, "bias")))
+    return failure();
+  auto x = ranked(getInput()), w = ranked(getWeight()), b = ranked(getBias());
+  if (!dimsAgree(x.getDimSize(1), w.getDimSize(1)))
+    return emitOpError() << "input has " << x.getDimSize(1) << " channels but the weight takes "
+                         << w.getDimSize(1);
+  if (!dimsAgree(b.getDimSize(0), w.getDimSize(0)))
+    return emitOpError() << "bias has " << b.getDimSize(0) << " entries for "
+                         << w.getDimSize(0) << " output channels";
+  int64_t s = getStride(), p = getPadding();
+  if (s < 1 || p < 0)
+    return emitOpError() << "needs stride >= 1 and padding >= 0";
+  auto out = [&](int64_t in, int64_t k) {
+    return ShapedType::isDynamic(in) ? in : (in + 2 * p - k) / s + 1;
+  };
+  return expectShape(*this, getResult(),
+                     {x.getDimSize(0), w.getDimSize(0), out(x.getDimSize(2), w.getDimSize(2)),
+                      out(x.getDimSize(3), w.getDimSize(3))});
+}
+
+LogicalResult MaxPool2dOp::verify() {
+  if (failed(expectRank(*this, getInput(), 4, "input")))
+    return failure();
+  if (getKernel() < 1 || getStride() < 1)
+    return emitOpError() << "needs kernel and stride >= 1";
+  auto x = ranked(getInput());
+  int64_t k = getKernel(), s = getStride();
+  auto out = [&](int64_t in) -> int64_t {
+    return ShapedType::isDynamic(in) ? in : (in - k) / s + 1;
+  };
+  if (!ShapedType::isDynamic(x.getDimSize(2)) && x.getDimSize(2) < k)
+    return emitOpError() << "input of height " << x.getDimSize(2) << " is smaller than the kernel";
+  return expectShape(*this, getResult(),
+                     {x.getDimSize(0), x.getDimSize(1), out(x.getDimSize(2)), out(x.getDimSize(3))});
+}
+
+LogicalResult GlobalAvgPoolOp::verify() {
+  if (failed(expectRank(*this, getInput(), 4, "input")))
+    return failure();
+  auto x = ranked(getInput());
+  return expectShape(*this, getResult(), {x.getDimSize(0), x.getDimSize(1)});
+}
+
+LogicalResult LinearOp::verify() {
+  if (failed(expectRank(*this, getInput(), 2, "input")) ||
+      failed(expectRank(*this, getWeight(), 2, "weight")) ||
+      failed(expectRank(*this, getBias(), 1, "bias")))
+    return failure();
+  auto x = ranked(getInput()), w = ranked(getWeight()), b = ranked(getBias());
+  if (!dimsAgree(x.getDimSize(1), w.getDimSize(1)))
+    return emitOpError() << "input width " << x.getDimSize(1) << " does not match weight width "
+                         << w.getDimSize(1);
+  if (!dimsAgree(b.getDimSize(0), w.getDimSize(0)))
+    return emitOpError() << "bias has " << b.getDimSize(0) << " entries for " << w.getDimSize(0)
+                         << " outputs";
+  return expectShape(*this, getResult(), {x.getDimSize(0), w.getDimSize(0)});
+}
+
+LogicalResult EmbeddingLookupOp::verify() {
+  if (failed(expectRank(*this, getTable(), 2, "table")) ||
+      failed(expectRank(*this, getIndices(), 1, "indices")))
+    return failure();
+  auto t = ranked(getTable()), i = ranked(getIndices());
+  return expectShape(*this, getResult(), {i.getDimSize(0), t.getDimSize(1)});
+}
+
+LogicalResult MatmulOp::verify() {
+  if (failed(expectRank(*this, getLhs(), 2, "lhs")) ||
+      failed(expectRank(*this, getRhs(), 2, "rhs")))
+    return failure();
+  auto a = ranked(getLhs()), b = ranked(getRhs());
+  int64_t inner = getTransposeB() ? b.getDimSize(1) : b.getDimSize(0);
+  int64_t cols = getTransposeB() ? b.getDimSize(0) : b.getDimSize(1);
+  if (!dimsAgree(a.getDimSize(1), inner))
+    return emitOpError() << "inner dimensions " << a.getDimSize(1) << " and " << inner
+                         << " do not match";
+  return expectShape(*this, getResult(), {a.getDimSize(0), cols});
+}
+
+LogicalResult TransposeOp::verify() {
+  if (failed(expectRank(*this, getInput(), 2, "input")))
+    return failure();
+  auto x = ranked(getInput());
+  return expectShape(*this, getResult(), {x.getDimSize(1), x.getDimSize(0)});
+}
+
+LogicalResult MulOp::verify() { return verifyElementwise(*this); }
+LogicalResult AddOp::verify() { return verifyElementwise(*this); }
+
+LogicalResult CrossEntropyOp::verify() {
+  if (failed(expectRank(*this, getLogits(), 2, "logits")) ||
+      failed(expectRank(*this, getTargets(), 1, "targets")))
+    return failure();
+  auto l = ranked(getLogits()), t = ranked(getTargets());
+  if (!dimsAgree(l.getDimSize(0), t.getDimSize(0)))
+    return emitOpError() << "has " << l.getDimSize(0) << " rows of logits but "
+                         << t.getDimSize(0) << " targets";
+  return success();
+}
+
+LogicalResult TrainLoopOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  auto f = symbols.lookupNearestSymbolFrom<func::FuncOp>(*this, getGraphAttr());
+  if (!f)
+    return emitOpError() << "'" << getGraph() << "' does not name a graph";
+  auto results = f.getFunctionType().getResults();
+  if (results.size() != 1 || !isa<RankedTensorType>(results[0]) ||
+      cast<RankedTensorType>(results[0]).getRank() != 0)
+    return emitOpError() << "graph '" << getGraph() << "' must return one scalar loss";
+  return success();
+}
+
+LogicalResult EvaluateOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  for (Attribute a : getGraphs()) {
+    auto ref = cast<FlatSymbolRefAttr>(a);
+    auto f = symbols.lookupNearestSymbolFrom<func::FuncOp>(*this, ref);
+    if (!f)
+      return emitOpError() << "'" << ref.getValue() << "' does not name a graph";
+    if (f.getFunctionType().getNumResults() != 1)
+      return emitOpError() << "graph '" << ref.getValue() << "' must return one embedding";
+  }
+  return success();
+}

@@ -1,0 +1,21 @@
+// The step-level dialect (level 2 of the IR): ops that map onto runtime kernels.
+#pragma once
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "dialects/step/StepDialect.h.inc"
+
+#define GET_OP_CLASSES
+#include "dialects/step/StepOps.h.inc"
+
+namespace expc::step {
+// The name of the func argument attribute that names a graph input's column.
+inline constexpr const char *kColumnAttr = "step.column";
+} // namespace expc::step

@@ -1,0 +1,210 @@
+//===- StepOps.td - the step-level dialect ----------------*- tablegen -*-===//
+//
+// Level 2 of the IR: tensor ops at ATen granularity, each mapping one-to-one
+// onto a runtime kernel, plus the few directives (data source, training loop,
+// evaluation) that tell the runtime what to run. Graphs are `func.func`s whose
+// arguments carry `step.column` naming the dataset column they read.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef STEP_OPS_TD
+#define STEP_OPS_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/BuiltinAttributes.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Step_Dialect : Dialect {
+  let name = "step";
+  let cppNamespace = "::expc::step";
+  let summary = "Step-level tensor ops that map one-to-one onto runtime kernels";
+  let description = [{
+    Every tensor op here has exactly one kernel in the runtime (see
+    runtime/exec/Kernels.cpp). Shapes are static except the leading batch
+    dimension. The plan artifact is serialised from this level.
+  }];
+}
+
+class Step_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Step_Dialect, mnemonic, traits>;
+
+def Step_F32Tensor : TensorOf<[F32]>;
+def Step_I64Tensor : TensorOf<[I64]>;
+
+//===----------------------------------------------------------------------===//
+// Parameters and constants
+//===----------------------------------------------------------------------===//
+
+def Step_ParameterOp : Step_Op<"parameter", [Symbol]> {
+  let summary = "a trainable tensor with its initialisation";
+  let description = [{
+    `init` is `uniform` (U(-scale, scale)), `normal` (N(0, scale)) or
+    `constant` (every element = scale). `decay` says whether weight decay
+    applies; `max`, when present, clamps the value after every optimiser step
+    (used for the CLIP logit scale).
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name, TypeAttr:$type, StrAttr:$init,
+                       F64Attr:$scale, BoolAttr:$decay, OptionalAttr<F64Attr>:$max);
+  let assemblyFormat = "$sym_name `:` $type attr-dict";
+  let hasVerifier = 1;
+}
+
+def Step_ParamOp : Step_Op<"param", [Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "read a parameter inside a graph";
+  let arguments = (ins FlatSymbolRefAttr:$parameter);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$parameter attr-dict `:` type($result)";
+}
+
+def Step_ConstantOp : Step_Op<"constant", [Pure]> {
+  let summary = "a scalar constant";
+  let arguments = (ins F64Attr:$value);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = "$value attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Network ops
+//===----------------------------------------------------------------------===//
+
+def Step_Conv2dOp : Step_Op<"conv2d", [Pure]> {
+  let summary = "2-D convolution, NCHW, with bias";
+  let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$weight, Step_F32Tensor:$bias,
+                       I64Attr:$stride, I64Attr:$padding);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Step_ReluOp : Step_Op<"relu", [Pure, SameOperandsAndResultType]> {
+  let summary = "max(x, 0)";
+  let arguments = (ins Step_F32Tensor:$input);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def Step_MaxPool2dOp : Step_Op<"max_pool2d", [Pure]> {
+  let summary = "2-D max pooling, NCHW";
+  let arguments = (ins Step_F32Tensor:$input, I64Attr:$kernel, I64Attr:$stride);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Step_GlobalAvgPoolOp : Step_Op<"global_avg_pool", [Pure]> {
+  let summary = "mean over the spatial dimensions: (N, C, H, W) -> (N, C)";
+  let arguments = (ins Step_F32Tensor:$input);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Step_LinearOp : Step_Op<"linear", [Pure]> {
+  let summary = "x W^T + b";
+  let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$weight, Step_F32Tensor:$bias);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Step_EmbeddingLookupOp : Step_Op<"embedding_lookup", [Pure]> {
+  let summary = "rows of a table selected by integer labels";
+  let arguments = (ins Step_F32Tensor:$table, Step_I64Tensor:$indices);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$table `,` $indices attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Loss ops
+//===----------------------------------------------------------------------===//
+
+def Step_L2NormalizeOp : Step_Op<"l2_normalize", [Pure, SameOperandsAndResultType]> {
+  let summary = "x / max(||x||_2, eps) along the last dimension";
+  let arguments = (ins Step_F32Tensor:$input);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def Step_MatmulOp : Step_Op<"matmul", [Pure]> {
+  let summary = "a b, or a b^T when `transpose_b`";
+  let arguments = (ins Step_F32Tensor:$lhs, Step_F32Tensor:$rhs, BoolAttr:$transpose_b);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Step_TransposeOp : Step_Op<"transpose", [Pure]> {
+  let summary = "swap the two dimensions of a matrix";
+  let arguments = (ins Step_F32Tensor:$input);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Step_ExpOp : Step_Op<"exp", [Pure, SameOperandsAndResultType]> {
+  let summary = "elementwise e^x";
+  let arguments = (ins Step_F32Tensor:$input);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def Step_MulOp : Step_Op<"mul", [Pure]> {
+  let summary = "elementwise product; `rhs` may be a scalar";
+  let arguments = (ins Step_F32Tensor:$lhs, Step_F32Tensor:$rhs);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Step_AddOp : Step_Op<"add", [Pure]> {
+  let summary = "elementwise sum; `rhs` may be a scalar";
+  let arguments = (ins Step_F32Tensor:$lhs, Step_F32Tensor:$rhs);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Step_ArangeRowsOp : Step_Op<"arange_rows", [Pure]> {
+  let summary = "0, 1, ..., N-1 for an input with N rows (the targets of InfoNCE)";
+  let arguments = (ins Step_F32Tensor:$input);
+  let results = (outs 1DTensorOf<[I64]>:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Step_CrossEntropyOp : Step_Op<"cross_entropy", [Pure]> {
+  let summary = "mean softmax cross-entropy of logits (N, K) against labels (N)";
+  let arguments = (ins Step_F32Tensor:$logits, Step_I64Tensor:$targets);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = "$logits `,` $targets attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Directives
+//===----------------------------------------------------------------------===//
+
+def Step_SourceOp : Step_Op<"source"> {
+  let summary = "the data source graphs read their columns from";
+  let arguments = (ins StrAttr:$name, StrAttr:$kind, DictionaryAttr:$params);
+  let assemblyFormat = "$name $kind $params attr-dict";
+}
+
+def Step_TrainLoopOp : Step_Op<"train_loop", [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "minimise the scalar a graph returns over the dataset";
+  let arguments = (ins FlatSymbolRefAttr:$graph, StrAttr:$name, I64Attr:$epochs, I64Attr:$batch,
+                       I64Attr:$seed, StrAttr:$optimizer, DictionaryAttr:$optimizer_params);
+  let assemblyFormat = "$graph attr-dict";
+}
+
+def Step_EvaluateOp : Step_Op<"evaluate", [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "run embedding graphs over held-out data and score them";
+  let arguments = (ins StrAttr:$metric, StrAttr:$name, FlatSymbolRefArrayAttr:$graphs,
+                       DictionaryAttr:$options);
+  let assemblyFormat = "$metric $name $graphs $options attr-dict";
+}
+
+#endif // STEP_OPS_TD

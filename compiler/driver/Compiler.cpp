@@ -1,0 +1,145 @@
+#include "driver/Compiler.h"
+
+#include "dialects/exp/ExpDialect.h"
+#include "dialects/step/StepDialect.h"
+#include "irgen/ASTToExp.h"
+#include "parse/Parser.h"
+#include "plan/PlanEmitter.h"
+#include "sema/Sema.h"
+#include "transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/SHA256.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/ADT/StringExtras.h"
+
+#include <cctype>
+#include <filesystem>
+#include <ostream>
+
+namespace expc {
+namespace {
+
+std::string sha256Hex(const std::string &text) {
+  auto digest = llvm::SHA256::hash(
+      llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(text.data()), text.size()));
+  return llvm::toHex(digest, /*LowerCase=*/true);
+}
+
+// A symbol-safe experiment name from the file name: `my-run.exp` -> `my_run`.
+std::string experimentName(const std::string &path) {
+  std::string stem = std::filesystem::path(path).stem().string();
+  std::string out;
+  for (char c : stem)
+    out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  if (out.empty() || std::isdigit(static_cast<unsigned char>(out[0])))
+    out = "exp_" + out;
+  return out;
+}
+
+// Routes MLIR diagnostics into the compiler's own format: a FileLineColLoc in
+// the .exp file becomes a quoted source line with a caret.
+class MlirDiagnostics {
+public:
+  MlirDiagnostics(mlir::MLIRContext &ctx, const SourceManager &sources, FileId file,
+                  DiagnosticEngine &diags)
+      : handler_(&ctx, [&, file](mlir::Diagnostic &d) {
+          auto d2 = diags.emit(diag::MiddleEndError, range(sources, file, d.getLocation()),
+                               d.str());
+          for (mlir::Diagnostic &note : d.getNotes())
+            d2.note(diag::MiddleEndNote, range(sources, file, note.getLocation()), note.str());
+          return mlir::success();
+        }) {}
+
+private:
+  static SourceRange range(const SourceManager &sources, FileId file, mlir::Location loc) {
+    if (auto flc = mlir::dyn_cast<mlir::FileLineColLoc>(loc))
+      if (flc.getFilename() == sources.name(file) && flc.getLine() > 0)
+        return SourceRange{file, flc.getLine(), flc.getColumn(), flc.getLine(),
+                           flc.getColumn() + 1};
+    return SourceRange{};
+  }
+  mlir::ScopedDiagnosticHandler handler_;
+};
+
+std::string printModule(mlir::ModuleOp module, bool debugLocations) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  mlir::OpPrintingFlags flags;
+  if (debugLocations)
+    flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
+  module.print(os, flags);
+  return s;
+}
+
+} // namespace
+
+bool compileFile(const std::string &path, const CompileOptions &options, CompileOutput &out,
+                 std::ostream &diagOut) {
+  SourceManager sources;
+  DiagnosticEngine diags(sources, diagOut);
+  FileId file = 0;
+  std::string error;
+  if (!sources.addFile(path, file, error)) {
+    diags.emit(diag::CannotReadFile, SourceRange{}, path, error);
+    return false;
+  }
+  out.source = sources.contents(file);
+  out.experimentName = experimentName(path);
+
+  std::optional<ast::Module> module = parseFile(file, sources, diags);
+  if (!module)
+    return false;
+  Sema sema(*module, sources, diags);
+  if (!sema.check())
+    return false;
+  if (!sema.trainDecl()) {
+    diags.emit(diag::MissingTrain, SourceRange{}, out.experimentName);
+    return false;
+  }
+  if (options.emit == EmitKind::Ast) {
+    out.text = ast::dump(*module, sources);
+    return true;
+  }
+
+  mlir::MLIRContext ctx(mlir::MLIRContext::Threading::DISABLED);
+  ctx.loadDialect<expd::ExpDialect, step::StepDialect, mlir::func::FuncDialect>();
+  MlirDiagnostics bridge(ctx, sources, file, diags);
+
+  mlir::OwningOpRef<mlir::ModuleOp> ir = importExperiment(ctx, sema, sources, out.experimentName);
+  if (failed(mlir::verify(*ir)))
+    return false;
+  if (options.emit == EmitKind::Exp) {
+    out.text = printModule(*ir, options.debugLocations);
+    return true;
+  }
+
+  llvm::raw_os_ostream irStream(diagOut); // outlives the pass manager
+  mlir::PassManager pm(&ctx);
+  if (options.printIrAfterAll) {
+    pm.enableIRPrinting([](mlir::Pass *, mlir::Operation *) { return false; },
+                        [](mlir::Pass *, mlir::Operation *) { return true; },
+                        /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false,
+                        /*printAfterOnlyOnFailure=*/false, irStream);
+  }
+  pm.addPass(createExpLowerToStep());
+  if (failed(pm.run(*ir)))
+    return false;
+  if (options.emit == EmitKind::Step) {
+    out.text = printModule(*ir, options.debugLocations);
+    return true;
+  }
+
+  PlanHeader header{path, sha256Hex(out.source), options.target, buildId()};
+  mlir::FailureOr<nlohmann::json> plan = emitPlan(*ir, header);
+  if (failed(plan))
+    return false;
+  out.text = plan->dump(1) + "\n";
+  return true;
+}
+
+} // namespace expc

@@ -1,0 +1,34 @@
+// The compiler pipeline behind `exp check` and `exp compile`:
+//   read -> parse -> sema -> IR generation (exp) -> verify -> exp-lower-to-step
+//   -> verify -> plan.
+// Every error, from any stage, is rendered as `file:line:col: error: ...`.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+
+namespace expc {
+
+enum class EmitKind { Ast, Exp, Step, Plan };
+
+struct CompileOptions {
+  EmitKind emit = EmitKind::Plan;
+  std::string target = "cpu";
+  bool printIrAfterAll = false; // to the diagnostics stream
+  bool debugLocations = false;  // print locations in --emit=exp|step
+};
+
+struct CompileOutput {
+  std::string text;           // what `emit` asked for (the plan is JSON)
+  std::string source;         // the source text as read
+  std::string experimentName; // from the file name
+};
+
+// False when the file has errors; they have been written to `diagOut`.
+bool compileFile(const std::string &path, const CompileOptions &options, CompileOutput &out,
+                 std::ostream &diagOut);
+
+// Identifies this build of the compiler (version + hash of its sources).
+const char *buildId();
+
+} // namespace expc

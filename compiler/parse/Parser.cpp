@@ -1,0 +1,505 @@
+#include "parse/Parser.h"
+
+#include "ExpLexer.h"
+#include "ExpParser.h"
+#include "antlr4-runtime.h"
+
+#include <charconv>
+#include <cerrno>
+#include <cstdlib>
+
+namespace expc {
+namespace {
+
+constexpr int64_t kMaxNesting = 256;
+
+size_t utf8Length(unsigned char c) {
+  return c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : 4;
+}
+
+uint32_t codePoints(std::string_view s) {
+  uint32_t n = 0;
+  for (unsigned char c : s)
+    n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// The range of a token, from ANTLR's 1-based line and 0-based code point column.
+SourceRange tokenRange(FileId file, const antlr4::Token *t) {
+  SourceRange r;
+  r.file = file;
+  r.beginLine = static_cast<uint32_t>(t->getLine());
+  r.beginCol = static_cast<uint32_t>(t->getCharPositionInLine()) + 1;
+  std::string text = t->getType() == antlr4::Token::EOF ? "" : t->getText();
+  size_t nl = text.rfind('\n');
+  if (nl == std::string::npos) {
+    r.endLine = r.beginLine;
+    r.endCol = r.beginCol + codePoints(text);
+  } else {
+    uint32_t lines = 0;
+    for (char c : text)
+      lines += c == '\n';
+    r.endLine = r.beginLine + lines;
+    r.endCol = 1 + codePoints(std::string_view(text).substr(nl + 1));
+  }
+  return r;
+}
+
+SourceRange ctxRange(FileId file, antlr4::ParserRuleContext *ctx) {
+  SourceRange r = tokenRange(file, ctx->getStart());
+  if (ctx->getStop() && ctx->getStop()->getTokenIndex() >= ctx->getStart()->getTokenIndex())
+    r = SourceRange::cover(r, tokenRange(file, ctx->getStop()));
+  return r;
+}
+
+// A printable rendering of one character for messages.
+std::string showChar(std::string_view text) {
+  if (text.empty())
+    return "?";
+  unsigned char c = static_cast<unsigned char>(text[0]);
+  if (c < 0x20 || c == 0x7F)
+    return fmt::format("\\x{:02x}", c);
+  return std::string(text);
+}
+
+// Checks UTF-8 validity; reports the first bad byte with its position.
+bool validateUtf8(FileId file, const std::string &s, DiagnosticEngine &diags) {
+  uint32_t line = 1, col = 1;
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len != 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k)
+      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    // Reject overlong encodings and surrogates, as the ANTLR runtime would.
+    if (ok && len == 2)
+      ok = c >= 0xC2;
+    if (ok && len == 3) {
+      unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
+    }
+    if (ok && len == 4) {
+      unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+      ok = c <= 0xF4 && !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+    }
+    if (!ok) {
+      SourceRange r{file, line, col, line, col + 1};
+      diags.emit(diag::InvalidUtf8, r, fmt::format("{:02x}", c));
+      return false;
+    }
+    if (c == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+    i += len;
+  }
+  return true;
+}
+
+// ANTLR recurses once per nesting level; bound it before parsing so hostile
+// input cannot overflow the stack. Strings and comments are skipped roughly;
+// an over-count only matters past the (generous) limit.
+bool checkNesting(FileId file, const std::string &s, DiagnosticEngine &diags) {
+  int64_t depth = 0;
+  uint32_t line = 1, col = 1;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '"') {
+      while (++i < s.size() && s[i] != '"' && s[i] != '\n')
+        if (s[i] == '\\')
+          ++i;
+    } else if (c == '/' && i + 1 < s.size() && s[i + 1] == '/') {
+      while (i < s.size() && s[i] != '\n')
+        ++i;
+    }
+    if (i >= s.size())
+      break;
+    c = s[i];
+    if (c == '(' || c == '[' || c == '{') {
+      if (++depth > kMaxNesting) {
+        diags.emit(diag::NestingTooDeep, SourceRange{file, line, col, line, col + 1},
+                   kMaxNesting);
+        return false;
+      }
+    } else if (c == ')' || c == ']' || c == '}') {
+      depth = depth > 0 ? depth - 1 : 0;
+    }
+    if (c == '\n') {
+      ++line;
+      col = 1;
+    } else if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) {
+      ++col;
+    }
+  }
+  return true;
+}
+
+class LexerErrors : public antlr4::BaseErrorListener {
+public:
+  LexerErrors(FileId file, const SourceManager &sources, DiagnosticEngine &diags)
+      : file_(file), sources_(sources), diags_(diags) {}
+  void syntaxError(antlr4::Recognizer *, antlr4::Token *, size_t line,
+                   size_t pos, const std::string &, std::exception_ptr) override {
+    std::string_view text = sources_.line(file_, static_cast<uint32_t>(line));
+    // Find the byte offset of code point `pos` on the line.
+    size_t byte = 0;
+    for (size_t cp = 0; byte < text.size() && cp < pos; ++cp)
+      byte += utf8Length(static_cast<unsigned char>(text[byte]));
+    std::string_view rest = byte < text.size() ? text.substr(byte) : std::string_view();
+    size_t len = rest.empty() ? 0 : std::min<size_t>(utf8Length(static_cast<unsigned char>(rest[0])), rest.size());
+    uint32_t col = static_cast<uint32_t>(pos) + 1;
+    diags_.emit(diag::UnexpectedCharacter,
+                SourceRange{file_, static_cast<uint32_t>(line), col,
+                            static_cast<uint32_t>(line), col + 1},
+                showChar(rest.substr(0, len)));
+  }
+
+private:
+  FileId file_;
+  const SourceManager &sources_;
+  DiagnosticEngine &diags_;
+};
+
+// How a token type reads in "expected ..." messages.
+std::string describeToken(const antlr4::dfa::Vocabulary &vocab, size_t type) {
+  switch (type) {
+  case antlr4::Token::EOF:
+    return "end of file";
+  case ExpLexer::ID:
+    return "a name";
+  case ExpLexer::NUMBER:
+    return "a number";
+  case ExpLexer::STRING:
+    return "a string";
+  default:
+    break;
+  }
+  std::string lit = vocab.getLiteralName(type);
+  if (lit.size() >= 2 && lit.front() == '\'')
+    return "`" + lit.substr(1, lit.size() - 2) + "`";
+  return vocab.getDisplayName(type);
+}
+
+class ParserErrors : public antlr4::BaseErrorListener {
+public:
+  ParserErrors(FileId file, DiagnosticEngine &diags) : file_(file), diags_(diags) {}
+  void syntaxError(antlr4::Recognizer *recognizer, antlr4::Token *offending,
+                   size_t, size_t, const std::string &, std::exception_ptr) override {
+    auto *parser = static_cast<antlr4::Parser *>(recognizer);
+    SourceRange r = tokenRange(file_, offending);
+    // ANTLR reports again at the same token while recovering; once is enough.
+    if (r.beginLine == lastLine_ && r.beginCol == lastCol_)
+      return;
+    lastLine_ = r.beginLine;
+    lastCol_ = r.beginCol;
+    if (offending->getType() == antlr4::Token::EOF)
+      r.endCol = r.beginCol + 1;
+    std::string found = offending->getType() == antlr4::Token::EOF
+                            ? "end of file"
+                            : "`" + offending->getText() + "`";
+    diags_.emit(diag::SyntaxError, r, expected(parser), found);
+  }
+
+private:
+  std::string expected(antlr4::Parser *parser) {
+    antlr4::misc::IntervalSet set;
+    try {
+      set = parser->getExpectedTokens();
+    } catch (...) {
+      return "something else";
+    }
+    const auto &vocab = parser->getVocabulary();
+    bool expression = set.contains(ExpLexer::ID) && set.contains(ExpLexer::NUMBER) &&
+                      set.contains(ExpLexer::STRING);
+    std::vector<std::string> items;
+    if (expression)
+      items.push_back("an expression");
+    for (size_t t : set.toList()) {
+      if (expression && (t == ExpLexer::ID || t == ExpLexer::NUMBER || t == ExpLexer::STRING ||
+                         t == ExpLexer::BAD_NUMBER || t == ExpLexer::UNTERMINATED_STRING ||
+                         t == ExpLexer::TRUE || t == ExpLexer::FALSE || t == ExpLexer::LPAREN ||
+                         t == ExpLexer::LBRACK || t == ExpLexer::MINUS))
+        continue;
+      if (t == ExpLexer::BAD_NUMBER || t == ExpLexer::UNTERMINATED_STRING)
+        continue;
+      items.push_back(describeToken(vocab, t));
+    }
+    if (items.empty())
+      return "something else";
+    if (items.size() == 1)
+      return items[0];
+    if (items.size() > 8)
+      return "a declaration or an expression";
+    std::string s = "one of ";
+    for (size_t i = 0; i < items.size(); ++i)
+      s += (i ? ", " : "") + items[i];
+    return s;
+  }
+
+  FileId file_;
+  DiagnosticEngine &diags_;
+  uint32_t lastLine_ = 0, lastCol_ = 0;
+};
+
+// Parse tree -> AST. Runs only on error-free parse trees, so every child the
+// grammar requires is present.
+class AstBuilder {
+public:
+  AstBuilder(FileId file, DiagnosticEngine &diags, antlr4::CommonTokenStream &tokens)
+      : file_(file), diags_(diags), tokens_(tokens) {}
+
+  ast::Module build(ExpParser::FileContext *ctx) {
+    ast::Module m;
+    m.file = file_;
+    for (auto *imp : ctx->importDecl()) {
+      ast::Import i;
+      for (auto *id : imp->qualifiedName()->ID())
+        i.path.push_back(id->getText());
+      i.range = ctxRange(file_, imp);
+      m.imports.push_back(std::move(i));
+    }
+    for (auto *d : ctx->decl())
+      m.decls.push_back(buildDecl(d));
+    return m;
+  }
+
+private:
+  SourceRange range(antlr4::ParserRuleContext *ctx) { return ctxRange(file_, ctx); }
+  SourceRange range(antlr4::tree::TerminalNode *n) { return tokenRange(file_, n->getSymbol()); }
+  SourceRange range(antlr4::Token *t) { return tokenRange(file_, t); }
+
+  ast::Decl buildDecl(ExpParser::DeclContext *ctx) {
+    ast::Decl d;
+    auto *kw = ctx->declKeyword();
+    if (kw->DATASET())
+      d.kind = ast::DeclKind::Dataset;
+    else if (kw->ENCODER())
+      d.kind = ast::DeclKind::Encoder;
+    else if (kw->OBJECTIVE())
+      d.kind = ast::DeclKind::Objective;
+    else if (kw->TRAIN())
+      d.kind = ast::DeclKind::Train;
+    else
+      d.kind = ast::DeclKind::Evaluate;
+    d.keywordRange = range(kw);
+    d.name = ctx->name->getText();
+    d.nameRange = range(ctx->name);
+    d.range = range(ctx);
+    if (ctx->value)
+      d.value = buildExpr(ctx->value);
+    if (auto *block = ctx->block())
+      for (auto *s : block->setting())
+        d.settings.push_back({s->key->getText(), range(s->key), buildExpr(s->value)});
+    for (antlr4::Token *t : tokens_.getHiddenTokensToLeft(ctx->getStart()->getTokenIndex()))
+      if (t->getType() == ExpLexer::DOC_COMMENT) {
+        std::string text = t->getText().substr(3);
+        if (!text.empty() && text[0] == ' ')
+          text.erase(0, 1);
+        d.doc += text + "\n";
+      }
+    return d;
+  }
+
+  ast::ExprPtr make(ast::ExprKind kind, antlr4::ParserRuleContext *ctx) {
+    auto e = std::make_unique<ast::Expr>();
+    e->kind = kind;
+    e->range = range(ctx);
+    return e;
+  }
+
+  ast::ExprPtr buildExpr(ExpParser::ExprContext *ctx) {
+    using K = ast::ExprKind;
+    if (auto *c = dynamic_cast<ExpParser::MemberExprContext *>(ctx)) {
+      auto e = make(K::Member, c);
+      e->text = c->member->getText();
+      e->textRange = range(c->member);
+      e->operands.push_back(buildExpr(c->expr()));
+      return e;
+    }
+    if (auto *c = dynamic_cast<ExpParser::CallExprContext *>(ctx)) {
+      auto e = make(K::Call, c);
+      e->operands.push_back(buildExpr(c->expr()));
+      if (auto *args = c->argList())
+        for (auto *a : args->arg()) {
+          e->argNames.push_back(a->name ? a->name->getText() : "");
+          e->argNameRanges.push_back(a->name ? range(a->name) : SourceRange{});
+          e->operands.push_back(buildExpr(a->expr()));
+        }
+      return e;
+    }
+    if (auto *c = dynamic_cast<ExpParser::NegExprContext *>(ctx)) {
+      auto e = make(K::Neg, c);
+      e->operands.push_back(buildExpr(c->expr()));
+      return e;
+    }
+    if (auto *c = dynamic_cast<ExpParser::MulExprContext *>(ctx))
+      return binary(c, c->op->getText(), c->expr(0), c->expr(1));
+    if (auto *c = dynamic_cast<ExpParser::AddExprContext *>(ctx))
+      return binary(c, c->op->getText(), c->expr(0), c->expr(1));
+    if (auto *c = dynamic_cast<ExpParser::ParenExprContext *>(ctx)) {
+      auto e = buildExpr(c->expr());
+      e->range = range(c);
+      return e;
+    }
+    if (auto *c = dynamic_cast<ExpParser::ListExprContext *>(ctx)) {
+      auto e = make(K::List, c);
+      for (auto *item : c->expr())
+        e->operands.push_back(buildExpr(item));
+      return e;
+    }
+    if (auto *c = dynamic_cast<ExpParser::NumberExprContext *>(ctx))
+      return number(c);
+    if (auto *c = dynamic_cast<ExpParser::StringExprContext *>(ctx)) {
+      auto e = make(K::String, c);
+      e->text = unescape(c->STRING()->getSymbol());
+      return e;
+    }
+    if (auto *c = dynamic_cast<ExpParser::BoolExprContext *>(ctx)) {
+      auto e = make(K::Bool, c);
+      e->boolean = c->TRUE() != nullptr;
+      return e;
+    }
+    if (auto *c = dynamic_cast<ExpParser::NameExprContext *>(ctx)) {
+      auto e = make(K::Name, c);
+      e->text = c->ID()->getText();
+      return e;
+    }
+    // badNumberExpr / badStringExpr: already reported from the token stream.
+    auto e = make(K::Number, ctx);
+    e->isInteger = true;
+    return e;
+  }
+
+  ast::ExprPtr binary(antlr4::ParserRuleContext *ctx, std::string op,
+                      ExpParser::ExprContext *l, ExpParser::ExprContext *r) {
+    auto e = make(ast::ExprKind::Binary, ctx);
+    e->text = std::move(op);
+    e->operands.push_back(buildExpr(l));
+    e->operands.push_back(buildExpr(r));
+    return e;
+  }
+
+  ast::ExprPtr number(ExpParser::NumberExprContext *c) {
+    auto e = make(ast::ExprKind::Number, c);
+    std::string text = c->NUMBER()->getText();
+    bool isFloat = text.find_first_of(".eE") != std::string::npos;
+    if (!isFloat) {
+      int64_t v = 0;
+      auto res = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (res.ec != std::errc()) {
+        diags_.emit(diag::IntegerTooLarge, e->range, text);
+        v = 0;
+      }
+      e->isInteger = true;
+      e->integer = v;
+      e->number = static_cast<double>(v);
+      return e;
+    }
+    errno = 0;
+    double v = std::strtod(text.c_str(), nullptr);
+    if (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL)) {
+      diags_.emit(diag::NumberOutOfRange, e->range, text);
+      v = 0;
+    }
+    e->number = v;
+    return e;
+  }
+
+  std::string unescape(antlr4::Token *t) {
+    std::string raw = t->getText();
+    std::string out;
+    SourceRange r = range(t);
+    for (size_t i = 1; i + 1 < raw.size(); ++i) {
+      if (raw[i] != '\\') {
+        out += raw[i];
+        continue;
+      }
+      char c = raw[++i];
+      switch (c) {
+      case 'n': out += '\n'; break;
+      case 't': out += '\t'; break;
+      case '"': out += '"'; break;
+      case '\\': out += '\\'; break;
+      case '{': out += "\\{"; break; // kept for templates
+      default: {
+        SourceRange at = r;
+        at.beginCol = r.beginCol + codePoints(std::string_view(raw).substr(0, i - 1));
+        at.endCol = at.beginCol + 2;
+        diags_.emit(diag::InvalidEscape, at, std::string(1, c));
+      }
+      }
+    }
+    return out;
+  }
+
+  FileId file_;
+  DiagnosticEngine &diags_;
+  antlr4::CommonTokenStream &tokens_;
+};
+
+// Lexical error productions: tokens the grammar accepts so parsing can go on,
+// but which are always mistakes.
+void reportBadTokens(FileId file, antlr4::CommonTokenStream &tokens,
+                     DiagnosticEngine &diags) {
+  for (antlr4::Token *t : tokens.getTokens()) {
+    SourceRange r = tokenRange(file, t);
+    switch (t->getType()) {
+    case ExpLexer::BAD_NUMBER:
+      diags.emit(diag::BadNumberLiteral, r, t->getText());
+      break;
+    case ExpLexer::UNTERMINATED_STRING:
+      diags.emit(diag::UnterminatedString, r);
+      break;
+    case ExpLexer::UNTERMINATED_COMMENT:
+      r.endLine = r.beginLine;
+      r.endCol = r.beginCol + 2;
+      diags.emit(diag::UnterminatedComment, r);
+      break;
+    default:
+      break;
+    }
+  }
+}
+
+} // namespace
+
+std::optional<ast::Module> parseFile(FileId file, const SourceManager &sources,
+                                     DiagnosticEngine &diags) {
+  const std::string &text = sources.contents(file);
+  if (!validateUtf8(file, text, diags) || !checkNesting(file, text, diags))
+    return std::nullopt;
+  unsigned before = diags.errorCount();
+  try {
+    antlr4::ANTLRInputStream input(text);
+    ExpLexer lexer(&input);
+    LexerErrors lexErrors(file, sources, diags);
+    lexer.removeErrorListeners();
+    lexer.addErrorListener(&lexErrors);
+    antlr4::CommonTokenStream tokens(&lexer);
+    tokens.fill();
+    reportBadTokens(file, tokens, diags);
+
+    ExpParser parser(&tokens);
+    ParserErrors parseErrors(file, diags);
+    parser.removeErrorListeners();
+    parser.addErrorListener(&parseErrors);
+    ExpParser::FileContext *tree = parser.file();
+    if (diags.errorCount() != before)
+      return std::nullopt;
+    AstBuilder builder(file, diags, tokens);
+    ast::Module m = builder.build(tree);
+    if (diags.errorCount() != before)
+      return std::nullopt;
+    return m;
+  } catch (const std::exception &e) {
+    // The ANTLR runtime should not throw past its error strategy; if it ever
+    // does, report it against the file rather than crash.
+    diags.emit(diag::SyntaxError, SourceRange{file, 1, 1, 1, 2},
+               "a well-formed file", std::string("input the parser rejected: ") + e.what());
+    return std::nullopt;
+  }
+}
+
+} // namespace expc

@@ -1,0 +1,177 @@
+#include "plan/PlanEmitter.h"
+
+#include "dialects/step/StepDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+
+using namespace mlir;
+using nlohmann::json;
+
+namespace expc {
+namespace {
+
+json shapeOf(Type t) {
+  json shape = json::array();
+  for (int64_t d : cast<RankedTensorType>(t).getShape())
+    shape.push_back(ShapedType::isDynamic(d) ? -1 : d);
+  return shape;
+}
+
+std::string dtypeOf(Type t) {
+  Type e = cast<RankedTensorType>(t).getElementType();
+  return e.isF32() ? "f32" : e.isInteger(64) ? "i64" : "unknown";
+}
+
+FailureOr<json> attrToJson(Operation *op, Attribute a) {
+  if (auto i = dyn_cast<IntegerAttr>(a))
+    return i.getType().isInteger(1) ? json(bool(i.getInt())) : json(i.getInt());
+  if (auto b = dyn_cast<BoolAttr>(a))
+    return json(b.getValue());
+  if (auto f = dyn_cast<FloatAttr>(a))
+    return json(f.getValueAsDouble());
+  if (auto s = dyn_cast<StringAttr>(a))
+    return json(s.str());
+  if (auto r = dyn_cast<FlatSymbolRefAttr>(a))
+    return json(r.getValue().str());
+  if (auto arr = dyn_cast<ArrayAttr>(a)) {
+    json out = json::array();
+    for (Attribute x : arr) {
+      FailureOr<json> j = attrToJson(op, x);
+      if (failed(j))
+        return failure();
+      out.push_back(*j);
+    }
+    return out;
+  }
+  if (auto d = dyn_cast<DictionaryAttr>(a)) {
+    json out = json::object();
+    for (NamedAttribute n : d) {
+      FailureOr<json> j = attrToJson(op, n.getValue());
+      if (failed(j))
+        return failure();
+      out[n.getName().str()] = *j;
+    }
+    return out;
+  }
+  if (auto t = dyn_cast<TypeAttr>(a))
+    return shapeOf(t.getValue());
+  return op->emitOpError() << "has attribute " << a << " with no plan encoding";
+}
+
+// One graph: inputs (with their columns), ops in order over numbered values,
+// and outputs.
+FailureOr<json> emitGraph(func::FuncOp f) {
+  llvm::DenseMap<Value, int64_t> ids;
+  auto id = [&](Value v) {
+    auto [it, inserted] = ids.try_emplace(v, static_cast<int64_t>(ids.size()));
+    return it->second;
+  };
+  json g;
+  g["inputs"] = json::array();
+  for (BlockArgument arg : f.getArguments()) {
+    auto column = f.getArgAttrOfType<StringAttr>(arg.getArgNumber(), step::kColumnAttr);
+    if (!column)
+      return f.emitOpError() << "argument " << arg.getArgNumber() << " has no "
+                             << step::kColumnAttr;
+    g["inputs"].push_back({{"id", id(arg)},
+                           {"column", column.str()},
+                           {"shape", shapeOf(arg.getType())},
+                           {"dtype", dtypeOf(arg.getType())}});
+  }
+  g["ops"] = json::array();
+  g["outputs"] = json::array();
+  for (Operation &op : f.getBody().front()) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (Value v : ret.getOperands())
+        g["outputs"].push_back(id(v));
+      continue;
+    }
+    if (op.getDialect()->getNamespace() != "step")
+      return op.emitOpError() << "is not a step-level op; lower it before emitting a plan";
+    json node;
+    node["op"] = op.getName().stripDialect().str();
+    node["operands"] = json::array();
+    for (Value v : op.getOperands())
+      node["operands"].push_back(id(v));
+    node["results"] = json::array();
+    for (Value v : op.getResults())
+      node["results"].push_back(id(v));
+    node["attrs"] = json::object();
+    for (NamedAttribute n : op.getAttrs()) {
+      FailureOr<json> j = attrToJson(&op, n.getValue());
+      if (failed(j))
+        return failure();
+      node["attrs"][n.getName().str()] = *j;
+    }
+    if (auto loc = dyn_cast<FileLineColLoc>(op.getLoc()))
+      node["loc"] = loc.getFilename().str() + ":" + std::to_string(loc.getLine()) + ":" +
+                    std::to_string(loc.getColumn());
+    g["ops"].push_back(std::move(node));
+  }
+  g["value_count"] = ids.size();
+  return g;
+}
+
+} // namespace
+
+FailureOr<json> emitPlan(ModuleOp module, const PlanHeader &header) {
+  json plan;
+  plan["format"] = "exp-plan";
+  plan["format_version"] = kPlanFormatVersion;
+  plan["compiler"] = {{"name", "exp"}, {"build_id", header.buildId}};
+  plan["source"] = {{"path", header.sourcePath}, {"sha256", header.sourceSha256}};
+  plan["target"] = header.target;
+  plan["parameters"] = json::array();
+  plan["graphs"] = json::object();
+  plan["evaluations"] = json::array();
+  bool haveSource = false, haveTrain = false;
+  for (Operation &op : module.getBody()->getOperations()) {
+    if (auto src = dyn_cast<step::SourceOp>(op)) {
+      if (haveSource)
+        return src.emitOpError() << "is a second data source; a plan reads one";
+      haveSource = true;
+      plan["data"] = {{"name", src.getName().str()}, {"kind", src.getKind().str()},
+                      {"params", *attrToJson(src, src.getParams())}};
+    } else if (auto p = dyn_cast<step::ParameterOp>(op)) {
+      json param = {{"name", p.getSymName().str()},
+                    {"shape", shapeOf(p.getType())},
+                    {"init", p.getInit().str()},
+                    {"scale", p.getScale().convertToDouble()},
+                    {"decay", p.getDecay()}};
+      if (auto max = p.getMax())
+        param["max"] = max->convertToDouble();
+      plan["parameters"].push_back(std::move(param));
+    } else if (auto f = dyn_cast<func::FuncOp>(op)) {
+      FailureOr<json> g = emitGraph(f);
+      if (failed(g))
+        return failure();
+      plan["graphs"][f.getSymName().str()] = *g;
+    } else if (auto t = dyn_cast<step::TrainLoopOp>(op)) {
+      haveTrain = true;
+      plan["train"] = {{"name", t.getName().str()},
+                       {"graph", t.getGraph().str()},
+                       {"epochs", t.getEpochs()},
+                       {"batch", t.getBatch()},
+                       {"seed", t.getSeed()},
+                       {"optimizer", {{"kind", t.getOptimizer().str()},
+                                      {"params", *attrToJson(t, t.getOptimizerParams())}}}};
+    } else if (auto e = dyn_cast<step::EvaluateOp>(op)) {
+      FailureOr<json> graphs = attrToJson(e, e.getGraphs());
+      FailureOr<json> options = attrToJson(e, e.getOptions());
+      if (failed(graphs) || failed(options))
+        return failure();
+      plan["evaluations"].push_back({{"name", e.getName().str()},
+                                     {"metric", e.getMetric().str()},
+                                     {"graphs", *graphs},
+                                     {"options", *options}});
+    } else {
+      return op.emitOpError() << "cannot appear in a plan; run exp-lower-to-step first";
+    }
+  }
+  if (!haveSource || !haveTrain)
+    return module.emitError() << "a plan needs a step.source and a step.train_loop";
+  return plan;
+}
+
+} // namespace expc

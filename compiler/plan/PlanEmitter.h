@@ -1,0 +1,27 @@
+// Serialises a step-level module into the plan artifact the runtime executes
+// (format documented in docs/artifact.md). Only step-level IR is accepted:
+// the plan is emitted from lowered MLIR, never from the AST.
+#pragma once
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LogicalResult.h"
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace expc {
+
+// Bumped on any incompatible change to the plan's layout; the runtime refuses
+// plans of any other version.
+inline constexpr int kPlanFormatVersion = 1;
+
+struct PlanHeader {
+  std::string sourcePath;
+  std::string sourceSha256;
+  std::string target = "cpu";
+  std::string buildId;
+};
+
+mlir::FailureOr<nlohmann::json> emitPlan(mlir::ModuleOp module, const PlanHeader &header);
+
+} // namespace expc

@@ -1,0 +1,310 @@
+//===- LowerExpToStep.cpp - exp dialect -> step dialect -------------------===//
+//
+// Instantiates encoders and losses into step-level tensor graphs. See the
+// pass description in Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "transforms/Passes.h"
+
+#include "dialects/exp/ExpDialect.h"
+#include "dialects/step/StepDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <cmath>
+
+namespace expc {
+#define GEN_PASS_DEF_EXPLOWERTOSTEP
+#include "transforms/Passes.h.inc"
+} // namespace expc
+
+using namespace mlir;
+namespace expd = expc::expd;
+namespace step = expc::step;
+
+namespace {
+
+constexpr int64_t kBatch = ShapedType::kDynamic;
+
+// Builds one graph (a func.func) by lowering exp values on demand.
+class GraphBuilder {
+public:
+  GraphBuilder(ModuleOp module, Operation *anchor, SymbolTable &symbols, func::FuncOp func)
+      : module_(module), anchor_(anchor), symbols_(symbols), func_(func),
+        b_(func.getContext()) {
+    b_.setInsertionPointToEnd(&func.getBody().front());
+  }
+
+  FailureOr<Value> lower(Value v);
+  void finish(Value result, Location loc);
+
+private:
+  RankedTensorType f32(ArrayRef<int64_t> shape) {
+    return RankedTensorType::get(shape, b_.getF32Type());
+  }
+  Value param(Location loc, StringRef name, ArrayRef<int64_t> shape, StringRef init,
+              double scale, bool decay, std::optional<double> max = std::nullopt);
+  Value constant(Location loc, double v) {
+    return b_.create<step::ConstantOp>(loc, f32({}), b_.getF64FloatAttr(v));
+  }
+  FailureOr<Value> column(expd::ColumnOp op);
+  FailureOr<Value> encode(expd::EncodeOp op);
+  FailureOr<Value> contrastive(expd::ContrastiveOp op);
+  FailureOr<Value> weightedSum(expd::WeightedSumOp op);
+
+  ModuleOp module_;
+  Operation *anchor_; // parameters go before it, at module level
+  SymbolTable &symbols_;
+  func::FuncOp func_;
+  OpBuilder b_;
+  DenseMap<Value, Value> lowered_;
+  llvm::StringMap<Value> params_;
+};
+
+Value GraphBuilder::param(Location loc, StringRef name, ArrayRef<int64_t> shape, StringRef init,
+                          double scale, bool decay, std::optional<double> max) {
+  auto it = params_.find(name);
+  if (it != params_.end())
+    return it->second;
+  RankedTensorType type = f32(shape);
+  if (!symbols_.lookup(name)) {
+    OpBuilder mb(anchor_);
+    auto p = mb.create<step::ParameterOp>(loc, mb.getStringAttr(name), TypeAttr::get(type),
+                                          mb.getStringAttr(init), mb.getF64FloatAttr(scale),
+                                          mb.getBoolAttr(decay),
+                                          max ? mb.getF64FloatAttr(*max) : FloatAttr());
+    symbols_.insert(p);
+  }
+  Value v = b_.create<step::ParamOp>(loc, type, FlatSymbolRefAttr::get(b_.getContext(), name));
+  params_[name] = v;
+  return v;
+}
+
+FailureOr<Value> GraphBuilder::lower(Value v) {
+  auto it = lowered_.find(v);
+  if (it != lowered_.end())
+    return it->second;
+  Operation *def = v.getDefiningOp();
+  FailureOr<Value> result = failure();
+  if (auto op = dyn_cast_or_null<expd::ColumnOp>(def))
+    result = column(op);
+  else if (auto op = dyn_cast_or_null<expd::EncodeOp>(def))
+    result = encode(op);
+  else if (auto op = dyn_cast_or_null<expd::ContrastiveOp>(def))
+    result = contrastive(op);
+  else if (auto op = dyn_cast_or_null<expd::WeightedSumOp>(def))
+    result = weightedSum(op);
+  else if (def)
+    return def->emitOpError() << "cannot be lowered into a step graph";
+  else
+    return emitError(v.getLoc()) << "cannot lower a block argument into a step graph";
+  if (succeeded(result))
+    lowered_[v] = *result;
+  return result;
+}
+
+// A column becomes a graph input, marked with the column it reads.
+FailureOr<Value> GraphBuilder::column(expd::ColumnOp op) {
+  Type t;
+  if (auto images = dyn_cast<expd::ImagesType>(op.getType()))
+    t = f32({kBatch, images.getChannels(), images.getHeight(), images.getWidth()});
+  else
+    t = RankedTensorType::get({kBatch}, b_.getI64Type());
+  Block &entry = func_.getBody().front();
+  BlockArgument arg = entry.addArgument(t, op.getLoc());
+  func_.setType(b_.getFunctionType(entry.getArgumentTypes(), {}));
+  func_.setArgAttr(arg.getArgNumber(), step::kColumnAttr, op.getColumnAttr());
+  return Value(arg);
+}
+
+// Instantiates the encoder's network on its input.
+FailureOr<Value> GraphBuilder::encode(expd::EncodeOp op) {
+  auto encoder = symbols_.lookupNearestSymbolFrom<expd::EncoderOp>(op, op.getEncoderAttr());
+  if (!encoder)
+    return op.emitOpError() << "refers to an unknown encoder";
+  FailureOr<Value> input = lower(op.getInput());
+  if (failed(input))
+    return failure();
+  Location loc = op.getLoc();
+  DictionaryAttr params = encoder.getParams();
+  std::string prefix = encoder.getSymName().str();
+  if (encoder.getKind() == "small_cnn") {
+    int64_t width = expd::intParam(params, "width"), depth = expd::intParam(params, "depth");
+    int64_t dim = expd::intParam(params, "dim");
+    auto images = cast<expd::ImagesType>(op.getInput().getType());
+    int64_t c = images.getChannels(), h = images.getHeight(), w = images.getWidth();
+    Value x = *input;
+    for (int64_t i = 0; i < depth; ++i) {
+      // PyTorch's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases.
+      double bound = 1.0 / std::sqrt(double(c * 9));
+      std::string layer = prefix + ".conv" + std::to_string(i);
+      Value wt = param(loc, layer + ".weight", {width, c, 3, 3}, "uniform", bound, true);
+      Value bias = param(loc, layer + ".bias", {width}, "uniform", bound, false);
+      x = b_.create<step::Conv2dOp>(loc, f32({kBatch, width, h, w}), x, wt, bias,
+                                    b_.getI64IntegerAttr(1), b_.getI64IntegerAttr(1));
+      x = b_.create<step::ReluOp>(loc, x);
+      h /= 2;
+      w /= 2;
+      x = b_.create<step::MaxPool2dOp>(loc, f32({kBatch, width, h, w}), x,
+                                       b_.getI64IntegerAttr(2), b_.getI64IntegerAttr(2));
+      c = width;
+    }
+    x = b_.create<step::GlobalAvgPoolOp>(loc, f32({kBatch, width}), x);
+    double bound = 1.0 / std::sqrt(double(width));
+    Value wt = param(loc, prefix + ".proj.weight", {dim, width}, "uniform", bound, true);
+    Value bias = param(loc, prefix + ".proj.bias", {dim}, "uniform", bound, false);
+    return Value(b_.create<step::LinearOp>(loc, f32({kBatch, dim}), x, wt, bias));
+  }
+  if (encoder.getKind() == "embedding_table") {
+    int64_t classes = expd::intParam(params, "classes"), dim = expd::intParam(params, "dim");
+    Value table = param(loc, prefix + ".table", {classes, dim}, "normal", 1.0, true);
+    return Value(b_.create<step::EmbeddingLookupOp>(loc, f32({kBatch, dim}), table, *input));
+  }
+  return encoder.emitOpError() << "has no lowering for kind '" << encoder.getKind() << "'";
+}
+
+// CLIP: symmetric InfoNCE over cosine similarities scaled by exp(s).
+FailureOr<Value> GraphBuilder::contrastive(expd::ContrastiveOp op) {
+  FailureOr<Value> a = lower(op.getLhs()), b = lower(op.getRhs());
+  if (failed(a) || failed(b))
+    return failure();
+  Location loc = op.getLoc();
+  double t = op.getTemperature().convertToDouble();
+  Value scale;
+  if (op.getLearnableTemperature()) {
+    Value s = param(loc, op.getName().str() + ".logit_scale", {}, "constant", std::log(1.0 / t),
+                    false, std::log(op.getMaxLogitScale().convertToDouble()));
+    scale = b_.create<step::ExpOp>(loc, s);
+  } else {
+    scale = constant(loc, 1.0 / t);
+  }
+  Value an = b_.create<step::L2NormalizeOp>(loc, *a);
+  Value bn = b_.create<step::L2NormalizeOp>(loc, *b);
+  Value sim = b_.create<step::MatmulOp>(loc, f32({kBatch, kBatch}), an, bn, b_.getBoolAttr(true));
+  Value logits = b_.create<step::MulOp>(loc, f32({kBatch, kBatch}), sim, scale);
+  Value targets = b_.create<step::ArangeRowsOp>(
+      loc, RankedTensorType::get({kBatch}, b_.getI64Type()), logits);
+  Value l1 = b_.create<step::CrossEntropyOp>(loc, f32({}), logits, targets);
+  Value lt = b_.create<step::TransposeOp>(loc, f32({kBatch, kBatch}), logits);
+  Value l2 = b_.create<step::CrossEntropyOp>(loc, f32({}), lt, targets);
+  Value sum = b_.create<step::AddOp>(loc, f32({}), l1, l2);
+  return Value(b_.create<step::MulOp>(loc, f32({}), sum, constant(loc, 0.5)));
+}
+
+FailureOr<Value> GraphBuilder::weightedSum(expd::WeightedSumOp op) {
+  Value total;
+  for (auto [term, weight] : llvm::zip(op.getTerms(), op.getWeights())) {
+    FailureOr<Value> v = lower(term);
+    if (failed(v))
+      return failure();
+    Value scaled = weight == 1.0 ? *v
+                                 : Value(b_.create<step::MulOp>(op.getLoc(), f32({}), *v,
+                                                                constant(op.getLoc(), weight)));
+    total = total ? Value(b_.create<step::AddOp>(op.getLoc(), f32({}), total, scaled)) : scaled;
+  }
+  return total;
+}
+
+void GraphBuilder::finish(Value result, Location loc) {
+  b_.create<func::ReturnOp>(loc, result);
+  Block &entry = func_.getBody().front();
+  func_.setType(b_.getFunctionType(entry.getArgumentTypes(), {result.getType()}));
+}
+
+class ExperimentLowering {
+public:
+  ExperimentLowering(ModuleOp module, expd::ExperimentOp exp)
+      : module_(module), exp_(exp), symbols_(module) {}
+
+  LogicalResult run();
+
+private:
+  func::FuncOp newGraph(StringRef name, Location loc) {
+    OpBuilder mb(exp_);
+    auto f = mb.create<func::FuncOp>(loc, name, mb.getFunctionType({}, {}));
+    f.addEntryBlock();
+    symbols_.insert(f);
+    return f;
+  }
+
+  ModuleOp module_;
+  expd::ExperimentOp exp_;
+  SymbolTable symbols_;
+};
+
+LogicalResult ExperimentLowering::run() {
+  Block &body = exp_.getBody().front();
+  auto datasets = llvm::to_vector(body.getOps<expd::DatasetOp>());
+  auto trains = llvm::to_vector(body.getOps<expd::TrainOp>());
+  if (datasets.size() != 1)
+    return exp_.emitOpError() << "needs exactly one dataset, found " << datasets.size();
+  if (trains.size() != 1)
+    return exp_.emitOpError() << "needs exactly one exp.train, found " << trains.size();
+
+  OpBuilder mb(exp_);
+  expd::DatasetOp ds = datasets[0];
+  mb.create<step::SourceOp>(ds.getLoc(), ds.getNameAttr(), ds.getSourceAttr(), ds.getParamsAttr());
+
+  // The training graph: columns -> scalar loss.
+  expd::TrainOp train = trains[0];
+  func::FuncOp trainFn = newGraph("train_step", train.getLoc());
+  {
+    GraphBuilder g(module_, exp_, symbols_, trainFn);
+    FailureOr<Value> loss = g.lower(train.getObjective());
+    if (failed(loss))
+      return failure();
+    g.finish(*loss, train.getLoc());
+  }
+  mb.create<step::TrainLoopOp>(train.getLoc(), FlatSymbolRefAttr::get(trainFn), train.getNameAttr(),
+                               train.getEpochsAttr(), train.getBatchAttr(), train.getSeedAttr(),
+                               train.getOptimizerAttr(), train.getOptimizerParamsAttr());
+
+  // Evaluation graphs: one per distinct embedding, shared between metrics.
+  DenseMap<Value, func::FuncOp> embedGraphs;
+  for (auto eval : body.getOps<expd::EvaluateOp>()) {
+    SmallVector<Attribute> refs;
+    for (Value input : eval.getInputs()) {
+      func::FuncOp &f = embedGraphs[input];
+      if (!f) {
+        f = newGraph("embed_" + std::to_string(embedGraphs.size() - 1), input.getLoc());
+        GraphBuilder g(module_, exp_, symbols_, f);
+        FailureOr<Value> e = g.lower(input);
+        if (failed(e))
+          return failure();
+        g.finish(*e, input.getLoc());
+      }
+      refs.push_back(FlatSymbolRefAttr::get(f));
+    }
+    NamedAttrList options(eval.getOptions());
+    if (eval.getMetric() == "recall_at") {
+      // Candidates are every class of the labels column the second graph reads.
+      auto enc = eval.getInputs()[1].getDefiningOp<expd::EncodeOp>();
+      auto labels = enc ? dyn_cast<expd::LabelsType>(enc.getInput().getType()) : nullptr;
+      if (!labels)
+        return eval.emitOpError() << "needs candidates encoded from a labels column";
+      options.set("classes", mb.getI64IntegerAttr(labels.getClasses()));
+    }
+    mb.create<step::EvaluateOp>(eval.getLoc(), eval.getMetricAttr(), eval.getNameAttr(),
+                                mb.getArrayAttr(refs), options.getDictionary(mb.getContext()));
+  }
+  exp_.erase();
+  return success();
+}
+
+struct ExpLowerToStep : expc::impl::ExpLowerToStepBase<ExpLowerToStep> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto experiments = llvm::to_vector(module.getOps<expd::ExperimentOp>());
+    for (expd::ExperimentOp exp : experiments)
+      if (failed(ExperimentLowering(module, exp).run()))
+        return signalPassFailure();
+  }
+};
+
+} // namespace

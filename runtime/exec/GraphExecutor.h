@@ -1,0 +1,41 @@
+// Executes one plan graph: binds dataset columns to its inputs and runs its
+// ops in order through their kernels. Autograd records the graph when any
+// parameter requires gradients.
+#pragma once
+
+#include "plan/Plan.h"
+
+#include <map>
+#include <torch/types.h>
+
+namespace exprt {
+
+// The plan's parameters as tensors, initialised from a seed.
+class ParameterStore {
+public:
+  // Creates every parameter of `plan`, initialised deterministically from `seed`.
+  void initialise(const std::vector<ParameterSpec> &specs, uint64_t seed);
+  torch::Tensor get(const std::string &name) const { return tensors_.at(name); }
+  const std::vector<ParameterSpec> &specs() const { return specs_; }
+  std::vector<torch::Tensor> all() const;
+  // Applies each parameter's `max` clamp (after an optimiser step).
+  void clamp();
+
+private:
+  std::vector<ParameterSpec> specs_;
+  std::map<std::string, torch::Tensor> tensors_;
+};
+
+class GraphExecutor {
+public:
+  GraphExecutor(const Graph &graph, ParameterStore &params) : graph_(graph), params_(params) {}
+  // `columns` maps column names to batch tensors; returns the graph's outputs.
+  std::vector<torch::Tensor> run(const std::map<std::string, torch::Tensor> &columns) const;
+  const Graph &graph() const { return graph_; }
+
+private:
+  const Graph &graph_;
+  ParameterStore &params_;
+};
+
+} // namespace exprt

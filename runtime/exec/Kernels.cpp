@@ -1,0 +1,83 @@
+#include "exec/Kernels.h"
+
+#include "exec/GraphExecutor.h"
+
+#include <torch/torch.h>
+
+namespace exprt {
+namespace {
+
+namespace F = torch::nn::functional;
+using T = torch::Tensor;
+using In = std::vector<T>;
+
+T param(const In &, const OpAttrs &a, ParameterStore &p) { return p.get(a.parameter); }
+T constant(const In &, const OpAttrs &a, ParameterStore &) {
+  return torch::scalar_tensor(a.value, torch::kFloat32);
+}
+T conv2d(const In &x, const OpAttrs &a, ParameterStore &) {
+  return torch::conv2d(x[0], x[1], x[2], a.stride, a.padding);
+}
+T relu(const In &x, const OpAttrs &, ParameterStore &) { return torch::relu(x[0]); }
+T maxPool2d(const In &x, const OpAttrs &a, ParameterStore &) {
+  return torch::max_pool2d(x[0], a.kernel, a.stride);
+}
+T globalAvgPool(const In &x, const OpAttrs &, ParameterStore &) { return x[0].mean({2, 3}); }
+T linear(const In &x, const OpAttrs &, ParameterStore &) { return torch::linear(x[0], x[1], x[2]); }
+T embeddingLookup(const In &x, const OpAttrs &, ParameterStore &) {
+  return torch::embedding(x[0], x[1]);
+}
+T l2Normalize(const In &x, const OpAttrs &, ParameterStore &) {
+  return F::normalize(x[0], F::NormalizeFuncOptions().p(2).dim(-1).eps(1e-12));
+}
+T matmul(const In &x, const OpAttrs &a, ParameterStore &) {
+  return torch::matmul(x[0], a.transposeB ? x[1].t() : x[1]);
+}
+T transpose(const In &x, const OpAttrs &, ParameterStore &) { return x[0].t(); }
+T exp(const In &x, const OpAttrs &, ParameterStore &) { return torch::exp(x[0]); }
+T mul(const In &x, const OpAttrs &, ParameterStore &) { return x[0] * x[1]; }
+T add(const In &x, const OpAttrs &, ParameterStore &) { return x[0] + x[1]; }
+T arangeRows(const In &x, const OpAttrs &, ParameterStore &) {
+  return torch::arange(x[0].size(0), torch::TensorOptions().dtype(torch::kInt64).device(x[0].device()));
+}
+T crossEntropy(const In &x, const OpAttrs &, ParameterStore &) {
+  return F::cross_entropy(x[0], x[1]);
+}
+
+struct Entry {
+  const char *name;
+  size_t arity;
+  KernelFn fn;
+};
+
+const Entry kKernels[] = {
+    {"param", 0, param},
+    {"constant", 0, constant},
+    {"conv2d", 3, conv2d},
+    {"relu", 1, relu},
+    {"max_pool2d", 1, maxPool2d},
+    {"global_avg_pool", 1, globalAvgPool},
+    {"linear", 3, linear},
+    {"embedding_lookup", 2, embeddingLookup},
+    {"l2_normalize", 1, l2Normalize},
+    {"matmul", 2, matmul},
+    {"transpose", 1, transpose},
+    {"exp", 1, exp},
+    {"mul", 2, mul},
+    {"add", 2, add},
+    {"arange_rows", 1, arangeRows},
+    {"cross_entropy", 2, crossEntropy},
+};
+
+} // namespace
+
+int findKernel(const std::string &op) {
+  for (size_t i = 0; i < std::size(kKernels); ++i)
+    if (op == kKernels[i].name)
+      return static_cast<int>(i);
+  return -1;
+}
+size_t kernelArity(int kernel) { return kKernels[kernel].arity; }
+KernelFn kernelFunction(int kernel) { return kKernels[kernel].fn; }
+
+} // namespace exprt

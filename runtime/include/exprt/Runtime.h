@@ -1,0 +1,64 @@
+// The exp runtime's whole public API: create a session for a device, load a
+// plan, run it (train, then evaluate), read the results, release.
+//
+// The runtime links LibTorch and nlohmann/json and nothing of the compiler;
+// this header includes neither, so clients build without them.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace exprt {
+
+// The outcome of a call: ok, or an error message naming the file and place.
+class Status {
+public:
+  static Status ok() { return Status(); }
+  static Status error(std::string message) { return Status(std::move(message)); }
+  bool isOk() const { return !failed_; }
+  explicit operator bool() const { return isOk(); }
+  const std::string &message() const { return message_; }
+
+private:
+  Status() = default;
+  explicit Status(std::string m) : failed_(true), message_(std::move(m)) {}
+  bool failed_ = false;
+  std::string message_;
+};
+
+struct SessionOptions {
+  std::string device = "cpu";
+  int threads = 0;        // 0: one per core
+  bool progress = true;   // per-epoch lines on stderr
+};
+
+class Session {
+public:
+  static std::unique_ptr<Session> create(const SessionOptions &options, Status &status);
+  ~Session();
+
+  // Loads a plan artifact (JSON text); `origin` names it in error messages.
+  Status loadPlan(const std::string &planJson, const std::string &origin);
+  Status loadPlanFile(const std::string &path);
+
+  // Trains, then evaluates; metrics are then available as JSON.
+  Status run();
+
+  // The metrics of the last run as a JSON document (see docs/artifact.md).
+  std::string metricsJson() const;
+  // A short human-readable table of the final metrics.
+  std::string metricsSummary() const;
+  // Writes metrics.json into `dir` atomically (temporary file, then rename).
+  Status writeRecord(const std::string &dir) const;
+
+private:
+  Session();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The runtime's version and the plan format version it accepts.
+const char *runtimeVersion();
+int planFormatVersion();
+
+} // namespace exprt

@@ -1,0 +1,214 @@
+#include "plan/Plan.h"
+
+#include "exec/Kernels.h"
+
+#include <set>
+
+namespace exprt {
+namespace {
+
+using nlohmann::json;
+
+// Typed access to JSON fields with errors that name the path.
+class Reader {
+public:
+  explicit Reader(std::string origin) : origin_(std::move(origin)) {}
+
+  const json *field(const json &obj, const std::string &path, const char *key, bool required = true) {
+    if (!obj.is_object()) {
+      fail(path, "expected an object");
+      return nullptr;
+    }
+    auto it = obj.find(key);
+    if (it == obj.end()) {
+      if (required)
+        fail(path.empty() ? key : path + "." + key, "is missing");
+      return nullptr;
+    }
+    return &*it;
+  }
+  template <typename T> bool get(const json &obj, const std::string &path, const char *key, T &out,
+                                 bool required = true) {
+    const json *f = field(obj, path, key, required);
+    if (!f)
+      return !required;
+    try {
+      out = f->get<T>();
+      return true;
+    } catch (const json::exception &) {
+      fail(path.empty() ? key : path + "." + key, "has the wrong type");
+      return false;
+    }
+  }
+  void fail(const std::string &path, const std::string &what) {
+    if (error_.empty())
+      error_ = origin_ + ": `" + path + "` " + what;
+  }
+  bool ok() const { return error_.empty(); }
+  const std::string &error() const { return error_; }
+
+private:
+  std::string origin_;
+  std::string error_;
+};
+
+void readAttrs(Reader &r, const json &attrs, const std::string &path, OpAttrs &a) {
+  if (!attrs.is_object())
+    return r.fail(path, "expected an object");
+  r.get(attrs, path, "parameter", a.parameter, false);
+  r.get(attrs, path, "value", a.value, false);
+  r.get(attrs, path, "stride", a.stride, false);
+  r.get(attrs, path, "padding", a.padding, false);
+  r.get(attrs, path, "kernel", a.kernel, false);
+  r.get(attrs, path, "transpose_b", a.transposeB, false);
+}
+
+void readGraph(Reader &r, const std::string &name, const json &g, Graph &graph) {
+  std::string path = "graphs." + name;
+  graph.name = name;
+  r.get(g, path, "value_count", graph.valueCount);
+  const json *inputs = r.field(g, path, "inputs");
+  const json *ops = r.field(g, path, "ops");
+  if (!inputs || !ops || !inputs->is_array() || !ops->is_array()) {
+    r.fail(path, "needs `inputs` and `ops` arrays");
+    return;
+  }
+  for (size_t i = 0; i < inputs->size(); ++i) {
+    std::string p = path + ".inputs[" + std::to_string(i) + "]";
+    GraphInput in;
+    r.get((*inputs)[i], p, "id", in.id);
+    r.get((*inputs)[i], p, "column", in.column);
+    r.get((*inputs)[i], p, "shape", in.shape);
+    r.get((*inputs)[i], p, "dtype", in.dtype);
+    graph.inputs.push_back(std::move(in));
+  }
+  for (size_t i = 0; i < ops->size() && r.ok(); ++i) {
+    std::string p = path + ".ops[" + std::to_string(i) + "]";
+    const json &o = (*ops)[i];
+    OpNode node;
+    r.get(o, p, "op", node.op);
+    r.get(o, p, "operands", node.operands);
+    r.get(o, p, "results", node.results);
+    r.get(o, p, "loc", node.loc, false);
+    if (const json *attrs = r.field(o, p, "attrs"))
+      readAttrs(r, *attrs, p + ".attrs", node.attrs);
+    if (!r.ok())
+      return;
+    node.kernel = findKernel(node.op);
+    if (node.kernel < 0)
+      return r.fail(p, "uses op `" + node.op + "`" + (node.loc.empty() ? "" : " (from " + node.loc + ")") +
+                           ", which this runtime has no kernel for; use a runtime that matches the compiler");
+    if (node.operands.size() != kernelArity(node.kernel) || node.results.size() != 1)
+      return r.fail(p, "gives `" + node.op + "` " + std::to_string(node.operands.size()) +
+                           " operands and " + std::to_string(node.results.size()) + " results");
+    for (int64_t v : node.operands)
+      if (v < 0 || v >= graph.valueCount)
+        return r.fail(p, "refers to value " + std::to_string(v) + ", outside the graph");
+    graph.ops.push_back(std::move(node));
+  }
+  r.get(g, path, "outputs", graph.outputs);
+  for (int64_t v : graph.outputs)
+    if (v < 0 || v >= graph.valueCount)
+      r.fail(path + ".outputs", "refers to value " + std::to_string(v) + ", outside the graph");
+}
+
+} // namespace
+
+Status parsePlan(const std::string &text, const std::string &origin, Plan &plan) {
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::parse_error &e) {
+    return Status::error(origin + ": not a valid plan: invalid JSON at byte " +
+                         std::to_string(e.byte) + " (a truncated or corrupt file?)");
+  }
+  Reader r(origin);
+  std::string format;
+  if (!r.get(doc, "", "format", format) || format != "exp-plan")
+    return Status::error(origin + ": not an exp plan (its `format` is not \"exp-plan\")");
+  if (!r.get(doc, "", "format_version", plan.formatVersion))
+    return Status::error(r.error());
+  if (plan.formatVersion != kPlanFormatVersion)
+    return Status::error(origin + ": plan format version " + std::to_string(plan.formatVersion) +
+                         " is not supported; this runtime reads version " +
+                         std::to_string(kPlanFormatVersion) +
+                         ". Recompile the experiment with a matching `exp`");
+  if (const json *c = r.field(doc, "", "compiler"))
+    r.get(*c, "compiler", "build_id", plan.buildId);
+  if (const json *s = r.field(doc, "", "source")) {
+    r.get(*s, "source", "path", plan.sourcePath);
+    r.get(*s, "source", "sha256", plan.sourceSha256);
+  }
+  r.get(doc, "", "target", plan.target);
+  if (const json *d = r.field(doc, "", "data")) {
+    r.get(*d, "data", "name", plan.dataName);
+    r.get(*d, "data", "kind", plan.dataKind);
+    if (const json *p = r.field(*d, "data", "params"))
+      plan.dataParams = *p;
+  }
+  if (const json *ps = r.field(doc, "", "parameters")) {
+    for (size_t i = 0; ps->is_array() && i < ps->size(); ++i) {
+      std::string p = "parameters[" + std::to_string(i) + "]";
+      ParameterSpec spec;
+      r.get((*ps)[i], p, "name", spec.name);
+      r.get((*ps)[i], p, "shape", spec.shape);
+      r.get((*ps)[i], p, "init", spec.init);
+      r.get((*ps)[i], p, "scale", spec.scale);
+      r.get((*ps)[i], p, "decay", spec.decay);
+      double max = 0;
+      if ((*ps)[i].contains("max") && r.get((*ps)[i], p, "max", max))
+        spec.max = max;
+      plan.parameters.push_back(std::move(spec));
+    }
+  }
+  if (const json *gs = r.field(doc, "", "graphs")) {
+    for (auto it = gs->begin(); it != gs->end() && r.ok(); ++it)
+      readGraph(r, it.key(), it.value(), plan.graphs[it.key()]);
+  }
+  if (const json *t = r.field(doc, "", "train")) {
+    r.get(*t, "train", "name", plan.train.name);
+    r.get(*t, "train", "graph", plan.train.graph);
+    r.get(*t, "train", "epochs", plan.train.epochs);
+    r.get(*t, "train", "batch", plan.train.batch);
+    r.get(*t, "train", "seed", plan.train.seed);
+    if (const json *o = r.field(*t, "train", "optimizer")) {
+      r.get(*o, "train.optimizer", "kind", plan.train.optimizer);
+      if (const json *p = r.field(*o, "train.optimizer", "params"))
+        plan.train.optimizerParams = *p;
+    }
+  }
+  if (const json *es = r.field(doc, "", "evaluations")) {
+    for (size_t i = 0; es->is_array() && i < es->size(); ++i) {
+      std::string p = "evaluations[" + std::to_string(i) + "]";
+      EvalSpec e;
+      r.get((*es)[i], p, "name", e.name);
+      r.get((*es)[i], p, "metric", e.metric);
+      r.get((*es)[i], p, "graphs", e.graphs);
+      if (const json *o = r.field((*es)[i], p, "options"))
+        e.options = *o;
+      plan.evaluations.push_back(std::move(e));
+    }
+  }
+  if (!r.ok())
+    return Status::error(r.error());
+  // Cross references.
+  std::set<std::string> params;
+  for (const ParameterSpec &p : plan.parameters)
+    params.insert(p.name);
+  for (const auto &[name, g] : plan.graphs)
+    for (const OpNode &op : g.ops)
+      if (op.op == "param" && !params.count(op.attrs.parameter))
+        return Status::error(origin + ": graph `" + name + "` reads parameter `" +
+                             op.attrs.parameter + "`, which the plan does not declare");
+  if (!plan.graphs.count(plan.train.graph))
+    return Status::error(origin + ": `train.graph` names `" + plan.train.graph +
+                         "`, which is not among the plan's graphs");
+  for (const EvalSpec &e : plan.evaluations)
+    for (const std::string &g : e.graphs)
+      if (!plan.graphs.count(g))
+        return Status::error(origin + ": evaluation `" + e.name + "` names graph `" + g +
+                             "`, which is not among the plan's graphs");
+  return Status::ok();
+}
+
+} // namespace exprt

@@ -1,0 +1,85 @@
+// The plan artifact as the runtime sees it: parsed from JSON, validated, with
+// every op resolved to a kernel before anything runs (docs/artifact.md).
+#pragma once
+
+#include "exprt/Runtime.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace exprt {
+
+inline constexpr int kPlanFormatVersion = 1;
+
+struct ParameterSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::string init; // uniform | normal | constant
+  double scale = 0;
+  bool decay = true;
+  std::optional<double> max;
+};
+
+// Attributes of one op, decoded once at load time.
+struct OpAttrs {
+  std::string parameter; // param
+  double value = 0;      // constant
+  int64_t stride = 1, padding = 0, kernel = 2;
+  bool transposeB = false;
+};
+
+struct OpNode {
+  std::string op;
+  std::vector<int64_t> operands, results;
+  OpAttrs attrs;
+  std::string loc; // "file.exp:line:col" when the compiler knew it
+  int kernel = -1; // index into the kernel table
+};
+
+struct GraphInput {
+  int64_t id;
+  std::string column;
+  std::vector<int64_t> shape;
+  std::string dtype;
+};
+
+struct Graph {
+  std::string name;
+  std::vector<GraphInput> inputs;
+  std::vector<OpNode> ops;
+  std::vector<int64_t> outputs;
+  int64_t valueCount = 0;
+};
+
+struct TrainSpec {
+  std::string name, graph;
+  int64_t epochs = 1, batch = 2, seed = 0;
+  std::string optimizer;
+  nlohmann::json optimizerParams;
+};
+
+struct EvalSpec {
+  std::string name, metric;
+  std::vector<std::string> graphs;
+  nlohmann::json options;
+};
+
+struct Plan {
+  int formatVersion = 0;
+  std::string buildId, sourcePath, sourceSha256, target;
+  std::string dataName, dataKind;
+  nlohmann::json dataParams;
+  std::vector<ParameterSpec> parameters;
+  std::map<std::string, Graph> graphs;
+  TrainSpec train;
+  std::vector<EvalSpec> evaluations;
+};
+
+// Parses and validates a plan; errors name `origin` and the JSON path.
+Status parsePlan(const std::string &text, const std::string &origin, Plan &plan);
+
+} // namespace exprt

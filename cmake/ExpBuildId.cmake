@@ -7,9 +7,11 @@ file(GLOB_RECURSE EXP_COMPILER_INPUTS CONFIGURE_DEPENDS
      ${CMAKE_SOURCE_DIR}/compiler/*.td ${CMAKE_SOURCE_DIR}/compiler/*.def
      ${CMAKE_SOURCE_DIR}/grammar/*.g4)
 list(SORT EXP_COMPILER_INPUTS)
+string(REPLACE ";" "|" _exp_inputs "${EXP_COMPILER_INPUTS}")
 add_custom_command(
   OUTPUT ${EXP_BUILD_ID_CPP}
   COMMAND ${CMAKE_COMMAND} -DOUT=${EXP_BUILD_ID_CPP} -DVERSION=${PROJECT_VERSION}
-          "-DINPUTS=${EXP_COMPILER_INPUTS}" -P ${CMAKE_SOURCE_DIR}/cmake/WriteBuildId.cmake
+          "-DINPUTS=${_exp_inputs}" -P ${CMAKE_SOURCE_DIR}/cmake/WriteBuildId.cmake
   DEPENDS ${EXP_COMPILER_INPUTS} ${CMAKE_SOURCE_DIR}/cmake/WriteBuildId.cmake
-  COMMENT "computing the compiler build id")
+  COMMENT "computing the compiler build id"
+  VERBATIM)

@@ -1,4 +1,5 @@
 # cmake -P script: hash the compiler inputs into a build id source file.
+string(REPLACE "|" ";" INPUTS "${INPUTS}")
 set(_acc "")
 foreach(f ${INPUTS})
   file(SHA256 ${f} _h)

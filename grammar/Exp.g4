@@ -36,11 +36,17 @@ block
   ;
 
 setting
-  : key=ID ASSIGN value=expr (SEMI | COMMA)?
+  : key=ident ASSIGN value=expr (SEMI | COMMA)?
+  ;
+
+// Keywords are ordinary names where a name cannot start a declaration:
+// setting keys, argument names and members (`objective = ...` in `train`).
+ident
+  : ID | DATASET | ENCODER | OBJECTIVE | TRAIN | EVALUATE
   ;
 
 expr
-  : expr DOT member=ID                               # memberExpr
+  : expr DOT member=ident                            # memberExpr
   | expr LPAREN argList? RPAREN                      # callExpr
   | MINUS expr                                       # negExpr
   | expr op=(STAR | SLASH) expr                      # mulExpr
@@ -60,7 +66,7 @@ argList
   ;
 
 arg
-  : (name=ID ASSIGN)? expr
+  : (name=ident ASSIGN)? expr
   ;
 
 IMPORT    : 'import' ;

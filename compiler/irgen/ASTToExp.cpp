@@ -91,7 +91,8 @@ private:
 
   void dataset(const Decl &d) {
     const BoundCall &call = sema_.info(d).call;
-    datasets_[&d] = b_.create<expd::DatasetOp>(loc(d.nameRange), b_.getStringAttr(d.name),
+    datasets_[&d] = b_.create<expd::DatasetOp>(loc(d.nameRange), expd::DatasetType::get(&ctx_),
+                                               b_.getStringAttr(d.name),
                                                b_.getStringAttr(call.builtin->name), params(call));
   }
 

@@ -211,8 +211,8 @@ private:
       return "something else";
     }
     const auto &vocab = parser->getVocabulary();
-    bool expression = set.contains(ExpLexer::ID) && set.contains(ExpLexer::NUMBER) &&
-                      set.contains(ExpLexer::STRING);
+    bool expression = set.contains(size_t(ExpLexer::ID)) && set.contains(size_t(ExpLexer::NUMBER)) &&
+                      set.contains(size_t(ExpLexer::STRING));
     std::vector<std::string> items;
     if (expression)
       items.push_back("an expression");

@@ -1,0 +1,188 @@
+#include "data/SimulatedScreen.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+namespace exprt {
+namespace {
+
+// Morphological features a perturbation shifts (in log space, mostly).
+enum Feature {
+  NucleusSize,
+  NucleusIntensity,
+  CellSize,
+  CytoplasmIntensity,
+  TextureFrequency,
+  TextureAmplitude,
+  CellCount,
+  Elongation,
+  kFeatures
+};
+
+struct Params {
+  uint64_t seed;
+  int64_t plates, holdout, perturbations, replicates, controls, sites, channels, size;
+  double effect, batchEffect, noise;
+};
+
+Status readParams(const nlohmann::json &j, Params &p) {
+  try {
+    p.seed = j.value("seed", int64_t(0));
+    p.plates = j.value("plates", int64_t(6));
+    p.holdout = j.value("holdout_plates", int64_t(2));
+    p.perturbations = j.value("perturbations", int64_t(16));
+    p.replicates = j.value("replicates", int64_t(2));
+    p.controls = j.value("controls", int64_t(4));
+    p.sites = j.value("sites", int64_t(2));
+    p.channels = j.value("channels", int64_t(3));
+    p.size = j.value("image_size", int64_t(32));
+    p.effect = j.value("effect", 1.0);
+    p.batchEffect = j.value("batch_effect", 0.3);
+    p.noise = j.value("noise", 0.05);
+  } catch (const nlohmann::json::exception &e) {
+    return Status::error(std::string("simulated_screen: bad parameter: ") + e.what());
+  }
+  if (p.plates < 2 || p.holdout < 1 || p.holdout >= p.plates || p.perturbations < 1 ||
+      p.replicates < 1 || p.controls < 1 || p.sites < 1 || p.channels < 1 || p.size < 8)
+    return Status::error("simulated_screen: parameters out of range (plates >= 2, "
+                         "1 <= holdout_plates < plates, counts >= 1, image_size >= 8)");
+  return Status::ok();
+}
+
+struct PlateNuisance {
+  std::vector<double> gain, offset; // per channel
+  double gradX, gradY;              // illumination gradient
+};
+
+// Renders one site: a few cells whose shapes, intensities and textures follow
+// the perturbation's effect vector `e`.
+void renderSite(float *img, const Params &p, const double *e, const PlateNuisance &plate,
+                double wellGain, std::mt19937_64 &rng) {
+  const int64_t S = p.size, C = p.channels;
+  std::normal_distribution<double> n01(0.0, 1.0);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  double scale = S / 32.0; // sizes are defined for 32x32 images
+  int cells = static_cast<int>(std::lround(5.0 * std::exp(0.45 * e[CellCount]) + 0.5 * n01(rng)));
+  cells = std::clamp(cells, 1, 14);
+  std::vector<double> buf(C * S * S, 0.0);
+  for (int c = 0; c < cells; ++c) {
+    double cx = u01(rng) * S, cy = u01(rng) * S;
+    double rn = 2.2 * scale * std::exp(0.3 * e[NucleusSize] + 0.08 * n01(rng));
+    double rc = rn * 2.0 * std::exp(0.3 * e[CellSize] + 0.08 * n01(rng));
+    double elong = std::exp(0.35 * e[Elongation] + 0.1 * n01(rng));
+    double phi = u01(rng) * M_PI;
+    double in = 0.9 * std::exp(0.35 * e[NucleusIntensity]);
+    double ic = 0.45 * std::exp(0.35 * e[CytoplasmIntensity]);
+    double freq = 1.1 * std::exp(0.3 * e[TextureFrequency]) / scale;
+    double amp = std::clamp(0.5 * std::exp(0.5 * e[TextureAmplitude]), 0.0, 1.0);
+    double psi = u01(rng) * M_PI, phase = u01(rng) * 2 * M_PI;
+    double cphi = std::cos(phi), sphi = std::sin(phi);
+    int64_t r = static_cast<int64_t>(std::ceil(rc * elong * 1.5)) + 1;
+    for (int64_t y = std::max<int64_t>(0, cy - r); y < std::min<int64_t>(S, cy + r + 1); ++y)
+      for (int64_t x = std::max<int64_t>(0, cx - r); x < std::min<int64_t>(S, cx + r + 1); ++x) {
+        double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
+        double u = (dx * cphi + dy * sphi) / elong, v = (-dx * sphi + dy * cphi) * elong;
+        double d2 = u * u + v * v;
+        double nucleus = 1.0 / (1.0 + std::exp((std::sqrt(d2) - rn) * 2.5));
+        double cyto = 1.0 / (1.0 + std::exp((std::sqrt(d2) - rc) * 1.5));
+        double texture = 0.5 + 0.5 * amp * std::sin(freq * (dx * std::cos(psi) + dy * std::sin(psi)) + phase);
+        double ch[3] = {in * nucleus, ic * cyto, 0.6 * cyto * (1 - 0.7 * nucleus) * texture};
+        for (int64_t k = 0; k < C; ++k) {
+          // Channels beyond three mix the basic ones with feature-specific weights.
+          double val = k < 3 ? ch[k] : 0.5 * ch[k % 3] * std::exp(0.3 * e[k % kFeatures]) + 0.3 * ch[(k + 1) % 3];
+          buf[(k * S + y) * S + x] += val;
+        }
+      }
+  }
+  for (int64_t k = 0; k < C; ++k)
+    for (int64_t y = 0; y < S; ++y)
+      for (int64_t x = 0; x < S; ++x) {
+        double illum = 1.0 + plate.gradX * (x / double(S) - 0.5) + plate.gradY * (y / double(S) - 0.5);
+        double v = buf[(k * S + y) * S + x] * plate.gain[k] * wellGain * illum + plate.offset[k] +
+                   p.noise * n01(rng);
+        img[(k * S + y) * S + x] = static_cast<float>(v);
+      }
+}
+
+} // namespace
+
+bool Screen::hasColumn(const std::string &name) const {
+  return name == "image" || name == "perturbation" || name == "plate" || name == "well";
+}
+
+torch::Tensor Screen::column(const std::string &name, const torch::Tensor &sites) const {
+  if (name == "image")
+    return images.index_select(0, sites);
+  if (name == "perturbation")
+    return perturbation.index_select(0, sites);
+  if (name == "plate")
+    return plate.index_select(0, sites);
+  return well.index_select(0, sites);
+}
+
+Status generateSimulatedScreen(const nlohmann::json &json, Screen &screen) {
+  Params p;
+  if (Status s = readParams(json, p); !s)
+    return s;
+  std::mt19937_64 rng(p.seed * 0x9E3779B97F4A7C15ull + 17);
+  std::normal_distribution<double> n01(0.0, 1.0);
+  const int64_t K = p.perturbations + 1; // class 0 is the control
+
+  // Ground truth: each perturbation shifts a few features strongly and the
+  // rest a little.
+  std::vector<double> effects(K * kFeatures, 0.0);
+  for (int64_t k = 1; k < K; ++k)
+    for (int f = 0; f < kFeatures; ++f)
+      effects[k * kFeatures + f] = p.effect * n01(rng) * (std::uniform_real_distribution<double>(0, 1)(rng) < 0.4 ? 1.6 : 0.5);
+
+  const int64_t wellsPerPlate = p.perturbations * p.replicates + p.controls;
+  const int64_t N = p.plates * wellsPerPlate * p.sites;
+  const int64_t C = p.channels, S = p.size;
+  torch::Tensor images = torch::empty({N, C, S, S}, torch::kFloat32);
+  std::vector<int64_t> pert(N), plateOf(N), wellOf(N);
+  float *data = images.data_ptr<float>();
+  int64_t site = 0;
+  for (int64_t pl = 0; pl < p.plates; ++pl) {
+    PlateNuisance nuisance;
+    for (int64_t k = 0; k < C; ++k) {
+      nuisance.gain.push_back(std::exp(0.25 * p.batchEffect * n01(rng)));
+      nuisance.offset.push_back(0.05 * p.batchEffect * n01(rng));
+    }
+    nuisance.gradX = 0.6 * p.batchEffect * n01(rng);
+    nuisance.gradY = 0.6 * p.batchEffect * n01(rng);
+    // The plate map: treatments and controls in a shuffled layout.
+    std::vector<int64_t> layout;
+    for (int64_t k = 1; k < K; ++k)
+      for (int64_t r = 0; r < p.replicates; ++r)
+        layout.push_back(k);
+    for (int64_t c = 0; c < p.controls; ++c)
+      layout.push_back(0);
+    std::shuffle(layout.begin(), layout.end(), rng);
+    for (int64_t w = 0; w < wellsPerPlate; ++w) {
+      double wellGain = std::exp(0.05 * p.batchEffect * n01(rng));
+      for (int64_t s = 0; s < p.sites; ++s, ++site) {
+        renderSite(data + site * C * S * S, p, &effects[layout[w] * kFeatures], nuisance, wellGain, rng);
+        pert[site] = layout[w];
+        plateOf[site] = pl;
+        wellOf[site] = pl * wellsPerPlate + w;
+        (pl < p.plates - p.holdout ? screen.trainSites : screen.evalSites).push_back(site);
+      }
+    }
+  }
+  // Per-channel normalisation with dataset statistics, as real pipelines do.
+  torch::Tensor mean = images.mean({0, 2, 3}, true), std = images.std(c10::IntArrayRef{0, 2, 3}, true, true);
+  screen.images = (images - mean) / (std + 1e-6);
+  screen.perturbation = torch::tensor(pert, torch::kInt64);
+  screen.plate = torch::tensor(plateOf, torch::kInt64);
+  screen.well = torch::tensor(wellOf, torch::kInt64);
+  screen.perturbations = K;
+  screen.plates = p.plates;
+  screen.wells = p.plates * wellsPerPlate;
+  screen.effects = torch::tensor(effects, torch::kFloat64).reshape({K, kFeatures});
+  return Status::ok();
+}
+
+} // namespace exprt

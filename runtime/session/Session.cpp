@@ -1,0 +1,176 @@
+// The session: the runtime's one entry point (include/exprt/Runtime.h).
+#include "exprt/Runtime.h"
+
+#include "data/SimulatedScreen.h"
+#include "eval/Evaluator.h"
+#include "exec/GraphExecutor.h"
+#include "plan/Plan.h"
+#include "record/Json.h"
+#include "train/Trainer.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <cstdarg>
+#include <cstdio>
+
+namespace exprt {
+namespace {
+// printf into a std::string (the runtime keeps its dependencies to LibTorch
+// and nlohmann/json).
+std::string format(const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  return buf;
+}
+} // namespace
+
+const char *runtimeVersion() { return "0.1.0"; }
+int planFormatVersion() { return kPlanFormatVersion; }
+
+struct Session::Impl {
+  SessionOptions options;
+  Plan plan;
+  bool loaded = false;
+  nlohmann::json metrics;
+};
+
+Session::Session() : impl_(std::make_unique<Impl>()) {}
+Session::~Session() = default;
+
+std::unique_ptr<Session> Session::create(const SessionOptions &options, Status &status) {
+  if (options.device != "cpu") {
+    status = Status::error("device `" + options.device +
+                           "` is not available in this build; use `cpu`");
+    return nullptr;
+  }
+  std::unique_ptr<Session> s(new Session());
+  s->impl_->options = options;
+  int threads = options.threads > 0 ? options.threads
+                                    : std::max(1u, std::thread::hardware_concurrency());
+  torch::set_num_threads(threads);
+  status = Status::ok();
+  return s;
+}
+
+Status Session::loadPlan(const std::string &planJson, const std::string &origin) {
+  Plan plan;
+  if (Status s = parsePlan(planJson, origin, plan); !s)
+    return s;
+  if (plan.target != impl_->options.device)
+    return Status::error(origin + ": compiled for target `" + plan.target +
+                         "`, but this session runs on `" + impl_->options.device + "`");
+  if (plan.dataKind != "simulated_screen")
+    return Status::error(origin + ": unknown data source `" + plan.dataKind + "`");
+  impl_->plan = std::move(plan);
+  impl_->loaded = true;
+  return Status::ok();
+}
+
+Status Session::loadPlanFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Status::error(path + ": cannot open plan");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return loadPlan(ss.str(), path);
+}
+
+Status Session::run() {
+  if (!impl_->loaded)
+    return Status::error("no plan loaded");
+  const Plan &plan = impl_->plan;
+  bool progress = impl_->options.progress;
+  auto t0 = std::chrono::steady_clock::now();
+  Screen screen;
+  if (Status s = generateSimulatedScreen(plan.dataParams, screen); !s)
+    return s;
+  double dataSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (progress)
+    std::fprintf(stderr, "data: simulated screen, %zu training and %zu held-out sites (%.1fs)\n",
+                 screen.trainSites.size(), screen.evalSites.size(), dataSeconds);
+
+  ParameterStore params;
+  params.initialise(plan.parameters, static_cast<uint64_t>(plan.train.seed));
+  nlohmann::json before, random, after;
+  uint64_t evalSeed = static_cast<uint64_t>(plan.train.seed) + 7919;
+  if (Status s = evaluateAll(plan, screen, params, EmbeddingSource::Model, evalSeed, before); !s)
+    return s;
+  if (Status s = evaluateAll(plan, screen, params, EmbeddingSource::Random, evalSeed, random); !s)
+    return s;
+
+  TrainResult tr;
+  if (Status s = train(plan, screen, params, progress, tr); !s)
+    return s;
+  if (Status s = evaluateAll(plan, screen, params, EmbeddingSource::Model, evalSeed, after); !s)
+    return s;
+
+  nlohmann::json m;
+  m["plan"] = {{"source", plan.sourcePath},
+               {"source_sha256", plan.sourceSha256},
+               {"compiler_build_id", plan.buildId},
+               {"runtime_version", runtimeVersion()}};
+  m["data"] = {{"kind", plan.dataKind},
+               {"train_sites", screen.trainSites.size()},
+               {"eval_sites", screen.evalSites.size()},
+               {"seconds", dataSeconds}};
+  m["train"] = {{"name", plan.train.name},
+                {"epochs", plan.train.epochs},
+                {"steps", tr.steps},
+                {"seconds", tr.seconds},
+                {"loss", tr.epochLoss},
+                {"final_loss", tr.epochLoss.empty() ? 0.0 : tr.epochLoss.back()},
+                {"threads", torch::get_num_threads()}};
+  nlohmann::json evals = nlohmann::json::object();
+  for (const EvalSpec &e : plan.evaluations) {
+    nlohmann::json r = after[e.name];
+    r["untrained"] = before[e.name];
+    r["random_embeddings"] = random[e.name];
+    for (nlohmann::json *x : {&r["untrained"], &r["random_embeddings"]}) {
+      x->erase("metric");
+      x->erase("per_group");
+    }
+    evals[e.name] = r;
+  }
+  m["evaluations"] = evals;
+  impl_->metrics = m;
+  return Status::ok();
+}
+
+std::string Session::metricsJson() const { return impl_->metrics.dump(2) + "\n"; }
+
+std::string Session::metricsSummary() const {
+  std::string out = format("%-28s %10s %10s %10s\n", "evaluation", "trained", "untrained",
+                           "random");
+  const nlohmann::json &evals = impl_->metrics["evaluations"];
+  for (auto it = evals.begin(); it != evals.end(); ++it) {
+    const nlohmann::json &r = it.value();
+    for (auto f = r.begin(); f != r.end(); ++f) {
+      if (!f.value().is_number_float())
+        continue;
+      auto pick = [&](const char *which) {
+        const nlohmann::json &x = r[which];
+        return x.contains(f.key()) ? format("%10.4f", x[f.key()].get<double>())
+                                   : std::string(10, ' ');
+      };
+      out += format("%-28s %10.4f %s %s\n", (it.key() + " " + f.key()).c_str(),
+                    f.value().get<double>(), pick("untrained").c_str(),
+                    pick("random_embeddings").c_str());
+    }
+  }
+  return out;
+}
+
+Status Session::writeRecord(const std::string &dir) const {
+  return writeFileAtomic(dir + "/metrics.json", metricsJson());
+}
+
+} // namespace exprt

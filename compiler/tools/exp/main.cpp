@@ -1,0 +1,176 @@
+// exp: the command-line driver.
+//
+//   exp check FILE                      parse and check; report every error
+//   exp compile FILE --emit=ast|exp|step|plan [-o OUT]
+//   exp run FILE [--run-dir DIR]        compile, train, evaluate, record
+//
+// The driver joins the two halves of the project: the compiler (expc) turns a
+// file into a plan; the runtime (exprt, which knows nothing of the compiler)
+// executes the plan.
+#include "driver/Compiler.h"
+#include "exprt/Runtime.h"
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool writeFile(const fs::path &path, const std::string &contents, std::string &error) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  out << contents;
+  out.close();
+  if (!out) {
+    error = "cannot write " + path.string();
+    return false;
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    error = "cannot write " + path.string() + ": " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+std::string timestamp() {
+  std::time_t now = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", std::localtime(&now));
+  return buf;
+}
+
+int fail(const std::string &message) {
+  std::cerr << "exp: error: " << message << "\n";
+  return 1;
+}
+
+int runExperiment(const std::string &file, std::string runDir, int threads, bool quiet) {
+  expc::CompileOptions options;
+  expc::CompileOutput compiled;
+  if (!expc::compileFile(file, options, compiled, std::cerr))
+    return 1;
+
+  if (runDir.empty())
+    runDir = (fs::path("runs") / (compiled.experimentName + "-" + timestamp())).string();
+  fs::path final = runDir;
+  if (fs::exists(final))
+    return fail("run directory `" + runDir + "` already exists; choose another with --run-dir");
+  // Everything is written into a partial directory that is renamed at the end,
+  // so a failed run leaves no half-written record.
+  fs::path partial = final;
+  partial += ".partial";
+  std::error_code ec;
+  fs::remove_all(partial, ec);
+  fs::create_directories(partial, ec);
+  if (ec)
+    return fail("cannot create `" + partial.string() + "`: " + ec.message());
+  auto abandon = [&](const std::string &message) {
+    std::error_code ignored;
+    fs::remove_all(partial, ignored);
+    return fail(message);
+  };
+  std::string error;
+  if (!writeFile(partial / "spec.exp", compiled.source, error) ||
+      !writeFile(partial / "plan.json", compiled.text, error))
+    return abandon(error);
+
+  exprt::Status status = exprt::Status::ok();
+  exprt::SessionOptions sessionOptions;
+  sessionOptions.threads = threads;
+  sessionOptions.progress = !quiet;
+  auto session = exprt::Session::create(sessionOptions, status);
+  if (!status)
+    return abandon(status.message());
+  if (!(status = session->loadPlanFile((partial / "plan.json").string())))
+    return abandon(status.message());
+  if (!(status = session->run()))
+    return abandon(status.message());
+  if (!(status = session->writeRecord(partial.string())))
+    return abandon(status.message());
+  fs::rename(partial, final, ec);
+  if (ec)
+    return abandon("cannot move the run record into `" + runDir + "`: " + ec.message());
+  std::cout << session->metricsSummary();
+  std::cout << "run record: " << final.string() << "\n";
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  CLI::App app{"exp: a compiler for perturbation experiments"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("exp ") + expc::buildId() +
+                                        ", runtime " + exprt::runtimeVersion() +
+                                        ", plan format " +
+                                        std::to_string(exprt::planFormatVersion()));
+
+  std::string file;
+  auto *check = app.add_subcommand("check", "check a .exp file and report every error");
+  check->add_option("file", file, "the .exp file")->required();
+
+  std::string emit = "plan", output, target = "cpu";
+  bool printIr = false, debugLocs = false;
+  auto *compile = app.add_subcommand("compile", "compile a .exp file and print a phase's output");
+  compile->add_option("file", file, "the .exp file")->required();
+  compile->add_option("--emit", emit, "what to print: ast, exp, step or plan")
+      ->check(CLI::IsMember({"ast", "exp", "step", "plan"}));
+  compile->add_option("-o,--output", output, "write to this file instead of stdout");
+  compile->add_option("--target", target, "the device the plan is for")
+      ->check(CLI::IsMember({"cpu"}));
+  compile->add_flag("--print-ir-after-all", printIr, "print the IR after every pass (to stderr)");
+  compile->add_flag("--debug-locations", debugLocs, "print source locations in IR output");
+
+  std::string runDir;
+  int threads = 0;
+  bool quiet = false;
+  auto *run = app.add_subcommand("run", "compile, train and evaluate; write a run record");
+  run->add_option("file", file, "the .exp file")->required();
+  run->add_option("--run-dir", runDir, "where to write the run record (default runs/NAME-TIME)");
+  run->add_option("--threads", threads, "CPU threads (default: one per core)")
+      ->check(CLI::NonNegativeNumber);
+  run->add_flag("-q,--quiet", quiet, "no per-epoch progress lines");
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (*check) {
+      expc::CompileOptions options;
+      expc::CompileOutput out;
+      return expc::compileFile(file, options, out, std::cerr) ? 0 : 1;
+    }
+    if (*compile) {
+      expc::CompileOptions options;
+      options.emit = emit == "ast"   ? expc::EmitKind::Ast
+                     : emit == "exp" ? expc::EmitKind::Exp
+                     : emit == "step" ? expc::EmitKind::Step
+                                      : expc::EmitKind::Plan;
+      options.target = target;
+      options.printIrAfterAll = printIr;
+      options.debugLocations = debugLocs;
+      expc::CompileOutput out;
+      if (!expc::compileFile(file, options, out, std::cerr))
+        return 1;
+      if (output.empty()) {
+        std::cout << out.text;
+        return 0;
+      }
+      std::string error;
+      return writeFile(output, out.text, error) ? 0 : fail(error);
+    }
+    return runExperiment(file, runDir, threads, quiet);
+  } catch (const std::exception &e) {
+    // Nothing below should throw; if something does, say so rather than abort.
+    return fail(std::string("internal error: ") + e.what());
+  }
+}

@@ -1,0 +1,36 @@
+// A deterministic simulated Cell Painting-like screen with known ground truth:
+// plates of wells of sites, control wells on every plate, perturbations with
+// distinct morphological effects, and plate-level nuisance (intensity gains,
+// illumination gradients). Generated in memory from a seed in well under a
+// second for the default size.
+#pragma once
+
+#include "exprt/Runtime.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include <map>
+#include <vector>
+
+namespace exprt {
+
+struct Screen {
+  torch::Tensor images;       // [N, C, H, W] float32, normalised per channel
+  torch::Tensor perturbation; // [N] int64; 0 is the control
+  torch::Tensor plate;        // [N] int64
+  torch::Tensor well;         // [N] int64, unique across plates
+  std::vector<int64_t> trainSites, evalSites;
+  int64_t perturbations = 0; // classes, control included
+  int64_t plates = 0, wells = 0;
+  torch::Tensor effects; // [perturbations, features]: the ground truth
+
+  // A column by name ("image", "perturbation", "plate", "well") for `sites`.
+  torch::Tensor column(const std::string &name, const torch::Tensor &sites) const;
+  bool hasColumn(const std::string &name) const;
+};
+
+// Generates the screen described by `params` (the plan's data.params).
+Status generateSimulatedScreen(const nlohmann::json &params, Screen &screen);
+
+} // namespace exprt

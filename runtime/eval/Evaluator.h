@@ -1,0 +1,23 @@
+// Runs a plan's evaluations: computes the embeddings each one needs over the
+// held-out sites (once per graph, shared between metrics), aggregates sites to
+// wells, and scores them.
+#pragma once
+
+#include "data/SimulatedScreen.h"
+#include "exec/GraphExecutor.h"
+#include "plan/Plan.h"
+
+#include <nlohmann/json.hpp>
+
+namespace exprt {
+
+enum class EmbeddingSource {
+  Model,  // the plan's graphs with the current parameters
+  Random, // Gaussian vectors of the same width: the chance baseline
+};
+
+// Scores every evaluation of `plan`; returns {name: {metric: ..., ...}}.
+Status evaluateAll(const Plan &plan, const Screen &screen, ParameterStore &params,
+                   EmbeddingSource source, uint64_t seed, nlohmann::json &out);
+
+} // namespace exprt

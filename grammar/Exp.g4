@@ -39,10 +39,11 @@ setting
   : key=ident ASSIGN value=expr (SEMI | COMMA)?
   ;
 
-// Keywords are ordinary names where a name cannot start a declaration:
-// setting keys, argument names and members (`objective = ...` in `train`).
+// `objective` is also a setting key and argument name (`objective = ...` in
+// `train`). The other keywords stay reserved so that a declaration after an
+// unclosed block is reported at its keyword.
 ident
-  : ID | DATASET | ENCODER | OBJECTIVE | TRAIN | EVALUATE
+  : ID | OBJECTIVE
   ;
 
 expr
@@ -97,9 +98,10 @@ NUMBER
   : DIGITS (DOT DIGITS)? EXPONENT?
   | DOT DIGITS EXPONENT?
   ;
-// `1e-d`, `3e`, `2.5e+`: an exponent marker with no digits after it.
+// `1e-d`, `3e`, `2.5e+`: an exponent marker with no digits after it (letters
+// after it belong to the bad literal, so `1e-d` is one error, not three).
 BAD_NUMBER
-  : DIGITS (DOT DIGITS)? [eE] [+-]?
+  : DIGITS (DOT DIGITS)? [eE] [+-]? [a-zA-Z_]*
   ;
 fragment DIGITS   : [0-9]+ ;
 fragment EXPONENT : [eE] [+-]? [0-9]+ ;

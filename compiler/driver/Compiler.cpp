@@ -71,9 +71,10 @@ std::string printModule(mlir::ModuleOp module, bool debugLocations) {
   std::string s;
   llvm::raw_string_ostream os(s);
   mlir::OpPrintingFlags flags;
-  if (debugLocations)
-    flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
+  if (debugLocations) // inline, so each op shows its .exp line
+    flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false).useLocalScope();
   module.print(os, flags);
+  os << "\n";
   return s;
 }
 

@@ -662,17 +662,18 @@ bool Sema::checkParam(const Builtin &b, const ParamSpec &p, const Expr &e,
   case ParamType::Int:
     if (info.type.kind != TypeKind::Int)
       return mismatch("an integer");
-    if (!needConstant())
+    if (!needConstant() || !inRange(double(info.constant.i), std::to_string(info.constant.i), e.range))
       return false;
     out = info.constant;
-    return inRange(double(out.i), std::to_string(out.i), e.range);
+    return true;
   case ParamType::Float:
     if (!info.type.isNumber())
       return mismatch("a number");
-    if (!needConstant())
+    if (!needConstant() ||
+        !inRange(info.constant.number(), fmt::format("{}", info.constant.number()), e.range))
       return false;
     out = Value::ofFloat(info.constant.number());
-    return inRange(out.f, fmt::format("{}", out.f), e.range);
+    return true;
   case ParamType::Bool:
     if (info.type.kind != TypeKind::Bool)
       return mismatch("`true` or `false`");

@@ -115,6 +115,7 @@ void readGraph(Reader &r, const std::string &name, const json &g, Graph &graph) 
 } // namespace
 
 Status parsePlan(const std::string &text, const std::string &origin, Plan &plan) {
+  plan = Plan();
   json doc;
   try {
     doc = json::parse(text);

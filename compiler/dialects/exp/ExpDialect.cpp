@@ -6,6 +6,7 @@
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
+#include <cstdio>
 
 using namespace mlir;
 using namespace expc::expd;
@@ -139,6 +140,13 @@ FailureOr<EmbeddingType> encoderResult(StringRef kind, DictionaryAttr params,
 // Verifiers
 //===----------------------------------------------------------------------===//
 
+// A number as a person writes it (0.001, 100), not 1.000000e-03.
+static std::string shortNumber(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 // Checks that `params` holds positive integers under each of `names`.
 static LogicalResult requirePositiveInts(Operation *op, DictionaryAttr params,
                                          ArrayRef<StringRef> names) {
@@ -212,9 +220,10 @@ LogicalResult ContrastiveOp::verify() {
   double t = getTemperature().convertToDouble();
   if (!(t > 0))
     return emitOpError() << "temperature must be positive, got " << t;
-  if (1.0 / t > getMaxLogitScale().convertToDouble() * (1 + 1e-12))
-    return emitOpError() << "initial logit scale 1/" << t << " exceeds max_logit_scale "
-                         << getMaxLogitScale().convertToDouble();
+  double max = getMaxLogitScale().convertToDouble();
+  if (1.0 / t > max * (1 + 1e-12))
+    return emitOpError() << "initial logit scale 1/" << shortNumber(t)
+                         << " exceeds max_logit_scale " << shortNumber(max);
   return success();
 }
 

@@ -1,0 +1,17 @@
+# lit configuration for the exp IR, driver and diagnostics tests.
+import os
+import lit.formats
+
+config.name = "exp"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".mlir", ".exp", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(os.path.dirname(config.exp_tools_dir), "tests", "lit")
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py.in", "Inputs"]
+
+# Tools first from this build, then FileCheck/not from LLVM 19.
+config.environment["PATH"] = os.pathsep.join(
+    [config.exp_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])])
+config.substitutions.append(("%exp_src", config.exp_source_dir))
+import sys
+config.substitutions.append(("%python", sys.executable))

@@ -1,0 +1,157 @@
+#include "data/SimulatedScreen.h"
+#include "exec/GraphExecutor.h"
+#include "exec/Kernels.h"
+#include "plan/Plan.h"
+
+#include <doctest/doctest.h>
+#include <torch/torch.h>
+
+using namespace exprt;
+
+namespace {
+
+// A minimal valid plan with one graph computing CLIP over two inputs.
+nlohmann::json clipPlan() {
+  using nlohmann::json;
+  auto op = [](const char *name, std::vector<int> in, int out, json attrs = json::object()) {
+    return json{{"op", name}, {"operands", in}, {"results", {out}}, {"attrs", attrs}};
+  };
+  json ops = json::array({
+      op("l2_normalize", {0}, 2), op("l2_normalize", {1}, 3),
+      op("matmul", {2, 3}, 4, {{"transpose_b", true}}),
+      op("param", {}, 5, {{"parameter", "s"}}), op("exp", {5}, 6), op("mul", {4, 6}, 7),
+      op("arange_rows", {7}, 8), op("cross_entropy", {7, 8}, 9), op("transpose", {7}, 10),
+      op("cross_entropy", {10, 8}, 11), op("add", {9, 11}, 12),
+      op("constant", {}, 13, {{"value", 0.5}}), op("mul", {12, 13}, 14)});
+  json graph = {{"inputs", {{{"id", 0}, {"column", "a"}, {"shape", {-1, 8}}, {"dtype", "f32"}},
+                            {{"id", 1}, {"column", "b"}, {"shape", {-1, 8}}, {"dtype", "f32"}}}},
+                {"ops", ops},
+                {"outputs", {14}},
+                {"value_count", 15}};
+  return {{"format", "exp-plan"},
+          {"format_version", 1},
+          {"compiler", {{"build_id", "test"}}},
+          {"source", {{"path", "t.exp"}, {"sha256", "0"}}},
+          {"target", "cpu"},
+          {"data", {{"name", "d"}, {"kind", "simulated_screen"}, {"params", json::object()}}},
+          {"parameters",
+           {{{"name", "s"}, {"shape", json::array()}, {"init", "constant"}, {"scale", 2.0},
+             {"decay", false}, {"max", 4.6}}}},
+          {"graphs", {{"train_step", graph}}},
+          {"train", {{"name", "t"}, {"graph", "train_step"}, {"epochs", 1}, {"batch", 4},
+                     {"seed", 0}, {"optimizer", {{"kind", "adamw"}, {"params", {{"lr", 0.1}}}}}}},
+          {"evaluations", json::array()}};
+}
+
+} // namespace
+
+TEST_CASE("the executor's CLIP graph equals the formula, gradients included") {
+  Plan plan;
+  Status s = parsePlan(clipPlan().dump(), "clip.json", plan);
+  REQUIRE_MESSAGE(s.isOk(), s.message());
+  ParameterStore params;
+  params.initialise(plan.parameters, 0);
+  torch::manual_seed(3);
+  torch::Tensor a = torch::randn({6, 8}, torch::requires_grad());
+  torch::Tensor b = torch::randn({6, 8}, torch::requires_grad());
+  GraphExecutor exec(plan.graphs.at("train_step"), params);
+  torch::Tensor loss = exec.run({{"a", a}, {"b", b}})[0];
+
+  namespace F = torch::nn::functional;
+  torch::Tensor an = F::normalize(a, F::NormalizeFuncOptions().dim(1));
+  torch::Tensor bn = F::normalize(b, F::NormalizeFuncOptions().dim(1));
+  torch::Tensor logits = std::exp(2.0) * an.matmul(bn.t());
+  torch::Tensor t = torch::arange(6);
+  torch::Tensor ref = 0.5 * (F::cross_entropy(logits, t) + F::cross_entropy(logits.t(), t));
+  CHECK(loss.item<double>() == doctest::Approx(ref.item<double>()).epsilon(1e-5));
+
+  auto g1 = torch::autograd::grad({loss}, {a});
+  auto g2 = torch::autograd::grad({ref}, {a});
+  CHECK(torch::allclose(g1[0], g2[0], 1e-4, 1e-5));
+}
+
+TEST_CASE("parameters with a max are clamped after a step") {
+  Plan plan;
+  REQUIRE(parsePlan(clipPlan().dump(), "clip.json", plan).isOk());
+  ParameterStore params;
+  params.initialise(plan.parameters, 0);
+  {
+    torch::NoGradGuard g;
+    params.get("s").fill_(10.0);
+  }
+  params.clamp();
+  CHECK(params.get("s").item<double>() == doctest::Approx(4.6));
+}
+
+TEST_CASE("bad plans are refused with a message naming the file and place") {
+  Plan plan;
+  nlohmann::json p = clipPlan();
+  p["format_version"] = 2;
+  Status s = parsePlan(p.dump(), "old.json", plan);
+  CHECK_FALSE(s.isOk());
+  CHECK(s.message().find("old.json: plan format version 2 is not supported") == 0);
+
+  std::string text = clipPlan().dump();
+  s = parsePlan(text.substr(0, text.size() / 2), "cut.json", plan);
+  CHECK(s.message().find("cut.json: not a valid plan: invalid JSON at byte") == 0);
+
+  p = clipPlan();
+  p["graphs"]["train_step"]["ops"][1]["op"] = "softmax9";
+  s = parsePlan(p.dump(), "new.json", plan);
+  CHECK(s.message().find("`graphs.train_step.ops[1]` uses op `softmax9`") != std::string::npos);
+
+  p = clipPlan();
+  p["graphs"]["train_step"]["ops"][1]["operands"] = {99};
+  s = parsePlan(p.dump(), "bad.json", plan);
+  CHECK(s.message().find("refers to value 99, outside the graph") != std::string::npos);
+
+  p = clipPlan();
+  p["parameters"] = nlohmann::json::array();
+  s = parsePlan(p.dump(), "noparam.json", plan);
+  CHECK(s.message().find("reads parameter `s`, which the plan does not declare") != std::string::npos);
+}
+
+TEST_CASE("the simulated screen is deterministic in its seed") {
+  nlohmann::json params = {{"seed", 5}, {"plates", 3}, {"holdout_plates", 1}, {"perturbations", 4},
+                           {"replicates", 1}, {"controls", 2}, {"sites", 1}, {"channels", 5},
+                           {"image_size", 16}};
+  Screen a, b, c;
+  REQUIRE(generateSimulatedScreen(params, a).isOk());
+  REQUIRE(generateSimulatedScreen(params, b).isOk());
+  params["seed"] = 6;
+  REQUIRE(generateSimulatedScreen(params, c).isOk());
+  CHECK(a.images.sizes() == torch::IntArrayRef({18, 5, 16, 16}));
+  CHECK(torch::equal(a.images, b.images));
+  CHECK_FALSE(torch::equal(a.images, c.images));
+  CHECK(a.trainSites.size() == 12);
+  CHECK(a.evalSites.size() == 6);
+  // Every plate has control wells.
+  for (int64_t plate = 0; plate < 3; ++plate)
+    CHECK(((a.plate == plate) & (a.perturbation == 0)).sum().item<int64_t>() == 2);
+}
+
+TEST_CASE("perturbations change the images: effects are visible in pixel statistics") {
+  nlohmann::json params = {{"seed", 1}, {"plates", 2}, {"holdout_plates", 1}, {"perturbations", 6},
+                           {"replicates", 8}, {"controls", 8}, {"sites", 2}, {"noise", 0.0}};
+  Screen s;
+  REQUIRE(generateSimulatedScreen(params, s).isOk());
+  // Mean intensity per channel, per perturbation: perturbations differ from
+  // controls far more than two halves of the controls differ from each other.
+  torch::Tensor stats = s.images.mean({2, 3});
+  torch::Tensor ctrl = stats.index({s.perturbation == 0});
+  int64_t half = ctrl.size(0) / 2;
+  double ctrlGap = (ctrl.slice(0, 0, half).mean(0) - ctrl.slice(0, half).mean(0)).norm().item<double>();
+  double maxGap = 0;
+  for (int64_t k = 1; k <= 6; ++k) {
+    torch::Tensor pk = stats.index({s.perturbation == k});
+    maxGap = std::max(maxGap, (pk.mean(0) - ctrl.mean(0)).norm().item<double>());
+  }
+  CHECK(maxGap > 3 * ctrlGap);
+}
+
+TEST_CASE("bad simulated screen parameters are refused") {
+  Screen s;
+  Status st = generateSimulatedScreen({{"plates", 2}, {"holdout_plates", 2}}, s);
+  CHECK_FALSE(st.isOk());
+  CHECK(st.message().find("simulated_screen") == 0);
+}

@@ -53,17 +53,6 @@ static const char *severityName(Severity s) {
   return "error";
 }
 
-// Number of bytes in the UTF-8 sequence starting with `c`.
-static unsigned utf8Length(unsigned char c) {
-  if (c < 0x80)
-    return 1;
-  if ((c >> 5) == 0x6)
-    return 2;
-  if ((c >> 4) == 0xE)
-    return 3;
-  return 4;
-}
-
 // The quoted line with a caret line under [beginCol, endCol). Tabs in the
 // source are echoed into the caret line so the caret stays aligned.
 static void renderSnippet(std::string &out, std::string_view line,
@@ -77,7 +66,7 @@ static void renderSnippet(std::string &out, std::string_view line,
   size_t i = 0;
   for (; i < line.size() && col < beginCol; ++col) {
     caret += line[i] == '\t' ? '\t' : ' ';
-    i += utf8Length(static_cast<unsigned char>(line[i]));
+    i += utf8SequenceLength(static_cast<unsigned char>(line[i]));
   }
   if (col < beginCol)
     caret.append(beginCol - col, ' ');

@@ -11,6 +11,11 @@ namespace expc {
 
 using FileId = uint32_t;
 
+// Bytes in the UTF-8 sequence that starts with `lead`.
+inline unsigned utf8SequenceLength(unsigned char lead) {
+  return lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : 4;
+}
+
 // A half-open range [begin, end) in one file. Lines and columns are 1-based;
 // columns count Unicode code points (the front end validates UTF-8 first).
 struct SourceRange {

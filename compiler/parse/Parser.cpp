@@ -13,10 +13,6 @@ namespace {
 
 constexpr int64_t kMaxNesting = 256;
 
-size_t utf8Length(unsigned char c) {
-  return c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : 4;
-}
-
 uint32_t codePoints(std::string_view s) {
   uint32_t n = 0;
   for (unsigned char c : s)
@@ -146,9 +142,9 @@ public:
     // Find the byte offset of code point `pos` on the line.
     size_t byte = 0;
     for (size_t cp = 0; byte < text.size() && cp < pos; ++cp)
-      byte += utf8Length(static_cast<unsigned char>(text[byte]));
+      byte += utf8SequenceLength(static_cast<unsigned char>(text[byte]));
     std::string_view rest = byte < text.size() ? text.substr(byte) : std::string_view();
-    size_t len = rest.empty() ? 0 : std::min<size_t>(utf8Length(static_cast<unsigned char>(rest[0])), rest.size());
+    size_t len = rest.empty() ? 0 : std::min<size_t>(utf8SequenceLength(static_cast<unsigned char>(rest[0])), rest.size());
     uint32_t col = static_cast<uint32_t>(pos) + 1;
     diags_.emit(diag::UnexpectedCharacter,
                 SourceRange{file_, static_cast<uint32_t>(line), col,

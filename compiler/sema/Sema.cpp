@@ -165,21 +165,30 @@ const Builtin *Sema::calleeBuiltin(const Expr &call, BuiltinKind kind,
   return callee.builtin;
 }
 
-void Sema::checkDataset(const Decl &d, DeclInfo &info) {
+std::vector<Sema::Arg> Sema::callArgs(const Expr &call) {
+  std::vector<Arg> args;
+  for (size_t i = 0; i < call.argCount(); ++i)
+    args.push_back({call.argNames[i], call.argNameRanges[i], &call.arg(i)});
+  return args;
+}
+
+bool Sema::bindDeclValue(const Decl &d, BuiltinKind kind, const char *wanted, DeclInfo &info) {
   rejectSettings(d);
   if (!d.value) {
-    diags_.emit(diag::WrongDeclValue, d.nameRange, "dataset",
-                "a dataset source, as in `= simulated_screen()`", "nothing");
-    return;
+    diags_.emit(diag::WrongDeclValue, d.nameRange, declKeyword(d.kind), wanted, "nothing");
+    return false;
   }
-  const Builtin *b = calleeBuiltin(*d.value, BuiltinKind::DatasetSource, d,
-                                   "a dataset source, as in `simulated_screen()`");
+  const Builtin *b = calleeBuiltin(*d.value, kind, d, wanted);
   if (!b)
+    return false;
+  info.call = bind(*b, callArgs(*d.value), d.value->range, false);
+  return true;
+}
+
+void Sema::checkDataset(const Decl &d, DeclInfo &info) {
+  if (!bindDeclValue(d, BuiltinKind::DatasetSource,
+                     "a dataset source, as in `simulated_screen()`", info))
     return;
-  std::vector<Arg> args;
-  for (size_t i = 0; i < d.value->argCount(); ++i)
-    args.push_back({d.value->argNames[i], d.value->argNameRanges[i], &d.value->arg(i)});
-  info.call = bind(*b, args, d.value->range, false);
   info.type = Type::of(TypeKind::Dataset);
   const Value &plates = info.call.value("plates");
   const Value &holdout = info.call.value("holdout_plates");
@@ -194,21 +203,9 @@ void Sema::checkDataset(const Decl &d, DeclInfo &info) {
 }
 
 void Sema::checkEncoder(const Decl &d, DeclInfo &info) {
-  rejectSettings(d);
-  if (!d.value) {
-    diags_.emit(diag::WrongDeclValue, d.nameRange, "encoder",
-                "an encoder, as in `= small_cnn(channels = 3)`", "nothing");
+  if (!bindDeclValue(d, BuiltinKind::Encoder, "an encoder, as in `small_cnn(channels = 3)`", info))
     return;
-  }
-  const Builtin *b = calleeBuiltin(*d.value, BuiltinKind::Encoder, d,
-                                   "an encoder, as in `small_cnn(channels = 3)`");
-  if (!b)
-    return;
-  std::vector<Arg> args;
-  for (size_t i = 0; i < d.value->argCount(); ++i)
-    args.push_back({d.value->argNames[i], d.value->argNameRanges[i], &d.value->arg(i)});
-  info.call = bind(*b, args, d.value->range, false);
-  std::string name = b->name;
+  std::string name = info.call.builtin->name;
   if (name == "small_cnn")
     info.type = Type::encoder(Type::images(info.call.value("channels").i, 0, 0),
                               Type::embedding(info.call.value("dim").i));
@@ -443,10 +440,7 @@ ExprInfo Sema::checkCall(const Expr &e) {
                             b.name));
     return info;
   }
-  std::vector<Arg> args;
-  for (size_t i = 0; i < e.argCount(); ++i)
-    args.push_back({e.argNames[i], e.argNameRanges[i], &e.arg(i)});
-  BoundCall bc = bind(b, args, e.range, false);
+  BoundCall bc = bind(b, callArgs(e), e.range, false);
   info.builtin = &b;
   switch (b.kind) {
   case BuiltinKind::Objective:

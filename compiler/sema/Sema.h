@@ -67,6 +67,9 @@ private:
     const ast::Expr *value;
   };
 
+  static std::vector<Arg> callArgs(const ast::Expr &call);
+  // Binds a declaration whose value must call a stdlib function of `kind`.
+  bool bindDeclValue(const ast::Decl &d, BuiltinKind kind, const char *wanted, DeclInfo &info);
   void checkImports();
   void collectDecls();
   const DeclInfo &checkDecl(const ast::Decl &d);

@@ -5,7 +5,7 @@ set(EXP_BUILD_ID_CPP ${CMAKE_BINARY_DIR}/generated/BuildId.cpp)
 file(GLOB_RECURSE EXP_COMPILER_INPUTS CONFIGURE_DEPENDS
      ${CMAKE_SOURCE_DIR}/compiler/*.cpp ${CMAKE_SOURCE_DIR}/compiler/*.h
      ${CMAKE_SOURCE_DIR}/compiler/*.td ${CMAKE_SOURCE_DIR}/compiler/*.def
-     ${CMAKE_SOURCE_DIR}/grammar/*.g4)
+     ${CMAKE_SOURCE_DIR}/grammar/*.g4 ${CMAKE_SOURCE_DIR}/stdlib/*.exp)
 list(SORT EXP_COMPILER_INPUTS)
 string(REPLACE ";" "|" _exp_inputs "${EXP_COMPILER_INPUTS}")
 add_custom_command(

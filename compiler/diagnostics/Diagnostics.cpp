@@ -20,6 +20,14 @@ DiagnosticBuilder::~DiagnosticBuilder() {
 }
 
 void DiagnosticEngine::report(Diagnostic d) {
+  for (auto it = context_.rbegin(); it != context_.rend(); ++it)
+    d.notes.push_back(*it);
+  if (dedupe_)
+    for (const Diagnostic &seen : reported_)
+      if (seen.code == d.code && seen.message == d.message &&
+          seen.range.file == d.range.file && seen.range.beginLine == d.range.beginLine &&
+          seen.range.beginCol == d.range.beginCol)
+        return;
   if (d.severity == Severity::Error) {
     if (errors_ >= limit_) {
       if (!limitReported_) {

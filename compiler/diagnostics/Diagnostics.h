@@ -129,6 +129,20 @@ public:
   // Renders one diagnostic in text form (used by report and by tests).
   std::string render(const Diagnostic &d) const;
 
+  // Notes appended to every diagnostic reported while they are pushed: "in
+  // `ViT`, used here", "in sweep point 3". Innermost first.
+  void pushContext(Diagnostic note) { context_.push_back(std::move(note)); }
+  void popContext() { context_.pop_back(); }
+  template <typename... Args>
+  Diagnostic makeNote(const DiagnosticKind<Args...> &kind, SourceRange r,
+                      const typename NonDeduced<Args>::type &...args) {
+    return Diagnostic{kind.id, kind.severity, kind.code,
+                      fmt::format(fmt::runtime(kind.format), args...), r, {}, {}, {}};
+  }
+  // Drop a diagnostic identical to one already reported (sweep points check
+  // the same declarations many times).
+  void setDeduplicate(bool on) { dedupe_ = on; }
+
 private:
   friend class DiagnosticBuilder;
   void report(Diagnostic d);
@@ -138,7 +152,9 @@ private:
   unsigned errors_ = 0;
   unsigned limit_ = 50;
   bool limitReported_ = false;
+  bool dedupe_ = false;
   std::vector<Diagnostic> reported_;
+  std::vector<Diagnostic> context_;
 };
 
 // "did you mean" support: the candidate closest to `name` by edit distance,

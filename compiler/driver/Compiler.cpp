@@ -2,8 +2,8 @@
 
 #include "dialects/exp/ExpDialect.h"
 #include "dialects/step/StepDialect.h"
-#include "irgen/ASTToExp.h"
-#include "parse/Parser.h"
+#include "driver/FrontEnd.h"
+#include "irgen/ValToExp.h"
 #include "plan/PlanEmitter.h"
 #include "sema/Sema.h"
 #include "transforms/Passes.h"
@@ -24,12 +24,6 @@
 
 namespace expc {
 namespace {
-
-std::string sha256Hex(const std::string &text) {
-  auto digest = llvm::SHA256::hash(
-      llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(text.data()), text.size()));
-  return llvm::toHex(digest, /*LowerCase=*/true);
-}
 
 // A symbol-safe experiment name from the file name: `my-run.exp` -> `my_run`.
 std::string experimentName(const std::string &path) {
@@ -82,38 +76,41 @@ std::string printModule(mlir::ModuleOp module, bool debugLocations) {
 
 bool compileFile(const std::string &path, const CompileOptions &options, CompileOutput &out,
                  std::ostream &diagOut) {
-  SourceManager sources;
-  DiagnosticEngine diags(sources, diagOut);
-  FileId file = 0;
-  std::string error;
-  if (!sources.addFile(path, file, error)) {
-    diags.emit(diag::CannotReadFile, SourceRange{}, path, error);
-    return false;
-  }
-  out.source = sources.contents(file);
+  FrontEnd fe;
   out.experimentName = experimentName(path);
-
-  std::optional<ast::Module> module = parseFile(file, sources, diags);
-  if (!module)
+  bool ok = runFrontEnd(path, FrontEndOptions{}, fe, diagOut);
+  if (fe.modules && !fe.modules->modules().empty())
+    out.source = fe.sources.contents(fe.modules->module(0).file);
+  if (!ok)
     return false;
-  Sema sema(*module, sources, diags);
-  if (!sema.check())
-    return false;
+  SourceManager &sources = fe.sources;
+  DiagnosticEngine &diags = *fe.diags;
+  FileId file = fe.modules->module(0).file;
+  Sema &sema = *fe.sema;
+  if (options.emit == EmitKind::Ast) {
+    out.text = ast::dump(sema.root(), sources);
+    return true;
+  }
+  if (options.checkOnly)
+    return true;
   if (!sema.trainDecl()) {
     diags.emit(diag::MissingTrain, SourceRange{}, out.experimentName);
     return false;
   }
-  if (options.emit == EmitKind::Ast) {
-    out.text = ast::dump(*module, sources);
-    return true;
+  if (!fe.points.empty()) {
+    diags.emit(diag::Unsupported, fe.sema->sweeps()[0].expr->range,
+               fmt::format("compiling a file with {} sweep points to one plan", fe.points.size()))
+        .help("`exp check` checks every point; running sweeps arrives with `exp sweep`");
+    return false;
   }
 
   mlir::MLIRContext ctx(mlir::MLIRContext::Threading::DISABLED);
   ctx.loadDialect<expd::ExpDialect, step::StepDialect, mlir::func::FuncDialect>();
   MlirDiagnostics bridge(ctx, sources, file, diags);
 
-  mlir::OwningOpRef<mlir::ModuleOp> ir = importExperiment(ctx, sema, sources, out.experimentName);
-  if (failed(mlir::verify(*ir)))
+  mlir::OwningOpRef<mlir::ModuleOp> ir =
+      importExperiment(ctx, sema, sources, diags, out.experimentName);
+  if (!ir || failed(mlir::verify(*ir)))
     return false;
   if (options.emit == EmitKind::Exp) {
     out.text = printModule(*ir, options.debugLocations);

@@ -16,6 +16,7 @@ struct CompileOptions {
   std::string target = "cpu";
   bool printIrAfterAll = false; // to the diagnostics stream
   bool debugLocations = false;  // print locations in --emit=exp|step
+  bool checkOnly = false;       // stop after the front end (`exp check`)
 };
 
 struct CompileOutput {

@@ -215,10 +215,13 @@ private:
     for (size_t t : set.toList()) {
       if (expression && (t == ExpLexer::ID || t == ExpLexer::NUMBER || t == ExpLexer::STRING ||
                          t == ExpLexer::BAD_NUMBER || t == ExpLexer::UNTERMINATED_STRING ||
-                         t == ExpLexer::TRUE || t == ExpLexer::FALSE || t == ExpLexer::LPAREN ||
-                         t == ExpLexer::LBRACK || t == ExpLexer::MINUS))
+                         t == ExpLexer::TRUE || t == ExpLexer::FALSE || t == ExpLexer::NONE ||
+                         t == ExpLexer::LPAREN || t == ExpLexer::LBRACK || t == ExpLexer::LBRACE ||
+                         t == ExpLexer::MINUS || t == ExpLexer::NOT || t == ExpLexer::SWEEP ||
+                         t == ExpLexer::ELLIPSIS))
         continue;
-      if (t == ExpLexer::BAD_NUMBER || t == ExpLexer::UNTERMINATED_STRING)
+      if (t == ExpLexer::BAD_NUMBER || t == ExpLexer::UNTERMINATED_STRING ||
+          t == ExpLexer::BAD_HASH)
         continue;
       items.push_back(describeToken(vocab, t));
     }
@@ -249,15 +252,42 @@ public:
   ast::Module build(ExpParser::FileContext *ctx) {
     ast::Module m;
     m.file = file_;
-    for (auto *imp : ctx->importDecl()) {
-      ast::Import i;
-      for (auto *id : imp->qualifiedName()->ID())
-        i.path.push_back(id->getText());
-      i.range = ctxRange(file_, imp);
-      m.imports.push_back(std::move(i));
+    for (auto *imp : ctx->importDecl())
+      m.imports.push_back(buildImport(imp));
+    for (auto *top : ctx->topDecl()) {
+      ast::Decl d;
+      if (auto *p = top->paramDecl()) {
+        d.kind = ast::DeclKind::Param;
+        d.keywordRange = range(p->PARAM());
+        d.params.push_back(buildParam(p->param()));
+        d.name = d.params[0].name;
+        d.nameRange = d.params[0].nameRange;
+      } else if (auto *n = top->networkDecl()) {
+        d.kind = ast::DeclKind::Network;
+        d.keywordRange = range(n->NETWORK());
+        setName(d, n->name);
+        if (auto *pl = n->paramList())
+          for (auto *p : pl->param())
+            d.params.push_back(buildParam(p));
+        d.result = buildExpr(n->result);
+        d.body = buildBody(n->body());
+      } else if (auto *x = top->externDecl()) {
+        d.kind = ast::DeclKind::Extern;
+        d.keywordRange = range(x->EXTERN());
+        d.externKind = x->kind->getText();
+        d.externKindRange = range(x->kind);
+        setName(d, x->name);
+        if (auto *pl = x->paramList())
+          for (auto *p : pl->param())
+            d.params.push_back(buildParam(p));
+        d.result = buildExpr(x->result);
+      } else {
+        buildDecl(top->decl(), d);
+      }
+      d.range = range(top);
+      d.doc = docComment(top);
+      m.decls.push_back(std::move(d));
     }
-    for (auto *d : ctx->decl())
-      m.decls.push_back(buildDecl(d));
     return m;
   }
 
@@ -266,36 +296,125 @@ private:
   SourceRange range(antlr4::tree::TerminalNode *n) { return tokenRange(file_, n->getSymbol()); }
   SourceRange range(antlr4::Token *t) { return tokenRange(file_, t); }
 
-  ast::Decl buildDecl(ExpParser::DeclContext *ctx) {
-    ast::Decl d;
-    auto *kw = ctx->declKeyword();
-    if (kw->DATASET())
-      d.kind = ast::DeclKind::Dataset;
-    else if (kw->ENCODER())
-      d.kind = ast::DeclKind::Encoder;
-    else if (kw->OBJECTIVE())
-      d.kind = ast::DeclKind::Objective;
-    else if (kw->TRAIN())
-      d.kind = ast::DeclKind::Train;
-    else
-      d.kind = ast::DeclKind::Evaluate;
-    d.keywordRange = range(kw);
-    d.name = ctx->name->getText();
-    d.nameRange = range(ctx->name);
-    d.range = range(ctx);
-    if (ctx->value)
-      d.value = buildExpr(ctx->value);
-    if (auto *block = ctx->block())
-      for (auto *s : block->setting())
-        d.settings.push_back({s->key->getText(), range(s->key), buildExpr(s->value)});
+  void setName(ast::Decl &d, antlr4::Token *name) {
+    d.name = name->getText();
+    d.nameRange = range(name);
+  }
+
+  std::string docComment(antlr4::ParserRuleContext *ctx) {
+    std::string doc;
     for (antlr4::Token *t : tokens_.getHiddenTokensToLeft(ctx->getStart()->getTokenIndex()))
       if (t->getType() == ExpLexer::DOC_COMMENT) {
         std::string text = t->getText().substr(3);
         if (!text.empty() && text[0] == ' ')
           text.erase(0, 1);
-        d.doc += text + "\n";
+        doc += text + "\n";
       }
-    return d;
+    return doc;
+  }
+
+  ast::Import buildImport(ExpParser::ImportDeclContext *ctx) {
+    ast::Import i;
+    if (auto *q = ctx->qualifiedName()) {
+      for (auto *id : q->ID())
+        i.path.push_back(id->getText());
+      i.targetRange = range(q);
+    } else {
+      i.file = unescape(ctx->path);
+      i.targetRange = range(ctx->path);
+    }
+    if (auto *names = ctx->importNames())
+      for (auto *id : names->ID()) {
+        i.names.push_back(id->getText());
+        i.nameRanges.push_back(range(id));
+      }
+    if (ctx->alias)
+      i.alias = ctx->alias->getText();
+    if (ctx->hash) {
+      i.hashRange = range(ctx->hash);
+      if (ctx->hash->getType() == ExpLexer::BAD_HASH)
+        diags_.emit(diag::BadHash, i.hashRange, ctx->hash->getText());
+      else
+        i.hash = ctx->hash->getText().substr(7);
+    }
+    i.range = range(ctx);
+    return i;
+  }
+
+  ast::Param buildParam(ExpParser::ParamContext *ctx) {
+    ast::Param p;
+    p.name = ctx->name->getText();
+    p.nameRange = range(ctx->name);
+    p.range = range(ctx);
+    p.type = buildExpr(ctx->type);
+    if (auto *c = ctx->constraint()) {
+      p.min = buildExpr(c->min);
+      p.max = buildExpr(c->max);
+      p.minOpen = c->lo->getType() == ExpLexer::LPAREN;
+      p.maxOpen = c->hi->getType() == ExpLexer::RPAREN;
+      p.constraintRange = range(c);
+    }
+    if (ctx->value)
+      p.value = buildExpr(ctx->value);
+    return p;
+  }
+
+  std::vector<ast::Stmt> buildBody(ExpParser::BodyContext *ctx) {
+    std::vector<ast::Stmt> out;
+    for (auto *s : ctx->stmt())
+      out.push_back(buildStmt(s));
+    return out;
+  }
+
+  ast::Stmt buildStmt(ExpParser::StmtContext *ctx) {
+    ast::Stmt s;
+    s.range = range(ctx);
+    if (auto *c = dynamic_cast<ExpParser::LetStmtContext *>(ctx)) {
+      s.kind = ast::StmtKind::Let;
+      s.name = c->name->getText();
+      s.nameRange = range(c->name);
+      s.value = buildExpr(c->expr());
+    } else if (auto *c = dynamic_cast<ExpParser::RepeatStmtContext *>(ctx)) {
+      s.kind = ast::StmtKind::Repeat;
+      if (c->var) {
+        s.name = c->var->getText();
+        s.nameRange = range(c->var);
+      }
+      s.value = buildExpr(c->count);
+      s.body = buildBody(c->body());
+    } else if (auto *c = dynamic_cast<ExpParser::IfStmtContext *>(ctx)) {
+      s.kind = ast::StmtKind::If;
+      s.value = buildExpr(c->cond);
+      s.body = buildBody(c->then);
+      if (c->otherwise)
+        s.otherwise = buildBody(c->otherwise);
+      else if (c->elif)
+        s.otherwise.push_back(buildStmt(c->elif));
+    } else {
+      auto *r = static_cast<ExpParser::ReturnStmtContext *>(ctx);
+      s.kind = ast::StmtKind::Return;
+      s.value = buildExpr(r->expr());
+    }
+    return s;
+  }
+
+  void buildDecl(ExpParser::DeclContext *ctx, ast::Decl &d) {
+    auto *kw = ctx->declKeyword();
+    using K = ast::DeclKind;
+    d.kind = kw->DATASET()    ? K::Dataset
+             : kw->SIDE()     ? K::Side
+             : kw->ENCODER()  ? K::Encoder
+             : kw->OBJECTIVE() ? K::Objective
+             : kw->TRAIN()    ? K::Train
+             : kw->EVALUATE() ? K::Evaluate
+                              : K::Sweep;
+    d.keywordRange = range(kw);
+    setName(d, ctx->name);
+    if (ctx->value)
+      d.value = buildExpr(ctx->value);
+    if (auto *block = ctx->block())
+      for (auto *s : block->setting())
+        d.settings.push_back({s->key->getText(), range(s->key), buildExpr(s->value)});
   }
 
   ast::ExprPtr make(ast::ExprKind kind, antlr4::ParserRuleContext *ctx) {
@@ -325,8 +444,15 @@ private:
         }
       return e;
     }
-    if (auto *c = dynamic_cast<ExpParser::NegExprContext *>(ctx)) {
-      auto e = make(K::Neg, c);
+    if (auto *c = dynamic_cast<ExpParser::IndexExprContext *>(ctx)) {
+      auto e = make(K::Index, c);
+      for (auto *item : c->expr())
+        e->operands.push_back(buildExpr(item));
+      return e;
+    }
+    if (auto *c = dynamic_cast<ExpParser::UnaryExprContext *>(ctx)) {
+      auto e = make(K::Unary, c);
+      e->text = c->NOT() ? "not" : "-";
       e->operands.push_back(buildExpr(c->expr()));
       return e;
     }
@@ -334,6 +460,21 @@ private:
       return binary(c, c->op->getText(), c->expr(0), c->expr(1));
     if (auto *c = dynamic_cast<ExpParser::AddExprContext *>(ctx))
       return binary(c, c->op->getText(), c->expr(0), c->expr(1));
+    if (auto *c = dynamic_cast<ExpParser::CompareExprContext *>(ctx))
+      return binary(c, c->op->getText(), c->expr(0), c->expr(1));
+    if (auto *c = dynamic_cast<ExpParser::AndExprContext *>(ctx))
+      return binary(c, "and", c->expr(0), c->expr(1));
+    if (auto *c = dynamic_cast<ExpParser::OrExprContext *>(ctx))
+      return binary(c, "or", c->expr(0), c->expr(1));
+    if (auto *c = dynamic_cast<ExpParser::UnionExprContext *>(ctx))
+      return binary(c, "|", c->expr(0), c->expr(1));
+    if (auto *c = dynamic_cast<ExpParser::MapExprContext *>(ctx))
+      return binary(c, "->", c->expr(0), c->expr(1));
+    if (auto *c = dynamic_cast<ExpParser::SweepExprContext *>(ctx)) {
+      auto e = make(K::Sweep, c);
+      e->operands.push_back(buildExpr(c->expr()));
+      return e;
+    }
     if (auto *c = dynamic_cast<ExpParser::ParenExprContext *>(ctx)) {
       auto e = buildExpr(c->expr());
       e->range = range(c);
@@ -343,6 +484,15 @@ private:
       auto e = make(K::List, c);
       for (auto *item : c->expr())
         e->operands.push_back(buildExpr(item));
+      return e;
+    }
+    if (auto *c = dynamic_cast<ExpParser::RecordExprContext *>(ctx)) {
+      auto e = make(K::Record, c);
+      for (auto *f : c->field()) {
+        e->argNames.push_back(f->key->getText());
+        e->argNameRanges.push_back(range(f->key));
+        e->operands.push_back(buildExpr(f->value));
+      }
       return e;
     }
     if (auto *c = dynamic_cast<ExpParser::NumberExprContext *>(ctx))
@@ -357,6 +507,30 @@ private:
       e->boolean = c->TRUE() != nullptr;
       return e;
     }
+    if (dynamic_cast<ExpParser::NoneExprContext *>(ctx))
+      return make(K::None, ctx);
+    if (auto *c = dynamic_cast<ExpParser::DatasetTypeExprContext *>(ctx)) {
+      // `dataset(image = images[...], ...)`: a data source's result type.
+      auto e = make(K::Call, c);
+      auto callee = make(K::Name, c);
+      callee->text = "dataset";
+      callee->range = range(c->DATASET());
+      e->operands.push_back(std::move(callee));
+      if (auto *args = c->argList())
+        for (auto *a : args->arg()) {
+          e->argNames.push_back(a->name ? a->name->getText() : "");
+          e->argNameRanges.push_back(a->name ? range(a->name) : SourceRange{});
+          e->operands.push_back(buildExpr(a->expr()));
+        }
+      return e;
+    }
+    if (dynamic_cast<ExpParser::EncoderTypeExprContext *>(ctx)) {
+      auto e = make(K::Name, ctx);
+      e->text = "encoder";
+      return e;
+    }
+    if (dynamic_cast<ExpParser::RestExprContext *>(ctx))
+      return make(K::Rest, ctx);
     if (auto *c = dynamic_cast<ExpParser::NameExprContext *>(ctx)) {
       auto e = make(K::Name, c);
       e->text = c->ID()->getText();
@@ -418,7 +592,8 @@ private:
       case 't': out += '\t'; break;
       case '"': out += '"'; break;
       case '\\': out += '\\'; break;
-      case '{': out += "\\{"; break; // kept for templates
+      case '{': out += "{{"; break; // a literal brace in a template
+      case '}': out += "}}"; break;
       default: {
         SourceRange at = r;
         at.beginCol = r.beginCol + codePoints(std::string_view(raw).substr(0, i - 1));

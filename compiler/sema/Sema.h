@@ -1,116 +1,162 @@
-// Semantic analysis: name resolution (with "did you mean"), import checks,
-// argument binding against stdlib signatures, constant folding, range checks,
-// types and shapes (channels, embedding widths, label classes), modality
-// compatibility of objectives and metrics. Reports every error it finds, then
-// exposes side tables that IR generation reads.
+// Semantic analysis: elaborates the root module of a module set into the
+// experiment graph, checking as it goes.
+//
+//   - names: module scopes, imports (namespaces and `.{names}`), locals in
+//     network bodies; "did you mean" and "not imported" hints;
+//   - calls: arguments bound to the parameters of networks and externs (the
+//     stdlib's signatures, written in .exp), checked against their types and
+//     constraints; shape variables unify (`clip(a: vector[d], b: vector[d])`);
+//   - networks: instantiated with their configuration, shapes inferred layer
+//     by layer through repetition and residual connections;
+//   - the experiment: datasets and their splits, side information, encoders,
+//     objectives, training and evaluation settings, split leakage.
+// Every error is reported; evaluation continues with an error value that
+// suppresses follow-on errors.
 #pragma once
 
 #include "ast/AST.h"
 #include "diagnostics/Diagnostics.h"
-#include "sema/Builtins.h"
-#include "sema/Types.h"
+#include "imports/Imports.h"
+#include "sema/Value.h"
 
 #include <map>
+#include <memory>
 #include <set>
 #include <unordered_map>
 
 namespace expc {
 
-// A call bound to a stdlib signature (or a block bound to its settings).
-struct BoundCall {
-  const Builtin *builtin = nullptr;
-  std::vector<const ast::Expr *> args; // per parameter; null when defaulted
-  std::vector<Value> values;           // per parameter; None when not constant
-  std::vector<SourceRange> ranges;     // per parameter; where it was given
-
-  const Value &value(const std::string &param) const;
-  const ast::Expr *arg(const std::string &param) const;
-  SourceRange range(const std::string &param) const;
+// One `sweep` expression's space of values, as elaboration found it.
+struct SweepSpace {
+  const ast::Expr *expr = nullptr;
+  bool grid = true;       // `sweep [a, b, c]`
+  size_t count = 0;       // grid: the number of values
+  std::string dist;       // random: uniform, log_uniform, int_uniform, choice
+  double lo = 0, hi = 0;  // random: the bounds (choice: 0 and count)
 };
-
-struct ExprInfo {
-  Type type;
-  Value constant;                      // None when not a constant
-  const ast::Decl *decl = nullptr;     // Name: the declaration it refers to
-  const Builtin *builtin = nullptr;    // Name or Call of a stdlib function
-  const ast::Decl *dataset = nullptr;  // columns and embeddings: their dataset
-  std::string column;                  // dataset member: the column name
-  const ast::Decl *encoder = nullptr;  // encoder application: the encoder
-  const ast::Expr *input = nullptr;    // encoder application: its argument
+// The value chosen for each `sweep` expression at one sweep point: a grid
+// index or a random sample.
+struct SweepChoice {
+  int index = -1;
+  ValPtr sample;
 };
-
-struct DeclInfo {
-  enum class State { Unchecked, InProgress, Done } state = State::Unchecked;
-  Type type;
-  BoundCall call; // dataset source, encoder, metric, or train settings
-};
+using SweepPoint = std::map<const ast::Expr *, SweepChoice>;
 
 class Sema {
 public:
-  Sema(const ast::Module &module, const SourceManager &sources,
-       DiagnosticEngine &diags);
+  Sema(const ModuleSet &modules, const SourceManager &sources, DiagnosticEngine &diags);
+  ~Sema();
 
-  // Checks the whole module; true when it is free of errors.
-  bool check();
+  // Checks the root module (index 0) under one sweep point (empty: each
+  // sweep takes its first value); true when free of errors.
+  bool check(const SweepPoint &point = {});
 
-  const ast::Module &module() const { return module_; }
-  const ExprInfo &info(const ast::Expr &e) const;
-  const DeclInfo &info(const ast::Decl &d) const;
-  // The binding of a stdlib call inside an expression (objectives, metrics).
-  const BoundCall *boundCall(const ast::Expr &call) const;
+  const ModuleSet &modules() const { return modules_; }
+  const ast::Module &root() const { return modules_.module(0).ast; }
+  // The value of a root-module declaration after check().
+  ValPtr value(const ast::Decl &d) const;
+  const DatasetInfo *dataset(const ast::Decl &d) const;
   const ast::Decl *trainDecl() const { return train_; }
+  // Every `sweep` expression met, in evaluation order, for point enumeration.
+  const std::vector<SweepSpace> &sweeps() const { return sweeps_; }
+
+  struct Env;
 
 private:
+  struct Binding {
+    const ast::Decl *decl = nullptr;
+    int module = -1;    // where decl lives
+    int ns = -1;        // a namespace binding: the module it names
+    SourceRange where;  // the import that made it visible
+  };
+  struct DeclState {
+    enum { Unchecked, InProgress, Done } state = Unchecked;
+    ValPtr value;
+    int module = -1;
+  };
   struct Arg {
     std::string name;
     SourceRange nameRange;
-    const ast::Expr *value;
+    SourceRange range;
+    ValPtr value;
+  };
+  struct Bound {
+    std::map<std::string, ValPtr> args;
+    std::map<std::string, SourceRange> ranges;
   };
 
-  static std::vector<Arg> callArgs(const ast::Expr &call);
-  // Binds a declaration whose value must call a stdlib function of `kind`.
-  bool bindDeclValue(const ast::Decl &d, BuiltinKind kind, const char *wanted, DeclInfo &info);
-  void checkImports();
-  void collectDecls();
-  const DeclInfo &checkDecl(const ast::Decl &d);
-  void checkDataset(const ast::Decl &d, DeclInfo &info);
-  void checkEncoder(const ast::Decl &d, DeclInfo &info);
-  void checkEvaluate(const ast::Decl &d, DeclInfo &info);
-  void checkTrain(const ast::Decl &d, DeclInfo &info);
+  // Sema.cpp: scopes and declarations.
+  void buildScopes();
+  ValPtr checkDecl(const ast::Decl &d);
+  ValPtr lookup(const ast::Expr &name, const Env *env, int module);
+  std::vector<std::string> visibleNames(const Env *env, int module) const;
+  std::string stdModuleDefining(const std::string &name) const;
+  const ast::Decl *coreBlock(const char *name) const;
+
+  // Experiment.cpp: the declarations of an experiment.
+  ValPtr checkParamDecl(const ast::Decl &d, int module);
+  ValPtr checkDataset(const ast::Decl &d, int module);
+  ValPtr checkSide(const ast::Decl &d, int module);
+  ValPtr checkEncoder(const ast::Decl &d, int module);
+  ValPtr checkObjective(const ast::Decl &d, int module);
+  ValPtr checkTrain(const ast::Decl &d, int module);
+  ValPtr checkEvaluate(const ast::Decl &d, int module);
+  ValPtr checkSweepDecl(const ast::Decl &d, int module);
+  ValPtr bindBlock(const ast::Decl &d, const char *block, int module);
+  ValPtr externCallValue(const ast::Decl &d, int module, const char *kind, const char *wanted);
   void rejectSettings(const ast::Decl &d);
-  const Builtin *calleeBuiltin(const ast::Expr &call, BuiltinKind kind,
-                               const ast::Decl &d, const char *wanted);
+  void checkLeakage();
+  void collectData(const ValPtr &v, std::vector<const Val *> &out,
+                   std::set<const Val *> &seen) const;
 
-  const ExprInfo &checkExpr(const ast::Expr &e);
-  ExprInfo checkName(const ast::Expr &e);
-  ExprInfo checkMember(const ast::Expr &e);
-  ExprInfo checkCall(const ast::Expr &e);
-  ExprInfo checkBinary(const ast::Expr &e);
-  ExprInfo applyEncoder(const ast::Expr &call, const ast::Decl &encoder);
+  // Expressions.cpp: evaluation.
+  ValPtr eval(const ast::Expr &e, Env *env, int module);
+  ValPtr evalMember(const ast::Expr &e, Env *env, int module);
+  ValPtr evalBinary(const ast::Expr &e, Env *env, int module);
+  ValPtr evalUnary(const ast::Expr &e, Env *env, int module);
+  ValPtr evalCall(const ast::Expr &e, Env *env, int module);
+  ValPtr evalSweep(const ast::Expr &e, Env *env, int module);
+  ValPtr evalIntrinsic(const ast::Expr &e, const std::vector<Arg> &args);
+  ValPtr lossArith(const ast::Expr &e, const ValPtr &l, const ValPtr &r);
 
-  BoundCall bind(const Builtin &b, const std::vector<Arg> &args,
-                 SourceRange where, bool settings);
-  bool checkParam(const Builtin &b, const ParamSpec &p, const ast::Expr &e,
-                  Value &out, bool settings);
-  void checkObjective(const ast::Expr &call, const BoundCall &bc);
-  void checkMetric(const ast::Expr &call, const BoundCall &bc);
-  bool sameDataset(const std::string &what, const ast::Expr &a,
-                   const ast::Expr &b);
+  // Calls.cpp: binding and application of networks and externs.
+  bool bindArgs(const ast::Decl &callee, const std::vector<Arg> &args, SourceRange where,
+                bool settings, Bound &out, const std::map<std::string, ValPtr> *prebound = nullptr);
+  ValPtr apply(const ast::Decl &callee, int calleeModule, Bound bound, SourceRange where,
+               ValPtr encoder = nullptr);
+  bool isInputParam(const ast::Param &p) const;
 
-  std::vector<std::string> visibleNames() const;
+  // Types.cpp: type patterns.
+  bool checkValue(const ast::Expr &type, const ValPtr &v, Env &env, int module,
+                  const std::string &what, SourceRange at, ValPtr &out);
+  bool matchData(const ast::Expr &type, const Val &v, Env &env, int module,
+                 std::vector<int64_t> *lead, const std::string &what, SourceRange at);
+  ValPtr resultType(const ast::Expr &type, Env &env, int module, const std::vector<int64_t> &lead,
+                    const ast::Decl &callee, SourceRange at);
+  std::string describeRange(const ast::Param &p, Env &env, int module);
+  std::string renderType(const ast::Expr &type, const Env *env) const;
+  bool checkConstraint(const ast::Param &p, const ValPtr &v, Env &env, int module,
+                       const std::string &what, SourceRange at);
+  bool evalDim(const ast::Expr &e, Env &env, int module, int64_t &out);
+  bool isDataType(const ast::Expr &type) const;
 
-  const ast::Module &module_;
+  // Networks.cpp: instantiation of network bodies.
+  ValPtr instantiate(const ast::Decl &net, int module, Env &env, SourceRange where);
+  bool runStmts(const std::vector<ast::Stmt> &stmts, Env &env, int module, ValPtr &result);
+
+  const ModuleSet &modules_;
   const SourceManager &sources_;
   DiagnosticEngine &diags_;
-  std::set<std::string> importedModules_;
-  std::map<std::string, const ast::Decl *> decls_;
-  std::unordered_map<const ast::Decl *, DeclInfo> declInfo_;
-  std::unordered_map<const ast::Expr *, ExprInfo> exprInfo_;
-  std::unordered_map<const ast::Expr *, BoundCall> calls_;
-  const ast::Decl *train_ = nullptr;
-};
+  SweepPoint point_;
 
-// Columns a dataset source provides, typed from its bound parameters.
-std::vector<std::pair<std::string, Type>> datasetColumns(const BoundCall &source);
+  std::vector<std::map<std::string, Binding>> scopes_; // per module
+  std::unordered_map<const ast::Decl *, DeclState> decls_;
+  std::unordered_map<const ast::Decl *, std::unique_ptr<DatasetInfo>> datasets_;
+  std::map<std::string, ValPtr> instances_; // network instantiation cache
+  std::vector<SweepSpace> sweeps_;
+  std::vector<SourceRange> instantiationStack_;
+  const ast::Decl *train_ = nullptr;
+  int coreModule_ = -1;
+};
 
 } // namespace expc

@@ -1,6 +1,5 @@
 #include "driver/Compiler.h"
-#include "parse/Parser.h"
-#include "sema/Sema.h"
+#include "driver/FrontEnd.h"
 
 #include <doctest/doctest.h>
 
@@ -19,24 +18,26 @@ struct Checked {
 };
 
 Checked check(const std::string &text) {
-  SourceManager sm;
-  FileId f = sm.addBuffer("in.exp", text);
   std::ostringstream out;
-  DiagnosticEngine diags(sm, out);
-  if (auto m = parseFile(f, sm, diags)) {
-    Sema sema(*m, sm, diags);
-    sema.check();
-  }
-  return {diags.errorCount(), out.str()};
+  FrontEnd fe;
+  runFrontEnd("in.exp", FrontEndOptions{}, fe, out, &text);
+  return {fe.diags->errorCount(), out.str()};
 }
 
-const char *kValid = R"(import std
+#define IMPORTS                                                                              \
+  "import std.data.{simulated_screen}\n"                                                     \
+  "import std.encoders.{small_cnn, embedding_table}\n"                                       \
+  "import std.objectives.{clip}\n"                                                           \
+  "import std.optim.{adamw}\n"                                                               \
+  "import std.eval.{replicate_map}\n"
+
+const char *kValid = IMPORTS R"(
 dataset screen = simulated_screen(seed = 1)
 encoder cells = small_cnn(channels = screen.image.channels, dim = 2 * 16)
 encoder perts = embedding_table(classes = screen.perturbation.classes, dim = 32)
 objective align = clip(cells(screen.image), perts(screen.perturbation)) + 0.5 * clip(cells(screen.image), perts(screen.perturbation))
 train main { objective = align; epochs = 2; optimizer = adamw(lr = 1e-3) }
-evaluate r = replicate_map(cells(screen.image), sameby = screen.perturbation, diffby = screen.plate)
+evaluate r = replicate_map(cells(screen.held_out.image), sameby = screen.held_out.perturbation, diffby = screen.held_out.plate)
 )";
 
 } // namespace
@@ -48,7 +49,7 @@ TEST_CASE("a valid experiment checks cleanly, with constant folding and member a
 }
 
 TEST_CASE("declaration order does not matter") {
-  std::string text = R"(import std
+  std::string text = IMPORTS R"(
 train main { objective = align; epochs = 2; optimizer = adamw(lr = 1e-3) }
 objective align = clip(cells(screen.image), perts(screen.perturbation))
 encoder perts = embedding_table(classes = screen.perturbation.classes, dim = 64)
@@ -59,8 +60,8 @@ dataset screen = simulated_screen()
 }
 
 TEST_CASE("sema recovers and reports every error in one run") {
-  std::string text = R"(import std
-dataset screen = simulated_screen(plates = 100)
+  std::string text = IMPORTS R"(
+dataset screen = simulated_screen(plates = 200)
 encoder cells = small_cnn(channels = 4)
 encoder perts = embedding_table(classes = 3, dim = 64)
 objective align = clip(cells(screen.image), perts(screen.perturbation))
@@ -68,13 +69,14 @@ train main { objective = align; epochs = 0; optimizer = adamw(lr = 1e-3) }
 )";
   Checked c = check(text);
   CHECK(c.errors == 4); // plates range, channels, classes, epochs range
+  INFO(c.output);
   CHECK(c.output.find("E0401") != std::string::npos);
   CHECK(c.output.find("E0500") != std::string::npos);
   CHECK(c.output.find("E0502") != std::string::npos);
 }
 
 TEST_CASE("cyclic and duplicate definitions are errors, not hangs") {
-  Checked c = check("import std\nobjective a = b\nobjective b = a\nobjective a = a\n");
+  Checked c = check("objective a = b\nobjective b = a\nobjective a = a\n");
   CHECK(c.errors >= 2);
   CHECK(c.output.find("E0406") != std::string::npos);
   CHECK(c.output.find("E0201") != std::string::npos);
@@ -94,12 +96,12 @@ TEST_CASE("hostile input: random bytes, deep nesting and long files never crash"
     if (c.errors > 0)
       CHECK(c.output.find("in.exp:") == 0);
   }
-  Checked deep = check("import std\nobjective a = " + std::string(100000, '(') + "1");
+  Checked deep = check("objective a = " + std::string(100000, '(') + "1");
   CHECK(deep.errors == 1);
   CHECK(deep.output.find("E0009") != std::string::npos);
-  Checked comment = check("import std\n/* never closed\n");
+  Checked comment = check("/* never closed\n");
   CHECK(comment.output.find("unterminated block comment") != std::string::npos);
-  Checked str = check("import std\ndataset d = simulated_screen(seed = \"abc\n");
+  Checked str = check("dataset d = simulated_screen(seed = \"abc\n");
   CHECK(str.output.find("unterminated string literal") != std::string::npos);
 }
 

@@ -146,6 +146,7 @@ int main(int argc, char **argv) {
   try {
     if (*check) {
       expc::CompileOptions options;
+      options.checkOnly = true;
       expc::CompileOutput out;
       return expc::compileFile(file, options, out, std::cerr) ? 0 : 1;
     }

@@ -1,0 +1,291 @@
+#include "irgen/ValToExp.h"
+
+#include "dialects/exp/ExpDialect.h"
+
+#include "mlir/IR/Builders.h"
+
+#include <map>
+
+namespace expc {
+namespace {
+
+using namespace mlir;
+using ast::Decl;
+using ast::DeclKind;
+
+class Importer {
+public:
+  Importer(MLIRContext &ctx, const Sema &sema, const SourceManager &sources,
+           DiagnosticEngine &diags)
+      : ctx_(ctx), sema_(sema), sources_(sources), diags_(diags), b_(&ctx) {}
+
+  OwningOpRef<ModuleOp> run(StringRef name) {
+    const ast::Module &m = sema_.root();
+    Location fileLoc = FileLineColLoc::get(&ctx_, sources_.name(m.file), 1, 1);
+    OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
+    b_.setInsertionPointToEnd(module->getBody());
+    auto exp = b_.create<expd::ExperimentOp>(fileLoc, b_.getStringAttr(name));
+    b_.setInsertionPointToEnd(&exp.getBody().emplaceBlock());
+
+    for (const Decl &d : m.decls)
+      if (d.kind == DeclKind::Objective)
+        lossNames_[sema_.value(d).get()] = d.name;
+    for (const Decl &d : m.decls)
+      if (d.kind == DeclKind::Dataset)
+        dataset(d);
+    for (const Decl &d : m.decls)
+      if (d.kind == DeclKind::Objective)
+        loss(sema_.value(d), d.name);
+    for (const Decl &d : m.decls)
+      if (d.kind == DeclKind::Train)
+        train(d);
+    for (const Decl &d : m.decls)
+      if (d.kind == DeclKind::Evaluate)
+        evaluate(d);
+    if (failed_)
+      return nullptr;
+    return module;
+  }
+
+private:
+  Location loc(const SourceRange &r) {
+    if (!r.valid())
+      return UnknownLoc::get(&ctx_);
+    return FileLineColLoc::get(&ctx_, sources_.name(r.file), r.beginLine, r.beginCol);
+  }
+
+  // Reports a construct the middle end cannot lower yet; returns null.
+  mlir::Value unsupported(SourceRange at, const std::string &what) {
+    if (!failed_ || !reported_.count(what))
+      diags_.emit(diag::Unsupported, at, what)
+          .help("`exp check` accepts it; running it arrives with a later part of the compiler");
+    reported_.insert(what);
+    failed_ = true;
+    return nullptr;
+  }
+
+  Attribute attr(const Val &v) {
+    switch (v.kind) {
+    case VK::Int: return b_.getI64IntegerAttr(v.i);
+    case VK::Float: return b_.getF64FloatAttr(v.f);
+    case VK::Bool: return b_.getBoolAttr(v.b);
+    case VK::String: return b_.getStringAttr(v.s);
+    case VK::List: {
+      SmallVector<Attribute> items;
+      for (const ValPtr &x : v.items)
+        items.push_back(attr(*x));
+      return b_.getArrayAttr(items);
+    }
+    default: return nullptr;
+    }
+  }
+
+  DictionaryAttr params(const std::map<std::string, ValPtr> &args) {
+    NamedAttrList list;
+    for (const auto &[name, v] : args)
+      if (name.rfind("__", 0) != 0)
+        if (Attribute a = attr(*v))
+          list.append(name, a);
+    return list.getDictionary(&ctx_);
+  }
+
+  void dataset(const Decl &d) {
+    const DatasetInfo *info = sema_.dataset(d);
+    const std::string &source = info->source->decl->name;
+    if (source != "simulated_screen") {
+      unsupported(d.value->range, fmt::format("running data source `{}`", source));
+      return;
+    }
+    if (!info->holdOut.empty() || !info->keep.empty() || !info->drop.empty()) {
+      unsupported(d.nameRange, "running `hold_out`, `keep` or `drop` on the simulated screen");
+      return;
+    }
+    datasets_[info] = b_.create<expd::DatasetOp>(loc(d.nameRange), expd::DatasetType::get(&ctx_),
+                                                 b_.getStringAttr(d.name),
+                                                 b_.getStringAttr(source), params(info->source->args));
+    lastDecl_ = datasets_[info].getDefiningOp();
+  }
+
+  mlir::Value data(const Val &v) {
+    if (v.kind != VK::Data)
+      return unsupported(v.origin, "this value in an objective or evaluation");
+    if (!v.column.empty()) {
+      auto key = std::make_pair(v.dataset, v.column);
+      if (auto it = columns_.find(key); it != columns_.end())
+        return it->second;
+      auto ds = datasets_.find(v.dataset);
+      if (ds == datasets_.end())
+        return nullptr;
+      const DataType &t = v.type;
+      mlir::Type type;
+      if (t.modality == "images" && t.dims.size() == 3)
+        type = expd::ImagesType::get(&ctx_, t.dims[0], t.dims[1], t.dims[2]);
+      else if (t.modality == "labels" && t.dims.size() == 1)
+        type = expd::LabelsType::get(&ctx_, t.dims[0]);
+      else
+        return unsupported(v.origin, fmt::format("a column of type {}", t.describe()));
+      return columns_[key] = b_.create<expd::ColumnOp>(loc(v.origin), type, ds->second,
+                                                       b_.getStringAttr(v.column));
+    }
+    if (!v.encoder || v.inputs.size() != 1)
+      return unsupported(v.origin, "this kind of side information or layer output");
+    const Val &enc = *v.encoder;
+    const std::string &kind = enc.decl->name;
+    if (kind != "small_cnn" && kind != "embedding_table")
+      return unsupported(v.origin, fmt::format("running network `{}` (networks written in .exp "
+                                               "are inlined by a later middle-end pass)",
+                                               kind));
+    mlir::Value in = data(*v.inputs[0].second);
+    if (!in)
+      return nullptr;
+    std::string symbol = encoderSymbol(enc, v);
+    auto key = std::make_pair(symbol, in.getAsOpaquePointer());
+    if (auto it = encodes_.find(key); it != encodes_.end())
+      return it->second;
+    return encodes_[key] = b_.create<expd::EncodeOp>(
+               loc(v.origin), expd::EmbeddingType::get(&ctx_, v.type.dims.back()),
+               FlatSymbolRefAttr::get(&ctx_, symbol), in);
+  }
+
+  // The encoder op for an encoder value, created on first use after the
+  // datasets, configured with everything its application bound.
+  std::string encoderSymbol(const Val &enc, const Val &applied) {
+    std::string symbol = enc.named ? enc.named->name : fmt::format("{}_{}", enc.decl->name, ++anon_);
+    if (encoders_.count(&enc))
+      return encoders_[&enc];
+    OpBuilder::InsertionGuard guard(b_);
+    if (lastDecl_)
+      b_.setInsertionPointAfter(lastDecl_);
+    lastDecl_ = b_.create<expd::EncoderOp>(loc(enc.origin), b_.getStringAttr(symbol),
+                                           b_.getStringAttr(enc.decl->name), params(applied.args));
+    encoders_[&enc] = symbol;
+    return symbol;
+  }
+
+  mlir::Value loss(const ValPtr &v, const std::string &name) {
+    if (auto it = losses_.find(v.get()); it != losses_.end())
+      return it->second;
+    mlir::Value result;
+    if (!v->terms.empty()) {
+      SmallVector<mlir::Value> values;
+      SmallVector<double> weights;
+      for (const auto &[w, t] : v->terms) {
+        auto named = lossNames_.find(t.get());
+        mlir::Value x = loss(t, named != lossNames_.end() ? named->second
+                                                           : fmt::format("{}_{}", name, values.size()));
+        if (!x)
+          return nullptr;
+        values.push_back(x);
+        weights.push_back(w);
+      }
+      result = b_.create<expd::WeightedSumOp>(loc(v->origin), expd::LossType::get(&ctx_), values,
+                                              b_.getDenseF64ArrayAttr(weights));
+    } else if (v->decl && v->decl->name == "clip") {
+      mlir::Value a = data(*v->args.at("a")),
+                  b = data(*v->args.at("b"));
+      if (!a || !b)
+        return nullptr;
+      result = b_.create<expd::ContrastiveOp>(
+          loc(v->origin), expd::LossType::get(&ctx_), b_.getStringAttr("clip"),
+          b_.getStringAttr(name), a, b, b_.getF64FloatAttr(v->arg("temperature")->f),
+          b_.getBoolAttr(v->arg("learnable_temperature")->b),
+          b_.getF64FloatAttr(v->arg("max_logit_scale")->f));
+    } else {
+      return unsupported(v->origin, fmt::format("running objective `{}`",
+                                                v->decl ? v->decl->name : "?"));
+    }
+    return losses_[v.get()] = result;
+  }
+
+  void train(const Decl &d) {
+    ValPtr t = sema_.value(d);
+    const ValPtr &obj = t->args.at("objective");
+    auto named = lossNames_.find(obj.get());
+    mlir::Value l = loss(obj, named != lossNames_.end() ? named->second : d.name);
+    const Val &opt = *t->args.at("optimizer");
+    std::string optName = opt.decl->name;
+    if (optName != "adamw" && optName != "sgd")
+      unsupported(opt.origin, fmt::format("running optimizer `{}`", optName));
+    auto nonDefault = [&](const char *key, const char *what) {
+      const Val *v = t->arg(key);
+      bool set = v && ((v->kind == VK::Int && v->i != (std::string(key) == "accumulate" ? 1 : 0)) ||
+                       (v->kind == VK::Float && v->f != 0) ||
+                       (v->kind == VK::String && v->s != "fp32") || v->kind == VK::Object);
+      if (set)
+        unsupported(v->origin.valid() ? v->origin : d.nameRange, what);
+    };
+    nonDefault("schedule", "running a learning-rate schedule");
+    nonDefault("precision", "running in bf16");
+    nonDefault("clip_grad_norm", "running gradient-norm clipping");
+    nonDefault("accumulate", "running gradient accumulation");
+    nonDefault("steps", "running a step budget");
+    nonDefault("early_stop_patience", "running early stopping");
+    if (!l || failed_)
+      return;
+    b_.create<expd::TrainOp>(loc(d.nameRange), l, b_.getStringAttr(d.name),
+                             b_.getI64IntegerAttr(t->arg("epochs")->i),
+                             b_.getI64IntegerAttr(t->arg("batch")->i),
+                             b_.getI64IntegerAttr(t->arg("seed")->i),
+                             b_.getStringAttr(optName), params(opt.args));
+  }
+
+  void evaluate(const Decl &d) {
+    ValPtr m = sema_.value(d);
+    std::string metric = m->decl->name;
+    SmallVector<mlir::Value> inputs;
+    NamedAttrList options;
+    auto heldOut = [&](const char *key) {
+      const Val *v = m->arg(key);
+      if (v && v->split != "held_out")
+        unsupported(v->origin, "evaluating on the training split (evaluate on `.held_out`)");
+      return v;
+    };
+    if (metric == "replicate_map") {
+      heldOut("embedding");
+      inputs.push_back(data(*m->args.at("embedding")));
+      options.append("sameby", b_.getStringAttr(m->arg("sameby")->column));
+      options.append("diffby", b_.getStringAttr(m->arg("diffby")->column));
+    } else if (metric == "recall_at") {
+      heldOut("query");
+      inputs.push_back(data(*m->args.at("query")));
+      inputs.push_back(data(*m->args.at("candidates")));
+      options.append("k", attr(*m->args.at("k")));
+    } else {
+      unsupported(d.value->range, fmt::format("running evaluation `{}`", metric));
+      return;
+    }
+    for (mlir::Value v : inputs)
+      if (!v)
+        return;
+    if (failed_)
+      return;
+    b_.create<expd::EvaluateOp>(loc(d.nameRange), b_.getStringAttr(metric),
+                                b_.getStringAttr(d.name), inputs, options.getDictionary(&ctx_));
+  }
+
+  MLIRContext &ctx_;
+  const Sema &sema_;
+  const SourceManager &sources_;
+  DiagnosticEngine &diags_;
+  OpBuilder b_;
+  Operation *lastDecl_ = nullptr;
+  bool failed_ = false;
+  std::set<std::string> reported_;
+  int anon_ = 0;
+  std::map<const DatasetInfo *, mlir::Value> datasets_;
+  std::map<std::pair<const DatasetInfo *, std::string>, mlir::Value> columns_;
+  std::map<std::pair<std::string, const void *>, mlir::Value> encodes_;
+  std::map<const Val *, std::string> encoders_;
+  std::map<const Val *, mlir::Value> losses_;
+  std::map<const Val *, std::string> lossNames_;
+};
+
+} // namespace
+
+OwningOpRef<ModuleOp> importExperiment(MLIRContext &ctx, const Sema &sema,
+                                       const SourceManager &sources, DiagnosticEngine &diags,
+                                       StringRef name) {
+  return Importer(ctx, sema, sources, diags).run(name);
+}
+
+} // namespace expc

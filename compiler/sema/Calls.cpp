@@ -1,0 +1,334 @@
+// Calls: binding arguments to parameters, then applying a network or extern.
+//
+// A network (or an `extern encoder`) called with its configuration only gives
+// an encoder; called with its data inputs it gives its output. Arguments are
+// checked against parameter types and constraints; shape variables unify across
+// arguments; parameters used as shape variables and not given are inferred
+// from the inputs (`ViT(...)` learns `channels` from the images it is applied
+// to unless told).
+#include "sema/Sema.h"
+
+#include "sema/Env.h"
+
+#include <algorithm>
+
+namespace expc {
+
+using ast::Decl;
+using ast::Param;
+
+bool Sema::isInputParam(const Param &p) const { return isDataType(*p.type); }
+
+bool Sema::bindArgs(const Decl &callee, const std::vector<Arg> &args, SourceRange where,
+                    bool settings, Bound &out, const std::map<std::string, ValPtr> *prebound) {
+  std::vector<std::string> names;
+  for (const Param &p : callee.params)
+    names.push_back(p.name);
+  // Blocks are named by their declaration keyword: `train has no setting ...`.
+  std::string calleeName = callee.name;
+  if (settings && calleeName.size() > 9 && calleeName.compare(calleeName.size() - 9, 9, "_settings") == 0)
+    calleeName.resize(calleeName.size() - 9);
+  bool ok = true, sawNamed = false;
+  size_t next = 0; // next parameter a positional argument may fill
+  for (const Arg &a : args) {
+    std::string name = a.name;
+    if (name.empty()) {
+      if (sawNamed) {
+        diags_.emit(diag::PositionalAfterNamed, a.range);
+        ok = false;
+        continue;
+      }
+      while (next < callee.params.size() &&
+             (out.args.count(callee.params[next].name) ||
+              (prebound && prebound->count(callee.params[next].name))))
+        ++next;
+      if (next >= callee.params.size()) {
+        diags_.emit(diag::TooManyArguments, a.range, callee.name, int64_t(callee.params.size()),
+                    int64_t(args.size()));
+        ok = false;
+        continue;
+      }
+      name = callee.params[next++].name;
+    } else {
+      sawNamed = true;
+      if (std::find(names.begin(), names.end(), name) == names.end()) {
+        auto d = settings ? diags_.emit(diag::UnknownSetting, a.nameRange, calleeName, name)
+                          : diags_.emit(diag::UnknownArgument, a.nameRange, calleeName, name);
+        std::string guess = closestMatch(name, names);
+        if (!guess.empty())
+          d.help(fmt::format("did you mean `{}`?", guess)).fixit(a.nameRange, guess);
+        else
+          d.help(fmt::format("`{}` takes `{}`", calleeName, fmt::join(names, "`, `")));
+        ok = false;
+        continue;
+      }
+    }
+    if (out.args.count(name) || (prebound && prebound->count(name))) {
+      auto d = settings ? diags_.emit(diag::DuplicateSetting, a.nameRange.valid() ? a.nameRange : a.range, name)
+                        : diags_.emit(diag::DuplicateArgument, a.nameRange.valid() ? a.nameRange : a.range, name);
+      SourceRange first = out.args.count(name) ? out.ranges[name] : prebound->at(name)->origin;
+      d.note(diag::ValueComesFrom, first, "the first value");
+      ok = false;
+      continue;
+    }
+    out.args[name] = a.value;
+    out.ranges[name] = a.range;
+  }
+  (void)where;
+  return ok;
+}
+
+ValPtr Sema::apply(const Decl &callee, int calleeModule, Bound bound, SourceRange where,
+                   ValPtr encoder) {
+  const bool isNetwork = callee.kind == ast::DeclKind::Network;
+  const bool encoderLike = isNetwork || callee.externKind == "encoder";
+  const bool isBlock = callee.externKind == "block";
+  auto what = [&](const Param &p) {
+    if (isBlock)
+      return fmt::format("setting `{}`", p.name);
+    if (encoder && encoder->named && isInputParam(p))
+      return fmt::format("encoder `{}`", encoder->named->name);
+    return fmt::format("argument `{}` of `{}`", p.name, callee.name);
+  };
+  auto at = [&](const Param &p) {
+    auto it = bound.ranges.find(p.name);
+    return it != bound.ranges.end() && it->second.valid() ? it->second : where;
+  };
+
+  bool anyInput = false;
+  for (const Param &p : callee.params)
+    if (isInputParam(p) && bound.args.count(p.name) && bound.args[p.name]->kind != VK::None)
+      anyInput = true;
+
+  Env env;
+  bool ok = true;
+  // 1. Configuration given explicitly.
+  for (const Param &p : callee.params) {
+    auto it = bound.args.find(p.name);
+    if (it == bound.args.end() || isInputParam(p))
+      continue;
+    ValPtr v;
+    bool allowNone = p.value && p.value->kind == ast::ExprKind::None;
+    if (it->second->kind == VK::None && allowNone) {
+      env.vars[p.name] = it->second;
+      continue;
+    }
+    if (!checkValue(*p.type, it->second, env, calleeModule, what(p), at(p), v)) {
+      ok = false;
+      continue;
+    }
+    // Out of range is reported but the value stays usable, so checking goes
+    // on (channels, widths) and one run reports every error.
+    checkConstraint(p, v, env, calleeModule, what(p), at(p));
+    env.vars[p.name] = v;
+    env.boundBy[p.name] = {fmt::format("argument `{}` of `{}`", p.name, callee.name), at(p)};
+  }
+  if (encoderLike && !anyInput && !encoder) {
+    // Configuration only: an encoder, applied to data later.
+    if (!ok)
+      return makeError();
+    auto enc = std::make_shared<Val>();
+    enc->kind = VK::Encoder;
+    enc->decl = &callee;
+    enc->module = calleeModule;
+    enc->origin = where;
+    for (const Param &p : callee.params)
+      if (env.vars.count(p.name))
+        enc->args[p.name] = env.vars[p.name];
+    if (const Val *frozen = enc->arg("frozen"); frozen && frozen->kind == VK::Bool)
+      enc->trainable = !frozen->b;
+    return enc;
+  }
+
+  // 2. Data inputs: match their shapes, binding shape variables.
+  std::vector<int64_t> lead;
+  const bool mapsOverBags = encoderLike || callee.externKind == "layer";
+  for (const Param &p : callee.params) {
+    auto it = bound.args.find(p.name);
+    if (it == bound.args.end() || !isInputParam(p))
+      continue;
+    if (it->second->kind == VK::None && p.value && p.value->kind == ast::ExprKind::None) {
+      env.vars[p.name] = it->second;
+      continue;
+    }
+    env.matching = what(p);
+    if (!matchData(*p.type, *it->second, env, calleeModule, mapsOverBags ? &lead : nullptr,
+                   what(p), at(p)))
+      ok = false;
+    else
+      env.vars[p.name] = it->second;
+  }
+  // 3. Missing parameters: inferred from shapes, defaulted, or an error.
+  for (const Param &p : callee.params) {
+    if (bound.args.count(p.name))
+      continue;
+    if (ValPtr inferred = env.find(p.name)) {
+      checkConstraint(p, inferred, env, calleeModule, what(p), where);
+      continue;
+    }
+    if (p.value) {
+      ValPtr d = eval(*p.value, &env, calleeModule), v;
+      if (d->kind == VK::None || (isInputParam(p) && d->isError())) {
+        env.vars[p.name] = makeNone(p.value->range);
+        continue;
+      }
+      if (!checkValue(*p.type, d, env, calleeModule, what(p), p.value->range, v)) {
+        ok = false;
+        continue;
+      }
+      env.vars[p.name] = v;
+      continue;
+    }
+    if (isBlock)
+      diags_.emit(diag::MissingSetting, where, callee.name.substr(0, callee.name.rfind("_settings")),
+                  p.name);
+    else
+      diags_.emit(diag::MissingArgument, where, callee.name, p.name);
+    ok = false;
+  }
+  if (!ok)
+    return makeError();
+
+  // Inputs from datasets must come from one dataset and split.
+  const Val *rows = nullptr;
+  for (const Param &p : callee.params) {
+    ValPtr v = env.find(p.name);
+    if (!v || v->kind != VK::Data || !v->dataset || !v->perRow)
+      continue;
+    if (!rows) {
+      rows = v.get();
+    } else if (rows->dataset != v->dataset || rows->split != v->split) {
+      auto name = [](const Val *x) {
+        return x->split == "held_out" ? x->dataset->decl->name + ".held_out" : x->dataset->decl->name;
+      };
+      diags_.emit(diag::MixedDatasets, where, fmt::format("`{}`", callee.name), name(rows), name(v.get()))
+          .help("pair data from the same rows; use one dataset (or split) on both sides");
+      return makeError();
+    }
+  }
+
+  // 4. The result.
+  ValPtr result;
+  if (isNetwork) {
+    // The body sees the inputs without the bag dims it is mapped over.
+    Env body;
+    body.vars = env.vars;
+    for (const Param &p : callee.params)
+      if (isInputParam(p))
+        if (ValPtr v = env.find(p.name); v && v->kind == VK::Data && !lead.empty()) {
+          auto core = std::make_shared<Val>(*v);
+          core->type.dims.erase(core->type.dims.begin(), core->type.dims.begin() + lead.size());
+          core->type.core = std::min(core->type.core, core->type.dims.size());
+          core->dataset = nullptr;
+          body.vars[p.name] = core;
+        }
+    ValPtr out = instantiate(callee, calleeModule, body, where);
+    if (out->isError())
+      return out;
+    // Check the body's output against the declared result type.
+    Env check = body;
+    check.rest.clear();
+    check.haveRest = false;
+    if (!matchData(*callee.result, *out, check, calleeModule, nullptr,
+                   fmt::format("the result of `{}`", callee.name), where)) {
+      diags_.emit(diag::OutputMismatch, callee.nameRange, callee.name, out->describe(),
+                  renderType(*callee.result, &check));
+      return makeError();
+    }
+    result = resultType(*callee.result, check, calleeModule, lead, callee, where);
+  } else {
+    result = resultType(*callee.result, env, calleeModule, lead, callee, where);
+  }
+  if (result->isError())
+    return result;
+  auto r = std::make_shared<Val>(*result);
+  r->origin = where;
+  r->decl = &callee;
+  r->module = calleeModule;
+  // Everything the call bound, defaults and inferred shapes included (IR
+  // generation configures kernels from it).
+  for (const Param &p : callee.params)
+    if (ValPtr v = env.find(p.name))
+      if (r->kind == VK::Object || !isInputParam(p))
+        r->args[p.name] = v;
+  if (r->kind == VK::Data && r->type.modality == "kgraph")
+    r->perRow = false;
+  // A dataset argument gives per-row results their rows (`text(rows, ...)`),
+  // and the columns `template` placeholders may name.
+  const Val *table = nullptr;
+  for (const Param &p : callee.params)
+    if (ValPtr v = env.find(p.name); v && v->kind == VK::Dataset)
+      table = v.get();
+  for (const Param &p : callee.params) {
+    ValPtr v = env.find(p.name);
+    if (!v || v->kind != VK::String || p.type->kind != ast::ExprKind::Name ||
+        p.type->text != "template")
+      continue;
+    if (!table) {
+      diags_.emit(diag::BadTemplate, at(p), "?", "?");
+      return makeError();
+    }
+    std::vector<std::string> names;
+    for (const auto &[n, t] : table->dataset->columns)
+      names.push_back(n);
+    const std::string &text = v->s;
+    for (size_t k = 0; k < text.size(); ++k) {
+      if (text[k] == '{' && k + 1 < text.size() && text[k + 1] == '{') {
+        ++k;
+        continue;
+      }
+      if (text[k] != '{')
+        continue;
+      size_t end = text.find('}', k);
+      std::string name = text.substr(k + 1, end == std::string::npos ? std::string::npos : end - k - 1);
+      if (!table->dataset->column(name)) {
+        // Point at the placeholder inside the literal (its opening quote + 1).
+        SourceRange r = v->origin;
+        if (r.valid() && r.beginLine == r.endLine) {
+          r.beginCol += uint32_t(k) + 1;
+          r.endCol = r.beginCol + uint32_t(name.size()) + 2;
+        }
+        auto d = diags_.emit(diag::BadTemplate, r.valid() ? r : at(p), name,
+                             table->dataset->decl->name);
+        std::string guess = closestMatch(name, names);
+        if (!guess.empty())
+          d.help(fmt::format("did you mean `{{{}}}`?", guess));
+        else
+          d.help(fmt::format("its columns are `{}`", fmt::join(names, "`, `")));
+        return makeError();
+      }
+      if (end == std::string::npos)
+        break;
+      k = end;
+    }
+  }
+  if (r->kind == VK::Data && !rows && table) {
+    r->dataset = table->dataset;
+    r->split = table->split;
+  }
+  if (r->kind == VK::Data && rows) {
+    // Per-row data from an encoder or featuriser applied to dataset rows.
+    r->dataset = rows->dataset;
+    r->split = rows->split;
+    if (!encoder) {
+      auto enc = std::make_shared<Val>();
+      enc->kind = VK::Encoder;
+      enc->decl = &callee;
+      enc->module = calleeModule;
+      enc->origin = where;
+      for (const Param &p : callee.params)
+        if (!isInputParam(p))
+          if (ValPtr v = env.find(p.name))
+            enc->args[p.name] = v;
+      encoder = enc;
+    }
+    r->encoder = encoder;
+    for (const Param &p : callee.params)
+      if (isInputParam(p))
+        if (ValPtr v = env.find(p.name); v && v->kind == VK::Data)
+          r->inputs.emplace_back(p.name, v);
+  }
+  return r;
+}
+
+} // namespace expc

@@ -1,0 +1,134 @@
+// Instantiation of network bodies: statements run at compile time over
+// symbolic tensors, so shapes are inferred layer by layer, through `repeat`
+// (repetition) and `x = x + f(x)` (residual connections). Errors inside a
+// body get a note at the use that instantiated it.
+#include "sema/Sema.h"
+
+#include "sema/Env.h"
+
+namespace expc {
+
+using ast::Stmt;
+using ast::StmtKind;
+
+namespace {
+constexpr size_t kMaxInstantiationDepth = 64;
+constexpr int64_t kMaxRepeat = 4096;
+
+std::string instanceKey(const ast::Decl &net, const Sema::Env &env) {
+  std::string key = fmt::format("{}", static_cast<const void *>(&net));
+  for (const auto &[name, v] : env.vars)
+    key += "|" + name + "=" + (v->kind == VK::Data ? v->type.describe() : v->str());
+  return key;
+}
+} // namespace
+
+ValPtr Sema::instantiate(const ast::Decl &net, int module, Env &env, SourceRange where) {
+  std::string key = instanceKey(net, env);
+  if (auto it = instances_.find(key); it != instances_.end())
+    return it->second;
+  if (instantiationStack_.size() >= kMaxInstantiationDepth) {
+    diags_.emit(diag::InstantiationTooDeep, where, int64_t(kMaxInstantiationDepth), net.name);
+    return makeError();
+  }
+  instantiationStack_.push_back(where);
+  diags_.pushContext(diags_.makeNote(diag::InstantiatedHere, where, net.name));
+  unsigned before = diags_.errorCount();
+  ValPtr result;
+  Env local;
+  local.parent = &env;
+  bool ok = runStmts(net.body, local, module, result);
+  diags_.popContext();
+  instantiationStack_.pop_back();
+  if (ok && !result) {
+    diags_.emit(diag::MissingReturn, net.nameRange, net.name)
+        .note(diag::InstantiatedHere, where, net.name);
+    ok = false;
+  }
+  if (!ok || !result || result->isError()) {
+    if (diags_.errorCount() == before)
+      diags_.emit(diag::MissingReturn, net.nameRange, net.name);
+    result = makeError();
+  }
+  instances_[key] = result;
+  return result;
+}
+
+bool Sema::runStmts(const std::vector<Stmt> &stmts, Env &env, int module, ValPtr &result) {
+  for (size_t k = 0; k < stmts.size(); ++k) {
+    const Stmt &s = stmts[k];
+    if (result)
+      return true; // an `if` or `repeat` above returned
+    switch (s.kind) {
+    case StmtKind::Let: {
+      ValPtr v = eval(*s.value, &env, module);
+      if (v->isError())
+        return false;
+      // Rebinding is how layers chain: `x = layer(x)`; find the scope that
+      // holds the name so a loop body updates the variable outside it.
+      Env *owner = &env;
+      for (Env *e = &env; e; e = e->parent)
+        if (e->vars.count(s.name)) {
+          owner = e;
+          break;
+        }
+      owner->vars[s.name] = v;
+      break;
+    }
+    case StmtKind::Return: {
+      result = eval(*s.value, &env, module);
+      if (result->isError())
+        return false;
+      if (k + 1 < stmts.size()) {
+        diags_.emit(diag::NotAllowedHere, stmts[k + 1].range, "a statement", "after `return`");
+        return false;
+      }
+      return true;
+    }
+    case StmtKind::Repeat: {
+      ValPtr n = eval(*s.value, &env, module);
+      if (n->isError())
+        return false;
+      if (n->kind != VK::Int) {
+        diags_.emit(diag::TypeMismatch, s.value->range, "`repeat`", "an integer count",
+                    n->describe());
+        return false;
+      }
+      if (n->i < 0 || n->i > kMaxRepeat) {
+        diags_.emit(diag::OutOfRange, s.value->range, "the `repeat` count", n->str(),
+                    fmt::format("a value in [0, {}]", kMaxRepeat));
+        return false;
+      }
+      for (int64_t k = 0; k < n->i; ++k) {
+        Env iter;
+        iter.parent = &env;
+        if (!s.name.empty())
+          iter.vars[s.name] = makeInt(k, s.nameRange);
+        if (!runStmts(s.body, iter, module, result))
+          return false;
+        if (result)
+          break;
+      }
+      break;
+    }
+    case StmtKind::If: {
+      ValPtr c = eval(*s.value, &env, module);
+      if (c->isError())
+        return false;
+      if (c->kind != VK::Bool) {
+        diags_.emit(diag::TypeMismatch, s.value->range, "`if`", "a boolean condition",
+                    c->describe());
+        return false;
+      }
+      Env branch;
+      branch.parent = &env;
+      if (!runStmts(c->b ? s.body : s.otherwise, branch, module, result))
+        return false;
+      break;
+    }
+    }
+  }
+  return true;
+}
+
+} // namespace expc

@@ -135,7 +135,7 @@ expr
   | UNTERMINATED_STRING                                    # badStringExpr
   | (TRUE | FALSE)                                         # boolExpr
   | NONE                                                   # noneExpr
-  | DATASET LPAREN argList? RPAREN                         # datasetTypeExpr
+  | DATASET (LPAREN argList? RPAREN)?                      # datasetTypeExpr
   | ENCODER                                                # encoderTypeExpr
   | ID                                                     # nameExpr
   ;

@@ -510,7 +510,13 @@ private:
     if (dynamic_cast<ExpParser::NoneExprContext *>(ctx))
       return make(K::None, ctx);
     if (auto *c = dynamic_cast<ExpParser::DatasetTypeExprContext *>(ctx)) {
-      // `dataset(image = images[...], ...)`: a data source's result type.
+      // `dataset`, the type, or `dataset(image = images[...], ...)`, a data
+      // source's result type.
+      if (!c->LPAREN()) {
+        auto e = make(K::Name, c);
+        e->text = "dataset";
+        return e;
+      }
       auto e = make(K::Call, c);
       auto callee = make(K::Name, c);
       callee->text = "dataset";

@@ -20,8 +20,13 @@ DiagnosticBuilder::~DiagnosticBuilder() {
 }
 
 void DiagnosticEngine::report(Diagnostic d) {
-  for (auto it = context_.rbegin(); it != context_.rend(); ++it)
-    d.notes.push_back(*it);
+  // Innermost contexts first; deep recursion keeps the three innermost and
+  // the outermost (the user's own line).
+  for (size_t k = 0; k < context_.size(); ++k) {
+    size_t i = context_.size() - 1 - k;
+    if (k < 3 || i == 0)
+      d.notes.push_back(context_[i]);
+  }
   if (dedupe_)
     for (const Diagnostic &seen : reported_)
       if (seen.code == d.code && seen.message == d.message &&

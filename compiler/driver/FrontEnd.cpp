@@ -15,7 +15,8 @@ std::string label(const SourceManager &sources, const SweepSpace &space, const S
     value = c.sample->str();
   else
     value = fmt::format("value {} of {}", c.index + 1, space.count ? space.count : size_t(space.hi));
-  return fmt::format("{}:{}: {}", sources.name(r.file), r.beginLine, value);
+  (void)sources;
+  return fmt::format("line {}: {}", r.beginLine, value);
 }
 
 } // namespace

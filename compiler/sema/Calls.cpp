@@ -230,11 +230,8 @@ ValPtr Sema::apply(const Decl &callee, int calleeModule, Bound bound, SourceRang
     check.rest.clear();
     check.haveRest = false;
     if (!matchData(*callee.result, *out, check, calleeModule, nullptr,
-                   fmt::format("the result of `{}`", callee.name), where)) {
-      diags_.emit(diag::OutputMismatch, callee.nameRange, callee.name, out->describe(),
-                  renderType(*callee.result, &check));
+                   fmt::format("the result of network `{}`", callee.name), where))
       return makeError();
-    }
     result = resultType(*callee.result, check, calleeModule, lead, callee, where);
   } else {
     result = resultType(*callee.result, env, calleeModule, lead, callee, where);

@@ -118,8 +118,6 @@ std::string Val::describe() const {
   case VK::Encoder: return fmt::format("an encoder (`{}`)", decl ? decl->name : "?");
   case VK::Dataset: return split == "held_out" ? "the held-out split of a dataset" : "a dataset";
   case VK::Data:
-    if (type.modality == "tensor")
-      return "a tensor " + type.describe();
     return type.describe();
   case VK::Object: {
     bool vowel = !s.empty() && std::string("aeiou").find(s[0]) != std::string::npos;

@@ -1,5 +1,7 @@
 #include "diagnostics/Diagnostics.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <ostream>
@@ -42,14 +44,14 @@ void DiagnosticEngine::report(Diagnostic d) {
                         fmt::format(fmt::runtime(diag::TooManyErrors.format),
                                     static_cast<int64_t>(limit_)),
                         {}, {}, {}, {}};
-        out_ << render(stop);
+        out_ << (json_ ? renderJson(stop) : render(stop));
         reported_.push_back(std::move(stop));
       }
       return;
     }
     ++errors_;
   }
-  out_ << render(d);
+  out_ << (json_ ? renderJson(d) : render(d));
   out_.flush();
   reported_.push_back(std::move(d));
 }
@@ -159,6 +161,41 @@ std::string closestMatch(const std::string &name,
   // A plausible typo: at most a third of the name, and at least one edit.
   size_t limit = std::max<size_t>(1, (name.size() + 2) / 3);
   return bestDist <= limit ? best : std::string();
+}
+
+} // namespace expc
+
+namespace expc {
+
+std::string DiagnosticEngine::renderJson(const Diagnostic &d) const {
+  auto range = [&](const SourceRange &r) {
+    nlohmann::json j = nlohmann::json::object();
+    if (!r.valid())
+      return j;
+    j["file"] = sources_.name(r.file);
+    j["begin"] = {{"line", r.beginLine}, {"column", r.beginCol}};
+    j["end"] = {{"line", r.endLine}, {"column", r.endCol}};
+    return j;
+  };
+  auto one = [&](const Diagnostic &x) {
+    nlohmann::json j;
+    j["code"] = x.code;
+    j["severity"] = severityName(x.severity);
+    j["message"] = x.message;
+    j["range"] = range(x.range);
+    return j;
+  };
+  nlohmann::json j = one(d);
+  j["notes"] = nlohmann::json::array();
+  for (const Diagnostic &n : d.notes)
+    j["notes"].push_back(one(n));
+  if (!d.help.empty())
+    j["help"] = d.help;
+  j["fixits"] = nlohmann::json::array();
+  for (const FixIt &f : d.fixits)
+    j["fixits"].push_back({{"range", range(f.range)}, {"replacement", f.replacement}});
+  // Invalid UTF-8 in quoted text is replaced, never thrown on.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 } // namespace expc

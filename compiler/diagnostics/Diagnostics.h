@@ -128,6 +128,10 @@ public:
 
   // Renders one diagnostic in text form (used by report and by tests).
   std::string render(const Diagnostic &d) const;
+  // One JSON object per line (`--diagnostics-format=json`, for editors):
+  // code, severity, message, file, range, notes, help, fix-its.
+  std::string renderJson(const Diagnostic &d) const;
+  void setJson(bool on) { json_ = on; }
 
   // Notes appended to every diagnostic reported while they are pushed: "in
   // `ViT`, used here", "in sweep point 3". Innermost first.
@@ -153,6 +157,7 @@ private:
   unsigned limit_ = 50;
   bool limitReported_ = false;
   bool dedupe_ = false;
+  bool json_ = false;
   std::vector<Diagnostic> reported_;
   std::vector<Diagnostic> context_;
 };

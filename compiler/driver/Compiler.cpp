@@ -78,7 +78,9 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
                  std::ostream &diagOut) {
   FrontEnd fe;
   out.experimentName = experimentName(path);
-  bool ok = runFrontEnd(path, FrontEndOptions{}, fe, diagOut);
+  FrontEndOptions feOptions;
+  feOptions.jsonDiagnostics = options.jsonDiagnostics;
+  bool ok = runFrontEnd(path, feOptions, fe, diagOut);
   if (fe.modules && !fe.modules->modules().empty())
     out.source = fe.sources.contents(fe.modules->module(0).file);
   if (!ok)

@@ -17,6 +17,7 @@ struct CompileOptions {
   bool printIrAfterAll = false; // to the diagnostics stream
   bool debugLocations = false;  // print locations in --emit=exp|step
   bool checkOnly = false;       // stop after the front end (`exp check`)
+  bool jsonDiagnostics = false; // one JSON object per diagnostic
 };
 
 struct CompileOutput {

@@ -25,6 +25,7 @@ bool runFrontEnd(const std::string &path, const FrontEndOptions &options, FrontE
                  std::ostream &diagOut, const std::string *contents) {
   fe.diags = std::make_unique<DiagnosticEngine>(fe.sources, diagOut);
   DiagnosticEngine &diags = *fe.diags;
+  diags.setJson(options.jsonDiagnostics);
   fe.modules = std::make_unique<ModuleSet>(
       fe.sources, diags, options.stdlibDir.empty() ? stdlibDirectory() : options.stdlibDir);
   int root = contents ? fe.modules->loadRootBuffer(fe.sources.addBuffer(path, *contents))

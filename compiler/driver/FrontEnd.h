@@ -14,6 +14,7 @@ namespace expc {
 struct FrontEndOptions {
   std::string stdlibDir; // "" = stdlibDirectory()
   bool checkSweepPoints = true;
+  bool jsonDiagnostics = false;
 };
 
 struct FrontEnd {

@@ -141,12 +141,18 @@ int main(int argc, char **argv) {
       ->check(CLI::NonNegativeNumber);
   run->add_flag("-q,--quiet", quiet, "no per-epoch progress lines");
 
+  std::string diagFormat = "text";
+  for (CLI::App *sub : {check, compile})
+    sub->add_option("--diagnostics-format", diagFormat, "text (default) or json, one object per line")
+        ->check(CLI::IsMember({"text", "json"}));
+
   CLI11_PARSE(app, argc, argv);
 
   try {
     if (*check) {
       expc::CompileOptions options;
       options.checkOnly = true;
+      options.jsonDiagnostics = diagFormat == "json";
       expc::CompileOutput out;
       return expc::compileFile(file, options, out, std::cerr) ? 0 : 1;
     }
@@ -159,6 +165,7 @@ int main(int argc, char **argv) {
       options.target = target;
       options.printIrAfterAll = printIr;
       options.debugLocations = debugLocs;
+      options.jsonDiagnostics = diagFormat == "json";
       expc::CompileOutput out;
       if (!expc::compileFile(file, options, out, std::cerr))
         return 1;

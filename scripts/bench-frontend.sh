@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Front-end time (parse + imports + sema, stdlib included) for every example.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmake --build build --target exp-bench-frontend > /dev/null
+./build/bin/exp-bench-frontend --runs "${RUNS:-20}" examples/*.exp

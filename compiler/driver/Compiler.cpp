@@ -3,6 +3,8 @@
 #include "dialects/exp/ExpDialect.h"
 #include "dialects/step/StepDialect.h"
 #include "driver/FrontEnd.h"
+#include "format/Formatter.h"
+#include "parse/Parser.h"
 #include "irgen/ValToExp.h"
 #include "plan/PlanEmitter.h"
 #include "sema/Sema.h"
@@ -19,6 +21,7 @@
 #include "llvm/ADT/StringExtras.h"
 
 #include <cctype>
+#include <fstream>
 #include <filesystem>
 #include <ostream>
 
@@ -141,6 +144,58 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
     return false;
   out.text = plan->dump(1) + "\n";
   return true;
+}
+
+} // namespace expc
+
+namespace expc {
+
+int formatFiles(const std::vector<std::string> &paths, bool check, std::ostream &out,
+                std::ostream &diagOut) {
+  int status = 0;
+  for (const std::string &path : paths) {
+    SourceManager sources;
+    DiagnosticEngine diags(sources, diagOut);
+    FileId file = 0;
+    std::string error;
+    if (!sources.addFile(path, file, error)) {
+      diags.emit(diag::CannotReadFile, SourceRange{}, path, error);
+      status = 1;
+      continue;
+    }
+    // Only files that parse are formatted: nothing the lexer would drop is lost.
+    std::optional<std::string> formatted;
+    if (parseFile(file, sources, diags))
+      formatted = formatSource(file, sources, diags);
+    if (!formatted) {
+      status = 1;
+      continue;
+    }
+    if (*formatted == sources.contents(file))
+      continue;
+    if (check) {
+      out << path << ": not formatted; run `exp fmt " << path << "`\n";
+      status = 1;
+      continue;
+    }
+    std::string tmp = path + ".fmt.tmp";
+    {
+      std::ofstream o(tmp, std::ios::binary | std::ios::trunc);
+      o << *formatted;
+      if (!o) {
+        diags.emit(diag::CannotReadFile, SourceRange{}, tmp, "cannot write");
+        status = 1;
+        continue;
+      }
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+      diags.emit(diag::CannotReadFile, SourceRange{}, path, "cannot replace: " + ec.message());
+      status = 1;
+    }
+  }
+  return status;
 }
 
 } // namespace expc

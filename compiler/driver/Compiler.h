@@ -6,6 +6,7 @@
 
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 namespace expc {
 
@@ -29,6 +30,12 @@ struct CompileOutput {
 // False when the file has errors; they have been written to `diagOut`.
 bool compileFile(const std::string &path, const CompileOptions &options, CompileOutput &out,
                  std::ostream &diagOut);
+
+// `exp fmt`: formats each file in place, or with `check` only reports the
+// files that are not formatted. Returns the exit status (0, or 1 when a file
+// does not parse or, with `check`, is not formatted).
+int formatFiles(const std::vector<std::string> &paths, bool check, std::ostream &out,
+                std::ostream &diagOut);
 
 // Identifies this build of the compiler (version + hash of its sources).
 const char *buildId();

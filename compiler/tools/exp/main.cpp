@@ -3,6 +3,7 @@
 //   exp check FILE                      parse and check; report every error
 //   exp compile FILE --emit=ast|exp|step|plan [-o OUT]
 //   exp run FILE [--run-dir DIR]        compile, train, evaluate, record
+//   exp fmt FILE... [--check]           canonical formatting
 //
 // The driver joins the two halves of the project: the compiler (expc) turns a
 // file into a plan; the runtime (exprt, which knows nothing of the compiler)
@@ -141,6 +142,11 @@ int main(int argc, char **argv) {
       ->check(CLI::NonNegativeNumber);
   run->add_flag("-q,--quiet", quiet, "no per-epoch progress lines");
 
+  std::vector<std::string> fmtFiles;
+  bool fmtCheck = false;
+  auto *fmtCmd = app.add_subcommand("fmt", "format .exp files in place (canonical, keeps comments)");
+  fmtCmd->add_option("files", fmtFiles, "the .exp files")->required();
+  fmtCmd->add_flag("--check", fmtCheck, "change nothing; exit 1 if a file is not formatted");
   std::string diagFormat = "text";
   for (CLI::App *sub : {check, compile})
     sub->add_option("--diagnostics-format", diagFormat, "text (default) or json, one object per line")
@@ -149,6 +155,8 @@ int main(int argc, char **argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
+    if (*fmtCmd)
+      return expc::formatFiles(fmtFiles, fmtCheck, std::cout, std::cerr);
     if (*check) {
       expc::CompileOptions options;
       options.checkOnly = true;

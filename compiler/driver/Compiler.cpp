@@ -22,6 +22,7 @@
 
 #include <cctype>
 #include <fstream>
+#include <regex>
 #include <filesystem>
 #include <ostream>
 
@@ -165,9 +166,24 @@ int formatFiles(const std::vector<std::string> &paths, bool check, std::ostream 
     }
     // Only files that parse are formatted: nothing the lexer would drop is lost.
     std::optional<std::string> formatted;
-    if (parseFile(file, sources, diags))
+    std::optional<ast::Module> before = parseFile(file, sources, diags);
+    if (before)
       formatted = formatSource(file, sources, diags);
     if (!formatted) {
+      status = 1;
+      continue;
+    }
+    // The formatted text must mean the same: its AST, without positions, is
+    // the original's. A difference is a formatter bug; refuse to write.
+    FileId again = sources.addBuffer(path, *formatted);
+    std::optional<ast::Module> after = parseFile(again, sources, diags);
+    static const std::regex positions("<[0-9]+:[0-9]+-[0-9]+:[0-9]+>");
+    auto shape = [&](const ast::Module &m) {
+      return std::regex_replace(ast::dump(m, sources), positions, "");
+    };
+    if (!after || shape(*before) != shape(*after)) {
+      diagOut << "exp fmt: internal error: formatting would change the meaning of " << path
+              << "; the file is left unchanged (please report this)\n";
       status = 1;
       continue;
     }

@@ -26,6 +26,11 @@ file
 // import std.encoders as enc             namespace `enc`
 // import std.encoders.{ViT, MLP}         the names themselves
 // import "./common.exp" as common sha256:<64 hex digits>
+// A lone expression: the value of a command-line override (`lr=3e-4`).
+exprOnly
+  : expr EOF
+  ;
+
 importDecl
   : IMPORT (qualifiedName | path=STRING) (DOT LBRACE importNames RBRACE)? (AS alias=ID)? hash=(HASH | BAD_HASH)? SEMI?
   ;

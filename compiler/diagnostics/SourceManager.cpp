@@ -11,6 +11,8 @@ SourceRange SourceRange::cover(const SourceRange &a, const SourceRange &b) {
     return b;
   if (!b.valid())
     return a;
+  if (a.file != b.file) // e.g. an argument name in the file, its value overridden
+    return b;
   SourceRange r = a;
   if (std::tie(b.beginLine, b.beginCol) < std::tie(a.beginLine, a.beginCol)) {
     r.beginLine = b.beginLine;

@@ -84,6 +84,7 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
   out.experimentName = experimentName(path);
   FrontEndOptions feOptions;
   feOptions.jsonDiagnostics = options.jsonDiagnostics;
+  feOptions.overrides = options.overrides;
   bool ok = runFrontEnd(path, feOptions, fe, diagOut);
   if (fe.modules && !fe.modules->modules().empty())
     out.source = fe.sources.contents(fe.modules->module(0).file);

@@ -19,6 +19,7 @@ struct CompileOptions {
   bool debugLocations = false;  // print locations in --emit=exp|step
   bool checkOnly = false;       // stop after the front end (`exp check`)
   bool jsonDiagnostics = false; // one JSON object per diagnostic
+  std::vector<std::string> overrides; // `key=value` from the command line
 };
 
 struct CompileOutput {

@@ -1,5 +1,7 @@
 #include "driver/FrontEnd.h"
 
+#include "driver/Overrides.h"
+
 #include <cmath>
 #include <random>
 
@@ -36,11 +38,14 @@ bool runFrontEnd(const std::string &path, const FrontEndOptions &options, FrontE
   for (const LoadedModule &m : fe.modules->modules())
     if (!m.parsed)
       return false;
+  // Like import errors, a bad override does not stop checking the rest.
+  bool overridesOk = applyOverrides(options.overrides, fe.modules->rootAst(), fe.sources, diags);
+  unsigned errorsBeforeSema = 0;
   // Import errors do not stop checking: names from a missing module are
   // reported where they are used, with the rest of the file's errors.
-  bool importsOk = !diags.hasErrors();
+  bool importsOk = diags.errorCount() == errorsBeforeSema;
   fe.sema = std::make_unique<Sema>(*fe.modules, fe.sources, diags);
-  if (!fe.sema->check() || !importsOk)
+  if (!fe.sema->check() || !importsOk || !overridesOk)
     return false;
   const std::vector<SweepSpace> &spaces = fe.sema->sweeps();
   if (spaces.empty() || !options.checkSweepPoints)

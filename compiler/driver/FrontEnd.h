@@ -15,6 +15,7 @@ struct FrontEndOptions {
   std::string stdlibDir; // "" = stdlibDirectory()
   bool checkSweepPoints = true;
   bool jsonDiagnostics = false;
+  std::vector<std::string> overrides; // `key=value`, applied before checking
 };
 
 struct FrontEnd {

@@ -46,6 +46,8 @@ public:
 
   const std::vector<LoadedModule> &modules() const { return modules_; }
   const LoadedModule &module(int i) const { return modules_[i]; }
+  // The root file's AST, for command-line overrides before checking.
+  ast::Module &rootAst() { return modules_[0].ast; }
   // Names of the standard library's modules, for "did you mean".
   std::vector<std::string> stdModuleNames() const;
 

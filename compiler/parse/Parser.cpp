@@ -249,6 +249,8 @@ public:
   AstBuilder(FileId file, DiagnosticEngine &diags, antlr4::CommonTokenStream &tokens)
       : file_(file), diags_(diags), tokens_(tokens) {}
 
+  ast::ExprPtr expression(ExpParser::ExprContext *ctx) { return buildExpr(ctx); }
+
   ast::Module build(ExpParser::FileContext *ctx) {
     ast::Module m;
     m.file = file_;
@@ -676,6 +678,46 @@ std::optional<ast::Module> parseFile(FileId file, const SourceManager &sources,
     diags.emit(diag::SyntaxError, SourceRange{file, 1, 1, 1, 2},
                "a well-formed file", std::string("input the parser rejected: ") + e.what());
     return std::nullopt;
+  }
+}
+
+} // namespace expc
+
+namespace expc {
+
+ast::ExprPtr parseExpression(FileId file, const SourceManager &sources, DiagnosticEngine &diags,
+                             size_t offset) {
+  const std::string &text = sources.contents(file);
+  if (!validateUtf8(file, text, diags) || !checkNesting(file, text, diags))
+    return nullptr;
+  unsigned before = diags.errorCount();
+  try {
+    antlr4::ANTLRInputStream input(text);
+    ExpLexer lexer(&input);
+    LexerErrors lexErrors(file, sources, diags);
+    lexer.removeErrorListeners();
+    lexer.addErrorListener(&lexErrors);
+    antlr4::CommonTokenStream tokens(&lexer);
+    tokens.fill();
+    reportBadTokens(file, tokens, diags);
+    ExpParser parser(&tokens);
+    ParserErrors parseErrors(file, diags);
+    parser.removeErrorListeners();
+    parser.addErrorListener(&parseErrors);
+    size_t first = 0;
+    while (first + 1 < tokens.size() && tokens.get(first)->getStartIndex() < offset)
+      ++first;
+    tokens.seek(first);
+    ExpParser::ExprOnlyContext *tree = parser.exprOnly();
+    if (diags.errorCount() != before)
+      return nullptr;
+    AstBuilder builder(file, diags, tokens);
+    ast::ExprPtr e = builder.expression(tree->expr());
+    return diags.errorCount() == before ? std::move(e) : nullptr;
+  } catch (const std::exception &e) {
+    diags.emit(diag::SyntaxError, SourceRange{file, 1, 1, 1, 2}, "an expression",
+               std::string("input the parser rejected: ") + e.what());
+    return nullptr;
   }
 }
 

@@ -16,4 +16,9 @@ namespace expc {
 std::optional<ast::Module> parseFile(FileId file, const SourceManager &sources,
                                      DiagnosticEngine &diags);
 
+// Parses the expression that starts at byte `offset` of a buffer and runs to
+// its end (a command-line override's value, after `key=`).
+ast::ExprPtr parseExpression(FileId file, const SourceManager &sources, DiagnosticEngine &diags,
+                             size_t offset = 0);
+
 } // namespace expc

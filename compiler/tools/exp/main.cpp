@@ -12,6 +12,8 @@
 #include "exprt/Runtime.h"
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <chrono>
 #include <cstdio>
@@ -55,8 +57,10 @@ int fail(const std::string &message) {
   return 1;
 }
 
-int runExperiment(const std::string &file, std::string runDir, int threads, bool quiet) {
+int runExperiment(const std::string &file, const std::vector<std::string> &overrides,
+                  std::string runDir, int threads, bool quiet) {
   expc::CompileOptions options;
+  options.overrides = overrides;
   expc::CompileOutput compiled;
   if (!expc::compileFile(file, options, compiled, std::cerr))
     return 1;
@@ -82,7 +86,9 @@ int runExperiment(const std::string &file, std::string runDir, int threads, bool
   };
   std::string error;
   if (!writeFile(partial / "spec.exp", compiled.source, error) ||
-      !writeFile(partial / "plan.json", compiled.text, error))
+      !writeFile(partial / "plan.json", compiled.text, error) ||
+      (!overrides.empty() &&
+       !writeFile(partial / "overrides.txt", fmt::format("{}\n", fmt::join(overrides, "\n")), error)))
     return abandon(error);
 
   exprt::Status status = exprt::Status::ok();
@@ -117,13 +123,16 @@ int main(int argc, char **argv) {
                                         std::to_string(exprt::planFormatVersion()));
 
   std::string file;
+  std::vector<std::string> overrides;
   auto *check = app.add_subcommand("check", "check a .exp file and report every error");
   check->add_option("file", file, "the .exp file")->required();
+  check->add_option("overrides", overrides, "overrides, `param=value` or `decl.key=value`");
 
   std::string emit = "plan", output, target = "cpu";
   bool printIr = false, debugLocs = false;
   auto *compile = app.add_subcommand("compile", "compile a .exp file and print a phase's output");
   compile->add_option("file", file, "the .exp file")->required();
+  compile->add_option("overrides", overrides, "overrides, `param=value` or `decl.key=value`");
   compile->add_option("--emit", emit, "what to print: ast, exp, step or plan")
       ->check(CLI::IsMember({"ast", "exp", "step", "plan"}));
   compile->add_option("-o,--output", output, "write to this file instead of stdout");
@@ -137,6 +146,7 @@ int main(int argc, char **argv) {
   bool quiet = false;
   auto *run = app.add_subcommand("run", "compile, train and evaluate; write a run record");
   run->add_option("file", file, "the .exp file")->required();
+  run->add_option("overrides", overrides, "overrides, `param=value` or `decl.key=value`");
   run->add_option("--run-dir", runDir, "where to write the run record (default runs/NAME-TIME)");
   run->add_option("--threads", threads, "CPU threads (default: one per core)")
       ->check(CLI::NonNegativeNumber);
@@ -160,6 +170,7 @@ int main(int argc, char **argv) {
     if (*check) {
       expc::CompileOptions options;
       options.checkOnly = true;
+      options.overrides = overrides;
       options.jsonDiagnostics = diagFormat == "json";
       expc::CompileOutput out;
       return expc::compileFile(file, options, out, std::cerr) ? 0 : 1;
@@ -173,6 +184,7 @@ int main(int argc, char **argv) {
       options.target = target;
       options.printIrAfterAll = printIr;
       options.debugLocations = debugLocs;
+      options.overrides = overrides;
       options.jsonDiagnostics = diagFormat == "json";
       expc::CompileOutput out;
       if (!expc::compileFile(file, options, out, std::cerr))
@@ -184,7 +196,7 @@ int main(int argc, char **argv) {
       std::string error;
       return writeFile(output, out.text, error) ? 0 : fail(error);
     }
-    return runExperiment(file, runDir, threads, quiet);
+    return runExperiment(file, overrides, runDir, threads, quiet);
   } catch (const std::exception &e) {
     // Nothing below should throw; if something does, say so rather than abort.
     return fail(std::string("internal error: ") + e.what());

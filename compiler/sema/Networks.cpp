@@ -59,6 +59,11 @@ bool Sema::runStmts(const std::vector<Stmt> &stmts, Env &env, int module, ValPtr
     const Stmt &s = stmts[k];
     if (result)
       return true; // an `if` or `repeat` above returned
+    if (--stepBudget_ < 0) {
+      if (stepBudget_ == -1)
+        diags_.emit(diag::TooMuchUnrolling, s.range, kStepBudget);
+      return false;
+    }
     switch (s.kind) {
     case StmtKind::Let: {
       ValPtr v = eval(*s.value, &env, module);

@@ -157,6 +157,9 @@ private:
   std::vector<SourceRange> instantiationStack_;
   const ast::Decl *train_ = nullptr;
   int coreModule_ = -1;
+  // Statements network instantiation may run (bounds nested `repeat`s).
+  static constexpr int64_t kStepBudget = 200000;
+  int64_t stepBudget_ = kStepBudget;
 };
 
 } // namespace expc

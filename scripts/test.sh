@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/build.sh
+./scripts/build-fuzz.sh
 cd "${BUILD_DIR:-build}"
 ctest --output-on-failure -j2 "$@"

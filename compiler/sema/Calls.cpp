@@ -210,16 +210,21 @@ ValPtr Sema::apply(const Decl &callee, int calleeModule, Bound bound, SourceRang
   // 4. The result.
   ValPtr result;
   if (isNetwork) {
-    // The body sees the inputs without the bag dims it is mapped over.
+    // The body sees bare tensors: without the bag dims it is mapped over and
+    // without provenance (rows, producing encoder), which only the value the
+    // call returns carries — so layer chains inside bodies stay flat.
     Env body;
     body.vars = env.vars;
     for (const Param &p : callee.params)
       if (isInputParam(p))
-        if (ValPtr v = env.find(p.name); v && v->kind == VK::Data && !lead.empty()) {
-          auto core = std::make_shared<Val>(*v);
+        if (ValPtr v = env.find(p.name); v && v->kind == VK::Data) {
+          auto core = std::make_shared<Val>();
+          core->kind = VK::Data;
+          core->type = v->type;
+          core->origin = v->origin;
+          core->perRow = v->perRow;
           core->type.dims.erase(core->type.dims.begin(), core->type.dims.begin() + lead.size());
           core->type.core = std::min(core->type.core, core->type.dims.size());
-          core->dataset = nullptr;
           body.vars[p.name] = core;
         }
     ValPtr out = instantiate(callee, calleeModule, body, where);

@@ -299,8 +299,9 @@ void Sema::checkLeakage() {
     for (const DatasetInfo *t : used) {
       if (t == held.get() || !sameSource(t, held.get()))
         continue;
-      for (const auto &[col, vals] : held->holdOut)
-        for (const std::string &v : vals) {
+      for (const auto &entry : held->holdOut) {
+        const std::string &col = entry.first;
+        for (const std::string &v : entry.second) {
           auto has = [&](const std::map<std::string, std::vector<std::string>> &m) {
             auto it = m.find(col);
             return it != m.end() && std::find(it->second.begin(), it->second.end(), v) != it->second.end();
@@ -315,6 +316,7 @@ void Sema::checkLeakage() {
                                 col, v));
           return;
         }
+      }
     }
   }
 }

@@ -117,8 +117,13 @@ ident
   : ID | OBJECTIVE
   ;
 
+// Members may also be named `train` (a dataset's training split).
+memberName
+  : ident | TRAIN
+  ;
+
 expr
-  : expr DOT member=ident                                  # memberExpr
+  : expr DOT member=memberName                             # memberExpr
   | expr LPAREN argList? RPAREN                            # callExpr
   | expr LBRACK (expr (COMMA expr)* COMMA?)? RBRACK        # indexExpr
   | (MINUS | NOT) expr                                     # unaryExpr

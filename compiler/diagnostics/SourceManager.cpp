@@ -34,8 +34,8 @@ FileId SourceManager::addBuffer(std::string name, std::string contents) {
   return static_cast<FileId>(files_.size() - 1);
 }
 
-bool SourceManager::addFile(const std::string &path, FileId &id,
-                            std::string &error) {
+bool SourceManager::addFile(const std::string &path, FileId &id, std::string &error,
+                            const std::string &displayName) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = "cannot open file";
@@ -47,7 +47,7 @@ bool SourceManager::addFile(const std::string &path, FileId &id,
     error = "cannot read file";
     return false;
   }
-  id = addBuffer(path, ss.str());
+  id = addBuffer(displayName.empty() ? path : displayName, ss.str());
   return true;
 }
 

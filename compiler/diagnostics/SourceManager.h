@@ -32,8 +32,10 @@ class SourceManager {
 public:
   // Adds a buffer under a display name (the path as the user wrote it).
   FileId addBuffer(std::string name, std::string contents);
-  // Reads a file; returns false and sets `error` on failure.
-  bool addFile(const std::string &path, FileId &id, std::string &error);
+  // Reads a file; returns false and sets `error` on failure. It is shown as
+  // `displayName` in messages (default: the path).
+  bool addFile(const std::string &path, FileId &id, std::string &error,
+               const std::string &displayName = "");
 
   const std::string &name(FileId id) const { return files_[id].name; }
   const std::string &contents(FileId id) const { return files_[id].contents; }

@@ -8,8 +8,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #ifndef EXP_STDLIB_DIR
 #error "the build defines EXP_STDLIB_DIR"
@@ -51,21 +49,6 @@ int ModuleSet::loadRootBuffer(FileId file) {
   return load(sources_.name(file), sources_.name(file), false, file);
 }
 
-// Standard-library files are shown relative to the stdlib directory
-// (`std/encoders.exp`), so messages read the same on every machine.
-bool ModuleSet::addStdFile(const std::string &path, const std::string &display, FileId &file,
-                           std::string &error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot open file";
-    return false;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  file = sources_.addBuffer(display, text.str());
-  return true;
-}
-
 int ModuleSet::loadStdModule(const std::string &dotted) {
   std::string rel = dotted;
   std::replace(rel.begin(), rel.end(), '.', '/');
@@ -75,7 +58,9 @@ int ModuleSet::loadStdModule(const std::string &dotted) {
       return int(k);
   FileId file = 0;
   std::string error;
-  if (!addStdFile(path, rel + ".exp", file, error)) {
+  // Shown relative to the stdlib directory (`std/core.exp`), so messages read
+  // the same on every machine.
+  if (!sources_.addFile(path, file, error, rel + ".exp")) {
     diags_.emit(diag::CannotReadFile, SourceRange{}, path,
                 error + "; set EXP_STDLIB to the standard library's directory");
     return -1;
@@ -182,7 +167,7 @@ void ModuleSet::resolveImports(int index) {
       FileId file = 0;
       std::string error;
       std::string display = isStd ? fs::relative(path, stdlibDir_).generic_string() : path;
-      if (!(isStd ? addStdFile(path, display, file, error) : sources_.addFile(path, file, error))) {
+      if (!sources_.addFile(path, file, error, display)) {
         diags_.emit(diag::CannotReadFile, imp.targetRange, path, error);
         targets.push_back(-1);
         continue;

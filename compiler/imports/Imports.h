@@ -55,8 +55,6 @@ private:
   int load(const std::string &name, const std::string &path, bool isStd, FileId file);
   void resolveImports(int index);
   void checkPin(const ast::Import &imp, FileId file);
-  bool addStdFile(const std::string &path, const std::string &display, FileId &file,
-                  std::string &error);
 
   SourceManager &sources_;
   DiagnosticEngine &diags_;

@@ -419,6 +419,17 @@ private:
         d.settings.push_back({s->key->getText(), range(s->key), buildExpr(s->value)});
   }
 
+  // A call's arguments: names ("" when positional) and values.
+  void addArgs(ast::Expr &call, ExpParser::ArgListContext *args) {
+    if (!args)
+      return;
+    for (auto *a : args->arg()) {
+      call.argNames.push_back(a->name ? a->name->getText() : "");
+      call.argNameRanges.push_back(a->name ? range(a->name) : SourceRange{});
+      call.operands.push_back(buildExpr(a->expr()));
+    }
+  }
+
   ast::ExprPtr make(ast::ExprKind kind, antlr4::ParserRuleContext *ctx) {
     auto e = std::make_unique<ast::Expr>();
     e->kind = kind;
@@ -438,12 +449,7 @@ private:
     if (auto *c = dynamic_cast<ExpParser::CallExprContext *>(ctx)) {
       auto e = make(K::Call, c);
       e->operands.push_back(buildExpr(c->expr()));
-      if (auto *args = c->argList())
-        for (auto *a : args->arg()) {
-          e->argNames.push_back(a->name ? a->name->getText() : "");
-          e->argNameRanges.push_back(a->name ? range(a->name) : SourceRange{});
-          e->operands.push_back(buildExpr(a->expr()));
-        }
+      addArgs(*e, c->argList());
       return e;
     }
     if (auto *c = dynamic_cast<ExpParser::IndexExprContext *>(ctx)) {
@@ -524,12 +530,7 @@ private:
       callee->text = "dataset";
       callee->range = range(c->DATASET());
       e->operands.push_back(std::move(callee));
-      if (auto *args = c->argList())
-        for (auto *a : args->arg()) {
-          e->argNames.push_back(a->name ? a->name->getText() : "");
-          e->argNameRanges.push_back(a->name ? range(a->name) : SourceRange{});
-          e->operands.push_back(buildExpr(a->expr()));
-        }
+      addArgs(*e, c->argList());
       return e;
     }
     if (dynamic_cast<ExpParser::EncoderTypeExprContext *>(ctx)) {
@@ -642,13 +643,16 @@ void reportBadTokens(FileId file, antlr4::CommonTokenStream &tokens,
   }
 }
 
-} // namespace
-
-std::optional<ast::Module> parseFile(FileId file, const SourceManager &sources,
-                                     DiagnosticEngine &diags) {
+// Validates, lexes and parses a buffer with every problem reported, then
+// hands the parser and token stream to `build`, which runs one start rule
+// (from the token `offset` bytes in) and builds the AST. Result: what `build`
+// returned, or empty when anything was reported.
+template <typename Result, typename Build>
+Result recognise(FileId file, const SourceManager &sources, DiagnosticEngine &diags,
+                 size_t offset, const char *what, Build &&build) {
   const std::string &text = sources.contents(file);
   if (!validateUtf8(file, text, diags) || !checkNesting(file, text, diags))
-    return std::nullopt;
+    return Result();
   unsigned before = diags.errorCount();
   try {
     antlr4::ANTLRInputStream input(text);
@@ -660,46 +664,6 @@ std::optional<ast::Module> parseFile(FileId file, const SourceManager &sources,
     tokens.fill();
     reportBadTokens(file, tokens, diags);
 
-    ExpParser parser(&tokens);
-    ParserErrors parseErrors(file, diags);
-    parser.removeErrorListeners();
-    parser.addErrorListener(&parseErrors);
-    ExpParser::FileContext *tree = parser.file();
-    if (diags.errorCount() != before)
-      return std::nullopt;
-    AstBuilder builder(file, diags, tokens);
-    ast::Module m = builder.build(tree);
-    if (diags.errorCount() != before)
-      return std::nullopt;
-    return m;
-  } catch (const std::exception &e) {
-    // The ANTLR runtime should not throw past its error strategy; if it ever
-    // does, report it against the file rather than crash.
-    diags.emit(diag::SyntaxError, SourceRange{file, 1, 1, 1, 2},
-               "a well-formed file", std::string("input the parser rejected: ") + e.what());
-    return std::nullopt;
-  }
-}
-
-} // namespace expc
-
-namespace expc {
-
-ast::ExprPtr parseExpression(FileId file, const SourceManager &sources, DiagnosticEngine &diags,
-                             size_t offset) {
-  const std::string &text = sources.contents(file);
-  if (!validateUtf8(file, text, diags) || !checkNesting(file, text, diags))
-    return nullptr;
-  unsigned before = diags.errorCount();
-  try {
-    antlr4::ANTLRInputStream input(text);
-    ExpLexer lexer(&input);
-    LexerErrors lexErrors(file, sources, diags);
-    lexer.removeErrorListeners();
-    lexer.addErrorListener(&lexErrors);
-    antlr4::CommonTokenStream tokens(&lexer);
-    tokens.fill();
-    reportBadTokens(file, tokens, diags);
     ExpParser parser(&tokens);
     ParserErrors parseErrors(file, diags);
     parser.removeErrorListeners();
@@ -708,17 +672,42 @@ ast::ExprPtr parseExpression(FileId file, const SourceManager &sources, Diagnost
     while (first + 1 < tokens.size() && tokens.get(first)->getStartIndex() < offset)
       ++first;
     tokens.seek(first);
-    ExpParser::ExprOnlyContext *tree = parser.exprOnly();
-    if (diags.errorCount() != before)
-      return nullptr;
     AstBuilder builder(file, diags, tokens);
-    ast::ExprPtr e = builder.expression(tree->expr());
-    return diags.errorCount() == before ? std::move(e) : nullptr;
+    Result r = build(parser, builder, [&] { return diags.errorCount() == before; });
+    return diags.errorCount() == before ? std::move(r) : Result();
   } catch (const std::exception &e) {
-    diags.emit(diag::SyntaxError, SourceRange{file, 1, 1, 1, 2}, "an expression",
+    // The ANTLR runtime should not throw past its error strategy; if it ever
+    // does, report it against the file rather than crash.
+    diags.emit(diag::SyntaxError, SourceRange{file, 1, 1, 1, 2}, what,
                std::string("input the parser rejected: ") + e.what());
-    return nullptr;
+    return Result();
   }
+}
+
+} // namespace
+
+std::optional<ast::Module> parseFile(FileId file, const SourceManager &sources,
+                                     DiagnosticEngine &diags) {
+  return recognise<std::optional<ast::Module>>(
+      file, sources, diags, 0, "a well-formed file",
+      [](ExpParser &parser, AstBuilder &builder, auto clean) -> std::optional<ast::Module> {
+        ExpParser::FileContext *tree = parser.file();
+        if (!clean())
+          return std::nullopt; // the tree is incomplete
+        return builder.build(tree);
+      });
+}
+
+ast::ExprPtr parseExpression(FileId file, const SourceManager &sources, DiagnosticEngine &diags,
+                             size_t offset) {
+  return recognise<ast::ExprPtr>(
+      file, sources, diags, offset, "an expression",
+      [](ExpParser &parser, AstBuilder &builder, auto clean) -> ast::ExprPtr {
+        ExpParser::ExprOnlyContext *tree = parser.exprOnly();
+        if (!clean())
+          return nullptr;
+        return builder.expression(tree->expr());
+      });
 }
 
 } // namespace expc

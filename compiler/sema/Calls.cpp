@@ -19,6 +19,21 @@ using ast::Param;
 
 bool Sema::isInputParam(const Param &p) const { return isDataType(*p.type); }
 
+// An encoder value: the network or extern with the configuration in `env`.
+std::shared_ptr<Val> Sema::makeEncoder(const Decl &callee, int module, SourceRange where,
+                                       const Env &env) const {
+  auto enc = std::make_shared<Val>();
+  enc->kind = VK::Encoder;
+  enc->decl = &callee;
+  enc->module = module;
+  enc->origin = where;
+  for (const Param &p : callee.params)
+    if (!isInputParam(p))
+      if (ValPtr v = env.find(p.name))
+        enc->args[p.name] = v;
+  return enc;
+}
+
 bool Sema::bindArgs(const Decl &callee, const std::vector<Arg> &args, SourceRange where,
                     bool settings, Bound &out, const std::map<std::string, ValPtr> *prebound) {
   std::vector<std::string> names;
@@ -127,14 +142,7 @@ ValPtr Sema::apply(const Decl &callee, int calleeModule, Bound bound, SourceRang
     // Configuration only: an encoder, applied to data later.
     if (!ok)
       return makeError();
-    auto enc = std::make_shared<Val>();
-    enc->kind = VK::Encoder;
-    enc->decl = &callee;
-    enc->module = calleeModule;
-    enc->origin = where;
-    for (const Param &p : callee.params)
-      if (env.vars.count(p.name))
-        enc->args[p.name] = env.vars[p.name];
+    auto enc = makeEncoder(callee, calleeModule, where, env);
     if (const Val *frozen = enc->arg("frozen"); frozen && frozen->kind == VK::Bool)
       enc->trainable = !frozen->b;
     return enc;
@@ -312,18 +320,8 @@ ValPtr Sema::apply(const Decl &callee, int calleeModule, Bound bound, SourceRang
     // Per-row data from an encoder or featuriser applied to dataset rows.
     r->dataset = rows->dataset;
     r->split = rows->split;
-    if (!encoder) {
-      auto enc = std::make_shared<Val>();
-      enc->kind = VK::Encoder;
-      enc->decl = &callee;
-      enc->module = calleeModule;
-      enc->origin = where;
-      for (const Param &p : callee.params)
-        if (!isInputParam(p))
-          if (ValPtr v = env.find(p.name))
-            enc->args[p.name] = v;
-      encoder = enc;
-    }
+    if (!encoder)
+      encoder = makeEncoder(callee, calleeModule, where, env);
     r->encoder = encoder;
     for (const Param &p : callee.params)
       if (isInputParam(p))

@@ -125,6 +125,8 @@ private:
   ValPtr apply(const ast::Decl &callee, int calleeModule, Bound bound, SourceRange where,
                ValPtr encoder = nullptr);
   bool isInputParam(const ast::Param &p) const;
+  std::shared_ptr<Val> makeEncoder(const ast::Decl &callee, int module, SourceRange where,
+                                   const Env &env) const;
 
   // Types.cpp: type patterns.
   bool checkValue(const ast::Expr &type, const ValPtr &v, Env &env, int module,

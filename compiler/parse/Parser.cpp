@@ -195,7 +195,24 @@ public:
     std::string found = offending->getType() == antlr4::Token::EOF
                             ? "end of file"
                             : "`" + offending->getText() + "`";
-    diags_.emit(diag::SyntaxError, r, expected(parser), found);
+    auto d = diags_.emit(diag::SyntaxError, r, expected(parser), found);
+    // A declaration keyword inside a block or body usually means the block
+    // above was never closed: point at its `{`.
+    size_t type = offending->getType();
+    bool declKeyword = type == ExpLexer::DATASET || type == ExpLexer::SIDE ||
+                       type == ExpLexer::ENCODER || type == ExpLexer::OBJECTIVE ||
+                       type == ExpLexer::TRAIN || type == ExpLexer::EVALUATE ||
+                       type == ExpLexer::SWEEP || type == ExpLexer::PARAM ||
+                       type == ExpLexer::NETWORK || type == ExpLexer::EXTERN ||
+                       type == ExpLexer::IMPORT || type == antlr4::Token::EOF;
+    if (declKeyword)
+      for (antlr4::ParserRuleContext *c = parser->getContext(); c;
+           c = dynamic_cast<antlr4::ParserRuleContext *>(c->parent)) {
+        if (c->getRuleIndex() == ExpParser::RuleBlock || c->getRuleIndex() == ExpParser::RuleBody) {
+          d.note(diag::UnclosedBlock, tokenRange(file_, c->getStart()));
+          break;
+        }
+      }
   }
 
 private:

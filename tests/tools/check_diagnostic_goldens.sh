@@ -19,7 +19,7 @@ while IFS= read -r line; do
     grep -rqE "[A-Z-]+:.*\[$code\]" "$lit" || missing+=("$code")
   else
     # The note's fixed text: its format up to the first `{}`, backticks kept.
-    fmt=$(sed -E 's/^DIAGNOSTIC\([A-Za-z]+, Note, "N[0-9]+", "//; s/", .*$//; s/\)$//' <<<"$line")
+    fmt=$(sed -E 's/^DIAGNOSTIC\([A-Za-z]+, Note, "N[0-9]+", "//; s/", .*$//; s/"\)$//; s/\{\{/{/g; s/\}\}/}/g' <<<"$line")
     text=${fmt%%\{\}*}
     [ ${#text} -ge 3 ] || text=$(sed -E 's/^[^}]*\{\}//; s/\{\}.*//' <<<"$fmt")
     grep -rqF -- "$text" "$lit" || missing+=("$code ($text)")

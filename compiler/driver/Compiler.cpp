@@ -132,9 +132,20 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
                         /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false,
                         /*printAfterOnlyOnFailure=*/false, irStream);
   }
+  // When a pass fails (or crashes), MLIR writes the module as it was before
+  // the failing pass, with the pipeline, to this file: `exp-opt FILE
+  // --run-reproducer` replays it.
+  std::string reproducer = options.crashReproducer;
+  if (reproducer.empty())
+    reproducer = (std::filesystem::temp_directory_path() /
+                  ("exp-reproducer-" + out.experimentName + ".mlir")).string();
+  pm.enableCrashReproducerGeneration(reproducer);
   pm.addPass(createExpLowerToStep());
-  if (failed(pm.run(*ir)))
+  if (failed(pm.run(*ir))) {
+    diagOut << "note: a reproducer of the failing pass is in " << reproducer
+            << "; replay it with `exp-opt " << reproducer << " --run-reproducer`\n";
     return false;
+  }
   if (options.emit == EmitKind::Step) {
     out.text = printModule(*ir, options.debugLocations);
     return true;

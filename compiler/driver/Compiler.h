@@ -18,6 +18,7 @@ struct CompileOptions {
   bool printIrAfterAll = false; // to the diagnostics stream
   bool debugLocations = false;  // print locations in --emit=exp|step
   bool checkOnly = false;       // stop after the front end (`exp check`)
+  std::string crashReproducer;  // where a failing pass's reproducer goes ("" = temp dir)
   bool jsonDiagnostics = false; // one JSON object per diagnostic
   std::vector<std::string> overrides; // `key=value` from the command line
 };

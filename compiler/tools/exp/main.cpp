@@ -140,6 +140,9 @@ int main(int argc, char **argv) {
       ->check(CLI::IsMember({"cpu"}));
   compile->add_flag("--print-ir-after-all", printIr, "print the IR after every pass (to stderr)");
   compile->add_flag("--debug-locations", debugLocs, "print source locations in IR output");
+  std::string reproducer;
+  compile->add_option("--crash-reproducer", reproducer,
+                      "where to write the reproducer when a pass fails (default: the temp dir)");
 
   std::string runDir;
   int threads = 0;
@@ -184,6 +187,7 @@ int main(int argc, char **argv) {
       options.target = target;
       options.printIrAfterAll = printIr;
       options.debugLocations = debugLocs;
+      options.crashReproducer = reproducer;
       options.overrides = overrides;
       options.jsonDiagnostics = diagFormat == "json";
       expc::CompileOutput out;

@@ -2,6 +2,7 @@
 
 #include "dialects/exp/ExpDialect.h"
 #include "dialects/step/StepDialect.h"
+#include "driver/CompileCache.h"
 #include "driver/FrontEnd.h"
 #include "format/Formatter.h"
 #include "parse/Parser.h"
@@ -111,6 +112,27 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
     return false;
   }
 
+  // The compile cache: a plan compiled before from the same normalised source,
+  // overrides, options and target by this build of the compiler. Its header
+  // is refreshed for this file (path and raw hash may differ in whitespace).
+  std::string normalizedHash = normalizedSourceHash(fe, options.overrides);
+  // The experiment's name (from the file name) is part of the plan.
+  std::string cacheKey = compileCacheKey(buildId(), normalizedHash,
+                                         "plan;experiment=" + out.experimentName,
+                                         options.target);
+  out.cacheKey = cacheKey;
+  if (options.emit == EmitKind::Plan && options.useCache && !options.printIrAfterAll)
+    if (std::optional<std::string> cached = readCachedPlan(cacheKey)) {
+      nlohmann::json plan = nlohmann::json::parse(*cached, nullptr, /*allow_exceptions=*/false);
+      if (!plan.is_discarded() && plan.contains("source")) {
+        plan["source"]["path"] = path;
+        plan["source"]["sha256"] = sha256Hex(out.source);
+        out.text = plan.dump(1) + "\n";
+        out.cacheHit = true;
+        return true;
+      }
+    }
+
   mlir::MLIRContext ctx(mlir::MLIRContext::Threading::DISABLED);
   ctx.loadDialect<expd::ExpDialect, step::StepDialect, mlir::func::FuncDialect>();
   MlirDiagnostics bridge(ctx, sources, file, diags);
@@ -151,11 +173,19 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
     return true;
   }
 
-  PlanHeader header{path, sha256Hex(out.source), options.target, buildId()};
+  PlanHeader header;
+  header.sourcePath = path;
+  header.sourceSha256 = sha256Hex(out.source);
+  header.normalizedSha256 = normalizedHash;
+  header.overrides = options.overrides;
+  header.target = options.target;
+  header.buildId = buildId();
   mlir::FailureOr<nlohmann::json> plan = emitPlan(*ir, header);
   if (failed(plan))
     return false;
   out.text = plan->dump(1) + "\n";
+  if (options.useCache)
+    writeCachedPlan(cacheKey, out.text);
   return true;
 }
 

@@ -19,6 +19,7 @@ struct CompileOptions {
   bool debugLocations = false;  // print locations in --emit=exp|step
   bool checkOnly = false;       // stop after the front end (`exp check`)
   std::string crashReproducer;  // where a failing pass's reproducer goes ("" = temp dir)
+  bool useCache = true;         // read and write the compile cache (plans only)
   bool jsonDiagnostics = false; // one JSON object per diagnostic
   std::vector<std::string> overrides; // `key=value` from the command line
 };
@@ -27,6 +28,8 @@ struct CompileOutput {
   std::string text;           // what `emit` asked for (the plan is JSON)
   std::string source;         // the source text as read
   std::string experimentName; // from the file name
+  std::string cacheKey;       // the compile cache key (after the front end)
+  bool cacheHit = false;      // the plan came from the compile cache
 };
 
 // False when the file has errors; they have been written to `diagOut`.

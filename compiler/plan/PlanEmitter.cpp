@@ -120,7 +120,10 @@ FailureOr<json> emitPlan(ModuleOp module, const PlanHeader &header) {
   plan["format"] = "exp-plan";
   plan["format_version"] = kPlanFormatVersion;
   plan["compiler"] = {{"name", "exp"}, {"build_id", header.buildId}};
-  plan["source"] = {{"path", header.sourcePath}, {"sha256", header.sourceSha256}};
+  plan["source"] = {{"path", header.sourcePath},
+                    {"sha256", header.sourceSha256},
+                    {"normalized_sha256", header.normalizedSha256},
+                    {"overrides", header.overrides}};
   plan["target"] = header.target;
   plan["parameters"] = json::array();
   plan["graphs"] = json::object();

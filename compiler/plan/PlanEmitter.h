@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace expc {
 
@@ -18,6 +19,11 @@ inline constexpr int kPlanFormatVersion = 1;
 struct PlanHeader {
   std::string sourcePath;
   std::string sourceSha256;
+  // Hash of the normalised source (every module's AST without positions and
+  // comments, in load order) and the resolved overrides: the compile cache key
+  // input, insensitive to whitespace and comments.
+  std::string normalizedSha256;
+  std::vector<std::string> overrides;
   std::string target = "cpu";
   std::string buildId;
 };

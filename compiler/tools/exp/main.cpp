@@ -58,8 +58,9 @@ int fail(const std::string &message) {
 }
 
 int runExperiment(const std::string &file, const std::vector<std::string> &overrides,
-                  std::string runDir, int threads, bool quiet) {
+                  std::string runDir, int threads, bool quiet, bool noCache) {
   expc::CompileOptions options;
+  options.useCache = !noCache;
   options.overrides = overrides;
   expc::CompileOutput compiled;
   if (!expc::compileFile(file, options, compiled, std::cerr))
@@ -155,6 +156,9 @@ int main(int argc, char **argv) {
       ->check(CLI::NonNegativeNumber);
   run->add_flag("-q,--quiet", quiet, "no per-epoch progress lines");
 
+  bool noCache = false;
+  for (CLI::App *sub : {compile, run})
+    sub->add_flag("--no-cache", noCache, "neither read nor write the compile cache");
   std::vector<std::string> fmtFiles;
   bool fmtCheck = false;
   auto *fmtCmd = app.add_subcommand("fmt", "format .exp files in place (canonical, keeps comments)");
@@ -188,6 +192,7 @@ int main(int argc, char **argv) {
       options.printIrAfterAll = printIr;
       options.debugLocations = debugLocs;
       options.crashReproducer = reproducer;
+      options.useCache = !noCache;
       options.overrides = overrides;
       options.jsonDiagnostics = diagFormat == "json";
       expc::CompileOutput out;
@@ -200,7 +205,7 @@ int main(int argc, char **argv) {
       std::string error;
       return writeFile(output, out.text, error) ? 0 : fail(error);
     }
-    return runExperiment(file, overrides, runDir, threads, quiet);
+    return runExperiment(file, overrides, runDir, threads, quiet, noCache);
   } catch (const std::exception &e) {
     // Nothing below should throw; if something does, say so rather than abort.
     return fail(std::string("internal error: ") + e.what());

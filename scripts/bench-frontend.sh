@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Front-end time (parse + imports + sema, stdlib included) for every example.
+# Front-end time (parse + imports + sema, stdlib included) for every example,
+# and compile time (source -> plan, no cache) for those the middle end lowers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake --build build --target exp-bench-frontend > /dev/null

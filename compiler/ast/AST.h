@@ -134,7 +134,8 @@ struct Module {
   std::vector<Decl> decls;
 };
 
-// Human-readable dump for `exp compile --emit=ast`.
-std::string dump(const Module &module, const SourceManager &sources);
+// Human-readable dump for `exp compile --emit=ast`. Without `positions` it
+// holds only what the file means: no ranges, comments or layout.
+std::string dump(const Module &module, const SourceManager &sources, bool positions = true);
 
 } // namespace expc::ast

@@ -3,7 +3,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 namespace fs = std::filesystem;
@@ -11,16 +10,14 @@ namespace fs = std::filesystem;
 namespace expc {
 
 std::string normalizedSourceHash(const FrontEnd &fe, const std::vector<std::string> &overrides) {
-  static const std::regex positions("<[0-9]+:[0-9]+-[0-9]+:[0-9]+>");
   std::string text;
   bool root = true;
   for (const LoadedModule &m : fe.modules->modules()) {
-    std::string dump = ast::dump(m.ast, fe.sources);
+    std::string dump = ast::dump(m.ast, fe.sources, /*positions=*/false);
     // The first line names the file; imports are named as written, the root
     // file not at all (where it lives does not change what it means).
     dump = dump.substr(dump.find('\n') + 1);
-    text += "module " + (root ? std::string("<root>") : m.name) + "\n" +
-            std::regex_replace(dump, positions, "");
+    text += "module " + (root ? std::string("<root>") : m.name) + "\n" + dump;
     root = false;
   }
   for (const std::string &o : overrides)

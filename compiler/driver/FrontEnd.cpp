@@ -10,14 +10,13 @@ namespace {
 
 constexpr size_t kMaxSweepPoints = 100000;
 
-std::string label(const SourceManager &sources, const SweepSpace &space, const SweepChoice &c) {
+std::string label(const SweepSpace &space, const SweepChoice &c) {
   const SourceRange &r = space.expr->range;
   std::string value;
   if (c.sample)
     value = c.sample->str();
   else
     value = fmt::format("value {} of {}", c.index + 1, space.count ? space.count : size_t(space.hi));
-  (void)sources;
   return fmt::format("line {}: {}", r.beginLine, value);
 }
 
@@ -38,14 +37,12 @@ bool runFrontEnd(const std::string &path, const FrontEndOptions &options, FrontE
   for (const LoadedModule &m : fe.modules->modules())
     if (!m.parsed)
       return false;
-  // Like import errors, a bad override does not stop checking the rest.
-  bool overridesOk = applyOverrides(options.overrides, fe.modules->rootAst(), fe.sources, diags);
-  unsigned errorsBeforeSema = 0;
-  // Import errors do not stop checking: names from a missing module are
-  // reported where they are used, with the rest of the file's errors.
-  bool importsOk = diags.errorCount() == errorsBeforeSema;
+  // Import and override errors do not stop checking: names from a missing
+  // module are reported where they are used, with the rest of the errors.
+  applyOverrides(options.overrides, fe.modules->rootAst(), fe.sources, diags);
+  bool clean = !diags.hasErrors();
   fe.sema = std::make_unique<Sema>(*fe.modules, fe.sources, diags);
-  if (!fe.sema->check() || !importsOk || !overridesOk)
+  if (!fe.sema->check() || !clean)
     return false;
   const std::vector<SweepSpace> &spaces = fe.sema->sweeps();
   if (spaces.empty() || !options.checkSweepPoints)
@@ -101,7 +98,7 @@ bool runFrontEnd(const std::string &path, const FrontEndOptions &options, FrontE
       } else {
         c.sample = makeFloat(s.lo + unit(rng) * (s.hi - s.lo), s.expr->range);
       }
-      parts.push_back(label(fe.sources, s, c));
+      parts.push_back(label(s, c));
       point[s.expr] = c;
     }
     fe.points.push_back(point);

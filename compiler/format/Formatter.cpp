@@ -57,15 +57,12 @@ bool spaceBetween(size_t prev, size_t cur, bool prevSign, bool tightBrace) {
     return !(isWord(prev) && prev != T::IN && prev != T::AND && prev != T::OR && prev != T::NOT &&
              prev != T::RETURN && prev != T::SWEEP && prev != T::IF && prev != T::REPEAT) &&
            !isClose(prev);
-  if (cur == T::LBRACE)
-    return true;
   return true;
 }
 
 } // namespace
 
-std::optional<std::string> formatSource(FileId file, const SourceManager &sources,
-                                        DiagnosticEngine &diags) {
+std::string formatSource(FileId file, const SourceManager &sources) {
   const std::string &text = sources.contents(file);
   antlr4::ANTLRInputStream input(text);
   ExpLexer lexer(&input);
@@ -135,7 +132,6 @@ std::optional<std::string> formatSource(FileId file, const SourceManager &source
   }
   if (anything)
     out += "\n";
-  (void)diags;
   return out;
 }
 

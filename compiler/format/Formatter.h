@@ -6,15 +6,14 @@
 // and never changes what a file means.
 #pragma once
 
-#include "diagnostics/Diagnostics.h"
+#include "diagnostics/SourceManager.h"
 
-#include <optional>
 #include <string>
 
 namespace expc {
 
-// The formatted text, or nullopt when the file does not lex (reported).
-std::optional<std::string> formatSource(FileId file, const SourceManager &sources,
-                                        DiagnosticEngine &diags);
+// The formatted text of a file that parses (callers check with parseFile
+// first, so no character the lexer would drop can be lost).
+std::string formatSource(FileId file, const SourceManager &sources);
 
 } // namespace expc

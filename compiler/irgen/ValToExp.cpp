@@ -56,10 +56,9 @@ private:
 
   // Reports a construct the middle end cannot lower yet; returns null.
   mlir::Value unsupported(SourceRange at, const std::string &what) {
-    if (!failed_ || !reported_.count(what))
+    if (reported_.insert(what).second)
       diags_.emit(diag::Unsupported, at, what)
           .help("`exp check` accepts it; running it arrives with a later part of the compiler");
-    reported_.insert(what);
     failed_ = true;
     return nullptr;
   }

@@ -34,8 +34,8 @@ std::shared_ptr<Val> Sema::makeEncoder(const Decl &callee, int module, SourceRan
   return enc;
 }
 
-bool Sema::bindArgs(const Decl &callee, const std::vector<Arg> &args, SourceRange where,
-                    bool settings, Bound &out, const std::map<std::string, ValPtr> *prebound) {
+bool Sema::bindArgs(const Decl &callee, const std::vector<Arg> &args, bool settings, Bound &out,
+                    const std::map<std::string, ValPtr> *prebound) {
   std::vector<std::string> names;
   for (const Param &p : callee.params)
     names.push_back(p.name);
@@ -89,7 +89,6 @@ bool Sema::bindArgs(const Decl &callee, const std::vector<Arg> &args, SourceRang
     out.args[name] = a.value;
     out.ranges[name] = a.range;
   }
-  (void)where;
   return ok;
 }
 

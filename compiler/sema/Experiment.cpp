@@ -54,7 +54,7 @@ ValPtr Sema::bindBlock(const Decl &d, const char *block, int module) {
   }
   // Settings with errors still bind, so the others are checked too.
   Bound bound;
-  bool bound_ok = bindArgs(*schema, args, d.nameRange, true, bound);
+  bool bound_ok = bindArgs(*schema, args, true, bound);
   ValPtr v = apply(*schema, coreModule_, std::move(bound), d.nameRange);
   return bound_ok && !error ? v : makeError();
 }

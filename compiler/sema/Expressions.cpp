@@ -528,14 +528,14 @@ ValPtr Sema::evalCall(const Expr &e, Env *env, int module) {
   if (f->kind == VK::Callable) {
     // Arguments that bound are still checked when others did not.
     Bound bound;
-    bool ok = bindArgs(*f->decl, args, e.range, false, bound);
+    bool ok = bindArgs(*f->decl, args, false, bound);
     ValPtr v = apply(*f->decl, f->module, std::move(bound), e.range);
     return ok ? v : makeError();
   }
   if (f->kind == VK::Encoder) {
     // Applying an encoder: its configuration plus the inputs given here.
     Bound bound;
-    if (!bindArgs(*f->decl, args, e.range, false, bound, &f->args))
+    if (!bindArgs(*f->decl, args, false, bound, &f->args))
       return makeError();
     for (const auto &[name, v] : f->args) {
       bound.args[name] = v;

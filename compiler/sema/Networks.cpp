@@ -27,29 +27,24 @@ ValPtr Sema::instantiate(const ast::Decl &net, int module, Env &env, SourceRange
   std::string key = instanceKey(net, env);
   if (auto it = instances_.find(key); it != instances_.end())
     return it->second;
-  if (instantiationStack_.size() >= kMaxInstantiationDepth) {
+  if (instantiationDepth_ >= kMaxInstantiationDepth) {
     diags_.emit(diag::InstantiationTooDeep, where, int64_t(kMaxInstantiationDepth), net.name);
     return makeError();
   }
-  instantiationStack_.push_back(where);
+  ++instantiationDepth_;
   diags_.pushContext(diags_.makeNote(diag::InstantiatedHere, where, net.name));
-  unsigned before = diags_.errorCount();
   ValPtr result;
   Env local;
   local.parent = &env;
   bool ok = runStmts(net.body, local, module, result);
   diags_.popContext();
-  instantiationStack_.pop_back();
-  if (ok && !result) {
+  --instantiationDepth_;
+  if (ok && !result)
     diags_.emit(diag::MissingReturn, net.nameRange, net.name)
         .note(diag::InstantiatedHere, where, net.name);
-    ok = false;
-  }
-  if (!ok || !result || result->isError()) {
-    if (diags_.errorCount() == before)
-      diags_.emit(diag::MissingReturn, net.nameRange, net.name);
+  // A failed body has reported why (possibly earlier, in a cached instance).
+  if (!ok || !result)
     result = makeError();
-  }
   instances_[key] = result;
   return result;
 }

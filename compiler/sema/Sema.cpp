@@ -175,14 +175,15 @@ ValPtr Sema::lookup(const Expr &e, const Env *env, int module) {
   }
   auto d = diags_.emit(diag::UnknownName, e.range, e.text);
   std::string guess = closestMatch(e.text, visibleNames(env, module));
-  std::string home = stdModuleDefining(e.text);
   if (!guess.empty()) {
     d.help(fmt::format("did you mean `{}`?", guess)).fixit(e.range, guess);
     if (auto g = scope.find(guess); g != scope.end() && g->second.decl && g->second.module == module)
       d.note(diag::DeclaredHere, g->second.decl->nameRange, guess);
-  } else if (!home.empty())
+  } else if (std::string home = stdModuleDefining(e.text); !home.empty()) {
+    // Only without a nearby name: this scans the stdlib's files.
     d.help(fmt::format("`{}` is defined in `{}`; add `import {}.{{{}}}`", e.text, home, home,
                        e.text));
+  }
   return makeError();
 }
 

@@ -120,8 +120,8 @@ private:
   ValPtr lossArith(const ast::Expr &e, const ValPtr &l, const ValPtr &r);
 
   // Calls.cpp: binding and application of networks and externs.
-  bool bindArgs(const ast::Decl &callee, const std::vector<Arg> &args, SourceRange where,
-                bool settings, Bound &out, const std::map<std::string, ValPtr> *prebound = nullptr);
+  bool bindArgs(const ast::Decl &callee, const std::vector<Arg> &args, bool settings, Bound &out,
+                const std::map<std::string, ValPtr> *prebound = nullptr);
   ValPtr apply(const ast::Decl &callee, int calleeModule, Bound bound, SourceRange where,
                ValPtr encoder = nullptr);
   bool isInputParam(const ast::Param &p) const;
@@ -156,7 +156,7 @@ private:
   std::unordered_map<const ast::Decl *, std::unique_ptr<DatasetInfo>> datasets_;
   std::map<std::string, ValPtr> instances_; // network instantiation cache
   std::vector<SweepSpace> sweeps_;
-  std::vector<SourceRange> instantiationStack_;
+  size_t instantiationDepth_ = 0;
   const ast::Decl *train_ = nullptr;
   int coreModule_ = -1;
   // Statements network instantiation may run (bounds nested `repeat`s).

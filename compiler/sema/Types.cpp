@@ -465,7 +465,6 @@ ValPtr Sema::resultType(const Expr &type, Env &env, int module, const std::vecto
     cur = cur->operands[2].get();
   }
   t.modality = head(*cur) ? head(*cur)->text : "tensor";
-  size_t before = t.dims.size();
   for (size_t i = 1; cur->kind == ExprKind::Index && i < cur->operands.size(); ++i) {
     const Expr &d = *cur->operands[i];
     if (d.kind == ExprKind::Rest) {
@@ -477,7 +476,6 @@ ValPtr Sema::resultType(const Expr &type, Env &env, int module, const std::vecto
       return makeError();
     t.dims.push_back(n);
   }
-  (void)before;
   if (cur->kind == ExprKind::Name && modalityRank(t.modality) > 0)
     for (int k = 0; k < modalityRank(t.modality); ++k)
       t.dims.push_back(kUnknownDim); // `labels`: the class count only the data knows

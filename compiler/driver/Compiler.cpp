@@ -162,6 +162,7 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
                   ("exp-reproducer-" + out.experimentName + ".mlir")).string();
   pm.enableCrashReproducerGeneration(reproducer);
   pm.addPass(createExpLowerToStep());
+  pm.addPass(createStepFuseContrastiveLoss());
   if (failed(pm.run(*ir))) {
     diagOut << "note: a reproducer of the failing pass is in " << reproducer
             << "; replay it with `exp-opt " << reproducer << " --run-reproducer`\n";

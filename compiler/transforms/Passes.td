@@ -24,4 +24,27 @@ def ExpLowerToStep : Pass<"exp-lower-to-step", "::mlir::ModuleOp"> {
   let dependentDialects = ["::expc::step::StepDialect", "::mlir::func::FuncDialect"];
 }
 
+def StepFuseContrastiveLoss : Pass<"step-fuse-contrastive-loss", "::mlir::ModuleOp"> {
+  let summary = "Fuse the contrastive-loss composition into one step.contrastive_loss";
+  let description = [{
+    Finds the composition `exp-lower-to-step` expands a CLIP objective into —
+
+        an = l2_normalize(a); bn = l2_normalize(b)
+        L  = mul(matmul(an, bn, transpose_b), scale)
+        loss = mul(add(cross_entropy(L, arange_rows(L)),
+                       cross_entropy(transpose(L), arange_rows(L))), 0.5)
+
+    — and replaces it by `step.contrastive_loss "clip" a, b, scale`, whose
+    kernel has a hand-written backward (runtime/exec/FusedLosses.cpp). The
+    composition is fused only when its intermediates have no other users, so
+    nothing is computed twice; with `explain`, a remark says which op kept a
+    composition from fusing.
+  }];
+  let options = [
+    Option<"explain", "explain", "bool", /*default=*/"false",
+           "Remark on each contrastive composition that was not fused, and why">,
+  ];
+  let dependentDialects = ["::expc::step::StepDialect"];
+}
+
 #endif // EXP_PASSES_TD

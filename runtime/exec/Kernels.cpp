@@ -1,5 +1,6 @@
 #include "exec/Kernels.h"
 
+#include "exec/FusedLosses.h"
 #include "exec/GraphExecutor.h"
 
 #include <torch/torch.h>
@@ -43,6 +44,9 @@ T arangeRows(const In &x, const OpAttrs &, ParameterStore &) {
 T crossEntropy(const In &x, const OpAttrs &, ParameterStore &) {
   return F::cross_entropy(x[0], x[1]);
 }
+T contrastiveLoss(const In &x, const OpAttrs &a, ParameterStore &) {
+  return fusedContrastiveLoss(x[0], x[1], x[2], ContrastiveKind(a.variant));
+}
 
 struct Entry {
   const char *name;
@@ -67,6 +71,7 @@ const Entry kKernels[] = {
     {"add", 2, add},
     {"arange_rows", 1, arangeRows},
     {"cross_entropy", 2, crossEntropy},
+    {"contrastive_loss", 3, contrastiveLoss},
 };
 
 } // namespace

@@ -1,5 +1,7 @@
 #include "plan/Plan.h"
 
+#include "exec/FusedLosses.h"
+
 #include "exec/Kernels.h"
 
 #include <set>
@@ -61,6 +63,7 @@ void readAttrs(Reader &r, const json &attrs, const std::string &path, OpAttrs &a
   r.get(attrs, path, "padding", a.padding, false);
   r.get(attrs, path, "kernel", a.kernel, false);
   r.get(attrs, path, "transpose_b", a.transposeB, false);
+  r.get(attrs, path, "kind", a.kind, false);
 }
 
 void readGraph(Reader &r, const std::string &name, const json &g, Graph &graph) {
@@ -101,6 +104,13 @@ void readGraph(Reader &r, const std::string &name, const json &g, Graph &graph) 
     if (node.operands.size() != kernelArity(node.kernel) || node.results.size() != 1)
       return r.fail(p, "gives `" + node.op + "` " + std::to_string(node.operands.size()) +
                            " operands and " + std::to_string(node.results.size()) + " results");
+    if (node.op == "contrastive_loss") {
+      ContrastiveKind kind;
+      if (!parseContrastiveKind(node.attrs.kind, kind))
+        return r.fail(p + ".attrs.kind", "is `" + node.attrs.kind +
+                                             "`; this runtime knows `clip` and `infoloob`");
+      node.attrs.variant = static_cast<int>(kind);
+    }
     for (int64_t v : node.operands)
       if (v < 0 || v >= graph.valueCount)
         return r.fail(p, "refers to value " + std::to_string(v) + ", outside the graph");

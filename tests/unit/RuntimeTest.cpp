@@ -109,6 +109,38 @@ TEST_CASE("bad plans are refused with a message naming the file and place") {
   p["parameters"] = nlohmann::json::array();
   s = parsePlan(p.dump(), "noparam.json", plan);
   CHECK(s.message().find("reads parameter `s`, which the plan does not declare") != std::string::npos);
+
+  p = clipPlan();
+  p["graphs"]["train_step"]["ops"][2] = {{"op", "contrastive_loss"}, {"operands", {0, 1, 5}},
+                                        {"results", {4}}, {"attrs", {{"kind", "siglip2"}}}};
+  s = parsePlan(p.dump(), "kind.json", plan);
+  CHECK(s.message().find("kind.json: `graphs.train_step.ops[2].attrs.kind` is `siglip2`") == 0);
+}
+
+TEST_CASE("the fused CLIP op in a plan gives the unfused graph's loss and gradients") {
+  nlohmann::json fused = clipPlan();
+  auto &ops = fused["graphs"]["train_step"]["ops"];
+  ops = nlohmann::json::array(
+      {ops[3], ops[4],
+       {{"op", "contrastive_loss"}, {"operands", {0, 1, 6}}, {"results", {14}},
+        {"attrs", {{"kind", "clip"}}}}});
+  Plan a, b;
+  REQUIRE(parsePlan(clipPlan().dump(), "unfused.json", a).isOk());
+  Status st = parsePlan(fused.dump(), "fused.json", b);
+  REQUIRE_MESSAGE(st.isOk(), st.message());
+  ParameterStore pa, pb;
+  pa.initialise(a.parameters, 0);
+  pb.initialise(b.parameters, 0);
+  torch::manual_seed(5);
+  torch::Tensor x = torch::randn({16, 8}, torch::requires_grad());
+  torch::Tensor y = torch::randn({16, 8});
+  torch::Tensor la = GraphExecutor(a.graphs.at("train_step"), pa).run({{"a", x}, {"b", y}})[0];
+  torch::Tensor lb = GraphExecutor(b.graphs.at("train_step"), pb).run({{"a", x}, {"b", y}})[0];
+  CHECK(la.item<double>() == doctest::Approx(lb.item<double>()).epsilon(1e-6));
+  auto ga = torch::autograd::grad({la}, {x, pa.get("s")});
+  auto gb = torch::autograd::grad({lb}, {x, pb.get("s")});
+  CHECK(torch::allclose(ga[0], gb[0], 1e-4, 1e-6));
+  CHECK(torch::allclose(ga[1], gb[1], 1e-4, 1e-6));
 }
 
 TEST_CASE("the simulated screen is deterministic in its seed") {

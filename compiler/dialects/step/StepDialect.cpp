@@ -209,3 +209,15 @@ LogicalResult EvaluateOp::verifySymbolUses(SymbolTableCollection &symbols) {
   }
   return success();
 }
+
+LogicalResult ContrastiveLossOp::verify() {
+  if (getKind() != "clip" && getKind() != "infoloob")
+    return emitOpError() << "unknown kind '" << getKind() << "'; expected 'clip' or 'infoloob'";
+  if (failed(expectRank(*this, getLhs(), 2, "lhs")) || failed(expectRank(*this, getRhs(), 2, "rhs")))
+    return failure();
+  auto l = ranked(getLhs()), r = ranked(getRhs());
+  if (!dimsAgree(l.getDimSize(0), r.getDimSize(0)) || !dimsAgree(l.getDimSize(1), r.getDimSize(1)))
+    return emitOpError() << "pairs rows of " << l << " with rows of " << r
+                         << "; both sides need the same batch and width";
+  return success();
+}

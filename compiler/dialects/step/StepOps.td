@@ -183,6 +183,31 @@ def Step_CrossEntropyOp : Step_Op<"cross_entropy", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Step_ContrastiveLossOp : Step_Op<"contrastive_loss", [Pure]> {
+  let summary = "fused contrastive loss with a hand-written backward";
+  let description = [{
+    One kernel for L2-normalise both sides, the similarity matmul, the
+    temperature scale and the cross-entropy in both directions:
+
+    * `clip`: 0.5 (CE(L, I) + CE(L^T, I)), L = scale * norm(lhs) norm(rhs)^T;
+    * `infoloob`: CLOOB's InfoLOOB — the positive left out of each
+      log-sum-exp — in both directions, divided by `scale`.
+
+    `step-fuse-contrastive-loss` forms it from the unfused composition. Its
+    backward keeps one N x N buffer instead of the composition's several.
+
+    ```mlir
+    %loss = step.contrastive_loss "clip" %a, %b, %scale
+        : (tensor<?x32xf32>, tensor<?x32xf32>, tensor<f32>) -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$kind, Step_F32Tensor:$lhs, Step_F32Tensor:$rhs,
+                       0DTensorOf<[F32]>:$scale);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = "$kind $lhs `,` $rhs `,` $scale attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Directives
 //===----------------------------------------------------------------------===//

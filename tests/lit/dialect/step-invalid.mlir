@@ -39,3 +39,26 @@ func.func @ce(%l: tensor<8x4xf32>, %t: tensor<7xi64>) -> tensor<f32> {
   %y = step.cross_entropy %l, %t : (tensor<8x4xf32>, tensor<7xi64>) -> tensor<f32>
   return %y : tensor<f32>
 }
+
+// -----
+func.func @bad_kind(%a: tensor<?x8xf32>, %b: tensor<?x8xf32>, %s: tensor<f32>) -> tensor<f32> {
+  // expected-error @+1 {{unknown kind 'simclr'; expected 'clip' or 'infoloob'}}
+  %l = step.contrastive_loss "simclr" %a, %b, %s : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<f32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+func.func @widths(%a: tensor<?x8xf32>, %b: tensor<?x4xf32>, %s: tensor<f32>) -> tensor<f32> {
+  // expected-error @+1 {{both sides need the same batch and width}}
+  %l = step.contrastive_loss "clip" %a, %b, %s : (tensor<?x8xf32>, tensor<?x4xf32>, tensor<f32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+func.func @rank(%a: tensor<?x2x8xf32>, %b: tensor<?x8xf32>, %s: tensor<f32>) -> tensor<f32> {
+  // expected-error @+1 {{lhs must be a rank-2 tensor}}
+  %l = step.contrastive_loss "infoloob" %a, %b, %s : (tensor<?x2x8xf32>, tensor<?x8xf32>, tensor<f32>) -> tensor<f32>
+  return %l : tensor<f32>
+}

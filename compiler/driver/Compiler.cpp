@@ -161,6 +161,7 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
     reproducer = (std::filesystem::temp_directory_path() /
                   ("exp-reproducer-" + out.experimentName + ".mlir")).string();
   pm.enableCrashReproducerGeneration(reproducer);
+  pm.addPass(createExpInlineNetworks());
   pm.addPass(createExpLowerToStep());
   pm.addPass(createStepFuseContrastiveLoss());
   if (failed(pm.run(*ir))) {

@@ -56,9 +56,13 @@ private:
 
   // Reports a construct the middle end cannot lower yet; returns null.
   mlir::Value unsupported(SourceRange at, const std::string &what) {
-    if (reported_.insert(what).second)
-      diags_.emit(diag::Unsupported, at, what)
-          .help("`exp check` accepts it; running it arrives with a later part of the compiler");
+    if (reported_.insert(what).second) {
+      auto d = diags_.emit(diag::Unsupported, at, what);
+      // Inside a network: also point at the use in the experiment.
+      if (use_.valid() && useOf_ && !(use_.file == at.file && use_.beginLine == at.beginLine))
+        d.note(diag::InstantiatedHere, use_, useOf_->name);
+      d.help("`exp check` accepts it; running it arrives with a later part of the compiler");
+    }
     failed_ = true;
     return nullptr;
   }
@@ -126,18 +130,21 @@ private:
       return columns_[key] = b_.create<expd::ColumnOp>(loc(v.origin), type, ds->second,
                                                        b_.getStringAttr(v.column));
     }
-    if (!v.encoder || v.inputs.size() != 1)
+    if (!v.encoder || v.inputs.size() != 1 || v.encoder->decl->externKind == "layer")
       return unsupported(v.origin, "this kind of side information or layer output");
     const Val &enc = *v.encoder;
-    const std::string &kind = enc.decl->name;
-    if (kind != "small_cnn" && kind != "embedding_table")
-      return unsupported(v.origin, fmt::format("running network `{}` (networks written in .exp "
-                                               "are inlined by a later middle-end pass)",
-                                               kind));
     mlir::Value in = data(*v.inputs[0].second);
     if (!in)
       return nullptr;
-    std::string symbol = encoderSymbol(enc, v);
+    if (!expd::rowType(in.getType()))
+      return unsupported(v.origin, "encoding this kind of column");
+    use_ = v.origin;
+    useOf_ = enc.decl;
+    std::string symbol = encoderSymbol(enc, v.args, v.graph.get(), v.origin);
+    use_ = {};
+    useOf_ = nullptr;
+    if (symbol.empty())
+      return nullptr;
     auto key = std::make_pair(symbol, in.getAsOpaquePointer());
     if (auto it = encodes_.find(key); it != encodes_.end())
       return it->second;
@@ -147,18 +154,111 @@ private:
   }
 
   // The encoder op for an encoder value, created on first use after the
-  // datasets, configured with everything its application bound.
-  std::string encoderSymbol(const Val &enc, const Val &applied) {
+  // datasets, configured with everything its application bound; a network
+  // written in .exp brings the `exp.network` of its instantiation.
+  std::string encoderSymbol(const Val &enc, const std::map<std::string, ValPtr> &args,
+                            const NetGraph *graph, SourceRange at) {
+    if (auto it = encoders_.find(&enc); it != encoders_.end())
+      return it->second;
     std::string symbol = enc.named ? enc.named->name : fmt::format("{}_{}", enc.decl->name, ++anon_);
-    if (encoders_.count(&enc))
-      return encoders_[&enc];
+    FlatSymbolRefAttr net;
+    if (enc.decl->kind == DeclKind::Network) {
+      if (!graph || graph->output < 0) {
+        unsupported(at, fmt::format("running network `{}` here", enc.decl->name));
+        return "";
+      }
+      net = network(*graph);
+      if (!net)
+        return "";
+    } else {
+      unsupported(at, fmt::format("running pretrained encoder `{}` (loading weights)", enc.decl->name));
+      return "";
+    }
     OpBuilder::InsertionGuard guard(b_);
     if (lastDecl_)
       b_.setInsertionPointAfter(lastDecl_);
     lastDecl_ = b_.create<expd::EncoderOp>(loc(enc.origin), b_.getStringAttr(symbol),
-                                           b_.getStringAttr(enc.decl->name), params(applied.args));
+                                           b_.getStringAttr(enc.decl->name), params(args), net,
+                                           enc.trainable ? UnitAttr() : b_.getUnitAttr());
     encoders_[&enc] = symbol;
     return symbol;
+  }
+
+  // A per-row tensor of `t` (labels are class indices).
+  RankedTensorType tensorType(const DataType &t) {
+    if (t.modality == "labels")
+      return RankedTensorType::get(ArrayRef<int64_t>(t.dims).drop_back(t.core), b_.getI64Type());
+    if (t.modality == "images" || t.modality == "vector" || t.modality == "tensor" ||
+        t.modality == "tokens")
+      if (llvm::all_of(t.dims, [](int64_t d) { return d > 0; }))
+        return RankedTensorType::get(t.dims, b_.getF32Type());
+    return nullptr;
+  }
+
+  // The `exp.network` of one instantiation (and, first, those it calls).
+  FlatSymbolRefAttr network(const NetGraph &g) {
+    if (auto it = networks_.find(&g); it != networks_.end())
+      return it->second;
+    std::vector<mlir::Value> values(g.nodes.size());
+    // Callees and applied encoders first, so the body can refer to them.
+    std::map<size_t, FlatSymbolRefAttr> targets;
+    for (size_t k = g.inputs; k < g.nodes.size(); ++k) {
+      const NetNode &n = g.nodes[k];
+      if (n.kind == NetNode::Kind::Call) {
+        if (!n.callee || n.callee->output < 0 || !(targets[k] = network(*n.callee)))
+          return unsupported(n.at, fmt::format("running network `{}` here", n.op)), nullptr;
+      } else if (n.kind == NetNode::Kind::Apply) {
+        if (!n.encoder)
+          return unsupported(n.at, fmt::format("running pretrained encoder `{}` (loading weights)", n.op)),
+                 nullptr;
+        std::string sym = encoderSymbol(*n.encoder, n.encoder->args, n.callee.get(), n.at);
+        if (sym.empty())
+          return nullptr;
+        targets[k] = FlatSymbolRefAttr::get(&ctx_, sym);
+      } else if (n.kind == NetNode::Kind::Layer && !expd::hasStepLowering(n.op)) {
+        return unsupported(n.at, fmt::format("running layer `{}`", n.op)), nullptr;
+      }
+    }
+    // Networks open the experiment, callees before callers.
+    OpBuilder::InsertionGuard guard(b_);
+    if (lastNetwork_)
+      b_.setInsertionPointAfter(lastNetwork_);
+    else
+      b_.setInsertionPointToStart(b_.getBlock());
+    std::string symbol = fmt::format("{}_{}", g.decl->name, g.id);
+    auto net = b_.create<expd::NetworkOp>(loc(g.decl->nameRange), b_.getStringAttr(symbol),
+                                          b_.getStringAttr(g.decl->name));
+    lastNetwork_ = net;
+    Block &body = net.getBody().emplaceBlock();
+    b_.setInsertionPointToEnd(&body);
+    for (size_t k = 0; k < g.nodes.size(); ++k) {
+      const NetNode &n = g.nodes[k];
+      RankedTensorType type = tensorType(n.type);
+      if (!type)
+        return unsupported(n.at, fmt::format("running a network over {}", n.type.describe())), nullptr;
+      if (k < g.inputs) {
+        values[k] = body.addArgument(type, loc(n.at));
+        continue;
+      }
+      SmallVector<mlir::Value> operands;
+      for (int o : n.operands) {
+        if (o < 0 || !values[o])
+          return unsupported(n.at, "this tensor expression in a network"), nullptr;
+        operands.push_back(values[o]);
+      }
+      std::string name = fmt::format("{}.{}", k, n.op);
+      if (n.kind == NetNode::Kind::Layer)
+        values[k] = b_.create<expd::LayerOp>(loc(n.at), type, b_.getStringAttr(n.op),
+                                             b_.getStringAttr(name), operands, params(n.config));
+      else if (n.kind == NetNode::Kind::Call)
+        values[k] = b_.create<expd::CallOp>(loc(n.at), type, targets[k], b_.getStringAttr(name),
+                                            operands);
+      else
+        values[k] = b_.create<expd::ApplyOp>(loc(n.at), type, targets[k], b_.getStringAttr(name),
+                                             operands);
+    }
+    b_.create<expd::YieldOp>(loc(g.decl->nameRange), values[g.output]);
+    return networks_[&g] = FlatSymbolRefAttr::get(net);
   }
 
   mlir::Value loss(const ValPtr &v, const std::string &name) {
@@ -268,6 +368,10 @@ private:
   DiagnosticEngine &diags_;
   OpBuilder b_;
   Operation *lastDecl_ = nullptr;
+  Operation *lastNetwork_ = nullptr;
+  // The encoder application being imported (for notes on errors inside its network).
+  SourceRange use_;
+  const Decl *useOf_ = nullptr;
   bool failed_ = false;
   std::set<std::string> reported_;
   int anon_ = 0;
@@ -275,6 +379,7 @@ private:
   std::map<std::pair<const DatasetInfo *, std::string>, mlir::Value> columns_;
   std::map<std::pair<std::string, const void *>, mlir::Value> encodes_;
   std::map<const Val *, std::string> encoders_;
+  std::map<const NetGraph *, FlatSymbolRefAttr> networks_;
   std::map<const Val *, mlir::Value> losses_;
   std::map<const Val *, std::string> lossNames_;
 };

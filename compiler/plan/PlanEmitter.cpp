@@ -104,6 +104,12 @@ FailureOr<json> emitGraph(func::FuncOp f) {
         return failure();
       node["attrs"][n.getName().str()] = *j;
     }
+    // The runtime's reshape kernel needs the per-row shape its result type holds.
+    if (isa<step::ReshapeOp>(op)) {
+      json shape = shapeOf(op.getResult(0).getType());
+      shape.erase(shape.begin());
+      node["attrs"]["shape"] = shape;
+    }
     if (auto loc = dyn_cast<FileLineColLoc>(op.getLoc()))
       node["loc"] = loc.getFilename().str() + ":" + std::to_string(loc.getLine()) + ":" +
                     std::to_string(loc.getColumn());

@@ -216,12 +216,14 @@ ValPtr Sema::apply(const Decl &callee, int calleeModule, Bound bound, SourceRang
 
   // 4. The result.
   ValPtr result;
+  std::shared_ptr<const NetGraph> graph;
   if (isNetwork) {
     // The body sees bare tensors: without the bag dims it is mapped over and
     // without provenance (rows, producing encoder), which only the value the
     // call returns carries — so layer chains inside bodies stay flat.
     Env body;
     body.vars = env.vars;
+    int input = 0;
     for (const Param &p : callee.params)
       if (isInputParam(p))
         if (ValPtr v = env.find(p.name); v && v->kind == VK::Data) {
@@ -230,11 +232,12 @@ ValPtr Sema::apply(const Decl &callee, int calleeModule, Bound bound, SourceRang
           core->type = v->type;
           core->origin = v->origin;
           core->perRow = v->perRow;
+          core->node = input++; // the body graph's input node
           core->type.dims.erase(core->type.dims.begin(), core->type.dims.begin() + lead.size());
           core->type.core = std::min(core->type.core, core->type.dims.size());
           body.vars[p.name] = core;
         }
-    ValPtr out = instantiate(callee, calleeModule, body, where);
+    ValPtr out = instantiate(callee, calleeModule, body, where, graph);
     if (out->isError())
       return out;
     // Check the body's output against the declared result type.
@@ -262,6 +265,8 @@ ValPtr Sema::apply(const Decl &callee, int calleeModule, Bound bound, SourceRang
         r->args[p.name] = v;
   if (r->kind == VK::Data && r->type.modality == "kgraph")
     r->perRow = false;
+  if (r->kind == VK::Data)
+    traceCall(callee, env, encoder, graph, *r);
   // A dataset argument gives per-row results their rows (`text(rows, ...)`),
   // and the columns `template` placeholders may name.
   const Val *table = nullptr;
@@ -328,6 +333,42 @@ ValPtr Sema::apply(const Decl &callee, int calleeModule, Bound bound, SourceRang
           r->inputs.emplace_back(p.name, v);
   }
   return r;
+}
+
+} // namespace expc
+
+namespace expc {
+
+// Inside a network body: the call becomes a node of the body's graph, over the
+// nodes of its data arguments, with every constant it bound (shape variables
+// included: `linear` needs `d`, `embedding` its class count `k`). Outside
+// bodies the result keeps the instantiation's graph for IR generation.
+void Sema::traceCall(const Decl &callee, const Env &env, const ValPtr &encoder,
+                     const std::shared_ptr<const NetGraph> &graph, Val &r) {
+  r.node = -1;
+  if (trace_.empty()) {
+    r.graph = graph;
+    return;
+  }
+  NetNode node;
+  node.op = callee.name;
+  node.callee = graph;
+  const bool isNetwork = callee.kind == ast::DeclKind::Network;
+  if (encoder || callee.externKind == "encoder") {
+    node.kind = NetNode::Kind::Apply;
+    node.encoder = encoder;
+  } else {
+    node.kind = isNetwork ? NetNode::Kind::Call : NetNode::Kind::Layer;
+  }
+  for (const Param &p : callee.params) {
+    ValPtr v = env.find(p.name);
+    if (v && v->kind == VK::Data && isInputParam(p))
+      node.operands.push_back(v->node);
+  }
+  for (const auto &[name, v] : env.vars)
+    if (v && v->isConstant())
+      node.config[name] = v;
+  trace(std::move(node), r);
 }
 
 } // namespace expc

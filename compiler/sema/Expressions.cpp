@@ -323,11 +323,23 @@ ValPtr Sema::evalBinary(const Expr &e, Env *env, int module) {
       }
       auto v = std::make_shared<Val>(*l);
       v->origin = e.range;
+      NetNode node;
+      node.op = op == "+" ? "add" : op == "-" ? "sub" : "mul";
+      node.operands = {l->node, r->node};
+      trace(std::move(node), *v);
       return v;
     }
     if ((op == "*" || op == "/") && (l->isNumber() || r->isNumber())) {
-      auto v = std::make_shared<Val>(l->kind == VK::Data ? *l : *r);
+      const Val &data = l->kind == VK::Data ? *l : *r, &number = l->kind == VK::Data ? *r : *l;
+      auto v = std::make_shared<Val>(data);
       v->origin = e.range;
+      NetNode node;
+      // x * c, c * x and x / c scale; c / x is a reciprocal (no kernel yet).
+      node.op = op == "/" && l->isNumber() ? "reciprocal" : "scale";
+      node.operands = {data.node};
+      double c = number.number();
+      node.config["factor"] = makeFloat(op == "/" && r->isNumber() ? 1.0 / c : c);
+      trace(std::move(node), *v);
       return v;
     }
     return invalid();

@@ -23,29 +23,56 @@ std::string instanceKey(const ast::Decl &net, const Sema::Env &env) {
 }
 } // namespace
 
-ValPtr Sema::instantiate(const ast::Decl &net, int module, Env &env, SourceRange where) {
+void Sema::trace(NetNode node, Val &v) {
+  if (trace_.empty())
+    return;
+  NetGraph &g = *trace_.back();
+  node.type = v.type;
+  node.at = v.origin;
+  v.node = static_cast<int>(g.nodes.size());
+  g.nodes.push_back(std::move(node));
+}
+
+ValPtr Sema::instantiate(const ast::Decl &net, int module, Env &env, SourceRange where,
+                         std::shared_ptr<const NetGraph> &graph) {
   std::string key = instanceKey(net, env);
-  if (auto it = instances_.find(key); it != instances_.end())
-    return it->second;
+  if (auto it = instances_.find(key); it != instances_.end()) {
+    graph = it->second.graph;
+    return it->second.result;
+  }
   if (instantiationDepth_ >= kMaxInstantiationDepth) {
     diags_.emit(diag::InstantiationTooDeep, where, int64_t(kMaxInstantiationDepth), net.name);
     return makeError();
   }
   ++instantiationDepth_;
   diags_.pushContext(diags_.makeNote(diag::InstantiatedHere, where, net.name));
+  // The body's layer graph: its data parameters (numbered by the caller, in
+  // parameter order) are the input nodes.
+  auto g = std::make_shared<NetGraph>();
+  g->decl = &net;
+  g->id = nextGraphId_++;
+  for (const ast::Param &p : net.params)
+    if (ValPtr v = env.find(p.name); v && v->kind == VK::Data && v->node >= 0 && isInputParam(p))
+      g->nodes.push_back({NetNode::Kind::Input, p.name, {}, {}, v->type, nullptr, nullptr, p.range});
+  g->inputs = g->nodes.size();
+  trace_.push_back(g.get());
   ValPtr result;
   Env local;
   local.parent = &env;
   bool ok = runStmts(net.body, local, module, result);
+  trace_.pop_back();
   diags_.popContext();
   --instantiationDepth_;
+  if (ok && result && result->kind == VK::Data)
+    g->output = result->node;
+  graph = g;
   if (ok && !result)
     diags_.emit(diag::MissingReturn, net.nameRange, net.name)
         .note(diag::InstantiatedHere, where, net.name);
   // A failed body has reported why (possibly earlier, in a cached instance).
   if (!ok || !result)
     result = makeError();
-  instances_[key] = result;
+  instances_[key] = {result, graph};
   return result;
 }
 

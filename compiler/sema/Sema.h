@@ -17,6 +17,7 @@
 #include "ast/AST.h"
 #include "diagnostics/Diagnostics.h"
 #include "imports/Imports.h"
+#include "sema/NetGraph.h"
 #include "sema/Value.h"
 
 #include <map>
@@ -125,6 +126,8 @@ private:
   ValPtr apply(const ast::Decl &callee, int calleeModule, Bound bound, SourceRange where,
                ValPtr encoder = nullptr);
   bool isInputParam(const ast::Param &p) const;
+  void traceCall(const ast::Decl &callee, const Env &env, const ValPtr &encoder,
+                 const std::shared_ptr<const NetGraph> &graph, Val &r);
   std::shared_ptr<Val> makeEncoder(const ast::Decl &callee, int module, SourceRange where,
                                    const Env &env) const;
 
@@ -143,7 +146,11 @@ private:
   bool isDataType(const ast::Expr &type) const;
 
   // Networks.cpp: instantiation of network bodies.
-  ValPtr instantiate(const ast::Decl &net, int module, Env &env, SourceRange where);
+  ValPtr instantiate(const ast::Decl &net, int module, Env &env, SourceRange where,
+                     std::shared_ptr<const NetGraph> &graph);
+  // Appends `node` to the graph of the body being instantiated (if any) as
+  // the node computing `v`.
+  void trace(NetNode node, Val &v);
   bool runStmts(const std::vector<ast::Stmt> &stmts, Env &env, int module, ValPtr &result);
 
   const ModuleSet &modules_;
@@ -154,7 +161,13 @@ private:
   std::vector<std::map<std::string, Binding>> scopes_; // per module
   std::unordered_map<const ast::Decl *, DeclState> decls_;
   std::unordered_map<const ast::Decl *, std::unique_ptr<DatasetInfo>> datasets_;
-  std::map<std::string, ValPtr> instances_; // network instantiation cache
+  struct Instance {
+    ValPtr result;
+    std::shared_ptr<const NetGraph> graph;
+  };
+  std::map<std::string, Instance> instances_; // network instantiation cache
+  std::vector<NetGraph *> trace_;             // graphs of the bodies being instantiated
+  int nextGraphId_ = 0;
   std::vector<SweepSpace> sweeps_;
   size_t instantiationDepth_ = 0;
   const ast::Decl *train_ = nullptr;

@@ -328,7 +328,7 @@ bool Sema::matchData(const Expr &type, const Val &v, Env &env, int module,
     else if (t.modality == "images" && m == "vector")
       d.help("encode the images first, e.g. with `ViT` or `ResNet`");
     else if (t.modality == "labels" && m == "vector")
-      d.help("embed the labels first, e.g. with `embedding_table`");
+      d.help("embed the labels first, e.g. with `EmbeddingTable`");
     return false;
   }
   // Split the actual dims into leading (mapped-over) dims and the core.

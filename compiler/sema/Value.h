@@ -48,6 +48,7 @@ int modalityRank(const std::string &modality);
 bool isModality(const std::string &name);
 
 struct DatasetInfo;
+struct NetGraph;
 
 enum class VK {
   Error,     // already reported; suppresses follow-on errors
@@ -99,6 +100,11 @@ struct Val {
   std::vector<std::pair<std::string, ValPtr>> inputs; // ...to these inputs
   bool perRow = true;                   // false for knowledge graphs
   bool trainable = true;                // Encoder: false when frozen
+  // In a network body being instantiated: the node of the body's layer graph
+  // that computes this tensor (sema/NetGraph.h).
+  int node = -1;
+  // An encoder applied outside networks: the layer graph of the instantiation.
+  std::shared_ptr<const NetGraph> graph;
 
   // Object `loss` built by `+`, `-`, `*`: weighted terms.
   std::vector<std::pair<double, ValPtr>> terms;

@@ -35,9 +35,10 @@ constexpr int64_t kBatch = ShapedType::kDynamic;
 // Builds one graph (a func.func) by lowering exp values on demand.
 class GraphBuilder {
 public:
-  GraphBuilder(ModuleOp module, Operation *anchor, SymbolTable &symbols, func::FuncOp func)
+  GraphBuilder(ModuleOp module, Operation *anchor, SymbolTable &symbols, func::FuncOp func,
+               bool training)
       : module_(module), anchor_(anchor), symbols_(symbols), func_(func),
-        b_(func.getContext()) {
+        b_(func.getContext()), training_(training) {
     b_.setInsertionPointToEnd(&func.getBody().front());
   }
 
@@ -55,6 +56,8 @@ private:
   }
   FailureOr<Value> column(expd::ColumnOp op);
   FailureOr<Value> encode(expd::EncodeOp op);
+  FailureOr<Value> apply(expd::EncoderOp encoder, ValueRange inputs, Location loc);
+  FailureOr<Value> layer(expd::LayerOp op, ArrayRef<Value> inputs, StringRef prefix);
   FailureOr<Value> contrastive(expd::ContrastiveOp op);
   FailureOr<Value> weightedSum(expd::WeightedSumOp op);
 
@@ -63,6 +66,7 @@ private:
   SymbolTable &symbols_;
   func::FuncOp func_;
   OpBuilder b_;
+  bool training_; // the training graph (dropout active) or an evaluation graph
   DenseMap<Value, Value> lowered_;
   llvm::StringMap<Value> params_;
 };
@@ -131,42 +135,146 @@ FailureOr<Value> GraphBuilder::encode(expd::EncodeOp op) {
   FailureOr<Value> input = lower(op.getInput());
   if (failed(input))
     return failure();
-  Location loc = op.getLoc();
-  DictionaryAttr params = encoder.getParams();
-  std::string prefix = encoder.getSymName().str();
-  if (encoder.getKind() == "small_cnn") {
-    int64_t width = expd::intParam(params, "width"), depth = expd::intParam(params, "depth");
-    int64_t dim = expd::intParam(params, "dim");
-    auto images = cast<expd::ImagesType>(op.getInput().getType());
-    int64_t c = images.getChannels(), h = images.getHeight(), w = images.getWidth();
-    Value x = *input;
-    for (int64_t i = 0; i < depth; ++i) {
-      // PyTorch's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases.
-      double bound = 1.0 / std::sqrt(double(c * 9));
-      std::string layer = prefix + ".conv" + std::to_string(i);
-      Value wt = param(loc, layer + ".weight", {width, c, 3, 3}, "uniform", bound, true);
-      Value bias = param(loc, layer + ".bias", {width}, "uniform", bound, false);
-      x = b_.create<step::Conv2dOp>(loc, f32({kBatch, width, h, w}), x, wt, bias,
-                                    b_.getI64IntegerAttr(1), b_.getI64IntegerAttr(1));
-      x = b_.create<step::ReluOp>(loc, x);
-      h /= 2;
-      w /= 2;
-      x = b_.create<step::MaxPool2dOp>(loc, f32({kBatch, width, h, w}), x,
-                                       b_.getI64IntegerAttr(2), b_.getI64IntegerAttr(2));
-      c = width;
+  return apply(encoder, {*input}, op.getLoc());
+}
+
+// The encoder's (flat) network over batched inputs; its parameters are named
+// after the encoder, so every application shares them.
+FailureOr<Value> GraphBuilder::apply(expd::EncoderOp encoder, ValueRange inputs, Location loc) {
+  auto ref = encoder.getNetworkAttr();
+  if (!ref)
+    return emitError(loc) << "pretrained encoder '" << encoder.getKind()
+                          << "' has no step lowering (it needs its weights loaded)";
+  if (encoder.getFrozen())
+    return emitError(loc) << "frozen encoder '" << encoder.getSymName()
+                          << "' has no step lowering yet";
+  auto net = SymbolTable::lookupNearestSymbolFrom<expd::NetworkOp>(encoder, ref);
+  if (!net)
+    return encoder.emitOpError() << "refers to an unknown network";
+  Block &body = net.getBody().front();
+  DenseMap<Value, Value> values;
+  for (auto [arg, in] : llvm::zip(body.getArguments(), inputs))
+    values[arg] = in;
+  std::string prefix = encoder.getSymName().str() + ".";
+  for (Operation &op : body) {
+    SmallVector<Value> operands;
+    for (Value v : op.getOperands())
+      operands.push_back(values.lookup(v));
+    if (auto yield = dyn_cast<expd::YieldOp>(op))
+      return operands[0];
+    FailureOr<Value> result = failure();
+    if (auto layer = dyn_cast<expd::LayerOp>(op)) {
+      result = this->layer(layer, operands, prefix);
+    } else if (auto applied = dyn_cast<expd::ApplyOp>(op)) {
+      auto inner = symbols_.lookupNearestSymbolFrom<expd::EncoderOp>(applied, applied.getEncoderAttr());
+      if (!inner)
+        return applied.emitOpError() << "refers to an unknown encoder";
+      result = apply(inner, operands, applied.getLoc());
+    } else {
+      return op.emitOpError() << "is not inlined; run exp-inline-networks first";
     }
-    x = b_.create<step::GlobalAvgPoolOp>(loc, f32({kBatch, width}), x);
-    double bound = 1.0 / std::sqrt(double(width));
-    Value wt = param(loc, prefix + ".proj.weight", {dim, width}, "uniform", bound, true);
-    Value bias = param(loc, prefix + ".proj.bias", {dim}, "uniform", bound, false);
-    return Value(b_.create<step::LinearOp>(loc, f32({kBatch, dim}), x, wt, bias));
+    if (failed(result))
+      return failure();
+    values[op.getResult(0)] = *result;
   }
-  if (encoder.getKind() == "embedding_table") {
-    int64_t classes = expd::intParam(params, "classes"), dim = expd::intParam(params, "dim");
-    Value table = param(loc, prefix + ".table", {classes, dim}, "normal", 1.0, true);
-    return Value(b_.create<step::EmbeddingLookupOp>(loc, f32({kBatch, dim}), table, *input));
+  return net.emitOpError() << "has no exp.yield";
+}
+
+// One exp.layer as step ops. PyTorch's default initialisations: U(+-1/sqrt(fan_in))
+// for linear and conv weights and biases, N(0, 1) for embedding tables, ones and
+// zeros (without weight decay) for layer-norm affine parameters.
+FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, StringRef prefix) {
+  Location loc = op.getLoc();
+  StringRef kind = op.getLayer();
+  DictionaryAttr cfg = op.getConfig();
+  auto rowType = cast<RankedTensorType>(op.getType());
+  SmallVector<int64_t> shape{kBatch};
+  shape.append(rowType.getShape().begin(), rowType.getShape().end());
+  auto type = RankedTensorType::get(shape, rowType.getElementType());
+  std::string name = (prefix + op.getName()).str();
+  auto i = [&](StringRef key) { return expd::intParam(cfg, key); };
+  auto rank = [&](Value v) { return cast<RankedTensorType>(v.getType()).getRank(); };
+  auto needRow = [&](int64_t r) -> LogicalResult {
+    if (rank(in[0]) == r + 1)
+      return success();
+    return op.emitOpError() << "'" << kind << "' over bags (extra leading dimensions) has no step lowering yet";
+  };
+  if (kind == "linear") {
+    int64_t d = i("d"), out = i("out");
+    double bound = 1.0 / std::sqrt(double(d));
+    Value w = param(loc, name + ".weight", {out, d}, "uniform", bound, true);
+    auto bias = cfg.getAs<BoolAttr>("bias");
+    Value b = !bias || bias.getValue() ? param(loc, name + ".bias", {out}, "uniform", bound, false)
+                                       : constant(loc, 0.0);
+    return Value(b_.create<step::LinearOp>(loc, type, in[0], w, b));
   }
-  return encoder.emitOpError() << "has no lowering for kind '" << encoder.getKind() << "'";
+  if (kind == "conv2d") {
+    if (failed(needRow(3)))
+      return failure();
+    int64_t c = i("c"), out = i("out"), k = i("kernel");
+    double bound = 1.0 / std::sqrt(double(c * k * k));
+    Value w = param(loc, name + ".weight", {out, c, k, k}, "uniform", bound, true);
+    auto bias = cfg.getAs<BoolAttr>("bias");
+    Value b = !bias || bias.getValue() ? param(loc, name + ".bias", {out}, "uniform", bound, false)
+                                       : constant(loc, 0.0);
+    return Value(b_.create<step::Conv2dOp>(loc, type, in[0], w, b, b_.getI64IntegerAttr(i("stride")),
+                                           b_.getI64IntegerAttr(i("padding"))));
+  }
+  if (kind == "max_pool2d") {
+    if (failed(needRow(3)))
+      return failure();
+    return Value(b_.create<step::MaxPool2dOp>(loc, type, in[0], b_.getI64IntegerAttr(i("kernel")),
+                                              b_.getI64IntegerAttr(i("stride")),
+                                              b_.getI64IntegerAttr(i("padding"))));
+  }
+  if (kind == "global_avg_pool") {
+    if (failed(needRow(3)))
+      return failure();
+    return Value(b_.create<step::GlobalAvgPoolOp>(loc, type, in[0]));
+  }
+  if (kind == "relu")
+    return Value(b_.create<step::ReluOp>(loc, in[0]));
+  if (kind == "gelu")
+    return Value(b_.create<step::GeluOp>(loc, in[0]));
+  if (kind == "tanh")
+    return Value(b_.create<step::TanhOp>(loc, in[0]));
+  if (kind == "sigmoid")
+    return Value(b_.create<step::SigmoidOp>(loc, in[0]));
+  if (kind == "normalize")
+    return Value(b_.create<step::L2NormalizeOp>(loc, in[0]));
+  if (kind == "stop_gradient")
+    return Value(b_.create<step::DetachOp>(loc, in[0]));
+  if (kind == "dropout") {
+    if (!training_)
+      return in[0]; // evaluation graphs run the identity
+    return Value(b_.create<step::DropoutOp>(loc, in[0], b_.getF64FloatAttr(expd::floatParam(cfg, "p"))));
+  }
+  if (kind == "layer_norm") {
+    int64_t d = rowType.getShape().back();
+    Value w = param(loc, name + ".weight", {d}, "constant", 1.0, false);
+    Value b = param(loc, name + ".bias", {d}, "constant", 0.0, false);
+    return Value(b_.create<step::LayerNormOp>(loc, type, in[0], w, b,
+                                              b_.getF64FloatAttr(expd::floatParam(cfg, "eps", 1e-6))));
+  }
+  if (kind == "flatten")
+    return Value(b_.create<step::ReshapeOp>(loc, type, in[0]));
+  if (kind == "embedding") {
+    int64_t k = i("k"), dim = i("dim");
+    Value table = param(loc, name + ".table", {k, dim}, "normal", 1.0, true);
+    return Value(b_.create<step::EmbeddingLookupOp>(loc, type, table, in[0]));
+  }
+  if (kind == "concat")
+    return Value(b_.create<step::ConcatOp>(loc, type, in[0], in[1]));
+  if (kind == "add")
+    return Value(b_.create<step::AddOp>(loc, type, in[0], in[1]));
+  if (kind == "sub")
+    return Value(b_.create<step::SubOp>(loc, type, in[0], in[1]));
+  if (kind == "mul")
+    return Value(b_.create<step::MulOp>(loc, type, in[0], in[1]));
+  if (kind == "scale")
+    return Value(b_.create<step::MulOp>(loc, type, in[0],
+                                        constant(loc, expd::floatParam(cfg, "factor"))));
+  return op.emitOpError() << "layer '" << kind << "' has no step lowering";
 }
 
 // CLIP: symmetric InfoNCE over cosine similarities scaled by exp(s).
@@ -255,7 +363,7 @@ LogicalResult ExperimentLowering::run() {
   expd::TrainOp train = trains[0];
   func::FuncOp trainFn = newGraph("train_step", train.getLoc());
   {
-    GraphBuilder g(module_, exp_, symbols_, trainFn);
+    GraphBuilder g(module_, exp_, symbols_, trainFn, /*training=*/true);
     FailureOr<Value> loss = g.lower(train.getObjective());
     if (failed(loss))
       return failure();
@@ -273,7 +381,7 @@ LogicalResult ExperimentLowering::run() {
       func::FuncOp &f = embedGraphs[input];
       if (!f) {
         f = newGraph("embed_" + std::to_string(embedGraphs.size() - 1), input.getLoc());
-        GraphBuilder g(module_, exp_, symbols_, f);
+        GraphBuilder g(module_, exp_, symbols_, f, /*training=*/false);
         FailureOr<Value> e = g.lower(input);
         if (failed(e))
           return failure();

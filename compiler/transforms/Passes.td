@@ -5,6 +5,20 @@
 
 include "mlir/Pass/PassBase.td"
 
+def ExpInlineNetworks : Pass<"exp-inline-networks", "::mlir::ModuleOp"> {
+  let summary = "Inline nested network instantiations into concrete layer graphs";
+  let description = [{
+    Semantic analysis gives each network instantiation its own `exp.network`
+    (a `ResNet` calls its `BasicBlock`s through `exp.call`). This pass
+    replaces every `exp.call` by the callee's body — bottom-up, so each
+    network an encoder uses becomes one flat graph of `exp.layer` and
+    `exp.apply` ops — and prefixes the inlined ops' names with the call's,
+    so parameter names stay unique and say where they come from
+    (`cells.4.BasicBlock.0.conv2d.weight`). Networks only reached through
+    calls are then erased. A network that calls itself is an error.
+  }];
+}
+
 def ExpLowerToStep : Pass<"exp-lower-to-step", "::mlir::ModuleOp"> {
   let summary = "Lower exp experiments to step-level graphs and directives";
   let description = [{

@@ -16,15 +16,36 @@ T param(const In &, const OpAttrs &a, ParameterStore &p) { return p.get(a.parame
 T constant(const In &, const OpAttrs &a, ParameterStore &) {
   return torch::scalar_tensor(a.value, torch::kFloat32);
 }
+// A rank-0 bias operand stands for none.
+T biasOrNone(const T &b) { return b.dim() == 0 ? T() : b; }
 T conv2d(const In &x, const OpAttrs &a, ParameterStore &) {
-  return torch::conv2d(x[0], x[1], x[2], a.stride, a.padding);
+  return torch::conv2d(x[0], x[1], biasOrNone(x[2]), a.stride, a.padding);
 }
 T relu(const In &x, const OpAttrs &, ParameterStore &) { return torch::relu(x[0]); }
 T maxPool2d(const In &x, const OpAttrs &a, ParameterStore &) {
-  return torch::max_pool2d(x[0], a.kernel, a.stride);
+  return torch::max_pool2d(x[0], a.kernel, a.stride, a.padding);
 }
 T globalAvgPool(const In &x, const OpAttrs &, ParameterStore &) { return x[0].mean({2, 3}); }
-T linear(const In &x, const OpAttrs &, ParameterStore &) { return torch::linear(x[0], x[1], x[2]); }
+T linear(const In &x, const OpAttrs &, ParameterStore &) {
+  return torch::linear(x[0], x[1], biasOrNone(x[2]));
+}
+T gelu(const In &x, const OpAttrs &, ParameterStore &) { return torch::gelu(x[0]); }
+T tanh(const In &x, const OpAttrs &, ParameterStore &) { return torch::tanh(x[0]); }
+T sigmoid(const In &x, const OpAttrs &, ParameterStore &) { return torch::sigmoid(x[0]); }
+T detach(const In &x, const OpAttrs &, ParameterStore &) { return x[0].detach(); }
+T dropout(const In &x, const OpAttrs &a, ParameterStore &) {
+  return torch::dropout(x[0], a.p, /*train=*/true);
+}
+T layerNorm(const In &x, const OpAttrs &a, ParameterStore &) {
+  return torch::layer_norm(x[0], {x[0].size(-1)}, x[1], x[2], a.eps);
+}
+T reshape(const In &x, const OpAttrs &a, ParameterStore &) {
+  std::vector<int64_t> shape{x[0].size(0)};
+  shape.insert(shape.end(), a.shape.begin(), a.shape.end());
+  return x[0].reshape(shape);
+}
+T concat(const In &x, const OpAttrs &, ParameterStore &) { return torch::cat({x[0], x[1]}, -1); }
+T sub(const In &x, const OpAttrs &, ParameterStore &) { return x[0] - x[1]; }
 T embeddingLookup(const In &x, const OpAttrs &, ParameterStore &) {
   return torch::embedding(x[0], x[1]);
 }
@@ -72,6 +93,15 @@ const Entry kKernels[] = {
     {"arange_rows", 1, arangeRows},
     {"cross_entropy", 2, crossEntropy},
     {"contrastive_loss", 3, contrastiveLoss},
+    {"gelu", 1, gelu},
+    {"tanh", 1, tanh},
+    {"sigmoid", 1, sigmoid},
+    {"detach", 1, detach},
+    {"dropout", 1, dropout},
+    {"layer_norm", 3, layerNorm},
+    {"reshape", 1, reshape},
+    {"concat", 2, concat},
+    {"sub", 2, sub},
 };
 
 } // namespace

@@ -64,6 +64,9 @@ void readAttrs(Reader &r, const json &attrs, const std::string &path, OpAttrs &a
   r.get(attrs, path, "kernel", a.kernel, false);
   r.get(attrs, path, "transpose_b", a.transposeB, false);
   r.get(attrs, path, "kind", a.kind, false);
+  r.get(attrs, path, "eps", a.eps, false);
+  r.get(attrs, path, "p", a.p, false);
+  r.get(attrs, path, "shape", a.shape, false);
 }
 
 void readGraph(Reader &r, const std::string &name, const json &g, Graph &graph) {

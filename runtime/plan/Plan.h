@@ -30,6 +30,8 @@ struct OpAttrs {
   double value = 0;      // constant
   int64_t stride = 1, padding = 0, kernel = 2;
   bool transposeB = false;
+  double eps = 1e-5, p = 0;   // layer_norm, dropout
+  std::vector<int64_t> shape; // reshape: the per-row result shape
   std::string kind; // contrastive_loss: clip | infoloob
   int variant = 0;  // `kind`, decoded by the kernel's parser at load time
 };

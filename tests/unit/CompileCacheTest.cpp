@@ -14,13 +14,13 @@ using namespace expc;
 namespace {
 
 const char *kSource = R"(import std.data.{simulated_screen}
-import std.encoders.{small_cnn, embedding_table}
+import std.encoders.{SmallCNN, EmbeddingTable}
 import std.objectives.{clip}
 import std.optim.{adamw}
 param lr: float = 1e-3
 dataset screen = simulated_screen(seed = 1)
-encoder cells = small_cnn(dim = 32)
-encoder perts = embedding_table(dim = 32)
+encoder cells = SmallCNN(dim = 32)
+encoder perts = EmbeddingTable(dim = 32)
 objective align = clip(cells(screen.image), perts(screen.perturbation))
 train main { objective = align; epochs = 1; optimizer = adamw(lr = lr) }
 )";

@@ -26,15 +26,15 @@ Checked check(const std::string &text) {
 
 #define IMPORTS                                                                              \
   "import std.data.{simulated_screen}\n"                                                     \
-  "import std.encoders.{small_cnn, embedding_table}\n"                                       \
+  "import std.encoders.{SmallCNN, EmbeddingTable}\n"                                       \
   "import std.objectives.{clip}\n"                                                           \
   "import std.optim.{adamw}\n"                                                               \
   "import std.eval.{replicate_map}\n"
 
 const char *kValid = IMPORTS R"(
 dataset screen = simulated_screen(seed = 1)
-encoder cells = small_cnn(channels = screen.image.channels, dim = 2 * 16)
-encoder perts = embedding_table(classes = screen.perturbation.classes, dim = 32)
+encoder cells = SmallCNN(channels = screen.image.channels, dim = 2 * 16)
+encoder perts = EmbeddingTable(classes = screen.perturbation.classes, dim = 32)
 objective align = clip(cells(screen.image), perts(screen.perturbation)) + 0.5 * clip(cells(screen.image), perts(screen.perturbation))
 train main { objective = align; epochs = 2; optimizer = adamw(lr = 1e-3) }
 evaluate r = replicate_map(cells(screen.held_out.image), sameby = screen.held_out.perturbation, diffby = screen.held_out.plate)
@@ -52,8 +52,8 @@ TEST_CASE("declaration order does not matter") {
   std::string text = IMPORTS R"(
 train main { objective = align; epochs = 2; optimizer = adamw(lr = 1e-3) }
 objective align = clip(cells(screen.image), perts(screen.perturbation))
-encoder perts = embedding_table(classes = screen.perturbation.classes, dim = 64)
-encoder cells = small_cnn(channels = 3)
+encoder perts = EmbeddingTable(classes = screen.perturbation.classes, dim = 64)
+encoder cells = SmallCNN(channels = 3)
 dataset screen = simulated_screen()
 )";
   CHECK(check(text).errors == 0);
@@ -62,8 +62,8 @@ dataset screen = simulated_screen()
 TEST_CASE("sema recovers and reports every error in one run") {
   std::string text = IMPORTS R"(
 dataset screen = simulated_screen(plates = 200)
-encoder cells = small_cnn(channels = 4)
-encoder perts = embedding_table(classes = 3, dim = 64)
+encoder cells = SmallCNN(channels = 4)
+encoder perts = EmbeddingTable(classes = 3, dim = 64)
 objective align = clip(cells(screen.image), perts(screen.perturbation))
 train main { objective = align; epochs = 0; optimizer = adamw(lr = 1e-3) }
 )";

@@ -93,45 +93,36 @@ Type columnType(MLIRContext *ctx, StringRef source, DictionaryAttr params,
   return {};
 }
 
-FailureOr<EmbeddingType> encoderResult(StringRef kind, DictionaryAttr params,
-                                       Type input, std::string &error) {
-  MLIRContext *ctx = params.getContext();
-  int64_t dim = intParam(params, "dim");
-  if (kind == "small_cnn") {
-    auto images = dyn_cast<ImagesType>(input);
-    if (!images) {
-      error = "small_cnn takes images";
-      return failure();
-    }
-    int64_t channels = intParam(params, "channels");
-    if (images.getChannels() != channels) {
-      error = "small_cnn expects " + std::to_string(channels) + " channels, got " +
-              std::to_string(images.getChannels());
-      return failure();
-    }
-    int64_t depth = intParam(params, "depth");
-    if ((images.getHeight() >> depth) < 1 || (images.getWidth() >> depth) < 1) {
-      error = "small_cnn of depth " + std::to_string(depth) + " needs images of at least " +
-              std::to_string(int64_t(1) << depth) + " pixels";
-      return failure();
-    }
-    return EmbeddingType::get(ctx, dim);
+bool hasStepLowering(StringRef layer) {
+  static const StringRef kLowered[] = {
+      "linear", "conv2d", "max_pool2d", "global_avg_pool", "relu", "gelu", "tanh", "sigmoid",
+      "layer_norm", "normalize", "flatten", "embedding", "dropout", "stop_gradient", "concat",
+      "add", "sub", "mul", "scale"};
+  return llvm::is_contained(kLowered, layer);
+}
+
+RankedTensorType rowType(Type column) {
+  if (auto images = dyn_cast<ImagesType>(column))
+    return RankedTensorType::get({images.getChannels(), images.getHeight(), images.getWidth()},
+                                 Float32Type::get(column.getContext()));
+  if (isa<LabelsType>(column))
+    return RankedTensorType::get({}, IntegerType::get(column.getContext(), 64));
+  return nullptr;
+}
+
+FailureOr<EmbeddingType> encoderResult(StringRef kind, Type input, std::string &error) {
+  // Pretrained extern encoders: 3-channel images to a fixed width.
+  int64_t width = kind == "dino_vitb8" ? 768 : kind == "dinov2_giant" ? 1536 : 0;
+  if (!width) {
+    error = "unknown encoder kind '" + kind.str() + "'";
+    return failure();
   }
-  if (kind == "embedding_table") {
-    auto labels = dyn_cast<LabelsType>(input);
-    if (!labels) {
-      error = "embedding_table takes labels";
-      return failure();
-    }
-    if (labels.getClasses() != intParam(params, "classes")) {
-      error = "embedding_table expects " + std::to_string(intParam(params, "classes")) +
-              " classes, got " + std::to_string(labels.getClasses());
-      return failure();
-    }
-    return EmbeddingType::get(ctx, dim);
+  auto images = dyn_cast<ImagesType>(input);
+  if (!images || images.getChannels() != 3) {
+    error = kind.str() + " takes 3-channel images";
+    return failure();
   }
-  error = "unknown encoder kind '" + kind.str() + "'";
-  return failure();
+  return EmbeddingType::get(input.getContext(), width);
 }
 
 } // namespace expc::expd
@@ -187,25 +178,88 @@ LogicalResult ColumnOp::verify() {
 }
 
 LogicalResult EncoderOp::verify() {
-  if (getKind() == "small_cnn")
-    return requirePositiveInts(*this, getParams(), {"channels", "width", "depth", "dim"});
-  if (getKind() == "embedding_table")
-    return requirePositiveInts(*this, getParams(), {"classes", "dim"});
-  return emitOpError() << "unknown encoder kind '" << getKind() << "'";
+  if (getNetwork())
+    return success(); // checked against the network in verifySymbolUses
+  std::string error;
+  auto probe = ImagesType::get(getContext(), 3, 224, 224);
+  if (failed(encoderResult(getKind(), probe, error)) && error.rfind("unknown", 0) == 0)
+    return emitOpError() << error << "; encoders written in .exp need a `network`";
+  return success();
+}
+
+LogicalResult EncoderOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  if (auto ref = getNetworkAttr())
+    if (!symbols.lookupNearestSymbolFrom<NetworkOp>(*this, ref))
+      return emitOpError() << "'" << ref.getValue() << "' does not name an exp.network";
+  return success();
 }
 
 LogicalResult EncodeOp::verifySymbolUses(SymbolTableCollection &symbols) {
   auto encoder = symbols.lookupNearestSymbolFrom<EncoderOp>(*this, getEncoderAttr());
   if (!encoder)
     return emitOpError() << "'" << getEncoder() << "' does not name an exp.encoder";
+  if (auto ref = encoder.getNetworkAttr()) {
+    auto net = symbols.lookupNearestSymbolFrom<NetworkOp>(encoder, ref);
+    if (!net)
+      return success(); // the encoder reports it
+    Block &body = net.getBody().front();
+    RankedTensorType row = rowType(getInput().getType());
+    if (body.getNumArguments() != 1 || body.getArgument(0).getType() != row)
+      return emitOpError() << "applies network '" << ref.getValue() << "' to rows of type "
+                           << row << ", but it takes " << body.getArgumentTypes();
+    auto out = cast<RankedTensorType>(body.getTerminator()->getOperand(0).getType());
+    if (out.getRank() != 1 || out.getDimSize(0) != getType().getDim())
+      return emitOpError() << "network '" << ref.getValue() << "' produces " << out << ", not "
+                           << getType();
+    return success();
+  }
   std::string error;
-  FailureOr<EmbeddingType> out =
-      encoderResult(encoder.getKind(), encoder.getParams(), getInput().getType(), error);
+  FailureOr<EmbeddingType> out = encoderResult(encoder.getKind(), getInput().getType(), error);
   if (failed(out))
     return emitOpError() << error;
   if (*out != getType())
     return emitOpError() << "encoder '" << getEncoder() << "' produces " << *out << ", not "
                          << getType();
+  return success();
+}
+
+LogicalResult NetworkOp::verify() {
+  Block &body = getBody().front();
+  if (body.empty() || !isa<YieldOp>(body.back()))
+    return emitOpError() << "must end with exp.yield";
+  for (Type t : body.getArgumentTypes())
+    if (!isa<RankedTensorType>(t))
+      return emitOpError() << "inputs must be ranked tensors, got " << t;
+  return success();
+}
+
+// A call or apply takes what its target takes and gives what it gives.
+static LogicalResult checkSignature(Operation *op, Region &target, StringRef what) {
+  Block &body = target.front();
+  if (TypeRange(op->getOperandTypes()) != TypeRange(body.getArgumentTypes()))
+    return op->emitOpError() << "passes " << op->getOperandTypes() << " to " << what
+                             << ", which takes " << body.getArgumentTypes();
+  Type out = body.getTerminator()->getOperand(0).getType();
+  if (op->getResult(0).getType() != out)
+    return op->emitOpError() << "expects " << op->getResult(0).getType() << " from " << what
+                             << ", which gives " << out;
+  return success();
+}
+
+LogicalResult CallOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  auto net = symbols.lookupNearestSymbolFrom<NetworkOp>(*this, getCalleeAttr());
+  if (!net)
+    return emitOpError() << "'" << getCallee() << "' does not name an exp.network";
+  return checkSignature(*this, net.getBody(), "network '" + getCallee().str() + "'");
+}
+
+LogicalResult ApplyOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  auto enc = symbols.lookupNearestSymbolFrom<EncoderOp>(*this, getEncoderAttr());
+  if (!enc)
+    return emitOpError() << "'" << getEncoder() << "' does not name an exp.encoder";
+  if (auto ref = enc.getNetworkAttr())
+    if (auto net = symbols.lookupNearestSymbolFrom<NetworkOp>(enc, ref))
+      return checkSignature(*this, net.getBody(), "encoder '" + getEncoder().str() + "'");
   return success();
 }
 

@@ -24,11 +24,18 @@ mlir::Type columnType(mlir::MLIRContext *ctx, llvm::StringRef source,
                       mlir::DictionaryAttr params, llvm::StringRef column,
                       std::string &error);
 
-// What an encoder of `kind` with `params` produces from `input`; failure (and
-// `error` set) when it cannot take that input.
-mlir::FailureOr<EmbeddingType> encoderResult(llvm::StringRef kind,
-                                             mlir::DictionaryAttr params,
-                                             mlir::Type input, std::string &error);
+// What a pretrained extern encoder of `kind` produces from `input`; failure
+// (and `error` set) when it cannot take that input or `kind` is unknown.
+mlir::FailureOr<EmbeddingType> encoderResult(llvm::StringRef kind, mlir::Type input,
+                                             std::string &error);
+
+// One row of a column as a network body sees it: images -> tensor<c x h x w x f32>,
+// labels -> tensor<i64>; null for other types.
+mlir::RankedTensorType rowType(mlir::Type column);
+
+// Whether exp-lower-to-step can lower `exp.layer` `layer` (IR generation
+// refuses the others at their source).
+bool hasStepLowering(llvm::StringRef layer);
 
 // An integer parameter, or `fallback` when absent.
 int64_t intParam(mlir::DictionaryAttr params, llvm::StringRef name, int64_t fallback = 0);

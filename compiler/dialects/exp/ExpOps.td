@@ -111,16 +111,83 @@ def Exp_ColumnOp : Exp_Op<"column", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Exp_EncoderOp : Exp_Op<"encoder", [Symbol]> {
+def Exp_EncoderOp : Exp_Op<"encoder", [Symbol, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
   let summary = "an encoder: a network with parameters";
   let description = [{
-    A stdlib network (`kind`) with its resolved hyperparameters. Its input and
-    output types follow from them; `exp.encode` checks applications against
-    that signature. All applications of one encoder share its parameters.
+    A network (`kind` names it) with its resolved hyperparameters. When the
+    network is written in `.exp`, `network` refers to the `exp.network` of its
+    instantiation; otherwise `kind` is a pretrained extern encoder
+    (`dino_vitb8`, `dinov2_giant`). All applications of one encoder share its
+    parameters; `frozen` ones are not trained.
   }];
-  let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind, DictionaryAttr:$params);
-  let assemblyFormat = "$sym_name $kind $params attr-dict";
+  let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind, DictionaryAttr:$params,
+                       OptionalAttr<FlatSymbolRefAttr>:$network, UnitAttr:$frozen);
+  let assemblyFormat = "$sym_name $kind $params (`network` $network^)? (`frozen` $frozen^)? attr-dict";
   let hasVerifier = 1;
+}
+
+def Exp_NetworkOp : Exp_Op<"network", [Symbol, IsolatedFromAbove, SingleBlock]> {
+  let summary = "one instantiation of a network written in .exp: a layer graph";
+  let description = [{
+    The body of a network as semantic analysis instantiated it: every shape
+    and configuration resolved, `repeat` unrolled, `if` decided. Block
+    arguments are the network's data inputs as per-row tensors (no batch
+    dimension); `exp.yield` returns its output. Bodies hold `exp.layer`,
+    `exp.call` (a nested network) and `exp.apply` (an encoder argument).
+    `exp-inline-networks` flattens the calls.
+
+    ```mlir
+    exp.network @MLP_0 "MLP" {
+    ^bb0(%x: tensor<64xf32>):
+      %h = exp.layer "linear" "0.linear" (%x) {d = 64 : i64, out = 128 : i64} : (tensor<64xf32>) -> tensor<128xf32>
+      exp.yield %h : tensor<128xf32>
+    }
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$network);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$sym_name $network attr-dict-with-keyword $body";
+  let hasVerifier = 1;
+}
+
+def Exp_LayerOp : Exp_Op<"layer", [Pure]> {
+  let summary = "a primitive layer of std.layers, or tensor arithmetic";
+  let description = [{
+    `layer` names an `extern layer` of std.layers (`linear`, `conv2d`, ...) or
+    arithmetic on tensors (`add`, `sub`, `mul`, `scale` by `factor`).
+    `config` holds every constant the call bound, shape variables included.
+    `name` is unique in its network; parameters the layer creates are named
+    after it, prefixed by the encoder's name.
+  }];
+  let arguments = (ins StrAttr:$layer, StrAttr:$name, Variadic<AnyRankedTensor>:$inputs,
+                       DictionaryAttr:$config);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$layer $name `(` $inputs `)` $config attr-dict `:` functional-type($inputs, $result)";
+}
+
+def Exp_CallOp : Exp_Op<"call", [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "a nested network instantiation";
+  let arguments = (ins FlatSymbolRefAttr:$callee, StrAttr:$name, Variadic<AnyRankedTensor>:$inputs);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$callee $name `(` $inputs `)` attr-dict `:` functional-type($inputs, $result)";
+}
+
+def Exp_ApplyOp : Exp_Op<"apply", [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "an encoder passed to a network, applied inside it";
+  let description = [{
+    Applies the experiment's `encoder` (sharing its parameters with every
+    other application) to per-row tensors, as CellCLIP's image network applies
+    its `backbone`.
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$encoder, StrAttr:$name, Variadic<AnyRankedTensor>:$inputs);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$encoder $name `(` $inputs `)` attr-dict `:` functional-type($inputs, $result)";
+}
+
+def Exp_YieldOp : Exp_Op<"yield", [Pure, Terminator, HasParent<"NetworkOp">]> {
+  let summary = "the output of a network";
+  let arguments = (ins AnyRankedTensor:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
 }
 
 def Exp_EncodeOp : Exp_Op<"encode", [Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {

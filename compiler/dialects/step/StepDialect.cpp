@@ -86,14 +86,15 @@ LogicalResult ParamOp::verifySymbolUses(SymbolTableCollection &symbols) {
 
 LogicalResult Conv2dOp::verify() {
   if (failed(expectRank(*this, getInput(), 4, "input")) ||
-      failed(expectRank(*this, getWeight(), 4, "weight")) ||
-      failed(expectRank(*this, getBias(), 1, "bias")))
+      failed(expectRank(*this, getWeight(), 4, "weight")))
     return failure();
   auto x = ranked(getInput()), w = ranked(getWeight()), b = ranked(getBias());
+  if (!b || b.getRank() > 1)
+    return emitOpError() << "bias must be a rank-1 tensor (or rank-0 for none), got " << getBias().getType();
   if (!dimsAgree(x.getDimSize(1), w.getDimSize(1)))
     return emitOpError() << "input has " << x.getDimSize(1) << " channels but the weight takes "
                          << w.getDimSize(1);
-  if (!dimsAgree(b.getDimSize(0), w.getDimSize(0)))
+  if (b.getRank() == 1 && !dimsAgree(b.getDimSize(0), w.getDimSize(0)))
     return emitOpError() << "bias has " << b.getDimSize(0) << " entries for "
                          << w.getDimSize(0) << " output channels";
   int64_t s = getStride(), p = getPadding();
@@ -110,14 +111,14 @@ LogicalResult Conv2dOp::verify() {
 LogicalResult MaxPool2dOp::verify() {
   if (failed(expectRank(*this, getInput(), 4, "input")))
     return failure();
-  if (getKernel() < 1 || getStride() < 1)
-    return emitOpError() << "needs kernel and stride >= 1";
+  if (getKernel() < 1 || getStride() < 1 || getPadding() < 0 || 2 * getPadding() > getKernel())
+    return emitOpError() << "needs kernel and stride >= 1 and padding at most half the kernel";
   auto x = ranked(getInput());
-  int64_t k = getKernel(), s = getStride();
+  int64_t k = getKernel(), s = getStride(), p = getPadding();
   auto out = [&](int64_t in) -> int64_t {
-    return ShapedType::isDynamic(in) ? in : (in - k) / s + 1;
+    return ShapedType::isDynamic(in) ? in : (in + 2 * p - k) / s + 1;
   };
-  if (!ShapedType::isDynamic(x.getDimSize(2)) && x.getDimSize(2) < k)
+  if (!ShapedType::isDynamic(x.getDimSize(2)) && x.getDimSize(2) + 2 * p < k)
     return emitOpError() << "input of height " << x.getDimSize(2) << " is smaller than the kernel";
   return expectShape(*this, getResult(),
                      {x.getDimSize(0), x.getDimSize(1), out(x.getDimSize(2)), out(x.getDimSize(3))});
@@ -131,19 +132,84 @@ LogicalResult GlobalAvgPoolOp::verify() {
 }
 
 LogicalResult LinearOp::verify() {
-  if (failed(expectRank(*this, getInput(), 2, "input")) ||
-      failed(expectRank(*this, getWeight(), 2, "weight")) ||
-      failed(expectRank(*this, getBias(), 1, "bias")))
+  auto x = ranked(getInput()), b = ranked(getBias());
+  if (!x || x.getRank() < 2)
+    return emitOpError() << "input must have a batch and a feature dimension, got " << getInput().getType();
+  if (failed(expectRank(*this, getWeight(), 2, "weight")))
     return failure();
-  auto x = ranked(getInput()), w = ranked(getWeight()), b = ranked(getBias());
-  if (!dimsAgree(x.getDimSize(1), w.getDimSize(1)))
-    return emitOpError() << "input width " << x.getDimSize(1) << " does not match weight width "
+  if (!b || b.getRank() > 1)
+    return emitOpError() << "bias must be a rank-1 tensor (or rank-0 for none), got " << getBias().getType();
+  auto w = ranked(getWeight());
+  int64_t last = x.getRank() - 1;
+  if (!dimsAgree(x.getDimSize(last), w.getDimSize(1)))
+    return emitOpError() << "input width " << x.getDimSize(last) << " does not match weight width "
                          << w.getDimSize(1);
-  if (!dimsAgree(b.getDimSize(0), w.getDimSize(0)))
+  if (b.getRank() == 1 && !dimsAgree(b.getDimSize(0), w.getDimSize(0)))
     return emitOpError() << "bias has " << b.getDimSize(0) << " entries for " << w.getDimSize(0)
                          << " outputs";
-  return expectShape(*this, getResult(), {x.getDimSize(0), w.getDimSize(0)});
+  SmallVector<int64_t> shape(x.getShape());
+  shape.back() = w.getDimSize(0);
+  return expectShape(*this, getResult(), shape);
 }
+
+LogicalResult DropoutOp::verify() {
+  double p = getP().convertToDouble();
+  if (!(p >= 0 && p < 1))
+    return emitOpError() << "probability must be in [0, 1), got " << p;
+  return success();
+}
+
+LogicalResult LayerNormOp::verify() {
+  auto x = ranked(getInput());
+  if (!x || x.getRank() < 2)
+    return emitOpError() << "input must have a batch and a feature dimension";
+  int64_t d = x.getDimSize(x.getRank() - 1);
+  for (auto [v, what] : {std::pair{getWeight(), "weight"}, std::pair{getBias(), "bias"}}) {
+    if (failed(expectRank(*this, v, 1, what)))
+      return failure();
+    if (!dimsAgree(ranked(v).getDimSize(0), d))
+      return emitOpError() << what << " has " << ranked(v).getDimSize(0) << " entries for width " << d;
+  }
+  if (!(getEps().convertToDouble() > 0))
+    return emitOpError() << "eps must be positive";
+  return expectShape(*this, getResult(), x.getShape());
+}
+
+LogicalResult ReshapeOp::verify() {
+  auto x = ranked(getInput()), r = ranked(getResult());
+  if (!x || !r || x.getRank() < 1 || r.getRank() < 1)
+    return emitOpError() << "needs ranked tensors with a batch dimension";
+  if (x.getElementType() != r.getElementType())
+    return emitOpError() << "cannot change the element type";
+  auto row = [](RankedTensorType t) -> int64_t {
+    int64_t n = 1;
+    for (int64_t d : t.getShape().drop_front())
+      if (ShapedType::isDynamic(d))
+        return -1;
+      else
+        n *= d;
+    return n;
+  };
+  if (row(x) < 0 || row(r) < 0)
+    return emitOpError() << "only the batch dimension may be dynamic";
+  if (row(x) != row(r))
+    return emitOpError() << "rows of " << row(x) << " elements cannot become rows of " << row(r);
+  return success();
+}
+
+LogicalResult ConcatOp::verify() {
+  auto l = ranked(getLhs()), r = ranked(getRhs());
+  if (!l || !r || l.getRank() != r.getRank() || l.getRank() < 2)
+    return emitOpError() << "operands must have the same rank, at least 2";
+  SmallVector<int64_t> shape(l.getShape());
+  for (int64_t i = 0; i + 1 < l.getRank(); ++i)
+    if (!dimsAgree(l.getDimSize(i), r.getDimSize(i)))
+      return emitOpError() << "operands differ in dimension " << i;
+  shape.back() = l.getShape().back() + r.getShape().back();
+  return expectShape(*this, getResult(), shape);
+}
+
+LogicalResult SubOp::verify() { return verifyElementwise(*this); }
 
 LogicalResult EmbeddingLookupOp::verify() {
   if (failed(expectRank(*this, getTable(), 2, "table")) ||

@@ -71,7 +71,7 @@ def Step_ConstantOp : Step_Op<"constant", [Pure]> {
 //===----------------------------------------------------------------------===//
 
 def Step_Conv2dOp : Step_Op<"conv2d", [Pure]> {
-  let summary = "2-D convolution, NCHW, with bias";
+  let summary = "2-D convolution, NCHW; a rank-0 `bias` (zero) means no bias";
   let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$weight, Step_F32Tensor:$bias,
                        I64Attr:$stride, I64Attr:$padding);
   let results = (outs Step_F32Tensor:$result);
@@ -87,8 +87,9 @@ def Step_ReluOp : Step_Op<"relu", [Pure, SameOperandsAndResultType]> {
 }
 
 def Step_MaxPool2dOp : Step_Op<"max_pool2d", [Pure]> {
-  let summary = "2-D max pooling, NCHW";
-  let arguments = (ins Step_F32Tensor:$input, I64Attr:$kernel, I64Attr:$stride);
+  let summary = "2-D max pooling, NCHW, with implicit -inf padding";
+  let arguments = (ins Step_F32Tensor:$input, I64Attr:$kernel, I64Attr:$stride,
+                       DefaultValuedAttr<I64Attr, "0">:$padding);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
@@ -103,7 +104,7 @@ def Step_GlobalAvgPoolOp : Step_Op<"global_avg_pool", [Pure]> {
 }
 
 def Step_LinearOp : Step_Op<"linear", [Pure]> {
-  let summary = "x W^T + b";
+  let summary = "x W^T + b over the last dimension; a rank-0 `b` (zero) means no bias";
   let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$weight, Step_F32Tensor:$bias);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$input `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)";
@@ -115,6 +116,64 @@ def Step_EmbeddingLookupOp : Step_Op<"embedding_lookup", [Pure]> {
   let arguments = (ins Step_F32Tensor:$table, Step_I64Tensor:$indices);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$table `,` $indices attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+class Step_UnaryOp<string mnemonic, string summaryText>
+    : Step_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+  let summary = summaryText;
+  let arguments = (ins Step_F32Tensor:$input);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def Step_GeluOp : Step_UnaryOp<"gelu", "GELU (exact, erf form)">;
+def Step_TanhOp : Step_UnaryOp<"tanh", "elementwise tanh">;
+def Step_SigmoidOp : Step_UnaryOp<"sigmoid", "elementwise logistic sigmoid">;
+def Step_DetachOp : Step_UnaryOp<"detach", "the identity forward; no gradient flows back">;
+
+def Step_DropoutOp : Step_Op<"dropout", [SameOperandsAndResultType]> {
+  let summary = "inverted dropout with probability `p` (training graphs only)";
+  let description = [{
+    Evaluation graphs never contain it: lowering drops it there. Not `Pure`:
+    two dropouts of one value draw different masks.
+  }];
+  let arguments = (ins Step_F32Tensor:$input, F64Attr:$p);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Step_LayerNormOp : Step_Op<"layer_norm", [Pure]> {
+  let summary = "layer normalisation over the last dimension, with affine weight and bias";
+  let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$weight, Step_F32Tensor:$bias,
+                       F64Attr:$eps);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Step_ReshapeOp : Step_Op<"reshape", [Pure]> {
+  let summary = "the same elements with another per-row shape (the batch dimension stays)";
+  let arguments = (ins AnyRankedTensor:$input);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Step_ConcatOp : Step_Op<"concat", [Pure]> {
+  let summary = "concatenation along the last dimension";
+  let arguments = (ins Step_F32Tensor:$lhs, Step_F32Tensor:$rhs);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Step_SubOp : Step_Op<"sub", [Pure]> {
+  let summary = "elementwise difference; `rhs` may be a scalar";
+  let arguments = (ins Step_F32Tensor:$lhs, Step_F32Tensor:$rhs);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
 

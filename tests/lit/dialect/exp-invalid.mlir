@@ -9,34 +9,94 @@ exp.experiment @channels {
 
 // -----
 
+// The network takes 3-channel rows; the column has 5 channels.
 exp.experiment @encoder_input {
+  exp.network @Cnn_0 "SmallCNN" {
+  ^bb0(%x: tensor<3x32x32xf32>):
+    %c = exp.layer "conv2d" "1.conv2d" (%x) {c = 3 : i64, out = 8 : i64, kernel = 3 : i64, stride = 1 : i64, padding = 1 : i64} : (tensor<3x32x32xf32>) -> tensor<8x32x32xf32>
+    %p = exp.layer "global_avg_pool" "2.global_avg_pool" (%c) {} : (tensor<8x32x32xf32>) -> tensor<8xf32>
+    %h = exp.call @Head_1 "3.Head" (%p) : (tensor<8xf32>) -> tensor<32xf32>
+    exp.yield %h : tensor<32xf32>
+  }
+  exp.network @Head_1 "Head" {
+  ^bb0(%x: tensor<8xf32>):
+    %y = exp.layer "linear" "1.linear" (%x) {d = 8 : i64, out = 32 : i64} : (tensor<8xf32>) -> tensor<32xf32>
+    exp.yield %y : tensor<32xf32>
+  }
+  exp.network @Table_2 "EmbeddingTable" {
+  ^bb0(%x: tensor<i64>):
+    %y = exp.layer "embedding" "1.embedding" (%x) {k = 17 : i64, dim = 32 : i64} : (tensor<i64>) -> tensor<32xf32>
+    exp.yield %y : tensor<32xf32>
+  }
   %ds = exp.dataset "screen" "simulated_screen" {seed = 0 : i64, plates = 6 : i64, holdout_plates = 2 : i64, perturbations = 16 : i64, replicates = 2 : i64, controls = 4 : i64, sites = 2 : i64, channels = 5 : i64, image_size = 32 : i64}
   %img = exp.column %ds "image" : !exp.images<5, 32, 32>
-  exp.encoder @cnn "small_cnn" {channels = 3 : i64, width = 16 : i64, depth = 2 : i64, dim = 32 : i64}
-  // expected-error @+1 {{small_cnn expects 3 channels, got 5}}
+  exp.encoder @cnn "SmallCNN" {} network @Cnn_0
+  // expected-error @+1 {{applies network 'Cnn_0' to rows of type 'tensor<5x32x32xf32>', but it takes 'tensor<3x32x32xf32>'}}
   %a = exp.encode @cnn(%img) : (!exp.images<5, 32, 32>) -> !exp.embedding<32>
 }
 
 // -----
 
+exp.experiment @encoder_output {
+  exp.network @Table8 "EmbeddingTable" {
+  ^bb0(%x: tensor<i64>):
+    %y = exp.layer "embedding" "1.embedding" (%x) {k = 17 : i64, dim = 8 : i64} : (tensor<i64>) -> tensor<8xf32>
+    exp.yield %y : tensor<8xf32>
+  }
+  %ds = exp.dataset "screen" "simulated_screen" {seed = 0 : i64, plates = 6 : i64, holdout_plates = 2 : i64, perturbations = 16 : i64, replicates = 2 : i64, controls = 4 : i64, sites = 2 : i64, channels = 3 : i64, image_size = 32 : i64}
+  %pert = exp.column %ds "perturbation" : !exp.labels<17>
+  exp.encoder @table "EmbeddingTable" {} network @Table8
+  // expected-error @+1 {{network 'Table8' produces 'tensor<8xf32>', not '!exp.embedding<64>'}}
+  %b = exp.encode @table(%pert) : (!exp.labels<17>) -> !exp.embedding<64>
+}
+
+// -----
+
 exp.experiment @widths {
+  exp.network @Cnn_0 "SmallCNN" {
+  ^bb0(%x: tensor<3x32x32xf32>):
+    %c = exp.layer "conv2d" "1.conv2d" (%x) {c = 3 : i64, out = 8 : i64, kernel = 3 : i64, stride = 1 : i64, padding = 1 : i64} : (tensor<3x32x32xf32>) -> tensor<8x32x32xf32>
+    %p = exp.layer "global_avg_pool" "2.global_avg_pool" (%c) {} : (tensor<8x32x32xf32>) -> tensor<8xf32>
+    %h = exp.call @Head_1 "3.Head" (%p) : (tensor<8xf32>) -> tensor<32xf32>
+    exp.yield %h : tensor<32xf32>
+  }
+  exp.network @Head_1 "Head" {
+  ^bb0(%x: tensor<8xf32>):
+    %y = exp.layer "linear" "1.linear" (%x) {d = 8 : i64, out = 32 : i64} : (tensor<8xf32>) -> tensor<32xf32>
+    exp.yield %y : tensor<32xf32>
+  }
+  exp.network @Table_2 "EmbeddingTable" {
+  ^bb0(%x: tensor<i64>):
+    %y = exp.layer "embedding" "1.embedding" (%x) {k = 17 : i64, dim = 32 : i64} : (tensor<i64>) -> tensor<32xf32>
+    exp.yield %y : tensor<32xf32>
+  }
   %ds = exp.dataset "screen" "simulated_screen" {seed = 0 : i64, plates = 6 : i64, holdout_plates = 2 : i64, perturbations = 16 : i64, replicates = 2 : i64, controls = 4 : i64, sites = 2 : i64, channels = 3 : i64, image_size = 32 : i64}
   %img = exp.column %ds "image" : !exp.images<3, 32, 32>
   %pert = exp.column %ds "perturbation" : !exp.labels<17>
-  exp.encoder @cnn "small_cnn" {channels = 3 : i64, width = 16 : i64, depth = 2 : i64, dim = 32 : i64}
-  exp.encoder @table "embedding_table" {classes = 17 : i64, dim = 64 : i64}
+  exp.encoder @cnn "SmallCNN" {} network @Cnn_0
+  exp.encoder @table "EmbeddingTable" {} network @Table8
+  exp.network @Table8 "EmbeddingTable" {
+  ^bb0(%x: tensor<i64>):
+    %y = exp.layer "embedding" "1.embedding" (%x) {k = 17 : i64, dim = 8 : i64} : (tensor<i64>) -> tensor<8xf32>
+    exp.yield %y : tensor<8xf32>
+  }
   %a = exp.encode @cnn(%img) : (!exp.images<3, 32, 32>) -> !exp.embedding<32>
-  %b = exp.encode @table(%pert) : (!exp.labels<17>) -> !exp.embedding<64>
-  // expected-error @+1 {{pairs embeddings of width 32 and 64}}
-  %l = exp.contrastive "clip" "align" %a, %b {temperature = 0.07, learnable_temperature = true, max_logit_scale = 100.0} : !exp.embedding<32>, !exp.embedding<64>
+  %b = exp.encode @table(%pert) : (!exp.labels<17>) -> !exp.embedding<8>
+  // expected-error @+1 {{pairs embeddings of width 32 and 8}}
+  %l = exp.contrastive "clip" "align" %a, %b {temperature = 0.07, learnable_temperature = true, max_logit_scale = 100.0} : !exp.embedding<32>, !exp.embedding<8>
 }
 
 // -----
 
 exp.experiment @scale {
+  exp.network @Table8 "EmbeddingTable" {
+  ^bb0(%x: tensor<i64>):
+    %y = exp.layer "embedding" "1.embedding" (%x) {k = 17 : i64, dim = 8 : i64} : (tensor<i64>) -> tensor<8xf32>
+    exp.yield %y : tensor<8xf32>
+  }
   %ds = exp.dataset "screen" "simulated_screen" {seed = 0 : i64, plates = 6 : i64, holdout_plates = 2 : i64, perturbations = 16 : i64, replicates = 2 : i64, controls = 4 : i64, sites = 2 : i64, channels = 3 : i64, image_size = 32 : i64}
   %pert = exp.column %ds "perturbation" : !exp.labels<17>
-  exp.encoder @table "embedding_table" {classes = 17 : i64, dim = 8 : i64}
+  exp.encoder @table "EmbeddingTable" {} network @Table8
   %b = exp.encode @table(%pert) : (!exp.labels<17>) -> !exp.embedding<8>
   // expected-error @+1 {{initial logit scale 1/0.001 exceeds max_logit_scale 100}}
   %l = exp.contrastive "clip" "align" %b, %b {temperature = 0.001, learnable_temperature = true, max_logit_scale = 100.0} : !exp.embedding<8>, !exp.embedding<8>
@@ -56,4 +116,54 @@ exp.experiment @unknown_encoder {
   %pert = exp.column %ds "perturbation" : !exp.labels<17>
   // expected-error @+1 {{'missing' does not name an exp.encoder}}
   %b = exp.encode @missing(%pert) : (!exp.labels<17>) -> !exp.embedding<8>
+}
+
+// -----
+
+exp.experiment @unknown_network {
+  // expected-error @+1 {{'Nowhere' does not name an exp.network}}
+  exp.encoder @cnn "SmallCNN" {} network @Nowhere
+}
+
+// -----
+
+exp.experiment @extern_kind {
+  // expected-error @+1 {{unknown encoder kind 'resnet9000'; encoders written in .exp need a `network`}}
+  exp.encoder @r "resnet9000" {}
+}
+
+// -----
+
+exp.experiment @pretrained_channels {
+  %ds = exp.dataset "screen" "simulated_screen" {seed = 0 : i64, plates = 6 : i64, holdout_plates = 2 : i64, perturbations = 16 : i64, replicates = 2 : i64, controls = 4 : i64, sites = 2 : i64, channels = 5 : i64, image_size = 32 : i64}
+  %img = exp.column %ds "image" : !exp.images<5, 32, 32>
+  exp.encoder @dino "dino_vitb8" {} frozen
+  // expected-error @+1 {{dino_vitb8 takes 3-channel images}}
+  %a = exp.encode @dino(%img) : (!exp.images<5, 32, 32>) -> !exp.embedding<768>
+}
+
+// -----
+
+exp.experiment @call_signature {
+  exp.network @Head "Head" {
+  ^bb0(%x: tensor<8xf32>):
+    %y = exp.layer "linear" "1.linear" (%x) {d = 8 : i64, out = 32 : i64} : (tensor<8xf32>) -> tensor<32xf32>
+    exp.yield %y : tensor<32xf32>
+  }
+  exp.network @Outer "Outer" {
+  ^bb0(%x: tensor<4xf32>):
+    // expected-error @+1 {{passes 'tensor<4xf32>' to network 'Head', which takes 'tensor<8xf32>'}}
+    %y = exp.call @Head "1.Head" (%x) : (tensor<4xf32>) -> tensor<32xf32>
+    exp.yield %y : tensor<32xf32>
+  }
+}
+
+// -----
+
+exp.experiment @no_yield {
+  // expected-error @+1 {{must end with exp.yield}}
+  exp.network @Empty "Empty" {
+  ^bb0(%x: tensor<4xf32>):
+    %y = exp.layer "relu" "1.relu" (%x) {} : (tensor<4xf32>) -> tensor<4xf32>
+  }
 }

@@ -162,6 +162,10 @@ private:
       return it->second;
     std::string symbol = enc.named ? enc.named->name : fmt::format("{}_{}", enc.decl->name, ++anon_);
     FlatSymbolRefAttr net;
+    if (const Val *w = enc.arg("__weights")) {
+      unsupported(w->origin.valid() ? w->origin : at, "loading pretrained `weights`");
+      return "";
+    }
     if (enc.decl->kind == DeclKind::Network) {
       if (!graph || graph->output < 0) {
         unsupported(at, fmt::format("running network `{}` here", enc.decl->name));

@@ -150,6 +150,8 @@ FailureOr<json> emitPlan(ModuleOp module, const PlanHeader &header) {
                     {"decay", p.getDecay()}};
       if (auto max = p.getMax())
         param["max"] = max->convertToDouble();
+      if (p.getFrozen())
+        param["frozen"] = true;
       plan["parameters"].push_back(std::move(param));
     } else if (auto f = dyn_cast<func::FuncOp>(op)) {
       FailureOr<json> g = emitGraph(f);

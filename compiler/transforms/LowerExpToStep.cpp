@@ -15,6 +15,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringMap.h"
 
 #include <cmath>
@@ -51,6 +52,8 @@ private:
   }
   Value param(Location loc, StringRef name, ArrayRef<int64_t> shape, StringRef init,
               double scale, bool decay, std::optional<double> max = std::nullopt);
+  // Parameters created while lowering a frozen encoder's network are frozen.
+  bool frozen_ = false;
   Value constant(Location loc, double v) {
     return b_.create<step::ConstantOp>(loc, f32({}), b_.getF64FloatAttr(v));
   }
@@ -82,7 +85,8 @@ Value GraphBuilder::param(Location loc, StringRef name, ArrayRef<int64_t> shape,
     auto p = mb.create<step::ParameterOp>(loc, mb.getStringAttr(name), TypeAttr::get(type),
                                           mb.getStringAttr(init), mb.getF64FloatAttr(scale),
                                           mb.getBoolAttr(decay),
-                                          max ? mb.getF64FloatAttr(*max) : FloatAttr());
+                                          max ? mb.getF64FloatAttr(*max) : FloatAttr(),
+                                          frozen_ ? mb.getUnitAttr() : UnitAttr());
     symbols_.insert(p);
   }
   Value v = b_.create<step::ParamOp>(loc, type, FlatSymbolRefAttr::get(b_.getContext(), name));
@@ -145,9 +149,6 @@ FailureOr<Value> GraphBuilder::apply(expd::EncoderOp encoder, ValueRange inputs,
   if (!ref)
     return emitError(loc) << "pretrained encoder '" << encoder.getKind()
                           << "' has no step lowering (it needs its weights loaded)";
-  if (encoder.getFrozen())
-    return emitError(loc) << "frozen encoder '" << encoder.getSymName()
-                          << "' has no step lowering yet";
   auto net = SymbolTable::lookupNearestSymbolFrom<expd::NetworkOp>(encoder, ref);
   if (!net)
     return encoder.emitOpError() << "refers to an unknown network";
@@ -156,6 +157,11 @@ FailureOr<Value> GraphBuilder::apply(expd::EncoderOp encoder, ValueRange inputs,
   for (auto [arg, in] : llvm::zip(body.getArguments(), inputs))
     values[arg] = in;
   std::string prefix = encoder.getSymName().str() + ".";
+  // A frozen encoder's parameters are frozen, including when a trainable
+  // network applies it; a trainable encoder applied inside a frozen one is not.
+  bool outerFrozen = frozen_;
+  frozen_ = encoder.getFrozen();
+  auto restore = llvm::make_scope_exit([&] { frozen_ = outerFrozen; });
   for (Operation &op : body) {
     SmallVector<Value> operands;
     for (Value v : op.getOperands())

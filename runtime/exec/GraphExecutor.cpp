@@ -19,14 +19,15 @@ void ParameterStore::initialise(const std::vector<ParameterSpec> &specs, uint64_
       t.normal_(0.0, s.scale);
     else
       t.fill_(s.scale);
-    tensors_[s.name] = t.requires_grad_(true);
+    tensors_[s.name] = t.requires_grad_(!s.frozen);
   }
 }
 
-std::vector<torch::Tensor> ParameterStore::all() const {
+std::vector<torch::Tensor> ParameterStore::trainable() const {
   std::vector<torch::Tensor> out;
   for (const ParameterSpec &s : specs_)
-    out.push_back(tensors_.at(s.name));
+    if (!s.frozen)
+      out.push_back(tensors_.at(s.name));
   return out;
 }
 

@@ -17,7 +17,8 @@ public:
   void initialise(const std::vector<ParameterSpec> &specs, uint64_t seed);
   torch::Tensor get(const std::string &name) const { return tensors_.at(name); }
   const std::vector<ParameterSpec> &specs() const { return specs_; }
-  std::vector<torch::Tensor> all() const;
+  // The parameters the optimiser updates (all but frozen ones).
+  std::vector<torch::Tensor> trainable() const;
   // Applies each parameter's `max` clamp (after an optimiser step).
   void clamp();
 

@@ -169,6 +169,7 @@ Status parsePlan(const std::string &text, const std::string &origin, Plan &plan)
       r.get((*ps)[i], p, "init", spec.init);
       r.get((*ps)[i], p, "scale", spec.scale);
       r.get((*ps)[i], p, "decay", spec.decay);
+      r.get((*ps)[i], p, "frozen", spec.frozen, false);
       double max = 0;
       if ((*ps)[i].contains("max") && r.get((*ps)[i], p, "max", max))
         spec.max = max;

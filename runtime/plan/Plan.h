@@ -22,6 +22,7 @@ struct ParameterSpec {
   double scale = 0;
   bool decay = true;
   std::optional<double> max;
+  bool frozen = false; // no gradient, no optimiser updates
 };
 
 // Attributes of one op, decoded once at load time.

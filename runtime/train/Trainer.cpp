@@ -21,7 +21,8 @@ Status makeOptimizer(const TrainSpec &spec, const ParameterStore &params,
                      std::unique_ptr<torch::optim::Optimizer> &out) {
   std::vector<torch::Tensor> decay, noDecay;
   for (const ParameterSpec &s : params.specs())
-    (s.decay ? decay : noDecay).push_back(params.get(s.name));
+    if (!s.frozen)
+      (s.decay ? decay : noDecay).push_back(params.get(s.name));
   const nlohmann::json &p = spec.optimizerParams;
   double lr = param(p, "lr", 0), wd = param(p, "weight_decay", 0);
   if (!(lr > 0))

@@ -2,6 +2,7 @@
 #include "exec/GraphExecutor.h"
 #include "exec/Kernels.h"
 #include "plan/Plan.h"
+#include "train/Trainer.h"
 
 #include <doctest/doctest.h>
 #include <torch/torch.h>
@@ -186,4 +187,46 @@ TEST_CASE("bad simulated screen parameters are refused") {
   Status st = generateSimulatedScreen({{"plates", 2}, {"holdout_plates", 2}}, s);
   CHECK_FALSE(st.isOk());
   CHECK(st.message().find("simulated_screen") == 0);
+}
+
+TEST_CASE("frozen parameters get no gradient and no optimiser updates") {
+  using nlohmann::json;
+  // Two embedding tables of the perturbation column, one frozen, aligned by CLIP.
+  json plan = clipPlan();
+  auto op = [](const char *name, std::vector<int> in, int out, json attrs = json::object()) {
+    return json{{"op", name}, {"operands", in}, {"results", {out}}, {"attrs", attrs}};
+  };
+  plan["graphs"]["train_step"] = {
+      {"inputs", {{{"id", 0}, {"column", "perturbation"}, {"shape", {-1}}, {"dtype", "i64"}}}},
+      {"ops", json::array({op("param", {}, 1, {{"parameter", "frozen_table"}}),
+                           op("param", {}, 2, {{"parameter", "table"}}),
+                           op("embedding_lookup", {1, 0}, 3), op("embedding_lookup", {2, 0}, 4),
+                           op("param", {}, 5, {{"parameter", "s"}}), op("exp", {5}, 6),
+                           op("contrastive_loss", {3, 4, 6}, 7, {{"kind", "clip"}})})},
+      {"outputs", {7}},
+      {"value_count", 8}};
+  plan["parameters"].push_back({{"name", "frozen_table"}, {"shape", {7, 4}}, {"init", "normal"},
+                                {"scale", 1.0}, {"decay", true}, {"frozen", true}});
+  plan["parameters"].push_back(
+      {{"name", "table"}, {"shape", {7, 4}}, {"init", "normal"}, {"scale", 1.0}, {"decay", true}});
+  plan["train"]["epochs"] = 2;
+  Plan p;
+  Status st = parsePlan(plan.dump(), "frozen.json", p);
+  REQUIRE_MESSAGE(st.isOk(), st.message());
+  Screen screen;
+  REQUIRE(generateSimulatedScreen({{"seed", 1}, {"plates", 2}, {"holdout_plates", 1},
+                                   {"perturbations", 6}, {"replicates", 2}, {"controls", 2},
+                                   {"sites", 2}, {"image_size", 8}},
+                                  screen)
+              .isOk());
+  ParameterStore params;
+  params.initialise(p.parameters, 0);
+  torch::Tensor frozenBefore = params.get("frozen_table").clone();
+  torch::Tensor trainedBefore = params.get("table").clone();
+  CHECK_FALSE(params.get("frozen_table").requires_grad());
+  TrainResult result;
+  REQUIRE(train(p, screen, params, false, result).isOk());
+  CHECK(result.steps > 0);
+  CHECK(torch::equal(params.get("frozen_table"), frozenBefore));
+  CHECK_FALSE(torch::equal(params.get("table"), trainedBefore));
 }

@@ -44,10 +44,12 @@ def Step_ParameterOp : Step_Op<"parameter", [Symbol]> {
     `init` is `uniform` (U(-scale, scale)), `normal` (N(0, scale)) or
     `constant` (every element = scale). `decay` says whether weight decay
     applies; `max`, when present, clamps the value after every optimiser step
-    (used for the CLIP logit scale).
+    (used for the CLIP logit scale). `frozen` parameters (of a frozen encoder)
+    get no gradient and no optimiser updates.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, TypeAttr:$type, StrAttr:$init,
-                       F64Attr:$scale, BoolAttr:$decay, OptionalAttr<F64Attr>:$max);
+                       F64Attr:$scale, BoolAttr:$decay, OptionalAttr<F64Attr>:$max,
+                       UnitAttr:$frozen);
   let assemblyFormat = "$sym_name `:` $type attr-dict";
   let hasVerifier = 1;
 }

@@ -33,6 +33,10 @@ namespace {
 
 constexpr int64_t kBatch = ShapedType::kDynamic;
 
+template <typename OpTy, typename... Args> Value build(OpBuilder &b, Location loc, Args... args) {
+  return b.create<OpTy>(loc, args...);
+}
+
 // Builds one graph (a func.func) by lowering exp values on demand.
 class GraphBuilder {
 public:
@@ -238,18 +242,18 @@ FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, Strin
       return failure();
     return Value(b_.create<step::GlobalAvgPoolOp>(loc, type, in[0]));
   }
-  if (kind == "relu")
-    return Value(b_.create<step::ReluOp>(loc, in[0]));
-  if (kind == "gelu")
-    return Value(b_.create<step::GeluOp>(loc, in[0]));
-  if (kind == "tanh")
-    return Value(b_.create<step::TanhOp>(loc, in[0]));
-  if (kind == "sigmoid")
-    return Value(b_.create<step::SigmoidOp>(loc, in[0]));
-  if (kind == "normalize")
-    return Value(b_.create<step::L2NormalizeOp>(loc, in[0]));
-  if (kind == "stop_gradient")
-    return Value(b_.create<step::DetachOp>(loc, in[0]));
+  // Elementwise layers: one step op each, same type in and out.
+  using Unary = Value (*)(OpBuilder &, Location, Value);
+  static const std::pair<StringRef, Unary> kUnary[] = {
+      {"relu", build<step::ReluOp, Value>},
+      {"gelu", build<step::GeluOp, Value>},
+      {"tanh", build<step::TanhOp, Value>},
+      {"sigmoid", build<step::SigmoidOp, Value>},
+      {"normalize", build<step::L2NormalizeOp, Value>},
+      {"stop_gradient", build<step::DetachOp, Value>}};
+  for (auto [name, fn] : kUnary)
+    if (kind == name)
+      return fn(b_, loc, in[0]);
   if (kind == "dropout") {
     if (!training_)
       return in[0]; // evaluation graphs run the identity
@@ -271,12 +275,13 @@ FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, Strin
   }
   if (kind == "concat")
     return Value(b_.create<step::ConcatOp>(loc, type, in[0], in[1]));
-  if (kind == "add")
-    return Value(b_.create<step::AddOp>(loc, type, in[0], in[1]));
-  if (kind == "sub")
-    return Value(b_.create<step::SubOp>(loc, type, in[0], in[1]));
-  if (kind == "mul")
-    return Value(b_.create<step::MulOp>(loc, type, in[0], in[1]));
+  if (kind == "add" || kind == "sub" || kind == "mul") {
+    using Binary = Value (*)(OpBuilder &, Location, Type, Value, Value);
+    Binary fn = kind == "add"   ? build<step::AddOp, Type, Value, Value>
+                : kind == "sub" ? build<step::SubOp, Type, Value, Value>
+                                : build<step::MulOp, Type, Value, Value>;
+    return fn(b_, loc, type, in[0], in[1]);
+  }
   if (kind == "scale")
     return Value(b_.create<step::MulOp>(loc, type, in[0],
                                         constant(loc, expd::floatParam(cfg, "factor"))));

@@ -18,7 +18,11 @@ constexpr int64_t kMaxRepeat = 4096;
 std::string instanceKey(const ast::Decl &net, const Sema::Env &env) {
   std::string key = fmt::format("{}", static_cast<const void *>(&net));
   for (const auto &[name, v] : env.vars)
-    key += "|" + name + "=" + (v->kind == VK::Data ? v->type.describe() : v->str());
+    // Encoders by identity: the graph applies this very encoder (its parameters).
+    key += "|" + name + "=" +
+           (v->kind == VK::Data      ? v->type.describe()
+            : v->kind == VK::Encoder ? fmt::format("encoder@{}", static_cast<const void *>(v.get()))
+                                     : v->str());
   return key;
 }
 } // namespace

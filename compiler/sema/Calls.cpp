@@ -335,10 +335,6 @@ ValPtr Sema::apply(const Decl &callee, int calleeModule, Bound bound, SourceRang
   return r;
 }
 
-} // namespace expc
-
-namespace expc {
-
 // Inside a network body: the call becomes a node of the body's graph, over the
 // nodes of its data arguments, with every constant it bound (shape variables
 // included: `linear` needs `d`, `embedding` its class count `k`). Outside

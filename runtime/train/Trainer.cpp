@@ -15,6 +15,18 @@ double param(const nlohmann::json &p, const char *name, double fallback) {
   return it != p.end() && it->is_number() ? it->get<double>() : fallback;
 }
 
+// The two parameter groups of an optimiser of kind `Opt`: weight decay `wd` on
+// `decay`, none on `noDecay`; both otherwise configured as `opts`.
+template <typename Opt, typename Options>
+std::unique_ptr<torch::optim::Optimizer> withDecayGroups(const Options &opts, double wd,
+                                                         std::vector<torch::Tensor> decay,
+                                                         std::vector<torch::Tensor> noDecay) {
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(std::move(decay), std::make_unique<Options>(Options(opts).weight_decay(wd)));
+  groups.emplace_back(std::move(noDecay), std::make_unique<Options>(Options(opts).weight_decay(0)));
+  return std::make_unique<Opt>(std::move(groups), opts);
+}
+
 // Optimiser with two parameter groups: weight decay on weights, none on
 // biases, norms and temperatures (the compiler marks which is which).
 Status makeOptimizer(const TrainSpec &spec, const ParameterStore &params,
@@ -31,22 +43,12 @@ Status makeOptimizer(const TrainSpec &spec, const ParameterStore &params,
     auto opts = torch::optim::AdamWOptions(lr)
                     .betas({param(p, "beta1", 0.9), param(p, "beta2", 0.999)})
                     .eps(param(p, "eps", 1e-8));
-    std::vector<torch::optim::OptimizerParamGroup> groups;
-    groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
-                                   torch::optim::AdamWOptions(opts).weight_decay(wd)));
-    groups.emplace_back(noDecay, std::make_unique<torch::optim::AdamWOptions>(
-                                     torch::optim::AdamWOptions(opts).weight_decay(0)));
-    out = std::make_unique<torch::optim::AdamW>(std::move(groups), opts);
+    out = withDecayGroups<torch::optim::AdamW>(opts, wd, std::move(decay), std::move(noDecay));
     return Status::ok();
   }
   if (spec.optimizer == "sgd") {
     auto opts = torch::optim::SGDOptions(lr).momentum(param(p, "momentum", 0.9));
-    std::vector<torch::optim::OptimizerParamGroup> groups;
-    groups.emplace_back(decay, std::make_unique<torch::optim::SGDOptions>(
-                                   torch::optim::SGDOptions(opts).weight_decay(wd)));
-    groups.emplace_back(noDecay, std::make_unique<torch::optim::SGDOptions>(
-                                     torch::optim::SGDOptions(opts).weight_decay(0)));
-    out = std::make_unique<torch::optim::SGD>(std::move(groups), opts);
+    out = withDecayGroups<torch::optim::SGD>(opts, wd, std::move(decay), std::move(noDecay));
     return Status::ok();
   }
   return Status::error("unknown optimizer `" + spec.optimizer + "`");

@@ -15,7 +15,7 @@ PACKAGES=(
   # fuzzing the front end: clang with libFuzzer, ASan and UBSan
   clang libclang-rt-14-dev
   # shared
-  nlohmann-json3-dev libcli11-dev libfmt-dev doctest-dev zlib1g-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev doctest-dev zlib1g-dev libssl-dev
 )
 
 missing=()

@@ -78,6 +78,12 @@ std::string printModule(mlir::ModuleOp module, bool debugLocations) {
 
 } // namespace
 
+const std::vector<std::string> &optimisingPasses() {
+  static const std::vector<std::string> names = {"step-hoist-frozen-encoders",
+                                                 "step-fuse-contrastive-loss"};
+  return names;
+}
+
 bool compileFile(const std::string &path, const CompileOptions &options, CompileOutput &out,
                  std::ostream &diagOut) {
   FrontEnd fe;
@@ -116,8 +122,11 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
   // is refreshed for this file (path and raw hash may differ in whitespace).
   std::string normalizedHash = normalizedSourceHash(fe, options.overrides);
   // The experiment's name (from the file name) is part of the plan.
+  std::string passOptions;
+  for (const std::string &p : options.disabledPasses)
+    passOptions += ";disable=" + p;
   std::string cacheKey = compileCacheKey(buildId(), normalizedHash,
-                                         "plan;experiment=" + out.experimentName,
+                                         "plan;experiment=" + out.experimentName + passOptions,
                                          options.target);
   out.cacheKey = cacheKey;
   if (options.emit == EmitKind::Plan && options.useCache && !options.printIrAfterAll)
@@ -161,9 +170,15 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
     reproducer = (std::filesystem::temp_directory_path() /
                   ("exp-reproducer-" + out.experimentName + ".mlir")).string();
   pm.enableCrashReproducerGeneration(reproducer);
+  auto enabled = [&](llvm::StringRef name) {
+    return !llvm::is_contained(options.disabledPasses, name);
+  };
   pm.addPass(createExpInlineNetworks());
   pm.addPass(createExpLowerToStep());
-  pm.addPass(createStepFuseContrastiveLoss());
+  if (enabled("step-hoist-frozen-encoders"))
+    pm.addPass(createStepHoistFrozenEncoders());
+  if (enabled("step-fuse-contrastive-loss"))
+    pm.addPass(createStepFuseContrastiveLoss());
   if (failed(pm.run(*ir))) {
     diagOut << "note: a reproducer of the failing pass is in " << reproducer
             << "; replay it with `exp-opt " << reproducer << " --run-reproducer`\n";

@@ -22,7 +22,12 @@ struct CompileOptions {
   bool useCache = true;         // read and write the compile cache (plans only)
   bool jsonDiagnostics = false; // one JSON object per diagnostic
   std::vector<std::string> overrides; // `key=value` from the command line
+  std::vector<std::string> disabledPasses; // names from optimisingPasses()
 };
+
+// The passes `--disable-pass` may name: those that only make plans faster,
+// never change what they compute (lowering passes are always on).
+const std::vector<std::string> &optimisingPasses();
 
 struct CompileOutput {
   std::string text;           // what `emit` asked for (the plan is JSON)

@@ -70,14 +70,18 @@ FailureOr<json> emitGraph(func::FuncOp f) {
   json g;
   g["inputs"] = json::array();
   for (BlockArgument arg : f.getArguments()) {
-    auto column = f.getArgAttrOfType<StringAttr>(arg.getArgNumber(), step::kColumnAttr);
-    if (!column)
-      return f.emitOpError() << "argument " << arg.getArgNumber() << " has no "
-                             << step::kColumnAttr;
-    g["inputs"].push_back({{"id", id(arg)},
-                           {"column", column.str()},
-                           {"shape", shapeOf(arg.getType())},
-                           {"dtype", dtypeOf(arg.getType())}});
+    unsigned i = arg.getArgNumber();
+    json input = {{"id", id(arg)}, {"shape", shapeOf(arg.getType())}, {"dtype", dtypeOf(arg.getType())}};
+    auto features = f.getArgAttrOfType<FlatSymbolRefAttr>(i, step::kFeaturesAttr);
+    auto output = f.getArgAttrOfType<IntegerAttr>(i, step::kOutputAttr);
+    if (auto column = f.getArgAttrOfType<StringAttr>(i, step::kColumnAttr))
+      input["column"] = column.str();
+    else if (features && output)
+      input["features"] = {{"graph", features.getValue().str()}, {"output", output.getInt()}};
+    else
+      return f.emitOpError() << "argument " << i << " has neither " << step::kColumnAttr
+                             << " nor " << step::kFeaturesAttr;
+    g["inputs"].push_back(std::move(input));
   }
   g["ops"] = json::array();
   g["outputs"] = json::array();
@@ -134,6 +138,7 @@ FailureOr<json> emitPlan(ModuleOp module, const PlanHeader &header) {
   plan["parameters"] = json::array();
   plan["graphs"] = json::object();
   plan["evaluations"] = json::array();
+  plan["precompute"] = json::array();
   bool haveSource = false, haveTrain = false;
   for (Operation &op : module.getBody()->getOperations()) {
     if (auto src = dyn_cast<step::SourceOp>(op)) {
@@ -167,6 +172,8 @@ FailureOr<json> emitPlan(ModuleOp module, const PlanHeader &header) {
                        {"seed", t.getSeed()},
                        {"optimizer", {{"kind", t.getOptimizer().str()},
                                       {"params", *attrToJson(t, t.getOptimizerParams())}}}};
+    } else if (auto p = dyn_cast<step::PrecomputeOp>(op)) {
+      plan["precompute"].push_back({{"graph", p.getGraph().str()}});
     } else if (auto e = dyn_cast<step::EvaluateOp>(op)) {
       FailureOr<json> graphs = attrToJson(e, e.getGraphs());
       FailureOr<json> options = attrToJson(e, e.getOptions());

@@ -58,6 +58,9 @@ private:
               double scale, bool decay, std::optional<double> max = std::nullopt);
   // Parameters created while lowering a frozen encoder's network are frozen.
   bool frozen_ = false;
+  // Dimensions between the batch and the network's own input, when an encoder
+  // is applied over them (per channel, per site of a bag).
+  SmallVector<int64_t> lead_;
   Value constant(Location loc, double v) {
     return b_.create<step::ConstantOp>(loc, f32({}), b_.getF64FloatAttr(v));
   }
@@ -165,7 +168,18 @@ FailureOr<Value> GraphBuilder::apply(expd::EncoderOp encoder, ValueRange inputs,
   // network applies it; a trainable encoder applied inside a frozen one is not.
   bool outerFrozen = frozen_;
   frozen_ = encoder.getFrozen();
-  auto restore = llvm::make_scope_exit([&] { frozen_ = outerFrozen; });
+  SmallVector<int64_t> outerLead = lead_;
+  if (!inputs.empty()) {
+    auto given = cast<RankedTensorType>(inputs[0].getType());
+    auto declared = cast<RankedTensorType>(body.getArgument(0).getType());
+    // The batch, then what the inputs have beyond the network's argument.
+    lead_.assign(given.getShape().begin() + 1,
+                 given.getShape().begin() + (given.getRank() - declared.getRank()));
+  }
+  auto restore = llvm::make_scope_exit([&] {
+    frozen_ = outerFrozen;
+    lead_ = outerLead;
+  });
   for (Operation &op : body) {
     SmallVector<Value> operands;
     for (Value v : op.getOperands())
@@ -199,16 +213,11 @@ FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, Strin
   DictionaryAttr cfg = op.getConfig();
   auto rowType = cast<RankedTensorType>(op.getType());
   SmallVector<int64_t> shape{kBatch};
+  shape.append(lead_);
   shape.append(rowType.getShape().begin(), rowType.getShape().end());
   auto type = RankedTensorType::get(shape, rowType.getElementType());
   std::string name = (prefix + op.getName()).str();
   auto i = [&](StringRef key) { return expd::intParam(cfg, key); };
-  auto rank = [&](Value v) { return cast<RankedTensorType>(v.getType()).getRank(); };
-  auto needRow = [&](int64_t r) -> LogicalResult {
-    if (rank(in[0]) == r + 1)
-      return success();
-    return op.emitOpError() << "'" << kind << "' over bags (extra leading dimensions) has no step lowering yet";
-  };
   if (kind == "linear") {
     int64_t d = i("d"), out = i("out");
     double bound = 1.0 / std::sqrt(double(d));
@@ -219,8 +228,6 @@ FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, Strin
     return Value(b_.create<step::LinearOp>(loc, type, in[0], w, b));
   }
   if (kind == "conv2d") {
-    if (failed(needRow(3)))
-      return failure();
     int64_t c = i("c"), out = i("out"), k = i("kernel");
     double bound = 1.0 / std::sqrt(double(c * k * k));
     Value w = param(loc, name + ".weight", {out, c, k, k}, "uniform", bound, true);
@@ -231,17 +238,14 @@ FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, Strin
                                            b_.getI64IntegerAttr(i("padding"))));
   }
   if (kind == "max_pool2d") {
-    if (failed(needRow(3)))
-      return failure();
     return Value(b_.create<step::MaxPool2dOp>(loc, type, in[0], b_.getI64IntegerAttr(i("kernel")),
                                               b_.getI64IntegerAttr(i("stride")),
                                               b_.getI64IntegerAttr(i("padding"))));
   }
-  if (kind == "global_avg_pool") {
-    if (failed(needRow(3)))
-      return failure();
+  if (kind == "global_avg_pool")
     return Value(b_.create<step::GlobalAvgPoolOp>(loc, type, in[0]));
-  }
+  if (kind == "per_channel")
+    return Value(b_.create<step::PerChannelOp>(loc, type, in[0], b_.getI64IntegerAttr(i("copies"))));
   // Elementwise layers: one step op each, same type in and out.
   using Unary = Value (*)(OpBuilder &, Location, Value);
   static const std::pair<StringRef, Unary> kUnary[] = {

@@ -38,6 +38,35 @@ def ExpLowerToStep : Pass<"exp-lower-to-step", "::mlir::ModuleOp"> {
   let dependentDialects = ["::expc::step::StepDialect", "::mlir::func::FuncDialect"];
 }
 
+def StepHoistFrozenEncoders : Pass<"step-hoist-frozen-encoders", "::mlir::ModuleOp"> {
+  let summary = "Compute frozen encoders once per dataset row, outside the training loop";
+  let description = [{
+    Loop-invariant code motion across the training loop. In the graph a
+    `step.train_loop` drives, a value is *per-row* when it is a dataset
+    column, or the result of a row-wise (`Step_RowWise`), side-effect-free op
+    whose operands are per-row values, frozen parameters or constants. Such a
+    value is the same at every step for a given row. The per-row values that
+    something else uses (a trainable head, the loss) and that read a frozen
+    parameter — the output of a frozen encoder — move into a new graph
+    `@features_<graph>`, which a `step.precompute` runs once over the
+    training rows before the first step; the step reads them through
+    arguments marked `step.features`/`step.output` and no longer reads the
+    columns only the encoder needed. CellCLIP's frozen backbone is the case
+    this is for: no forward pass of it stays in the training step.
+
+    Not hoisted: anything after dropout (a new mask every step) or after an
+    op that mixes the rows of a batch, and per-row values that read no frozen
+    parameter (caching a column's cheap function saves nothing). With
+    `explain`, a remark names each hoisted value and the first frozen
+    parameter read that stays in the step, with the reason.
+  }];
+  let options = [
+    Option<"explain", "explain", "bool", /*default=*/"false",
+           "Remark on what was hoisted, and on the first frozen read that was not, and why">,
+  ];
+  let dependentDialects = ["::expc::step::StepDialect", "::mlir::func::FuncDialect"];
+}
+
 def StepFuseContrastiveLoss : Pass<"step-fuse-contrastive-loss", "::mlir::ModuleOp"> {
   let summary = "Fuse the contrastive-loss composition into one step.contrastive_loss";
   let description = [{

@@ -33,7 +33,7 @@ public:
     for (int64_t begin = 0; begin < sites.size(0); begin += kEvalBatch) {
       torch::Tensor chunk = sites.slice(0, begin, std::min(begin + kEvalBatch, sites.size(0)));
       torch::Tensor input = key == "classes" ? chunk : screen_.column(column, chunk);
-      parts.push_back(exec.run({{column, input}})[0]);
+      parts.push_back(exec.run({{g.inputs[0].binding, input}})[0]);
     }
     out = torch::cat(parts, 0);
     if (source_ == EmbeddingSource::Random) {

@@ -42,7 +42,7 @@ std::vector<torch::Tensor>
 GraphExecutor::run(const std::map<std::string, torch::Tensor> &columns) const {
   std::vector<torch::Tensor> values(graph_.valueCount);
   for (const GraphInput &in : graph_.inputs)
-    values[in.id] = columns.at(in.column);
+    values[in.id] = columns.at(in.binding);
   std::vector<torch::Tensor> args;
   for (const OpNode &op : graph_.ops) {
     args.clear();

@@ -30,7 +30,8 @@ private:
 class GraphExecutor {
 public:
   GraphExecutor(const Graph &graph, ParameterStore &params) : graph_(graph), params_(params) {}
-  // `columns` maps column names to batch tensors; returns the graph's outputs.
+  // `columns` maps each input's binding (a column name, or the features it
+  // reads) to a batch tensor; returns the graph's outputs.
   std::vector<torch::Tensor> run(const std::map<std::string, torch::Tensor> &columns) const;
   const Graph &graph() const { return graph_; }
 

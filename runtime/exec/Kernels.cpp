@@ -18,14 +18,32 @@ T constant(const In &, const OpAttrs &a, ParameterStore &) {
 }
 // A rank-0 bias operand stands for none.
 T biasOrNone(const T &b) { return b.dim() == 0 ? T() : b; }
+// Image ops take (..., C, H, W): leading dimensions beyond the batch (bags of
+// sites, channels encoded separately) are folded into it and restored.
+template <typename Fn> T overImages(const T &x, Fn fn) {
+  if (x.dim() == 4)
+    return fn(x);
+  T y = fn(x.reshape({-1, x.size(-3), x.size(-2), x.size(-1)}));
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end() - 3);
+  shape.insert(shape.end(), y.sizes().begin() + 1, y.sizes().end());
+  return y.reshape(shape);
+}
 T conv2d(const In &x, const OpAttrs &a, ParameterStore &) {
-  return torch::conv2d(x[0], x[1], biasOrNone(x[2]), a.stride, a.padding);
+  return overImages(x[0], [&](const T &v) {
+    return torch::conv2d(v, x[1], biasOrNone(x[2]), a.stride, a.padding);
+  });
 }
 T relu(const In &x, const OpAttrs &, ParameterStore &) { return torch::relu(x[0]); }
 T maxPool2d(const In &x, const OpAttrs &a, ParameterStore &) {
-  return torch::max_pool2d(x[0], a.kernel, a.stride, a.padding);
+  return overImages(x[0], [&](const T &v) { return torch::max_pool2d(v, a.kernel, a.stride, a.padding); });
 }
-T globalAvgPool(const In &x, const OpAttrs &, ParameterStore &) { return x[0].mean({2, 3}); }
+T globalAvgPool(const In &x, const OpAttrs &, ParameterStore &) { return x[0].mean({-2, -1}); }
+// (..., C, H, W) -> (..., C, copies, H, W): each channel as its own image.
+T perChannel(const In &x, const OpAttrs &a, ParameterStore &) {
+  std::vector<int64_t> shape(x[0].sizes().begin(), x[0].sizes().end());
+  shape.insert(shape.end() - 2, a.copies);
+  return x[0].unsqueeze(-3).expand(shape).contiguous();
+}
 T linear(const In &x, const OpAttrs &, ParameterStore &) {
   return torch::linear(x[0], x[1], biasOrNone(x[2]));
 }
@@ -102,6 +120,7 @@ const Entry kKernels[] = {
     {"reshape", 1, reshape},
     {"concat", 2, concat},
     {"sub", 2, sub},
+    {"per_channel", 1, perChannel},
 };
 
 } // namespace

@@ -4,7 +4,7 @@
 
 #include "exec/Kernels.h"
 
-#include <set>
+#include <algorithm>
 
 namespace exprt {
 namespace {
@@ -62,6 +62,7 @@ void readAttrs(Reader &r, const json &attrs, const std::string &path, OpAttrs &a
   r.get(attrs, path, "stride", a.stride, false);
   r.get(attrs, path, "padding", a.padding, false);
   r.get(attrs, path, "kernel", a.kernel, false);
+  r.get(attrs, path, "copies", a.copies, false);
   r.get(attrs, path, "transpose_b", a.transposeB, false);
   r.get(attrs, path, "kind", a.kind, false);
   r.get(attrs, path, "eps", a.eps, false);
@@ -72,6 +73,7 @@ void readAttrs(Reader &r, const json &attrs, const std::string &path, OpAttrs &a
 void readGraph(Reader &r, const std::string &name, const json &g, Graph &graph) {
   std::string path = "graphs." + name;
   graph.name = name;
+  graph.json = g.dump();
   r.get(g, path, "value_count", graph.valueCount);
   const json *inputs = r.field(g, path, "inputs");
   const json *ops = r.field(g, path, "ops");
@@ -82,8 +84,16 @@ void readGraph(Reader &r, const std::string &name, const json &g, Graph &graph) 
   for (size_t i = 0; i < inputs->size(); ++i) {
     std::string p = path + ".inputs[" + std::to_string(i) + "]";
     GraphInput in;
-    r.get((*inputs)[i], p, "id", in.id);
-    r.get((*inputs)[i], p, "column", in.column);
+    const json &x = (*inputs)[i];
+    r.get(x, p, "id", in.id);
+    if (x.is_object() && x.contains("features")) {
+      r.get(x["features"], p + ".features", "graph", in.features);
+      r.get(x["features"], p + ".features", "output", in.output);
+      in.binding = "features:" + in.features + "/" + std::to_string(in.output);
+    } else {
+      r.get(x, p, "column", in.column);
+      in.binding = in.column;
+    }
     r.get((*inputs)[i], p, "shape", in.shape);
     r.get((*inputs)[i], p, "dtype", in.dtype);
     graph.inputs.push_back(std::move(in));
@@ -125,6 +135,63 @@ void readGraph(Reader &r, const std::string &name, const json &g, Graph &graph) 
       r.fail(path + ".outputs", "refers to value " + std::to_string(v) + ", outside the graph");
 }
 
+
+// Everything a plan names exists, and precomputed graphs are sound to run
+// once: they read columns and frozen parameters only.
+Status checkReferences(const Plan &plan, const std::string &origin) {
+  std::map<std::string, const ParameterSpec *> specs;
+  for (const ParameterSpec &p : plan.parameters)
+    specs[p.name] = &p;
+  for (const auto &[name, g] : plan.graphs)
+    for (const OpNode &op : g.ops)
+      if (op.op == "param" && !specs.count(op.attrs.parameter))
+        return Status::error(origin + ": graph `" + name + "` reads parameter `" +
+                             op.attrs.parameter + "`, which the plan does not declare");
+  if (!plan.graphs.count(plan.train.graph))
+    return Status::error(origin + ": `train.graph` names `" + plan.train.graph +
+                         "`, which is not among the plan's graphs");
+  for (const EvalSpec &e : plan.evaluations)
+    for (const std::string &g : e.graphs)
+      if (!plan.graphs.count(g))
+        return Status::error(origin + ": evaluation `" + e.name + "` names graph `" + g +
+                             "`, which is not among the plan's graphs");
+  for (const std::string &name : plan.precompute) {
+    auto it = plan.graphs.find(name);
+    if (it == plan.graphs.end())
+      return Status::error(origin + ": `precompute` names graph `" + name +
+                           "`, which is not among the plan's graphs");
+    for (const GraphInput &in : it->second.inputs)
+      if (in.column.empty())
+        return Status::error(origin + ": precomputed graph `" + name +
+                             "` must read dataset columns only");
+    for (const OpNode &op : it->second.ops)
+      if ((op.op == "param" && !specs.at(op.attrs.parameter)->frozen) || op.op == "dropout")
+        return Status::error(origin + ": precomputed graph `" + name + "` " +
+                             (op.op == "dropout" ? std::string("draws random numbers")
+                                                 : "reads trainable parameter `" +
+                                                       op.attrs.parameter + "`") +
+                             "; it cannot be computed once");
+  }
+  for (const auto &[name, g] : plan.graphs)
+    for (const GraphInput &in : g.inputs) {
+      if (in.features.empty())
+        continue;
+      auto src = plan.graphs.find(in.features);
+      if (src == plan.graphs.end() ||
+          std::find(plan.precompute.begin(), plan.precompute.end(), in.features) ==
+              plan.precompute.end())
+        return Status::error(origin + ": graph `" + name + "` reads features of `" + in.features +
+                             "`, which the plan does not precompute");
+      if (in.output < 0 || in.output >= static_cast<int64_t>(src->second.outputs.size()))
+        return Status::error(origin + ": graph `" + name + "` reads output " +
+                             std::to_string(in.output) + " of `" + in.features + "`, which has " +
+                             std::to_string(src->second.outputs.size()));
+      if (name != plan.train.graph)
+        return Status::error(origin + ": only the training graph can read precomputed features; `" +
+                             name + "` does");
+    }
+  return Status::ok();
+}
 } // namespace
 
 Status parsePlan(const std::string &text, const std::string &origin, Plan &plan) {
@@ -204,25 +271,17 @@ Status parsePlan(const std::string &text, const std::string &origin, Plan &plan)
       plan.evaluations.push_back(std::move(e));
     }
   }
+  if (const json *ps = r.field(doc, "", "precompute", /*required=*/false)) {
+    for (size_t i = 0; ps->is_array() && i < ps->size(); ++i) {
+      std::string g;
+      if (r.get((*ps)[i], "precompute[" + std::to_string(i) + "]", "graph", g))
+        plan.precompute.push_back(g);
+    }
+  }
   if (!r.ok())
     return Status::error(r.error());
-  // Cross references.
-  std::set<std::string> params;
-  for (const ParameterSpec &p : plan.parameters)
-    params.insert(p.name);
-  for (const auto &[name, g] : plan.graphs)
-    for (const OpNode &op : g.ops)
-      if (op.op == "param" && !params.count(op.attrs.parameter))
-        return Status::error(origin + ": graph `" + name + "` reads parameter `" +
-                             op.attrs.parameter + "`, which the plan does not declare");
-  if (!plan.graphs.count(plan.train.graph))
-    return Status::error(origin + ": `train.graph` names `" + plan.train.graph +
-                         "`, which is not among the plan's graphs");
-  for (const EvalSpec &e : plan.evaluations)
-    for (const std::string &g : e.graphs)
-      if (!plan.graphs.count(g))
-        return Status::error(origin + ": evaluation `" + e.name + "` names graph `" + g +
-                             "`, which is not among the plan's graphs");
+  if (Status s = checkReferences(plan, origin); !s)
+    return s;
   return Status::ok();
 }
 

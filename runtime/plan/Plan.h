@@ -13,7 +13,7 @@
 
 namespace exprt {
 
-inline constexpr int kPlanFormatVersion = 1;
+inline constexpr int kPlanFormatVersion = 2;
 
 struct ParameterSpec {
   std::string name;
@@ -29,7 +29,7 @@ struct ParameterSpec {
 struct OpAttrs {
   std::string parameter; // param
   double value = 0;      // constant
-  int64_t stride = 1, padding = 0, kernel = 2;
+  int64_t stride = 1, padding = 0, kernel = 2, copies = 1;
   bool transposeB = false;
   double eps = 1e-5, p = 0;   // layer_norm, dropout
   std::vector<int64_t> shape; // reshape: the per-row result shape
@@ -45,15 +45,23 @@ struct OpNode {
   int kernel = -1; // index into the kernel table
 };
 
+// A graph input reads a dataset column, or one output of a precomputed
+// features graph (`features`/`output`) for the rows of the batch.
 struct GraphInput {
   int64_t id;
-  std::string column;
+  std::string column;   // empty when `features` is set
+  std::string features; // the precompute graph
+  int64_t output = 0;
   std::vector<int64_t> shape;
   std::string dtype;
+  // What a caller binds it to in GraphExecutor::run: the column's name, or
+  // "features:GRAPH/OUTPUT".
+  std::string binding;
 };
 
 struct Graph {
   std::string name;
+  std::string json; // the graph as the plan wrote it: part of feature cache keys
   std::vector<GraphInput> inputs;
   std::vector<OpNode> ops;
   std::vector<int64_t> outputs;
@@ -82,6 +90,7 @@ struct Plan {
   std::map<std::string, Graph> graphs;
   TrainSpec train;
   std::vector<EvalSpec> evaluations;
+  std::vector<std::string> precompute; // graphs computed once over the training rows
 };
 
 // Parses and validates a plan; errors name `origin` and the JSON path.

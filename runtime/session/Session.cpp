@@ -1,6 +1,7 @@
 // The session: the runtime's one entry point (include/exprt/Runtime.h).
 #include "exprt/Runtime.h"
 
+#include "cache/FeatureStore.h"
 #include "data/SimulatedScreen.h"
 #include "eval/Evaluator.h"
 #include "exec/GraphExecutor.h"
@@ -107,8 +108,14 @@ Status Session::run() {
   if (Status s = evaluateAll(plan, screen, params, EmbeddingSource::Random, evalSeed, random); !s)
     return s;
 
+  // Frozen encoders the compiler hoisted out of the step run here, once.
+  FeatureStore features;
+  if (Status s = features.build(plan, screen, params, screen.trainSites,
+                                impl_->options.featureCacheDir, progress);
+      !s)
+    return s;
   TrainResult tr;
-  if (Status s = train(plan, screen, params, progress, tr); !s)
+  if (Status s = train(plan, screen, features, params, progress, tr); !s)
     return s;
   if (Status s = evaluateAll(plan, screen, params, EmbeddingSource::Model, evalSeed, after); !s)
     return s;
@@ -129,6 +136,13 @@ Status Session::run() {
                 {"loss", tr.epochLoss},
                 {"final_loss", tr.epochLoss.empty() ? 0.0 : tr.epochLoss.back()},
                 {"threads", torch::get_num_threads()}};
+  m["precompute"] = nlohmann::json::array();
+  for (const PrecomputeRecord &r : features.records())
+    m["precompute"].push_back({{"graph", r.graph},
+                               {"key", r.key},
+                               {"rows", r.rows},
+                               {"from_cache", r.fromCache},
+                               {"seconds", r.seconds}});
   nlohmann::json evals = nlohmann::json::object();
   for (const EvalSpec &e : plan.evaluations) {
     nlohmann::json r = after[e.name];

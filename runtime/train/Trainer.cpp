@@ -56,12 +56,12 @@ Status makeOptimizer(const TrainSpec &spec, const ParameterStore &params,
 
 } // namespace
 
-Status train(const Plan &plan, const Screen &screen, ParameterStore &params, bool progress,
-             TrainResult &result) {
+Status train(const Plan &plan, const Screen &screen, const FeatureStore &features,
+             ParameterStore &params, bool progress, TrainResult &result) {
   const TrainSpec &spec = plan.train;
   const Graph &graph = plan.graphs.at(spec.graph);
   for (const GraphInput &in : graph.inputs)
-    if (!screen.hasColumn(in.column))
+    if (in.features.empty() && !screen.hasColumn(in.column))
       return Status::error("training graph reads column `" + in.column +
                            "`, which the dataset does not have");
   std::unique_ptr<torch::optim::Optimizer> opt;
@@ -84,11 +84,8 @@ Status train(const Plan &plan, const Screen &screen, ParameterStore &params, boo
           torch::tensor(std::vector<int64_t>(order.begin() + step * batch,
                                              order.begin() + (step + 1) * batch),
                         torch::kInt64);
-      std::map<std::string, torch::Tensor> columns;
-      for (const GraphInput &in : graph.inputs)
-        columns[in.column] = screen.column(in.column, idx);
       opt->zero_grad();
-      torch::Tensor loss = exec.run(columns)[0];
+      torch::Tensor loss = exec.run(features.inputs(graph, screen, idx))[0];
       double value = loss.item<double>();
       if (!std::isfinite(value))
         return Status::error("training `" + spec.name + "` diverged: the loss is " +

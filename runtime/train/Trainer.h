@@ -2,6 +2,7 @@
 // loss graph, autograd, the plan's optimiser, parameter clamps.
 #pragma once
 
+#include "cache/FeatureStore.h"
 #include "data/SimulatedScreen.h"
 #include "exec/GraphExecutor.h"
 #include "plan/Plan.h"
@@ -16,7 +17,8 @@ struct TrainResult {
   double seconds = 0;
 };
 
-Status train(const Plan &plan, const Screen &screen, ParameterStore &params, bool progress,
-             TrainResult &result);
+// `features` holds the plan's precomputed inputs for the training rows.
+Status train(const Plan &plan, const Screen &screen, const FeatureStore &features,
+             ParameterStore &params, bool progress, TrainResult &result);
 
 } // namespace exprt

@@ -30,7 +30,7 @@ nlohmann::json clipPlan() {
                 {"outputs", {14}},
                 {"value_count", 15}};
   return {{"format", "exp-plan"},
-          {"format_version", 1},
+          {"format_version", kPlanFormatVersion},
           {"compiler", {{"build_id", "test"}}},
           {"source", {{"path", "t.exp"}, {"sha256", "0"}}},
           {"target", "cpu"},
@@ -87,10 +87,10 @@ TEST_CASE("parameters with a max are clamped after a step") {
 TEST_CASE("bad plans are refused with a message naming the file and place") {
   Plan plan;
   nlohmann::json p = clipPlan();
-  p["format_version"] = 2;
+  p["format_version"] = 1;
   Status s = parsePlan(p.dump(), "old.json", plan);
   CHECK_FALSE(s.isOk());
-  CHECK(s.message().find("old.json: plan format version 2 is not supported") == 0);
+  CHECK(s.message().find("old.json: plan format version 1 is not supported") == 0);
 
   std::string text = clipPlan().dump();
   s = parsePlan(text.substr(0, text.size() / 2), "cut.json", plan);
@@ -225,7 +225,7 @@ TEST_CASE("frozen parameters get no gradient and no optimiser updates") {
   torch::Tensor trainedBefore = params.get("table").clone();
   CHECK_FALSE(params.get("frozen_table").requires_grad());
   TrainResult result;
-  REQUIRE(train(p, screen, params, false, result).isOk());
+  REQUIRE(train(p, screen, FeatureStore(), params, false, result).isOk());
   CHECK(result.steps > 0);
   CHECK(torch::equal(params.get("frozen_table"), frozenBefore));
   CHECK_FALSE(torch::equal(params.get("table"), trainedBefore));

@@ -97,7 +97,7 @@ bool hasStepLowering(StringRef layer) {
   static const StringRef kLowered[] = {
       "linear", "conv2d", "max_pool2d", "global_avg_pool", "relu", "gelu", "tanh", "sigmoid",
       "layer_norm", "normalize", "flatten", "embedding", "dropout", "stop_gradient", "concat",
-      "add", "sub", "mul", "scale"};
+      "add", "sub", "mul", "scale", "per_channel"};
   return llvm::is_contained(kLowered, layer);
 }
 
@@ -233,16 +233,35 @@ LogicalResult NetworkOp::verify() {
   return success();
 }
 
-// A call or apply takes what its target takes and gives what it gives.
+// A call or apply takes what its target takes and gives what it gives, maybe
+// over extra leading dimensions (channels encoded separately, bags of sites):
+// the same ones on every operand and on the result.
 static LogicalResult checkSignature(Operation *op, Region &target, StringRef what) {
   Block &body = target.front();
-  if (TypeRange(op->getOperandTypes()) != TypeRange(body.getArgumentTypes()))
+  Type out = body.getTerminator()->getOperand(0).getType();
+  std::optional<ArrayRef<int64_t>> lead;
+  auto matches = [&](Type given, Type declared) {
+    auto g = dyn_cast<RankedTensorType>(given), d = dyn_cast<RankedTensorType>(declared);
+    if (!g || !d)
+      return given == declared;
+    int64_t extra = g.getRank() - d.getRank();
+    if (extra < 0 || g.getElementType() != d.getElementType() ||
+        g.getShape().drop_front(extra) != d.getShape())
+      return false;
+    ArrayRef<int64_t> l = g.getShape().take_front(extra);
+    if (!lead)
+      lead = l;
+    return *lead == l;
+  };
+  if (op->getNumOperands() != body.getNumArguments() ||
+      !llvm::all_of(llvm::zip(op->getOperandTypes(), body.getArgumentTypes()),
+                    [&](auto p) { return matches(std::get<0>(p), std::get<1>(p)); }))
     return op->emitOpError() << "passes " << op->getOperandTypes() << " to " << what
                              << ", which takes " << body.getArgumentTypes();
-  Type out = body.getTerminator()->getOperand(0).getType();
-  if (op->getResult(0).getType() != out)
+  if (!matches(op->getResult(0).getType(), out))
     return op->emitOpError() << "expects " << op->getResult(0).getType() << " from " << what
-                             << ", which gives " << out;
+                             << ", which gives " << out
+                             << (lead && !lead->empty() ? " over the inputs' leading dimensions" : "");
   return success();
 }
 

@@ -84,15 +84,36 @@ LogicalResult ParamOp::verifySymbolUses(SymbolTableCollection &symbols) {
   return success();
 }
 
+namespace {
+
+// Image ops read (N, ..., C, H, W): at least rank 4; dimensions between the
+// batch and C (bags, channels encoded separately) pass through.
+FailureOr<RankedTensorType> imageInput(Operation *op, Value v) {
+  auto t = ranked(v);
+  if (!t || t.getRank() < 4)
+    return op->emitOpError() << "input must be (N, ..., C, H, W), got " << v.getType();
+  return t;
+}
+
+// The result shape: the input's leading dimensions, then `tail`.
+SmallVector<int64_t> withLeading(RankedTensorType x, int64_t keep, ArrayRef<int64_t> tail) {
+  SmallVector<int64_t> shape(x.getShape().take_front(x.getRank() - keep));
+  shape.append(tail.begin(), tail.end());
+  return shape;
+}
+
+} // namespace
+
 LogicalResult Conv2dOp::verify() {
-  if (failed(expectRank(*this, getInput(), 4, "input")) ||
-      failed(expectRank(*this, getWeight(), 4, "weight")))
+  FailureOr<RankedTensorType> in = imageInput(*this, getInput());
+  if (failed(in) || failed(expectRank(*this, getWeight(), 4, "weight")))
     return failure();
-  auto x = ranked(getInput()), w = ranked(getWeight()), b = ranked(getBias());
+  auto x = *in, w = ranked(getWeight()), b = ranked(getBias());
+  ArrayRef<int64_t> chw = x.getShape().take_back(3);
   if (!b || b.getRank() > 1)
     return emitOpError() << "bias must be a rank-1 tensor (or rank-0 for none), got " << getBias().getType();
-  if (!dimsAgree(x.getDimSize(1), w.getDimSize(1)))
-    return emitOpError() << "input has " << x.getDimSize(1) << " channels but the weight takes "
+  if (!dimsAgree(chw[0], w.getDimSize(1)))
+    return emitOpError() << "input has " << chw[0] << " channels but the weight takes "
                          << w.getDimSize(1);
   if (b.getRank() == 1 && !dimsAgree(b.getDimSize(0), w.getDimSize(0)))
     return emitOpError() << "bias has " << b.getDimSize(0) << " entries for "
@@ -104,31 +125,41 @@ LogicalResult Conv2dOp::verify() {
     return ShapedType::isDynamic(in) ? in : (in + 2 * p - k) / s + 1;
   };
   return expectShape(*this, getResult(),
-                     {x.getDimSize(0), w.getDimSize(0), out(x.getDimSize(2), w.getDimSize(2)),
-                      out(x.getDimSize(3), w.getDimSize(3))});
+                     withLeading(x, 3, {w.getDimSize(0), out(chw[1], w.getDimSize(2)),
+                                        out(chw[2], w.getDimSize(3))}));
 }
 
 LogicalResult MaxPool2dOp::verify() {
-  if (failed(expectRank(*this, getInput(), 4, "input")))
+  FailureOr<RankedTensorType> in = imageInput(*this, getInput());
+  if (failed(in))
     return failure();
   if (getKernel() < 1 || getStride() < 1 || getPadding() < 0 || 2 * getPadding() > getKernel())
     return emitOpError() << "needs kernel and stride >= 1 and padding at most half the kernel";
-  auto x = ranked(getInput());
+  ArrayRef<int64_t> chw = in->getShape().take_back(3);
   int64_t k = getKernel(), s = getStride(), p = getPadding();
   auto out = [&](int64_t in) -> int64_t {
     return ShapedType::isDynamic(in) ? in : (in + 2 * p - k) / s + 1;
   };
-  if (!ShapedType::isDynamic(x.getDimSize(2)) && x.getDimSize(2) + 2 * p < k)
-    return emitOpError() << "input of height " << x.getDimSize(2) << " is smaller than the kernel";
-  return expectShape(*this, getResult(),
-                     {x.getDimSize(0), x.getDimSize(1), out(x.getDimSize(2)), out(x.getDimSize(3))});
+  if (!ShapedType::isDynamic(chw[1]) && chw[1] + 2 * p < k)
+    return emitOpError() << "input of height " << chw[1] << " is smaller than the kernel";
+  return expectShape(*this, getResult(), withLeading(*in, 3, {chw[0], out(chw[1]), out(chw[2])}));
 }
 
 LogicalResult GlobalAvgPoolOp::verify() {
-  if (failed(expectRank(*this, getInput(), 4, "input")))
+  FailureOr<RankedTensorType> in = imageInput(*this, getInput());
+  if (failed(in))
     return failure();
-  auto x = ranked(getInput());
-  return expectShape(*this, getResult(), {x.getDimSize(0), x.getDimSize(1)});
+  return expectShape(*this, getResult(), withLeading(*in, 3, {in->getShape().take_back(3)[0]}));
+}
+
+LogicalResult PerChannelOp::verify() {
+  FailureOr<RankedTensorType> in = imageInput(*this, getInput());
+  if (failed(in))
+    return failure();
+  if (getCopies() < 1)
+    return emitOpError() << "needs copies >= 1";
+  ArrayRef<int64_t> chw = in->getShape().take_back(3);
+  return expectShape(*this, getResult(), withLeading(*in, 3, {chw[0], getCopies(), chw[1], chw[2]}));
 }
 
 LogicalResult LinearOp::verify() {
@@ -253,6 +284,63 @@ LogicalResult CrossEntropyOp::verify() {
   return success();
 }
 
+// Graph arguments name what they read: a dataset column, or one output of a
+// precomputed features graph.
+LogicalResult StepDialect::verifyRegionArgAttribute(Operation *op, unsigned, unsigned argIndex,
+                                                    NamedAttribute attr) {
+  StringRef name = attr.getName().getValue();
+  if (name == kColumnAttr && !isa<StringAttr>(attr.getValue()))
+    return op->emitOpError() << "argument " << argIndex << ": " << kColumnAttr
+                             << " must be a string";
+  if (name == kFeaturesAttr && !isa<FlatSymbolRefAttr>(attr.getValue()))
+    return op->emitOpError() << "argument " << argIndex << ": " << kFeaturesAttr
+                             << " must name a graph";
+  if (name == kOutputAttr && !isa<IntegerAttr>(attr.getValue()))
+    return op->emitOpError() << "argument " << argIndex << ": " << kOutputAttr
+                             << " must be an integer";
+  return success();
+}
+
+namespace {
+
+// Every argument of `f` reads a column or a precomputed output of the right type.
+LogicalResult verifyGraphInputs(Operation *user, func::FuncOp f, SymbolTableCollection &symbols) {
+  for (unsigned i = 0; i < f.getNumArguments(); ++i) {
+    if (f.getArgAttr(i, kColumnAttr))
+      continue;
+    auto features = f.getArgAttrOfType<FlatSymbolRefAttr>(i, kFeaturesAttr);
+    auto output = f.getArgAttrOfType<IntegerAttr>(i, kOutputAttr);
+    if (!features || !output)
+      return user->emitOpError() << "graph '" << f.getSymName() << "' argument " << i
+                                 << " has neither " << kColumnAttr << " nor " << kFeaturesAttr
+                                 << " and " << kOutputAttr;
+    auto source = symbols.lookupNearestSymbolFrom<func::FuncOp>(user, features);
+    if (!source)
+      return user->emitOpError() << "graph '" << f.getSymName() << "' argument " << i
+                                 << " reads features of unknown graph '" << features.getValue()
+                                 << "'";
+    ArrayRef<Type> results = source.getFunctionType().getResults();
+    int64_t k = output.getInt();
+    if (k < 0 || k >= static_cast<int64_t>(results.size()))
+      return user->emitOpError() << "graph '" << f.getSymName() << "' argument " << i
+                                 << " reads output " << k << " of '" << features.getValue()
+                                 << "', which has " << results.size();
+    if (results[k] != f.getArgumentTypes()[i])
+      return user->emitOpError() << "graph '" << f.getSymName() << "' argument " << i << " has type "
+                                 << f.getArgumentTypes()[i] << " but reads " << results[k];
+    bool precomputed = false;
+    user->getParentOp()->walk([&](PrecomputeOp p) {
+      precomputed |= p.getGraph() == features.getValue();
+    });
+    if (!precomputed)
+      return user->emitOpError() << "graph '" << f.getSymName() << "' reads features of '"
+                                 << features.getValue() << "', which no step.precompute computes";
+  }
+  return success();
+}
+
+} // namespace
+
 LogicalResult TrainLoopOp::verifySymbolUses(SymbolTableCollection &symbols) {
   auto f = symbols.lookupNearestSymbolFrom<func::FuncOp>(*this, getGraphAttr());
   if (!f)
@@ -261,7 +349,7 @@ LogicalResult TrainLoopOp::verifySymbolUses(SymbolTableCollection &symbols) {
   if (results.size() != 1 || !isa<RankedTensorType>(results[0]) ||
       cast<RankedTensorType>(results[0]).getRank() != 0)
     return emitOpError() << "graph '" << getGraph() << "' must return one scalar loss";
-  return success();
+  return verifyGraphInputs(*this, f, symbols);
 }
 
 LogicalResult EvaluateOp::verifySymbolUses(SymbolTableCollection &symbols) {
@@ -272,8 +360,42 @@ LogicalResult EvaluateOp::verifySymbolUses(SymbolTableCollection &symbols) {
       return emitOpError() << "'" << ref.getValue() << "' does not name a graph";
     if (f.getFunctionType().getNumResults() != 1)
       return emitOpError() << "graph '" << ref.getValue() << "' must return one embedding";
+    // Evaluation reads held-out rows, which precomputation does not cover.
+    for (unsigned i = 0; i < f.getNumArguments(); ++i)
+      if (!f.getArgAttr(i, kColumnAttr))
+        return emitOpError() << "graph '" << ref.getValue() << "' argument " << i
+                             << " must read a dataset column (" << kColumnAttr << ")";
   }
   return success();
+}
+
+// Computing a graph once is sound only when it reads columns, frozen
+// parameters and constants, and draws no random numbers.
+LogicalResult PrecomputeOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  auto f = symbols.lookupNearestSymbolFrom<func::FuncOp>(*this, getGraphAttr());
+  if (!f)
+    return emitOpError() << "'" << getGraph() << "' does not name a graph";
+  for (unsigned i = 0; i < f.getNumArguments(); ++i)
+    if (!f.getArgAttr(i, kColumnAttr))
+      return emitOpError() << "graph '" << getGraph() << "' argument " << i
+                           << " must read a dataset column";
+  if (f.getFunctionType().getNumResults() == 0)
+    return emitOpError() << "graph '" << getGraph() << "' returns nothing";
+  WalkResult r = f.walk([&](Operation *op) -> WalkResult {
+    if (auto p = dyn_cast<ParamOp>(op)) {
+      auto def = symbols.lookupNearestSymbolFrom<ParameterOp>(*this, p.getParameterAttr());
+      if (def && !def.getFrozen()) {
+        emitOpError() << "graph '" << getGraph() << "' reads trainable parameter '"
+                      << p.getParameter() << "'; only frozen parameters can be precomputed";
+        return WalkResult::interrupt();
+      }
+    } else if (isa<DropoutOp>(op)) {
+      emitOpError() << "graph '" << getGraph() << "' draws random numbers (step.dropout)";
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return failure(r.wasInterrupted());
 }
 
 LogicalResult ContrastiveLossOp::verify() {

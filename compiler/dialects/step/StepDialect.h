@@ -12,10 +12,21 @@
 
 #include "dialects/step/StepDialect.h.inc"
 
+namespace expc::step {
+// Ops whose result row i depends only on row i of their batched operands
+// (Step_RowWise in StepOps.td).
+template <typename ConcreteType>
+class RowWise : public mlir::OpTrait::TraitBase<ConcreteType, RowWise> {};
+} // namespace expc::step
+
 #define GET_OP_CLASSES
 #include "dialects/step/StepOps.h.inc"
 
 namespace expc::step {
 // The name of the func argument attribute that names a graph input's column.
 inline constexpr const char *kColumnAttr = "step.column";
+// A graph input that reads cached features instead: output `step.output` of
+// the graph `step.features` names, which a step.precompute computes.
+inline constexpr const char *kFeaturesAttr = "step.features";
+inline constexpr const char *kOutputAttr = "step.output";
 } // namespace expc::step

@@ -20,6 +20,7 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 def Step_Dialect : Dialect {
   let name = "step";
   let cppNamespace = "::expc::step";
+  let hasRegionArgAttrVerify = 1;
   let summary = "Step-level tensor ops that map one-to-one onto runtime kernels";
   let description = [{
     Every tensor op here has exactly one kernel in the runtime (see
@@ -30,6 +31,14 @@ def Step_Dialect : Dialect {
 
 class Step_Op<string mnemonic, list<Trait> traits = []>
     : Op<Step_Dialect, mnemonic, traits>;
+
+// Row i of the result depends only on row i of each batched operand (operands
+// without a batch dimension, such as parameters and constants, are shared by
+// all rows). Passes use it to move per-row work across the batch boundary:
+// step-hoist-frozen-encoders computes such ops once per dataset row.
+def Step_RowWise : NativeOpTrait<"RowWise"> {
+  let cppNamespace = "::expc::step";
+}
 
 def Step_F32Tensor : TensorOf<[F32]>;
 def Step_I64Tensor : TensorOf<[I64]>;
@@ -72,8 +81,8 @@ def Step_ConstantOp : Step_Op<"constant", [Pure]> {
 // Network ops
 //===----------------------------------------------------------------------===//
 
-def Step_Conv2dOp : Step_Op<"conv2d", [Pure]> {
-  let summary = "2-D convolution, NCHW; a rank-0 `bias` (zero) means no bias";
+def Step_Conv2dOp : Step_Op<"conv2d", [Pure, Step_RowWise]> {
+  let summary = "2-D convolution over (N, ..., C, H, W); a rank-0 `bias` (zero) means no bias";
   let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$weight, Step_F32Tensor:$bias,
                        I64Attr:$stride, I64Attr:$padding);
   let results = (outs Step_F32Tensor:$result);
@@ -81,15 +90,15 @@ def Step_Conv2dOp : Step_Op<"conv2d", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Step_ReluOp : Step_Op<"relu", [Pure, SameOperandsAndResultType]> {
+def Step_ReluOp : Step_Op<"relu", [Pure, Step_RowWise, SameOperandsAndResultType]> {
   let summary = "max(x, 0)";
   let arguments = (ins Step_F32Tensor:$input);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
 }
 
-def Step_MaxPool2dOp : Step_Op<"max_pool2d", [Pure]> {
-  let summary = "2-D max pooling, NCHW, with implicit -inf padding";
+def Step_MaxPool2dOp : Step_Op<"max_pool2d", [Pure, Step_RowWise]> {
+  let summary = "2-D max pooling over (N, ..., C, H, W), with implicit -inf padding";
   let arguments = (ins Step_F32Tensor:$input, I64Attr:$kernel, I64Attr:$stride,
                        DefaultValuedAttr<I64Attr, "0">:$padding);
   let results = (outs Step_F32Tensor:$result);
@@ -97,15 +106,28 @@ def Step_MaxPool2dOp : Step_Op<"max_pool2d", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Step_GlobalAvgPoolOp : Step_Op<"global_avg_pool", [Pure]> {
-  let summary = "mean over the spatial dimensions: (N, C, H, W) -> (N, C)";
+def Step_GlobalAvgPoolOp : Step_Op<"global_avg_pool", [Pure, Step_RowWise]> {
+  let summary = "mean over the spatial dimensions: (N, ..., C, H, W) -> (N, ..., C)";
   let arguments = (ins Step_F32Tensor:$input);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
 
-def Step_LinearOp : Step_Op<"linear", [Pure]> {
+def Step_PerChannelOp : Step_Op<"per_channel", [Pure, Step_RowWise]> {
+  let summary = "each channel as its own image: (N, ..., C, H, W) -> (N, ..., C, copies, H, W)";
+  let description = [{
+    The channel is repeated `copies` times as the new channel dimension, so
+    an encoder of `copies`-channel images (an RGB backbone: 3) reads each
+    fluorescence channel separately, as CellCLIP and MICON do.
+  }];
+  let arguments = (ins Step_F32Tensor:$input, I64Attr:$copies);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Step_LinearOp : Step_Op<"linear", [Pure, Step_RowWise]> {
   let summary = "x W^T + b over the last dimension; a rank-0 `b` (zero) means no bias";
   let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$weight, Step_F32Tensor:$bias);
   let results = (outs Step_F32Tensor:$result);
@@ -113,7 +135,7 @@ def Step_LinearOp : Step_Op<"linear", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Step_EmbeddingLookupOp : Step_Op<"embedding_lookup", [Pure]> {
+def Step_EmbeddingLookupOp : Step_Op<"embedding_lookup", [Pure, Step_RowWise]> {
   let summary = "rows of a table selected by integer labels";
   let arguments = (ins Step_F32Tensor:$table, Step_I64Tensor:$indices);
   let results = (outs Step_F32Tensor:$result);
@@ -122,7 +144,7 @@ def Step_EmbeddingLookupOp : Step_Op<"embedding_lookup", [Pure]> {
 }
 
 class Step_UnaryOp<string mnemonic, string summaryText>
-    : Step_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+    : Step_Op<mnemonic, [Pure, Step_RowWise, SameOperandsAndResultType]> {
   let summary = summaryText;
   let arguments = (ins Step_F32Tensor:$input);
   let results = (outs Step_F32Tensor:$result);
@@ -146,7 +168,7 @@ def Step_DropoutOp : Step_Op<"dropout", [SameOperandsAndResultType]> {
   let hasVerifier = 1;
 }
 
-def Step_LayerNormOp : Step_Op<"layer_norm", [Pure]> {
+def Step_LayerNormOp : Step_Op<"layer_norm", [Pure, Step_RowWise]> {
   let summary = "layer normalisation over the last dimension, with affine weight and bias";
   let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$weight, Step_F32Tensor:$bias,
                        F64Attr:$eps);
@@ -155,7 +177,7 @@ def Step_LayerNormOp : Step_Op<"layer_norm", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Step_ReshapeOp : Step_Op<"reshape", [Pure]> {
+def Step_ReshapeOp : Step_Op<"reshape", [Pure, Step_RowWise]> {
   let summary = "the same elements with another per-row shape (the batch dimension stays)";
   let arguments = (ins AnyRankedTensor:$input);
   let results = (outs AnyRankedTensor:$result);
@@ -163,7 +185,7 @@ def Step_ReshapeOp : Step_Op<"reshape", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Step_ConcatOp : Step_Op<"concat", [Pure]> {
+def Step_ConcatOp : Step_Op<"concat", [Pure, Step_RowWise]> {
   let summary = "concatenation along the last dimension";
   let arguments = (ins Step_F32Tensor:$lhs, Step_F32Tensor:$rhs);
   let results = (outs Step_F32Tensor:$result);
@@ -171,7 +193,7 @@ def Step_ConcatOp : Step_Op<"concat", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Step_SubOp : Step_Op<"sub", [Pure]> {
+def Step_SubOp : Step_Op<"sub", [Pure, Step_RowWise]> {
   let summary = "elementwise difference; `rhs` may be a scalar";
   let arguments = (ins Step_F32Tensor:$lhs, Step_F32Tensor:$rhs);
   let results = (outs Step_F32Tensor:$result);
@@ -183,7 +205,7 @@ def Step_SubOp : Step_Op<"sub", [Pure]> {
 // Loss ops
 //===----------------------------------------------------------------------===//
 
-def Step_L2NormalizeOp : Step_Op<"l2_normalize", [Pure, SameOperandsAndResultType]> {
+def Step_L2NormalizeOp : Step_Op<"l2_normalize", [Pure, Step_RowWise, SameOperandsAndResultType]> {
   let summary = "x / max(||x||_2, eps) along the last dimension";
   let arguments = (ins Step_F32Tensor:$input);
   let results = (outs Step_F32Tensor:$result);
@@ -206,14 +228,14 @@ def Step_TransposeOp : Step_Op<"transpose", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Step_ExpOp : Step_Op<"exp", [Pure, SameOperandsAndResultType]> {
+def Step_ExpOp : Step_Op<"exp", [Pure, Step_RowWise, SameOperandsAndResultType]> {
   let summary = "elementwise e^x";
   let arguments = (ins Step_F32Tensor:$input);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
 }
 
-def Step_MulOp : Step_Op<"mul", [Pure]> {
+def Step_MulOp : Step_Op<"mul", [Pure, Step_RowWise]> {
   let summary = "elementwise product; `rhs` may be a scalar";
   let arguments = (ins Step_F32Tensor:$lhs, Step_F32Tensor:$rhs);
   let results = (outs Step_F32Tensor:$result);
@@ -221,7 +243,7 @@ def Step_MulOp : Step_Op<"mul", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Step_AddOp : Step_Op<"add", [Pure]> {
+def Step_AddOp : Step_Op<"add", [Pure, Step_RowWise]> {
   let summary = "elementwise sum; `rhs` may be a scalar";
   let arguments = (ins Step_F32Tensor:$lhs, Step_F32Tensor:$rhs);
   let results = (outs Step_F32Tensor:$result);
@@ -291,6 +313,24 @@ def Step_EvaluateOp : Step_Op<"evaluate", [DeclareOpInterfaceMethods<SymbolUserO
   let arguments = (ins StrAttr:$metric, StrAttr:$name, FlatSymbolRefArrayAttr:$graphs,
                        DictionaryAttr:$options);
   let assemblyFormat = "$metric $name $graphs $options attr-dict";
+}
+
+def Step_PrecomputeOp : Step_Op<"precompute", [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "compute a graph once per training row, before training, and cache it";
+  let description = [{
+    The runtime runs `graph` without gradients over every row of the
+    training split before the first step, and caches its outputs by content
+    hash (of the graph, its frozen parameters' values and its input columns'
+    values) under `$EXP_CACHE_DIR/features/` as safetensors. Graph arguments
+    marked `step.features = @graph, step.output = i` read output `i` of it
+    for the rows of their batch.
+
+    `step-hoist-frozen-encoders` creates these. The verifier checks what
+    makes computing once sound: the graph reads only dataset columns, every
+    parameter it reads is frozen, and it has no random ops.
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$graph);
+  let assemblyFormat = "$graph attr-dict";
 }
 
 #endif // STEP_OPS_TD

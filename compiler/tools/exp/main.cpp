@@ -8,6 +8,7 @@
 // The driver joins the two halves of the project: the compiler (expc) turns a
 // file into a plan; the runtime (exprt, which knows nothing of the compiler)
 // executes the plan.
+#include "driver/CompileCache.h"
 #include "driver/Compiler.h"
 #include "exprt/Runtime.h"
 
@@ -57,11 +58,9 @@ int fail(const std::string &message) {
   return 1;
 }
 
-int runExperiment(const std::string &file, const std::vector<std::string> &overrides,
-                  std::string runDir, int threads, bool quiet, bool noCache) {
-  expc::CompileOptions options;
-  options.useCache = !noCache;
-  options.overrides = overrides;
+int runExperiment(const std::string &file, const expc::CompileOptions &options,
+                  std::string runDir, int threads, bool quiet) {
+  const std::vector<std::string> &overrides = options.overrides;
   expc::CompileOutput compiled;
   if (!expc::compileFile(file, options, compiled, std::cerr))
     return 1;
@@ -96,6 +95,8 @@ int runExperiment(const std::string &file, const std::vector<std::string> &overr
   exprt::SessionOptions sessionOptions;
   sessionOptions.threads = threads;
   sessionOptions.progress = !quiet;
+  if (options.useCache)
+    sessionOptions.featureCacheDir = (fs::path(expc::compileCacheDirectory()) / "features").string();
   auto session = exprt::Session::create(sessionOptions, status);
   if (!status)
     return abandon(status.message());
@@ -157,8 +158,13 @@ int main(int argc, char **argv) {
   run->add_flag("-q,--quiet", quiet, "no per-epoch progress lines");
 
   bool noCache = false;
-  for (CLI::App *sub : {compile, run})
-    sub->add_flag("--no-cache", noCache, "neither read nor write the compile cache");
+  std::vector<std::string> disabledPasses;
+  for (CLI::App *sub : {compile, run}) {
+    sub->add_flag("--no-cache", noCache, "neither read nor write the compile and feature caches");
+    sub->add_option("--disable-pass", disabledPasses,
+                    "leave out an optimising pass (repeatable): the plan computes the same, slower")
+        ->check(CLI::IsMember(expc::optimisingPasses()));
+  }
   std::vector<std::string> fmtFiles;
   bool fmtCheck = false;
   auto *fmtCmd = app.add_subcommand("fmt", "format .exp files in place (canonical, keeps comments)");
@@ -194,6 +200,7 @@ int main(int argc, char **argv) {
       options.crashReproducer = reproducer;
       options.useCache = !noCache;
       options.overrides = overrides;
+      options.disabledPasses = disabledPasses;
       options.jsonDiagnostics = diagFormat == "json";
       expc::CompileOutput out;
       if (!expc::compileFile(file, options, out, std::cerr))
@@ -205,7 +212,11 @@ int main(int argc, char **argv) {
       std::string error;
       return writeFile(output, out.text, error) ? 0 : fail(error);
     }
-    return runExperiment(file, overrides, runDir, threads, quiet, noCache);
+    expc::CompileOptions options;
+    options.useCache = !noCache;
+    options.overrides = overrides;
+    options.disabledPasses = disabledPasses;
+    return runExperiment(file, options, runDir, threads, quiet);
   } catch (const std::exception &e) {
     // Nothing below should throw; if something does, say so rather than abort.
     return fail(std::string("internal error: ") + e.what());

@@ -1,8 +1,8 @@
 // The exp runtime's whole public API: create a session for a device, load a
 // plan, run it (train, then evaluate), read the results, release.
 //
-// The runtime links LibTorch and nlohmann/json and nothing of the compiler;
-// this header includes neither, so clients build without them.
+// The runtime links LibTorch, nlohmann/json and libcrypto, and nothing of the
+// compiler; this header includes none of them, so clients build without them.
 #pragma once
 
 #include <memory>
@@ -30,6 +30,8 @@ struct SessionOptions {
   std::string device = "cpu";
   int threads = 0;        // 0: one per core
   bool progress = true;   // per-epoch lines on stderr
+  // Where precomputed features are cached by content hash ("" = not on disk).
+  std::string featureCacheDir;
 };
 
 class Session {

@@ -62,3 +62,87 @@ func.func @rank(%a: tensor<?x2x8xf32>, %b: tensor<?x8xf32>, %s: tensor<f32>) -> 
   %l = step.contrastive_loss "infoloob" %a, %b, %s : (tensor<?x2x8xf32>, tensor<?x8xf32>, tensor<f32>) -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+func.func @per_channel(%x: tensor<?x3x8x8xf32>) -> tensor<?x3x2x8x8xf32> {
+  // expected-error @+1 {{result dimension 2 is 2, expected 3}}
+  %y = step.per_channel %x {copies = 3 : i64} : (tensor<?x3x8x8xf32>) -> tensor<?x3x2x8x8xf32>
+  return %y : tensor<?x3x2x8x8xf32>
+}
+
+// -----
+
+func.func @pool_rank(%x: tensor<?x8x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{input must be (N, ..., C, H, W), got 'tensor<?x8x8xf32>'}}
+  %y = step.global_avg_pool %x : (tensor<?x8x8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Precomputing a graph that reads a trainable parameter would freeze it.
+step.parameter @w : tensor<4x6xf32> {decay = true, init = "uniform", scale = 0.3 : f64}
+func.func @features(%x: tensor<?x6xf32> {step.column = "x"}) -> tensor<?x4xf32> {
+  %w = step.param @w : tensor<4x6xf32>
+  %z = step.constant 0.000000e+00 : tensor<f32>
+  %y = step.linear %x, %w, %z : (tensor<?x6xf32>, tensor<4x6xf32>, tensor<f32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+// expected-error @+1 {{graph 'features' reads trainable parameter 'w'; only frozen parameters can be precomputed}}
+step.precompute @features
+
+// -----
+
+func.func @features(%x: tensor<?x6xf32> {step.column = "x"}) -> tensor<?x6xf32> {
+  %y = step.dropout %x {p = 5.000000e-01 : f64} : tensor<?x6xf32>
+  return %y : tensor<?x6xf32>
+}
+// expected-error @+1 {{graph 'features' draws random numbers (step.dropout)}}
+step.precompute @features
+
+// -----
+
+func.func @features(%x: tensor<?x6xf32> {step.column = "x"}) -> tensor<?x6xf32> {
+  return %x : tensor<?x6xf32>
+}
+func.func @step(%f: tensor<?x6xf32> {step.features = @features, step.output = 0 : i64}) -> tensor<f32> {
+  %s = step.constant 1.000000e+00 : tensor<f32>
+  %l = step.contrastive_loss "clip" %f, %f, %s : (tensor<?x6xf32>, tensor<?x6xf32>, tensor<f32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+// expected-error @+1 {{graph 'step' reads features of 'features', which no step.precompute computes}}
+step.train_loop @step {batch = 8 : i64, epochs = 1 : i64, name = "main", optimizer = "adamw", optimizer_params = {}, seed = 0 : i64}
+
+// -----
+
+func.func @features(%x: tensor<?x6xf32> {step.column = "x"}) -> tensor<?x6xf32> {
+  return %x : tensor<?x6xf32>
+}
+step.precompute @features
+func.func @step(%f: tensor<?x4xf32> {step.features = @features, step.output = 0 : i64}) -> tensor<f32> {
+  %s = step.constant 1.000000e+00 : tensor<f32>
+  %l = step.contrastive_loss "clip" %f, %f, %s : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<f32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+// expected-error @+1 {{graph 'step' argument 0 has type 'tensor<?x4xf32>' but reads 'tensor<?x6xf32>'}}
+step.train_loop @step {batch = 8 : i64, epochs = 1 : i64, name = "main", optimizer = "adamw", optimizer_params = {}, seed = 0 : i64}
+
+// -----
+
+func.func @features(%x: tensor<?x6xf32> {step.column = "x"}) -> tensor<?x6xf32> {
+  return %x : tensor<?x6xf32>
+}
+step.precompute @features
+func.func @embed(%f: tensor<?x6xf32> {step.features = @features, step.output = 0 : i64}) -> tensor<?x6xf32> {
+  return %f : tensor<?x6xf32>
+}
+// expected-error @+1 {{graph 'embed' argument 0 must read a dataset column (step.column)}}
+step.evaluate "replicate_map" "r" [@embed] {}
+
+// -----
+
+// expected-error @+1 {{argument 0: step.features must name a graph}}
+func.func @bad_attr(%f: tensor<?x6xf32> {step.features = "features"}) {
+  return
+}

@@ -1,0 +1,226 @@
+//===- HoistFrozenEncoders.cpp - frozen per-row work out of the loop ------===//
+//
+// Loop-invariant code motion across the training loop. See the pass
+// description in Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "transforms/Passes.h"
+
+#include "dialects/step/StepDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace expc {
+#define GEN_PASS_DEF_STEPHOISTFROZENENCODERS
+#include "transforms/Passes.h.inc"
+} // namespace expc
+
+using namespace mlir;
+namespace step = expc::step;
+
+namespace {
+
+// What a value is, seen from the training loop.
+enum class Kind {
+  Varying, // changes between steps: trainable parameters, randomness, losses
+  Shared,  // the same for every row and every step: frozen parameters, constants
+  PerRow,  // a fixed function of one dataset row
+};
+
+class Hoister {
+public:
+  Hoister(ModuleOp module, func::FuncOp graph, bool explain)
+      : module_(module), graph_(graph), symbols_(module), explain_(explain) {}
+
+  // Moves the frozen per-row slice of the graph into a features graph.
+  // Returns the features graph, or null when there is nothing to hoist.
+  func::FuncOp run();
+
+private:
+  Kind classify(Operation *op);
+  Kind kindOf(Value v) {
+    if (auto arg = dyn_cast<BlockArgument>(v))
+      return graph_.getArgAttr(arg.getArgNumber(), step::kColumnAttr) ? Kind::PerRow
+                                                                      : Kind::Varying;
+    return kinds_.lookup(v.getDefiningOp());
+  }
+  bool readsFrozenParameter(Value v, llvm::SetVector<Operation *> &slice);
+  void explainBlocked(Operation *op);
+
+  ModuleOp module_;
+  func::FuncOp graph_;
+  SymbolTable symbols_;
+  bool explain_;
+  llvm::DenseMap<Operation *, Kind> kinds_;
+  bool explained_ = false;
+};
+
+Kind Hoister::classify(Operation *op) {
+  if (auto p = dyn_cast<step::ParamOp>(op)) {
+    auto def = symbols_.lookup<step::ParameterOp>(p.getParameter());
+    return def && def.getFrozen() ? Kind::Shared : Kind::Varying;
+  }
+  if (isa<step::ConstantOp>(op))
+    return Kind::Shared;
+  // Only row-wise, side-effect-free ops keep a row's value a function of
+  // that row: a similarity matmul mixes rows, dropout draws a new mask.
+  if (!op->hasTrait<step::RowWise>() || !isPure(op))
+    return Kind::Varying;
+  Kind k = Kind::Shared;
+  for (Value v : op->getOperands()) {
+    Kind o = kindOf(v);
+    if (o == Kind::Varying)
+      return Kind::Varying;
+    if (o == Kind::PerRow)
+      k = Kind::PerRow;
+  }
+  return k;
+}
+
+// Collects the ops `v` is computed from; true when one reads a frozen
+// parameter (a per-row value without one is a cheap function of a column,
+// not worth caching).
+bool Hoister::readsFrozenParameter(Value v, llvm::SetVector<Operation *> &slice) {
+  bool frozen = false;
+  SmallVector<Value> work{v};
+  while (!work.empty()) {
+    Operation *def = work.pop_back_val().getDefiningOp();
+    if (!def || !slice.insert(def))
+      continue;
+    frozen |= isa<step::ParamOp>(def);
+    llvm::append_range(work, def->getOperands());
+  }
+  return frozen;
+}
+
+// With `explain`: the first op that reads a frozen parameter but stays in
+// the step, and which of its operands keeps it there.
+void Hoister::explainBlocked(Operation *op) {
+  if (!explain_ || explained_ || kinds_.lookup(op) != Kind::Varying)
+    return;
+  bool readsFrozen = llvm::any_of(op->getOperands(), [&](Value v) {
+    return v.getDefiningOp<step::ParamOp>() && kindOf(v) == Kind::Shared;
+  });
+  if (!readsFrozen)
+    return;
+  explained_ = true;
+  if (!op->hasTrait<step::RowWise>() || !isPure(op)) {
+    op->emitRemark() << "not hoisted: reads a frozen parameter, but "
+                     << (isPure(op) ? "mixes the rows of a batch" : "draws random numbers");
+    return;
+  }
+  for (Value v : op->getOperands())
+    if (kindOf(v) == Kind::Varying) {
+      InFlightDiagnostic d = op->emitRemark() << "not hoisted: reads a frozen parameter, but its input ";
+      if (Operation *def = v.getDefiningOp())
+        d << "comes from '" << def->getName() << "', which changes between steps";
+      else
+        d << "is not a dataset column";
+      return;
+    }
+}
+
+func::FuncOp Hoister::run() {
+  Block &body = graph_.getBody().front();
+  for (Operation &op : body)
+    kinds_[&op] = classify(&op);
+  for (Operation &op : body)
+    explainBlocked(&op);
+
+  // The frontier: per-row values that something varying (or the graph's
+  // result) uses. They become the features graph's outputs.
+  llvm::SetVector<Value> frontier;
+  llvm::SetVector<Operation *> slice;
+  for (Operation &op : body) {
+    if (kinds_[&op] != Kind::PerRow)
+      continue;
+    Value v = op.getResult(0);
+    bool usedByVarying = llvm::any_of(v.getUsers(), [&](Operation *user) {
+      return kinds_.lookup(user) != Kind::PerRow;
+    });
+    llvm::SetVector<Operation *> ops;
+    if (usedByVarying && readsFrozenParameter(v, ops)) {
+      frontier.insert(v);
+      slice.insert(ops.begin(), ops.end());
+    }
+  }
+  if (frontier.empty())
+    return nullptr;
+
+  // The features graph: the slice, cloned in order, over the columns it reads.
+  OpBuilder mb(graph_);
+  std::string name = ("features_" + graph_.getSymName()).str();
+  auto features = mb.create<func::FuncOp>(graph_.getLoc(), name, mb.getFunctionType({}, {}));
+  symbols_.insert(features);
+  Block *entry = features.addEntryBlock();
+  OpBuilder fb = OpBuilder::atBlockEnd(entry);
+  IRMapping map;
+  SmallVector<Attribute> columns;
+  for (BlockArgument arg : graph_.getArguments()) {
+    bool used = llvm::any_of(arg.getUsers(), [&](Operation *u) { return slice.contains(u); });
+    if (!used)
+      continue;
+    map.map(arg, entry->addArgument(arg.getType(), arg.getLoc()));
+    columns.push_back(graph_.getArgAttr(arg.getArgNumber(), step::kColumnAttr));
+  }
+  for (Operation &op : body)
+    if (slice.contains(&op))
+      fb.clone(op, map);
+  SmallVector<Value> outputs;
+  for (Value v : frontier)
+    outputs.push_back(map.lookup(v));
+  fb.create<func::ReturnOp>(graph_.getLoc(), outputs);
+  features.setType(fb.getFunctionType(entry->getArgumentTypes(), ValueRange(outputs).getTypes()));
+  for (auto [i, column] : llvm::enumerate(columns))
+    features.setArgAttr(i, step::kColumnAttr, column);
+
+  // The step reads the cache: one new argument per output; what only fed
+  // the hoisted values is now dead.
+  for (auto [i, v] : llvm::enumerate(frontier)) {
+    unsigned n = graph_.getNumArguments();
+    graph_.insertArgument(n, v.getType(), {}, v.getLoc());
+    graph_.setArgAttr(n, step::kFeaturesAttr, FlatSymbolRefAttr::get(features));
+    graph_.setArgAttr(n, step::kOutputAttr, mb.getI64IntegerAttr(i));
+    Value(v).replaceAllUsesWith(graph_.getArgument(n));
+    if (explain_)
+      v.getDefiningOp()->emitRemark()
+          << "hoisted out of '" << graph_.getSymName() << "': " << slice.size()
+          << " ops over frozen parameters run once per row; the step reads " << v.getType()
+          << " from '" << name << "'";
+  }
+  for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
+    if (isOpTriviallyDead(&op))
+      op.erase();
+  llvm::BitVector unused(graph_.getNumArguments());
+  for (BlockArgument arg : graph_.getArguments())
+    if (arg.use_empty())
+      unused.set(arg.getArgNumber());
+  graph_.eraseArguments(unused);
+  return features;
+}
+
+struct StepHoistFrozenEncoders
+    : expc::impl::StepHoistFrozenEncodersBase<StepHoistFrozenEncoders> {
+  using StepHoistFrozenEncodersBase::StepHoistFrozenEncodersBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    for (auto loop : llvm::to_vector(module.getOps<step::TrainLoopOp>())) {
+      auto graph = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(loop, loop.getGraphAttr());
+      if (!graph)
+        continue; // the train loop's verifier reports it
+      if (func::FuncOp features = Hoister(module, graph, explain).run())
+        OpBuilder(loop).create<step::PrecomputeOp>(loop.getLoc(), FlatSymbolRefAttr::get(features));
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,134 @@
+#include "record/SafeTensors.h"
+
+#include "record/Json.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+namespace exprt {
+namespace {
+
+using nlohmann::json;
+
+// The header limit the reference implementation uses (100 MB).
+constexpr uint64_t kMaxHeader = 100'000'000;
+
+const std::pair<const char *, torch::ScalarType> kDtypes[] = {
+    {"F32", torch::kFloat32}, {"F64", torch::kFloat64}, {"F16", torch::kFloat16},
+    {"BF16", torch::kBFloat16}, {"I64", torch::kInt64}, {"I32", torch::kInt32},
+    {"I16", torch::kInt16}, {"I8", torch::kInt8}, {"U8", torch::kUInt8}, {"BOOL", torch::kBool}};
+
+const char *dtypeName(torch::ScalarType t) {
+  for (auto [name, type] : kDtypes)
+    if (type == t)
+      return name;
+  return nullptr;
+}
+
+} // namespace
+
+Status writeSafeTensors(const std::string &path, const SafeTensors &file) {
+  json header = json::object();
+  std::string data;
+  for (const auto &[name, t] : file.tensors) {
+    const char *dtype = dtypeName(t.scalar_type());
+    if (!dtype)
+      return Status::error(path + ": tensor `" + name + "` has a dtype safetensors cannot hold");
+    torch::Tensor c = t.detach().contiguous().cpu();
+    size_t begin = data.size(), size = c.numel() * c.element_size();
+    data.append(static_cast<const char *>(c.data_ptr()), size);
+    header[name] = {{"dtype", dtype}, {"shape", c.sizes().vec()}, {"data_offsets", {begin, begin + size}}};
+  }
+  if (!file.metadata.empty())
+    header["__metadata__"] = file.metadata;
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' '); // align the data to 8 bytes
+  uint64_t n = text.size();
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i)
+    out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+  return writeFileAtomic(path, out + text + data);
+}
+
+Status readSafeTensors(const std::string &path, SafeTensors &file) {
+  file = SafeTensors();
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Status::error(path + ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string bytes = ss.str();
+  auto bad = [&](const std::string &what) {
+    return Status::error(path + ": not a valid safetensors file: " + what);
+  };
+  if (bytes.size() < 8)
+    return bad("shorter than its 8-byte header length (truncated?)");
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i)
+    n |= uint64_t(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  if (n > kMaxHeader || n > bytes.size() - 8)
+    return bad("header length " + std::to_string(n) + " exceeds the file (" +
+               std::to_string(bytes.size()) + " bytes; truncated?)");
+  json header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + n, nullptr, false);
+  if (header.is_discarded() || !header.is_object())
+    return bad("the header is not a JSON object");
+  const size_t dataSize = bytes.size() - 8 - n;
+  const char *data = bytes.data() + 8 + n;
+  size_t covered = 0;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    const json &h = it.value();
+    if (it.key() == "__metadata__") {
+      if (!h.is_object())
+        return bad("`__metadata__` is not an object");
+      for (auto m = h.begin(); m != h.end(); ++m) {
+        if (!m.value().is_string())
+          return bad("metadata `" + m.key() + "` is not a string");
+        file.metadata[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    std::string where = "tensor `" + it.key() + "`";
+    if (!h.is_object() || !h.contains("dtype") || !h.contains("shape") ||
+        !h.contains("data_offsets") || !h["dtype"].is_string() || !h["shape"].is_array() ||
+        !h["data_offsets"].is_array() || h["data_offsets"].size() != 2)
+      return bad(where + " needs `dtype`, `shape` and two `data_offsets`");
+    std::optional<torch::ScalarType> type;
+    for (auto [name, t] : kDtypes)
+      if (h["dtype"] == name)
+        type = t;
+    if (!type)
+      return bad(where + " has unknown dtype " + h["dtype"].dump());
+    std::vector<int64_t> shape;
+    uint64_t count = 1;
+    for (const json &d : h["shape"]) {
+      if (!d.is_number_unsigned())
+        return bad(where + " has a bad shape " + h["shape"].dump());
+      shape.push_back(d.get<int64_t>());
+      count *= d.get<uint64_t>();
+    }
+    const json &off = h["data_offsets"];
+    if (!off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      return bad(where + " has bad data offsets");
+    uint64_t begin = off[0], end = off[1];
+    uint64_t size = count * torch::elementSize(*type);
+    if (begin > end || end > dataSize || end - begin != size)
+      return bad(where + " has data offsets [" + std::to_string(begin) + ", " +
+                 std::to_string(end) + ") that do not hold its " + std::to_string(size) +
+                 " bytes within the file's " + std::to_string(dataSize) + " (truncated?)");
+    covered += size;
+    torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(*type));
+    std::memcpy(t.data_ptr(), data + begin, size);
+    file.tensors[it.key()] = t;
+  }
+  if (covered != dataSize)
+    return bad("its tensors cover " + std::to_string(covered) + " of " + std::to_string(dataSize) +
+               " data bytes (overlapping or trailing data)");
+  return Status::ok();
+}
+
+} // namespace exprt

@@ -85,6 +85,15 @@ TEST_CASE("a second compile is served from the cache, with a header for the file
   CHECK(spaced.cacheHit);
   CHECK(spaced.text.find("elsewhere") != std::string::npos); // the header names this file
 
+  // Leaving out an optimising pass is another plan: another key, no hit.
+  CompileOptions noFusion = options;
+  noFusion.disabledPasses = {"step-fuse-contrastive-loss"};
+  CompileOutput unfused;
+  REQUIRE(compileFile((dir / "a.exp").string(), noFusion, unfused, err));
+  CHECK_FALSE(unfused.cacheHit);
+  CHECK(unfused.cacheKey != first.cacheKey);
+  CHECK(unfused.text != first.text);
+
   options.useCache = false;
   CompileOutput uncached;
   REQUIRE(compileFile((dir / "a.exp").string(), options, uncached, err));

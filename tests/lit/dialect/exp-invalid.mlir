@@ -167,3 +167,23 @@ exp.experiment @no_yield {
     %y = exp.layer "relu" "1.relu" (%x) {} : (tensor<4xf32>) -> tensor<4xf32>
   }
 }
+
+// -----
+
+// An encoder may run over extra leading dimensions (here: 3 channels encoded
+// separately), but its result must carry the same ones.
+exp.experiment @apply_leading {
+  exp.network @Head "Head" {
+  ^bb0(%x: tensor<8xf32>):
+    %y = exp.layer "linear" "1.linear" (%x) {d = 8 : i64, out = 4 : i64} : (tensor<8xf32>) -> tensor<4xf32>
+    exp.yield %y : tensor<4xf32>
+  }
+  exp.encoder @head "Head" {} network @Head
+  exp.network @Outer "Outer" {
+  ^bb0(%x: tensor<3x8xf32>):
+    %ok = exp.apply @head "1.head" (%x) : (tensor<3x8xf32>) -> tensor<3x4xf32>
+    // expected-error @+1 {{expects 'tensor<2x4xf32>' from encoder 'head', which gives 'tensor<4xf32>' over the inputs' leading dimensions}}
+    %y = exp.apply @head "2.head" (%x) : (tensor<3x8xf32>) -> tensor<2x4xf32>
+    exp.yield %y : tensor<2x4xf32>
+  }
+}

@@ -174,11 +174,15 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
     return !llvm::is_contained(options.disabledPasses, name);
   };
   pm.addPass(createExpInlineNetworks());
+  pm.addPass(createExpCSE());
   pm.addPass(createExpLowerToStep());
   if (enabled("step-hoist-frozen-encoders"))
     pm.addPass(createStepHoistFrozenEncoders());
   if (enabled("step-fuse-contrastive-loss"))
     pm.addPass(createStepFuseContrastiveLoss());
+  // After fusion: sharing a similarity matrix between two losses first would
+  // keep both from fusing.
+  pm.addPass(createExpCSE());
   if (failed(pm.run(*ir))) {
     diagOut << "note: a reproducer of the failing pass is in " << reproducer
             << "; replay it with `exp-opt " << reproducer << " --run-reproducer`\n";

@@ -113,9 +113,6 @@ private:
     if (v.kind != VK::Data)
       return unsupported(v.origin, "this value in an objective or evaluation");
     if (!v.column.empty()) {
-      auto key = std::make_pair(v.dataset, v.column);
-      if (auto it = columns_.find(key); it != columns_.end())
-        return it->second;
       auto ds = datasets_.find(v.dataset);
       if (ds == datasets_.end())
         return nullptr;
@@ -127,7 +124,7 @@ private:
         type = expd::LabelsType::get(&ctx_, t.dims[0]);
       else
         return unsupported(v.origin, fmt::format("a column of type {}", t.describe()));
-      return columns_[key] = b_.create<expd::ColumnOp>(loc(v.origin), type, ds->second,
+      return b_.create<expd::ColumnOp>(loc(v.origin), type, ds->second,
                                                        b_.getStringAttr(v.column));
     }
     if (!v.encoder || v.inputs.size() != 1 || v.encoder->decl->externKind == "layer")
@@ -145,10 +142,8 @@ private:
     useOf_ = nullptr;
     if (symbol.empty())
       return nullptr;
-    auto key = std::make_pair(symbol, in.getAsOpaquePointer());
-    if (auto it = encodes_.find(key); it != encodes_.end())
-      return it->second;
-    return encodes_[key] = b_.create<expd::EncodeOp>(
+    // One op per use; exp-cse merges the ones that read the same column.
+    return b_.create<expd::EncodeOp>(
                loc(v.origin), expd::EmbeddingType::get(&ctx_, v.type.dims.back()),
                FlatSymbolRefAttr::get(&ctx_, symbol), in);
   }
@@ -380,8 +375,6 @@ private:
   std::set<std::string> reported_;
   int anon_ = 0;
   std::map<const DatasetInfo *, mlir::Value> datasets_;
-  std::map<std::pair<const DatasetInfo *, std::string>, mlir::Value> columns_;
-  std::map<std::pair<std::string, const void *>, mlir::Value> encodes_;
   std::map<const Val *, std::string> encoders_;
   std::map<const NetGraph *, FlatSymbolRefAttr> networks_;
   std::map<const Val *, mlir::Value> losses_;

@@ -19,6 +19,26 @@ def ExpInlineNetworks : Pass<"exp-inline-networks", "::mlir::ModuleOp"> {
   }];
 }
 
+def ExpCSE : Pass<"exp-cse", "::mlir::ModuleOp"> {
+  let summary = "Share identical encoder applications, columns and step ops";
+  let description = [{
+    Common-subexpression elimination (MLIR's CSE driver) at either level.
+    At the experiment level, IR generation emits an `exp.column` and an
+    `exp.encode` for every use in the source; this pass merges the ones that
+    read the same column with the same encoder, so an encoder the objective
+    and an evaluation share, or two terms of a loss share, is instantiated
+    and featurised once, and evaluations of one embedding share one graph.
+    At the step level it merges duplicate constants and parameter reads.
+    Side-effecting ops (`step.dropout`) and layers with different names
+    (different parameters) are never merged. With `explain`, a remark counts
+    what was shared.
+  }];
+  let options = [
+    Option<"explain", "explain", "bool", /*default=*/"false",
+           "Remark on how many ops were merged">,
+  ];
+}
+
 def ExpLowerToStep : Pass<"exp-lower-to-step", "::mlir::ModuleOp"> {
   let summary = "Lower exp experiments to step-level graphs and directives";
   let description = [{

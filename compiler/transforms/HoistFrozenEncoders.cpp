@@ -207,18 +207,56 @@ func::FuncOp Hoister::run() {
   return features;
 }
 
+// An existing features graph computing the same as `f`, if any.
+func::FuncOp findEquivalent(ArrayRef<func::FuncOp> existing, func::FuncOp f) {
+  for (func::FuncOp g : existing)
+    if (g.getFunctionType() == f.getFunctionType() && g.getArgAttrsAttr() == f.getArgAttrsAttr() &&
+        OperationEquivalence::isRegionEquivalentTo(&g.getBody(), &f.getBody(),
+                                                   OperationEquivalence::IgnoreLocations))
+      return g;
+  return nullptr;
+}
+
 struct StepHoistFrozenEncoders
     : expc::impl::StepHoistFrozenEncodersBase<StepHoistFrozenEncoders> {
   using StepHoistFrozenEncodersBase::StepHoistFrozenEncodersBase;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    for (auto loop : llvm::to_vector(module.getOps<step::TrainLoopOp>())) {
-      auto graph = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(loop, loop.getGraphAttr());
-      if (!graph)
-        continue; // the train loop's verifier reports it
-      if (func::FuncOp features = Hoister(module, graph, explain).run())
-        OpBuilder(loop).create<step::PrecomputeOp>(loop.getLoc(), FlatSymbolRefAttr::get(features));
+    // The training graph and the evaluation graphs over dataset rows (not the
+    // label-set graphs recall_at evaluates per class).
+    llvm::SetVector<func::FuncOp> graphs;
+    Operation *firstDirective = nullptr;
+    auto add = [&](Operation *user, FlatSymbolRefAttr ref) {
+      auto g = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(user, ref);
+      if (g && !g->hasAttr(step::kRowsAttr))
+        graphs.insert(g);
+      if (!firstDirective)
+        firstDirective = user;
+    };
+    for (Operation &op : module.getBody()->getOperations()) {
+      if (auto loop = dyn_cast<step::TrainLoopOp>(op))
+        add(loop, loop.getGraphAttr());
+      else if (auto eval = dyn_cast<step::EvaluateOp>(op))
+        for (Attribute a : eval.getGraphs())
+          add(eval, cast<FlatSymbolRefAttr>(a));
+    }
+    // One features graph per distinct frozen computation: the training step
+    // and an evaluation applying the same frozen backbone share it.
+    SmallVector<func::FuncOp> features;
+    for (func::FuncOp graph : graphs) {
+      func::FuncOp f = Hoister(module, graph, explain).run();
+      if (!f)
+        continue;
+      if (func::FuncOp same = findEquivalent(features, f)) {
+        for (unsigned i = 0; i < graph.getNumArguments(); ++i)
+          if (graph.getArgAttr(i, step::kFeaturesAttr))
+            graph.setArgAttr(i, step::kFeaturesAttr, FlatSymbolRefAttr::get(same));
+        f.erase();
+        continue;
+      }
+      features.push_back(f);
+      OpBuilder(firstDirective).create<step::PrecomputeOp>(f.getLoc(), FlatSymbolRefAttr::get(f));
     }
   }
 };

@@ -412,6 +412,7 @@ LogicalResult ExperimentLowering::run() {
       if (!labels)
         return eval.emitOpError() << "needs candidates encoded from a labels column";
       options.set("classes", mb.getI64IntegerAttr(labels.getClasses()));
+      embedGraphs[eval.getInputs()[1]]->setAttr(step::kRowsAttr, mb.getStringAttr("classes"));
     }
     mb.create<step::EvaluateOp>(eval.getLoc(), eval.getMetricAttr(), eval.getNameAttr(),
                                 mb.getArrayAttr(refs), options.getDictionary(mb.getContext()));

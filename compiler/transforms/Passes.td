@@ -62,14 +62,17 @@ def StepHoistFrozenEncoders : Pass<"step-hoist-frozen-encoders", "::mlir::Module
   let summary = "Compute frozen encoders once per dataset row, outside the training loop";
   let description = [{
     Loop-invariant code motion across the training loop. In the graph a
-    `step.train_loop` drives, a value is *per-row* when it is a dataset
+    `step.train_loop` drives, and in each evaluation graph over dataset rows
+    (not recall_at's candidates, marked `step.rows = "classes"`), a value
+    is *per-row* when it is a dataset
     column, or the result of a row-wise (`Step_RowWise`), side-effect-free op
     whose operands are per-row values, frozen parameters or constants. Such a
     value is the same at every step for a given row. The per-row values that
     something else uses (a trainable head, the loss) and that read a frozen
     parameter — the output of a frozen encoder — move into a new graph
     `@features_<graph>`, which a `step.precompute` runs once over the
-    training rows before the first step; the step reads them through
+    dataset's rows before the first step (an evaluation graph computing the
+    same shares the training step's); graphs read them through
     arguments marked `step.features`/`step.output` and no longer reads the
     columns only the encoder needed. CellCLIP's frozen backbone is the case
     this is for: no forward pass of it stays in the training step.

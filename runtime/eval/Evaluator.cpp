@@ -11,9 +11,10 @@ constexpr int64_t kEvalBatch = 256;
 
 class Embeddings {
 public:
-  Embeddings(const Plan &plan, const Screen &screen, ParameterStore &params,
-             EmbeddingSource source, uint64_t seed)
-      : plan_(plan), screen_(screen), params_(params), source_(source), seed_(seed) {}
+  Embeddings(const Plan &plan, const Screen &screen, const FeatureStore &features,
+             ParameterStore &params, EmbeddingSource source, uint64_t seed)
+      : plan_(plan), screen_(screen), features_(features), params_(params), source_(source),
+        seed_(seed) {}
 
   // The graph's output for `inputs` (a column's values), computed once.
   Status get(const std::string &graphName, const torch::Tensor &sites, const std::string &key,
@@ -24,16 +25,18 @@ public:
       return Status::ok();
     }
     const Graph &g = plan_.graphs.at(graphName);
-    if (g.inputs.size() != 1 || g.outputs.size() != 1)
-      return Status::error("graph `" + graphName + "` must read one column and return one embedding");
-    const std::string &column = g.inputs[0].column;
+    if (g.outputs.size() != 1 || (key == "classes" && g.inputs.size() != 1))
+      return Status::error("graph `" + graphName + "` must return one embedding" +
+                           (key == "classes" ? " of the one column it reads" : ""));
     torch::NoGradGuard noGrad;
     GraphExecutor exec(g, params_);
     std::vector<torch::Tensor> parts;
     for (int64_t begin = 0; begin < sites.size(0); begin += kEvalBatch) {
       torch::Tensor chunk = sites.slice(0, begin, std::min(begin + kEvalBatch, sites.size(0)));
-      torch::Tensor input = key == "classes" ? chunk : screen_.column(column, chunk);
-      parts.push_back(exec.run({{g.inputs[0].binding, input}})[0]);
+      // Candidates over the label set take the class ids themselves.
+      parts.push_back(exec.run(key == "classes"
+                                   ? std::map<std::string, torch::Tensor>{{g.inputs[0].binding, chunk}}
+                                   : features_.inputs(g, screen_, chunk))[0]);
     }
     out = torch::cat(parts, 0);
     if (source_ == EmbeddingSource::Random) {
@@ -47,6 +50,7 @@ public:
 private:
   const Plan &plan_;
   const Screen &screen_;
+  const FeatureStore &features_;
   ParameterStore &params_;
   EmbeddingSource source_;
   uint64_t seed_;
@@ -60,9 +64,10 @@ std::vector<int64_t> toVector(const torch::Tensor &t) {
 
 } // namespace
 
-Status evaluateAll(const Plan &plan, const Screen &screen, ParameterStore &params,
-                   EmbeddingSource source, uint64_t seed, nlohmann::json &out) {
-  Embeddings emb(plan, screen, params, source, seed);
+Status evaluateAll(const Plan &plan, const Screen &screen, const FeatureStore &features,
+                   ParameterStore &params, EmbeddingSource source, uint64_t seed,
+                   nlohmann::json &out) {
+  Embeddings emb(plan, screen, features, params, source, seed);
   torch::Tensor sites = torch::tensor(screen.evalSites, torch::kInt64);
   // Site -> well aggregation, shared by every metric.
   std::vector<int64_t> siteWell = toVector(screen.well.index_select(0, sites));

@@ -3,6 +3,7 @@
 // wells, and scores them.
 #pragma once
 
+#include "cache/FeatureStore.h"
 #include "data/SimulatedScreen.h"
 #include "exec/GraphExecutor.h"
 #include "plan/Plan.h"
@@ -17,7 +18,9 @@ enum class EmbeddingSource {
 };
 
 // Scores every evaluation of `plan`; returns {name: {metric: ..., ...}}.
-Status evaluateAll(const Plan &plan, const Screen &screen, ParameterStore &params,
-                   EmbeddingSource source, uint64_t seed, nlohmann::json &out);
+// `features` holds the plan's precomputed inputs for the held-out rows.
+Status evaluateAll(const Plan &plan, const Screen &screen, const FeatureStore &features,
+                   ParameterStore &params, EmbeddingSource source, uint64_t seed,
+                   nlohmann::json &out);
 
 } // namespace exprt

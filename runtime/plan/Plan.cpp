@@ -186,10 +186,15 @@ Status checkReferences(const Plan &plan, const std::string &origin) {
         return Status::error(origin + ": graph `" + name + "` reads output " +
                              std::to_string(in.output) + " of `" + in.features + "`, which has " +
                              std::to_string(src->second.outputs.size()));
-      if (name != plan.train.graph)
-        return Status::error(origin + ": only the training graph can read precomputed features; `" +
-                             name + "` does");
     }
+  // recall_at's candidates are computed per class, not per dataset row.
+  for (const EvalSpec &e : plan.evaluations)
+    if (e.metric == "recall_at" && e.graphs.size() == 2)
+      for (const GraphInput &in : plan.graphs.at(e.graphs[1]).inputs)
+        if (in.column.empty())
+          return Status::error(origin + ": evaluation `" + e.name + "` computes candidates with `" +
+                               e.graphs[1] + "`, which reads precomputed features; candidates "
+                               "are per class, not per dataset row");
   return Status::ok();
 }
 } // namespace

@@ -101,23 +101,25 @@ Status Session::run() {
 
   ParameterStore params;
   params.initialise(plan.parameters, static_cast<uint64_t>(plan.train.seed));
-  nlohmann::json before, random, after;
-  uint64_t evalSeed = static_cast<uint64_t>(plan.train.seed) + 7919;
-  if (Status s = evaluateAll(plan, screen, params, EmbeddingSource::Model, evalSeed, before); !s)
-    return s;
-  if (Status s = evaluateAll(plan, screen, params, EmbeddingSource::Random, evalSeed, random); !s)
-    return s;
-
-  // Frozen encoders the compiler hoisted out of the step run here, once.
+  // Frozen encoders the compiler hoisted out of the step and the evaluation
+  // graphs run here, once, over every row.
   FeatureStore features;
-  if (Status s = features.build(plan, screen, params, screen.trainSites,
-                                impl_->options.featureCacheDir, progress);
+  std::vector<int64_t> rows = screen.trainSites;
+  rows.insert(rows.end(), screen.evalSites.begin(), screen.evalSites.end());
+  if (Status s = features.build(plan, screen, params, rows, impl_->options.featureCacheDir, progress);
       !s)
     return s;
+  nlohmann::json before, random, after;
+  uint64_t evalSeed = static_cast<uint64_t>(plan.train.seed) + 7919;
+  if (Status s = evaluateAll(plan, screen, features, params, EmbeddingSource::Model, evalSeed, before); !s)
+    return s;
+  if (Status s = evaluateAll(plan, screen, features, params, EmbeddingSource::Random, evalSeed, random); !s)
+    return s;
+
   TrainResult tr;
   if (Status s = train(plan, screen, features, params, progress, tr); !s)
     return s;
-  if (Status s = evaluateAll(plan, screen, params, EmbeddingSource::Model, evalSeed, after); !s)
+  if (Status s = evaluateAll(plan, screen, features, params, EmbeddingSource::Model, evalSeed, after); !s)
     return s;
 
   nlohmann::json m;

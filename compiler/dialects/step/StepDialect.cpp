@@ -360,11 +360,17 @@ LogicalResult EvaluateOp::verifySymbolUses(SymbolTableCollection &symbols) {
       return emitOpError() << "'" << ref.getValue() << "' does not name a graph";
     if (f.getFunctionType().getNumResults() != 1)
       return emitOpError() << "graph '" << ref.getValue() << "' must return one embedding";
-    // Evaluation reads held-out rows, which precomputation does not cover.
-    for (unsigned i = 0; i < f.getNumArguments(); ++i)
-      if (!f.getArgAttr(i, kColumnAttr))
-        return emitOpError() << "graph '" << ref.getValue() << "' argument " << i
-                             << " must read a dataset column (" << kColumnAttr << ")";
+    // Precomputed features are per dataset row; a graph over the label set
+    // (recall_at's candidates) reads its column directly.
+    if (f->hasAttr(kRowsAttr)) {
+      for (unsigned i = 0; i < f.getNumArguments(); ++i)
+        if (!f.getArgAttr(i, kColumnAttr))
+          return emitOpError() << "graph '" << ref.getValue() << "' argument " << i
+                               << " must read a dataset column (" << kColumnAttr
+                               << "): the graph is not over dataset rows";
+    } else if (failed(verifyGraphInputs(*this, f, symbols))) {
+      return failure();
+    }
   }
   return success();
 }

@@ -29,4 +29,7 @@ inline constexpr const char *kColumnAttr = "step.column";
 // the graph `step.features` names, which a step.precompute computes.
 inline constexpr const char *kFeaturesAttr = "step.features";
 inline constexpr const char *kOutputAttr = "step.output";
+// On a graph whose rows are not dataset rows: `"classes"` for the candidates
+// of recall_at, evaluated over the label set.
+inline constexpr const char *kRowsAttr = "step.rows";
 } // namespace expc::step

@@ -316,10 +316,10 @@ def Step_EvaluateOp : Step_Op<"evaluate", [DeclareOpInterfaceMethods<SymbolUserO
 }
 
 def Step_PrecomputeOp : Step_Op<"precompute", [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
-  let summary = "compute a graph once per training row, before training, and cache it";
+  let summary = "compute a graph once per dataset row, before training, and cache it";
   let description = [{
     The runtime runs `graph` without gradients over every row of the
-    training split before the first step, and caches its outputs by content
+    dataset (training and held-out) before the first step, and caches its outputs by content
     hash (of the graph, its frozen parameters' values and its input columns'
     values) under `$EXP_CACHE_DIR/features/` as safetensors. Graph arguments
     marked `step.features = @graph, step.output = i` read output `i` of it

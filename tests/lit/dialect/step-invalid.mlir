@@ -134,10 +134,10 @@ func.func @features(%x: tensor<?x6xf32> {step.column = "x"}) -> tensor<?x6xf32> 
   return %x : tensor<?x6xf32>
 }
 step.precompute @features
-func.func @embed(%f: tensor<?x6xf32> {step.features = @features, step.output = 0 : i64}) -> tensor<?x6xf32> {
+func.func @embed(%f: tensor<?x6xf32> {step.features = @features, step.output = 0 : i64}) -> tensor<?x6xf32> attributes {step.rows = "classes"} {
   return %f : tensor<?x6xf32>
 }
-// expected-error @+1 {{graph 'embed' argument 0 must read a dataset column (step.column)}}
+// expected-error @+1 {{graph 'embed' argument 0 must read a dataset column (step.column): the graph is not over dataset rows}}
 step.evaluate "replicate_map" "r" [@embed] {}
 
 // -----

@@ -153,3 +153,54 @@ module {
   }
   step.train_loop @train_step {batch = 8 : i64, epochs = 1 : i64, name = "main", optimizer = "adamw", optimizer_params = {lr = 1.0e-3 : f64}, seed = 0 : i64}
 }
+
+// -----
+
+// An evaluation graph applying the same frozen encoder shares the training
+// step's features graph: one precompute, read by both. recall_at's
+// candidates run over the label set, not dataset rows: left alone.
+// CHECK-LABEL: func.func @features_train_step(
+// CHECK-NOT: func.func @features_embed
+// CHECK: step.precompute @features_train_step
+// CHECK-NOT: step.precompute
+// CHECK: step.train_loop
+// CHECK-LABEL: func.func @embed_0(
+// CHECK-SAME: {step.features = @features_train_step, step.output = 0 : i64}
+// CHECK-LABEL: func.func @embed_1(
+// CHECK-SAME: {step.column = "perturbation"}
+// CHECK: step.embedding_lookup
+module {
+  step.parameter @frozen.weight : tensor<4x6xf32> {decay = true, frozen, init = "uniform", scale = 0.3 : f64}
+  step.parameter @frozen.table : tensor<3x4xf32> {decay = true, frozen, init = "normal", scale = 1.0 : f64}
+  step.parameter @head.weight : tensor<4x4xf32> {decay = true, init = "uniform", scale = 0.3 : f64}
+  func.func @train_step(%x: tensor<?x6xf32> {step.column = "features"}) -> tensor<f32> {
+    %w = step.param @frozen.weight : tensor<4x6xf32>
+    %z = step.constant 0.000000e+00 : tensor<f32>
+    // expected-remark@+1 {{hoisted out of 'train_step'}}
+    %y = step.linear %x, %w, %z : (tensor<?x6xf32>, tensor<4x6xf32>, tensor<f32>) -> tensor<?x4xf32>
+    %h = step.param @head.weight : tensor<4x4xf32>
+    %o = step.linear %y, %h, %z : (tensor<?x4xf32>, tensor<4x4xf32>, tensor<f32>) -> tensor<?x4xf32>
+    %s = step.constant 1.000000e+01 : tensor<f32>
+    %loss = step.contrastive_loss "clip" %o, %o, %s : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<f32>) -> tensor<f32>
+    return %loss : tensor<f32>
+  }
+  step.train_loop @train_step {batch = 8 : i64, epochs = 1 : i64, name = "main", optimizer = "adamw", optimizer_params = {lr = 1.0e-3 : f64}, seed = 0 : i64}
+  func.func @embed_0(%x: tensor<?x6xf32> {step.column = "features"}) -> tensor<?x4xf32> {
+    %w = step.param @frozen.weight : tensor<4x6xf32>
+    %z = step.constant 0.000000e+00 : tensor<f32>
+    // expected-remark@+1 {{hoisted out of 'embed_0'}}
+    %y = step.linear %x, %w, %z : (tensor<?x6xf32>, tensor<4x6xf32>, tensor<f32>) -> tensor<?x4xf32>
+    %h = step.param @head.weight : tensor<4x4xf32>
+    %o = step.linear %y, %h, %z : (tensor<?x4xf32>, tensor<4x4xf32>, tensor<f32>) -> tensor<?x4xf32>
+    return %o : tensor<?x4xf32>
+  }
+  func.func @embed_1(%p: tensor<?xi64> {step.column = "perturbation"}) -> tensor<?x4xf32> attributes {step.rows = "classes"} {
+    %t = step.param @frozen.table : tensor<3x4xf32>
+    %e = step.embedding_lookup %t, %p : (tensor<3x4xf32>, tensor<?xi64>) -> tensor<?x4xf32>
+    %h = step.param @head.weight : tensor<4x4xf32>
+    %z = step.constant 0.000000e+00 : tensor<f32>
+    %o = step.linear %e, %h, %z : (tensor<?x4xf32>, tensor<4x4xf32>, tensor<f32>) -> tensor<?x4xf32>
+    return %o : tensor<?x4xf32>
+  }
+  step.evaluate "recall_at" "retrieval" [@embed_0, @embed_1] {classes = 3 : i64, k = [1]}
+}

@@ -40,9 +40,10 @@ public:
   Hoister(ModuleOp module, func::FuncOp graph, bool explain)
       : module_(module), graph_(graph), symbols_(module), explain_(explain) {}
 
-  // Moves the frozen per-row slice of the graph into a features graph.
-  // Returns the features graph, or null when there is nothing to hoist.
-  func::FuncOp run();
+  // Moves the frozen per-row slice of the graph into a features graph, or
+  // into the one of `existing` that computes the same. Returns it, or null
+  // when there is nothing to hoist.
+  func::FuncOp run(ArrayRef<func::FuncOp> existing);
 
 private:
   Kind classify(Operation *op);
@@ -128,7 +129,17 @@ void Hoister::explainBlocked(Operation *op) {
     }
 }
 
-func::FuncOp Hoister::run() {
+// An existing features graph computing the same as `f`, if any.
+func::FuncOp findEquivalent(ArrayRef<func::FuncOp> existing, func::FuncOp f) {
+  for (func::FuncOp g : existing)
+    if (g.getFunctionType() == f.getFunctionType() && g.getArgAttrsAttr() == f.getArgAttrsAttr() &&
+        OperationEquivalence::isRegionEquivalentTo(&g.getBody(), &f.getBody(),
+                                                   OperationEquivalence::IgnoreLocations))
+      return g;
+  return nullptr;
+}
+
+func::FuncOp Hoister::run(ArrayRef<func::FuncOp> existing) {
   Block &body = graph_.getBody().front();
   for (Operation &op : body)
     kinds_[&op] = classify(&op);
@@ -181,6 +192,12 @@ func::FuncOp Hoister::run() {
   features.setType(fb.getFunctionType(entry->getArgumentTypes(), ValueRange(outputs).getTypes()));
   for (auto [i, column] : llvm::enumerate(columns))
     features.setArgAttr(i, step::kColumnAttr, column);
+  // The training step and an evaluation applying the same frozen backbone
+  // share one features graph.
+  if (func::FuncOp same = findEquivalent(existing, features)) {
+    symbols_.erase(features);
+    features = same;
+  }
 
   // The step reads the cache: one new argument per output; what only fed
   // the hoisted values is now dead.
@@ -194,7 +211,7 @@ func::FuncOp Hoister::run() {
       v.getDefiningOp()->emitRemark()
           << "hoisted out of '" << graph_.getSymName() << "': " << slice.size()
           << " ops over frozen parameters run once per row; the step reads " << v.getType()
-          << " from '" << name << "'";
+          << " from '" << features.getSymName() << "'";
   }
   for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
     if (isOpTriviallyDead(&op))
@@ -205,16 +222,6 @@ func::FuncOp Hoister::run() {
       unused.set(arg.getArgNumber());
   graph_.eraseArguments(unused);
   return features;
-}
-
-// An existing features graph computing the same as `f`, if any.
-func::FuncOp findEquivalent(ArrayRef<func::FuncOp> existing, func::FuncOp f) {
-  for (func::FuncOp g : existing)
-    if (g.getFunctionType() == f.getFunctionType() && g.getArgAttrsAttr() == f.getArgAttrsAttr() &&
-        OperationEquivalence::isRegionEquivalentTo(&g.getBody(), &f.getBody(),
-                                                   OperationEquivalence::IgnoreLocations))
-      return g;
-  return nullptr;
 }
 
 struct StepHoistFrozenEncoders
@@ -241,20 +248,12 @@ struct StepHoistFrozenEncoders
         for (Attribute a : eval.getGraphs())
           add(eval, cast<FlatSymbolRefAttr>(a));
     }
-    // One features graph per distinct frozen computation: the training step
-    // and an evaluation applying the same frozen backbone share it.
+    // One features graph, and one precompute, per distinct frozen computation.
     SmallVector<func::FuncOp> features;
     for (func::FuncOp graph : graphs) {
-      func::FuncOp f = Hoister(module, graph, explain).run();
-      if (!f)
+      func::FuncOp f = Hoister(module, graph, explain).run(features);
+      if (!f || llvm::is_contained(features, f))
         continue;
-      if (func::FuncOp same = findEquivalent(features, f)) {
-        for (unsigned i = 0; i < graph.getNumArguments(); ++i)
-          if (graph.getArgAttr(i, step::kFeaturesAttr))
-            graph.setArgAttr(i, step::kFeaturesAttr, FlatSymbolRefAttr::get(same));
-        f.erase();
-        continue;
-      }
       features.push_back(f);
       OpBuilder(firstDirective).create<step::PrecomputeOp>(f.getLoc(), FlatSymbolRefAttr::get(f));
     }

@@ -17,29 +17,30 @@ constexpr int64_t kChunk = 256;
 // The content key of a precomputation: what the graph computes (its plan
 // JSON), with which values (its parameters), on what (its input columns over
 // the rows, in order), by which runtime (kernels may change between versions).
-std::string contentKey(const Graph &g, const Screen &screen, const ParameterStore &params,
-                       const torch::Tensor &rows) {
+// `inputs`: each input column over the rows, by binding.
+std::string contentKey(const Graph &g, const ParameterStore &params,
+                       const std::map<std::string, torch::Tensor> &inputs) {
   Sha256 h;
   h.update(std::string("exp-features/1")).update(std::string(runtimeVersion())).update(g.json);
   for (const OpNode &op : g.ops)
     if (op.op == "param")
       h.update(op.attrs.parameter).update(params.get(op.attrs.parameter));
-  for (const GraphInput &in : g.inputs)
-    h.update(in.column).update(screen.column(in.column, rows));
+  for (const auto &[column, values] : inputs)
+    h.update(column).update(values);
   return h.hex();
 }
 
-std::vector<torch::Tensor> compute(const Graph &g, const Screen &screen, ParameterStore &params,
-                                   const torch::Tensor &rows) {
+std::vector<torch::Tensor> compute(const Graph &g, ParameterStore &params,
+                                   const std::map<std::string, torch::Tensor> &inputs,
+                                   int64_t rows) {
   torch::NoGradGuard noGrad;
   GraphExecutor exec(g, params);
   std::vector<std::vector<torch::Tensor>> parts(g.outputs.size());
-  for (int64_t begin = 0; begin < rows.size(0); begin += kChunk) {
-    torch::Tensor chunk = rows.slice(0, begin, std::min(begin + kChunk, rows.size(0)));
-    std::map<std::string, torch::Tensor> columns;
-    for (const GraphInput &in : g.inputs)
-      columns[in.binding] = screen.column(in.column, chunk);
-    std::vector<torch::Tensor> out = exec.run(columns);
+  for (int64_t begin = 0; begin < rows; begin += kChunk) {
+    std::map<std::string, torch::Tensor> chunk;
+    for (const auto &[binding, values] : inputs)
+      chunk[binding] = values.slice(0, begin, std::min(begin + kChunk, rows));
+    std::vector<torch::Tensor> out = exec.run(chunk);
     for (size_t i = 0; i < out.size(); ++i)
       parts[i].push_back(out[i]);
   }
@@ -87,8 +88,11 @@ Status FeatureStore::build(const Plan &plan, const Screen &screen, ParameterStor
         return Status::error("precomputed graph `" + name + "` reads column `" + in.column +
                              "`, which the dataset does not have");
     auto start = std::chrono::steady_clock::now();
-    PrecomputeRecord rec{name, contentKey(g, screen, params, rowIds),
-                         static_cast<int64_t>(rows.size())};
+    // Gathered once: hashed for the key, then computed on when not cached.
+    std::map<std::string, torch::Tensor> inputs;
+    for (const GraphInput &in : g.inputs)
+      inputs[in.binding] = screen.column(in.column, rowIds);
+    PrecomputeRecord rec{name, contentKey(g, params, inputs), static_cast<int64_t>(rows.size())};
     std::string path;
     if (!cacheDir.empty()) {
       std::error_code ec;
@@ -98,7 +102,7 @@ Status FeatureStore::build(const Plan &plan, const Screen &screen, ParameterStor
     std::vector<torch::Tensor> &out = outputs_[name];
     rec.fromCache = !path.empty() && load(path, g, rec.rows, out);
     if (!rec.fromCache) {
-      out = compute(g, screen, params, rowIds);
+      out = compute(g, params, inputs, rec.rows);
       if (!path.empty()) {
         SafeTensors file;
         for (size_t i = 0; i < out.size(); ++i)
@@ -122,14 +126,17 @@ Status FeatureStore::build(const Plan &plan, const Screen &screen, ParameterStor
 std::map<std::string, torch::Tensor> FeatureStore::inputs(const Graph &graph, const Screen &screen,
                                                          const torch::Tensor &sites) const {
   std::map<std::string, torch::Tensor> out;
+  torch::Tensor at; // the batch's rows in the outputs, once any input needs them
   for (const GraphInput &in : graph.inputs) {
     if (in.features.empty()) {
       out[in.binding] = screen.column(in.column, sites);
       continue;
     }
-    torch::Tensor at = rowOf_.index_select(0, sites);
-    TORCH_CHECK(at.min().item<int64_t>() >= 0, "features of `", in.features,
-                "` were not precomputed for every row of the batch");
+    if (!at.defined()) {
+      at = rowOf_.index_select(0, sites);
+      TORCH_CHECK(at.min().item<int64_t>() >= 0,
+                  "precomputed features do not cover every row of the batch");
+    }
     out[in.binding] = outputs_.at(in.features)[in.output].index_select(0, at);
   }
   return out;

@@ -303,6 +303,15 @@ LogicalResult StepDialect::verifyRegionArgAttribute(Operation *op, unsigned, uns
 
 namespace {
 
+// Every argument of `f` reads a dataset column (`why` says why it must).
+LogicalResult verifyColumnsOnly(Operation *user, func::FuncOp f, StringRef why) {
+  for (unsigned i = 0; i < f.getNumArguments(); ++i)
+    if (!f.getArgAttr(i, kColumnAttr))
+      return user->emitOpError() << "graph '" << f.getSymName() << "' argument " << i
+                                 << " must read a dataset column" << why;
+  return success();
+}
+
 // Every argument of `f` reads a column or a precomputed output of the right type.
 LogicalResult verifyGraphInputs(Operation *user, func::FuncOp f, SymbolTableCollection &symbols) {
   for (unsigned i = 0; i < f.getNumArguments(); ++i) {
@@ -362,15 +371,10 @@ LogicalResult EvaluateOp::verifySymbolUses(SymbolTableCollection &symbols) {
       return emitOpError() << "graph '" << ref.getValue() << "' must return one embedding";
     // Precomputed features are per dataset row; a graph over the label set
     // (recall_at's candidates) reads its column directly.
-    if (f->hasAttr(kRowsAttr)) {
-      for (unsigned i = 0; i < f.getNumArguments(); ++i)
-        if (!f.getArgAttr(i, kColumnAttr))
-          return emitOpError() << "graph '" << ref.getValue() << "' argument " << i
-                               << " must read a dataset column (" << kColumnAttr
-                               << "): the graph is not over dataset rows";
-    } else if (failed(verifyGraphInputs(*this, f, symbols))) {
+    if (failed(f->hasAttr(kRowsAttr)
+                   ? verifyColumnsOnly(*this, f, " (step.column): the graph is not over dataset rows")
+                   : verifyGraphInputs(*this, f, symbols)))
       return failure();
-    }
   }
   return success();
 }
@@ -381,10 +385,8 @@ LogicalResult PrecomputeOp::verifySymbolUses(SymbolTableCollection &symbols) {
   auto f = symbols.lookupNearestSymbolFrom<func::FuncOp>(*this, getGraphAttr());
   if (!f)
     return emitOpError() << "'" << getGraph() << "' does not name a graph";
-  for (unsigned i = 0; i < f.getNumArguments(); ++i)
-    if (!f.getArgAttr(i, kColumnAttr))
-      return emitOpError() << "graph '" << getGraph() << "' argument " << i
-                           << " must read a dataset column";
+  if (failed(verifyColumnsOnly(*this, f, "")))
+    return failure();
   if (f.getFunctionType().getNumResults() == 0)
     return emitOpError() << "graph '" << getGraph() << "' returns nothing";
   WalkResult r = f.walk([&](Operation *op) -> WalkResult {

@@ -188,7 +188,7 @@ module {
   func.func @embed_0(%x: tensor<?x6xf32> {step.column = "features"}) -> tensor<?x4xf32> {
     %w = step.param @frozen.weight : tensor<4x6xf32>
     %z = step.constant 0.000000e+00 : tensor<f32>
-    // expected-remark@+1 {{hoisted out of 'embed_0'}}
+    // expected-remark@+1 {{hoisted out of 'embed_0': 3 ops over frozen parameters run once per row; the step reads 'tensor<?x4xf32>' from 'features_train_step'}}
     %y = step.linear %x, %w, %z : (tensor<?x6xf32>, tensor<4x6xf32>, tensor<f32>) -> tensor<?x4xf32>
     %h = step.param @head.weight : tensor<4x4xf32>
     %o = step.linear %y, %h, %z : (tensor<?x4xf32>, tensor<4x4xf32>, tensor<f32>) -> tensor<?x4xf32>

@@ -78,9 +78,33 @@ std::string printModule(mlir::ModuleOp module, bool debugLocations) {
 
 } // namespace
 
+namespace {
+
+// The passes `--disable-pass` can turn off, in pipeline order; each changes
+// how fast the plan runs, not what it computes.
+struct OptimisingPass {
+  const char *name;
+  std::unique_ptr<mlir::Pass> (*create)();
+  bool cseAfter; // run exp-cse after it (whether or not it is disabled)
+};
+// CSE after loss fusion: sharing a similarity matrix between two losses first
+// would keep both from fusing. None after grouping: groups are the backend's
+// contract, which no later pass looks through.
+const OptimisingPass kOptimisingPasses[] = {
+    {"step-hoist-frozen-encoders", [] { return createStepHoistFrozenEncoders(); }, false},
+    {"step-fuse-contrastive-loss", [] { return createStepFuseContrastiveLoss(); }, true},
+    {"step-group-elementwise", [] { return createStepGroupElementwise(); }, false},
+};
+
+} // namespace
+
 const std::vector<std::string> &optimisingPasses() {
-  static const std::vector<std::string> names = {"step-hoist-frozen-encoders",
-                                                 "step-fuse-contrastive-loss"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const OptimisingPass &p : kOptimisingPasses)
+      out.push_back(p.name);
+    return out;
+  }();
   return names;
 }
 
@@ -176,13 +200,12 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
   pm.addPass(createExpInlineNetworks());
   pm.addPass(createExpCSE());
   pm.addPass(createExpLowerToStep());
-  if (enabled("step-hoist-frozen-encoders"))
-    pm.addPass(createStepHoistFrozenEncoders());
-  if (enabled("step-fuse-contrastive-loss"))
-    pm.addPass(createStepFuseContrastiveLoss());
-  // After fusion: sharing a similarity matrix between two losses first would
-  // keep both from fusing.
-  pm.addPass(createExpCSE());
+  for (const OptimisingPass &p : kOptimisingPasses) {
+    if (enabled(p.name))
+      pm.addPass(p.create());
+    if (p.cseAfter)
+      pm.addPass(createExpCSE());
+  }
   if (failed(pm.run(*ir))) {
     diagOut << "note: a reproducer of the failing pass is in " << reproducer
             << "; replay it with `exp-opt " << reproducer << " --run-reproducer`\n";

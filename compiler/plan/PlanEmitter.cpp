@@ -59,12 +59,47 @@ FailureOr<json> attrToJson(Operation *op, Attribute a) {
   return op->emitOpError() << "has attribute " << a << " with no plan encoding";
 }
 
+// One op over numbered values, appended to `ops`.
+template <typename IdFn> LogicalResult emitOp(Operation &op, IdFn &id, json &ops) {
+  if (op.getDialect()->getNamespace() != "step")
+    return op.emitOpError() << "is not a step-level op; lower it before emitting a plan";
+  json node;
+  node["op"] = op.getName().stripDialect().str();
+  node["operands"] = json::array();
+  for (Value v : op.getOperands())
+    node["operands"].push_back(id(v));
+  node["results"] = json::array();
+  for (Value v : op.getResults())
+    node["results"].push_back(id(v));
+  node["attrs"] = json::object();
+  for (NamedAttribute n : op.getAttrs()) {
+    FailureOr<json> j = attrToJson(&op, n.getValue());
+    if (failed(j))
+      return failure();
+    node["attrs"][n.getName().str()] = *j;
+  }
+  // The runtime's reshape kernel needs the per-row shape its result type holds.
+  if (isa<step::ReshapeOp>(op)) {
+    json shape = shapeOf(op.getResult(0).getType());
+    shape.erase(shape.begin());
+    node["attrs"]["shape"] = shape;
+  }
+  if (auto loc = dyn_cast<FileLineColLoc>(op.getLoc()))
+    node["loc"] = loc.getFilename().str() + ":" + std::to_string(loc.getLine()) + ":" +
+                  std::to_string(loc.getColumn());
+  ops.push_back(std::move(node));
+  return success();
+}
+
 // One graph: inputs (with their columns), ops in order over numbered values,
-// and outputs.
+// outputs, and the elementwise groups among the ops.
 FailureOr<json> emitGraph(func::FuncOp f) {
+  // A group's block arguments and results alias the values outside it.
   llvm::DenseMap<Value, int64_t> ids;
+  int64_t next = 0;
   auto id = [&](Value v) {
-    auto [it, inserted] = ids.try_emplace(v, static_cast<int64_t>(ids.size()));
+    auto [it, inserted] = ids.try_emplace(v, next);
+    next += inserted;
     return it->second;
   };
   json g;
@@ -85,41 +120,38 @@ FailureOr<json> emitGraph(func::FuncOp f) {
   }
   g["ops"] = json::array();
   g["outputs"] = json::array();
+  g["fusions"] = json::array();
   for (Operation &op : f.getBody().front()) {
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (Value v : ret.getOperands())
         g["outputs"].push_back(id(v));
       continue;
     }
-    if (op.getDialect()->getNamespace() != "step")
-      return op.emitOpError() << "is not a step-level op; lower it before emitting a plan";
-    json node;
-    node["op"] = op.getName().stripDialect().str();
-    node["operands"] = json::array();
-    for (Value v : op.getOperands())
-      node["operands"].push_back(id(v));
-    node["results"] = json::array();
-    for (Value v : op.getResults())
-      node["results"].push_back(id(v));
-    node["attrs"] = json::object();
-    for (NamedAttribute n : op.getAttrs()) {
-      FailureOr<json> j = attrToJson(&op, n.getValue());
-      if (failed(j))
-        return failure();
-      node["attrs"][n.getName().str()] = *j;
+    // A group's ops go in line, over the values outside it; the fusions
+    // table says which run of ops forms the group.
+    if (auto fusion = dyn_cast<step::FusionOp>(op)) {
+      Block &body = fusion.getBody().front();
+      json group = {{"first", g["ops"].size()}, {"inputs", json::array()}, {"outputs", json::array()}};
+      for (auto [arg, in] : llvm::zip(body.getArguments(), fusion.getInputs())) {
+        ids[arg] = id(in);
+        group["inputs"].push_back(id(in));
+      }
+      for (Operation &inner : body.without_terminator())
+        if (failed(emitOp(inner, id, g["ops"])))
+          return failure();
+      for (auto [result, yielded] :
+           llvm::zip(fusion.getResults(), body.getTerminator()->getOperands())) {
+        ids[result] = id(yielded);
+        group["outputs"].push_back(id(yielded));
+      }
+      group["count"] = g["ops"].size() - group["first"].get<size_t>();
+      g["fusions"].push_back(std::move(group));
+      continue;
     }
-    // The runtime's reshape kernel needs the per-row shape its result type holds.
-    if (isa<step::ReshapeOp>(op)) {
-      json shape = shapeOf(op.getResult(0).getType());
-      shape.erase(shape.begin());
-      node["attrs"]["shape"] = shape;
-    }
-    if (auto loc = dyn_cast<FileLineColLoc>(op.getLoc()))
-      node["loc"] = loc.getFilename().str() + ":" + std::to_string(loc.getLine()) + ":" +
-                    std::to_string(loc.getColumn());
-    g["ops"].push_back(std::move(node));
+    if (failed(emitOp(op, id, g["ops"])))
+      return failure();
   }
-  g["value_count"] = ids.size();
+  g["value_count"] = next;
   return g;
 }
 

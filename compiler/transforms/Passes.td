@@ -113,4 +113,28 @@ def StepFuseContrastiveLoss : Pass<"step-fuse-contrastive-loss", "::mlir::Module
   let dependentDialects = ["::expc::step::StepDialect"];
 }
 
+def StepGroupElementwise : Pass<"step-group-elementwise", "::mlir::ModuleOp"> {
+  let summary = "Group chains of elementwise ops into step.fusion ops";
+  let description = [{
+    Each run of elementwise ops (`Step_Elementwise`: relu, gelu, tanh,
+    sigmoid, exp, add, sub, mul) over one tensor shape becomes a
+    `step.fusion` whose body holds the chain — for example a residual block's
+    `relu(x + f(x))`. An op joins the group of an operand's producer when it
+    has the same result type and no value of the group is used outside the
+    group before it; values used after the group become its results, so a
+    group never computes anything twice and never reorders a use. Scalar
+    arithmetic (weighted sums of losses) and single ops are left alone.
+
+    Runs last: grouping is a contract with the backend, not an optimisation
+    the other passes look through. The CPU runtime runs a group's ops one by
+    one (LibTorch, with autograd); a GPU runtime runs one generated kernel per
+    group. With `explain`, a remark per graph counts the groups formed.
+  }];
+  let options = [
+    Option<"explain", "explain", "bool", /*default=*/"false",
+           "Remark on how many groups each graph got">,
+  ];
+  let dependentDialects = ["::expc::step::StepDialect"];
+}
+
 #endif // EXP_PASSES_TD

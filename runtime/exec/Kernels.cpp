@@ -91,13 +91,14 @@ struct Entry {
   const char *name;
   size_t arity;
   KernelFn fn;
+  bool elementwise = false; // Step_Elementwise in StepOps.td
 };
 
 const Entry kKernels[] = {
     {"param", 0, param},
     {"constant", 0, constant},
     {"conv2d", 3, conv2d},
-    {"relu", 1, relu},
+    {"relu", 1, relu, true},
     {"max_pool2d", 1, maxPool2d},
     {"global_avg_pool", 1, globalAvgPool},
     {"linear", 3, linear},
@@ -105,21 +106,21 @@ const Entry kKernels[] = {
     {"l2_normalize", 1, l2Normalize},
     {"matmul", 2, matmul},
     {"transpose", 1, transpose},
-    {"exp", 1, exp},
-    {"mul", 2, mul},
-    {"add", 2, add},
+    {"exp", 1, exp, true},
+    {"mul", 2, mul, true},
+    {"add", 2, add, true},
     {"arange_rows", 1, arangeRows},
     {"cross_entropy", 2, crossEntropy},
     {"contrastive_loss", 3, contrastiveLoss},
-    {"gelu", 1, gelu},
-    {"tanh", 1, tanh},
-    {"sigmoid", 1, sigmoid},
+    {"gelu", 1, gelu, true},
+    {"tanh", 1, tanh, true},
+    {"sigmoid", 1, sigmoid, true},
     {"detach", 1, detach},
     {"dropout", 1, dropout},
     {"layer_norm", 3, layerNorm},
     {"reshape", 1, reshape},
     {"concat", 2, concat},
-    {"sub", 2, sub},
+    {"sub", 2, sub, true},
     {"per_channel", 1, perChannel},
 };
 
@@ -132,6 +133,7 @@ int findKernel(const std::string &op) {
   return -1;
 }
 size_t kernelArity(int kernel) { return kKernels[kernel].arity; }
+bool kernelIsElementwise(int kernel) { return kKernels[kernel].elementwise; }
 KernelFn kernelFunction(int kernel) { return kKernels[kernel].fn; }
 
 } // namespace exprt

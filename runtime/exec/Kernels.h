@@ -16,6 +16,8 @@ using KernelFn = torch::Tensor (*)(const std::vector<torch::Tensor> &in, const O
 // Index of the kernel for `op`, or -1 when this runtime has none.
 int findKernel(const std::string &op);
 size_t kernelArity(int kernel);
+// Whether the op is elementwise (may appear in a fusion group).
+bool kernelIsElementwise(int kernel);
 KernelFn kernelFunction(int kernel);
 
 } // namespace exprt

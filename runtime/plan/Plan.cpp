@@ -70,6 +70,55 @@ void readAttrs(Reader &r, const json &attrs, const std::string &path, OpAttrs &a
   r.get(attrs, path, "shape", a.shape, false);
 }
 
+// Groups are disjoint runs of elementwise ops, in order; a group reads values
+// computed before it and yields values its ops compute.
+void readFusions(Reader &r, const json &fusions, const std::string &path, Graph &graph) {
+  if (!fusions.is_array())
+    return r.fail(path, "expected an array");
+  const int64_t nops = static_cast<int64_t>(graph.ops.size());
+  int64_t end = 0; // one past the previous group
+  for (size_t i = 0; i < fusions.size() && r.ok(); ++i) {
+    std::string p = path + "[" + std::to_string(i) + "]";
+    Fusion f;
+    r.get(fusions[i], p, "first", f.first);
+    r.get(fusions[i], p, "count", f.count);
+    r.get(fusions[i], p, "inputs", f.inputs);
+    r.get(fusions[i], p, "outputs", f.outputs);
+    if (!r.ok())
+      return;
+    if (f.first < end || f.count < 1 || f.first + f.count > nops)
+      return r.fail(p, "covers ops [" + std::to_string(f.first) + ", " +
+                           std::to_string(f.first + f.count) + "), which is not a run of the " +
+                           std::to_string(nops) + " ops after the previous group");
+    std::vector<int64_t> produced;
+    for (int64_t k = f.first; k < f.first + f.count; ++k) {
+      const OpNode &op = graph.ops[k];
+      if (!kernelIsElementwise(op.kernel))
+        return r.fail(p, "includes `" + op.op + "` (op " + std::to_string(k) +
+                             "), which is not elementwise");
+      produced.insert(produced.end(), op.results.begin(), op.results.end());
+    }
+    auto inside = [&](int64_t v) {
+      return std::find(produced.begin(), produced.end(), v) != produced.end();
+    };
+    for (int64_t v : f.inputs)
+      if (v < 0 || v >= graph.valueCount || inside(v))
+        return r.fail(p + ".inputs", "lists value " + std::to_string(v) +
+                                         ", which is not computed before the group");
+    for (int64_t k = f.first; k < f.first + f.count; ++k)
+      for (int64_t v : graph.ops[k].operands)
+        if (!inside(v) && std::find(f.inputs.begin(), f.inputs.end(), v) == f.inputs.end())
+          return r.fail(p, "op " + std::to_string(k) + " reads value " + std::to_string(v) +
+                               ", which is neither an input of the group nor computed in it");
+    for (int64_t v : f.outputs)
+      if (!inside(v))
+        return r.fail(p + ".outputs", "lists value " + std::to_string(v) +
+                                          ", which the group's ops do not compute");
+    end = f.first + f.count;
+    graph.fusions.push_back(std::move(f));
+  }
+}
+
 void readGraph(Reader &r, const std::string &name, const json &g, Graph &graph) {
   std::string path = "graphs." + name;
   graph.name = name;
@@ -133,6 +182,8 @@ void readGraph(Reader &r, const std::string &name, const json &g, Graph &graph) 
   for (int64_t v : graph.outputs)
     if (v < 0 || v >= graph.valueCount)
       r.fail(path + ".outputs", "refers to value " + std::to_string(v) + ", outside the graph");
+  if (const json *fusions = r.field(g, path, "fusions", false); fusions && r.ok())
+    readFusions(r, *fusions, path + ".fusions", graph);
 }
 
 

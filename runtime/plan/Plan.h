@@ -13,7 +13,7 @@
 
 namespace exprt {
 
-inline constexpr int kPlanFormatVersion = 2;
+inline constexpr int kPlanFormatVersion = 3;
 
 struct ParameterSpec {
   std::string name;
@@ -59,12 +59,20 @@ struct GraphInput {
   std::string binding;
 };
 
+// A run of elementwise ops (ops[first, first+count)) the compiler grouped for
+// one kernel; the CPU runtime runs its ops one by one.
+struct Fusion {
+  int64_t first = 0, count = 0;
+  std::vector<int64_t> inputs, outputs;
+};
+
 struct Graph {
   std::string name;
   std::string json; // the graph as the plan wrote it: part of feature cache keys
   std::vector<GraphInput> inputs;
   std::vector<OpNode> ops;
   std::vector<int64_t> outputs;
+  std::vector<Fusion> fusions;
   int64_t valueCount = 0;
 };
 

@@ -28,6 +28,7 @@ nlohmann::json clipPlan() {
                             {{"id", 1}, {"column", "b"}, {"shape", {-1, 8}}, {"dtype", "f32"}}}},
                 {"ops", ops},
                 {"outputs", {14}},
+                {"fusions", json::array()},
                 {"value_count", 15}};
   return {{"format", "exp-plan"},
           {"format_version", kPlanFormatVersion},
@@ -116,6 +117,44 @@ TEST_CASE("bad plans are refused with a message naming the file and place") {
                                         {"results", {4}}, {"attrs", {{"kind", "siglip2"}}}};
   s = parsePlan(p.dump(), "kind.json", plan);
   CHECK(s.message().find("kind.json: `graphs.train_step.ops[2].attrs.kind` is `siglip2`") == 0);
+}
+
+TEST_CASE("elementwise groups in a plan are checked, and run op by op on CPU") {
+  using nlohmann::json;
+  // exp and mul (ops 4 and 5) as one group: reads the parameter and the
+  // similarities, yields the logits.
+  json p = clipPlan();
+  p["graphs"]["train_step"]["fusions"] = {{{"first", 4}, {"count", 2}, {"inputs", {5, 4}}, {"outputs", {7}}}};
+  Plan grouped, plain;
+  Status s = parsePlan(p.dump(), "grouped.json", grouped);
+  REQUIRE_MESSAGE(s.isOk(), s.message());
+  REQUIRE(parsePlan(clipPlan().dump(), "plain.json", plain).isOk());
+  REQUIRE(grouped.graphs.at("train_step").fusions.size() == 1);
+  ParameterStore params;
+  params.initialise(grouped.parameters, 0);
+  torch::manual_seed(5);
+  std::map<std::string, torch::Tensor> in{{"a", torch::randn({5, 8})}, {"b", torch::randn({5, 8})}};
+  CHECK(torch::equal(GraphExecutor(grouped.graphs.at("train_step"), params).run(in)[0],
+                     GraphExecutor(plain.graphs.at("train_step"), params).run(in)[0]));
+
+  auto refused = [&](json fusion, const char *why) {
+    json bad = clipPlan();
+    bad["graphs"]["train_step"]["fusions"] = {fusion};
+    Plan plan;
+    Status st = parsePlan(bad.dump(), "bad.json", plan);
+    CHECK_FALSE(st.isOk());
+    CHECK_MESSAGE(st.message().find(why) != std::string::npos, st.message());
+  };
+  refused({{"first", 2}, {"count", 1}, {"inputs", {2, 3}}, {"outputs", {4}}},
+          "`graphs.train_step.fusions[0]` includes `matmul` (op 2), which is not elementwise");
+  refused({{"first", 12}, {"count", 3}, {"inputs", {9}}, {"outputs", {14}}},
+          "covers ops [12, 15), which is not a run of the 13 ops");
+  refused({{"first", 4}, {"count", 2}, {"inputs", {5, 4, 6}}, {"outputs", {7}}},
+          "lists value 6, which is not computed before the group");
+  refused({{"first", 4}, {"count", 2}, {"inputs", {5}}, {"outputs", {7}}},
+          "op 5 reads value 4, which is neither an input of the group nor computed in it");
+  refused({{"first", 4}, {"count", 2}, {"inputs", {5, 4}}, {"outputs", {8}}},
+          "lists value 8, which the group's ops do not compute");
 }
 
 TEST_CASE("the fused CLIP op in a plan gives the unfused graph's loss and gradients") {

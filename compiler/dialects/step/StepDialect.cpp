@@ -417,3 +417,28 @@ LogicalResult ContrastiveLossOp::verify() {
                          << "; both sides need the same batch and width";
   return success();
 }
+
+// The body is a chain of elementwise ops over its arguments, of one shape,
+// ending in the yield of the group's results.
+LogicalResult FusionOp::verify() {
+  Block &body = getBody().front();
+  if (body.getArgumentTypes() != getInputs().getTypes())
+    return emitOpError() << "block arguments must have the types of the inputs";
+  auto yield = dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield)
+    return emitOpError() << "body must end in step.yield";
+  if (yield.getValues().getTypes() != getResultTypes())
+    return emitOpError() << "yields " << yield.getValues().getTypes().size()
+                         << " values whose types differ from the results";
+  if (getNumResults() == 0)
+    return emitOpError() << "must produce at least one result";
+  Type shape = getResult(0).getType();
+  for (Operation &op : body.without_terminator()) {
+    if (!op.hasTrait<Elementwise>())
+      return op.emitOpError() << "is not elementwise; it cannot be part of a step.fusion group";
+    if (op.getResult(0).getType() != shape)
+      return op.emitOpError() << "has type " << op.getResult(0).getType()
+                              << ", but the group computes " << shape;
+  }
+  return success();
+}

@@ -17,6 +17,9 @@ namespace expc::step {
 // (Step_RowWise in StepOps.td).
 template <typename ConcreteType>
 class RowWise : public mlir::OpTrait::TraitBase<ConcreteType, RowWise> {};
+// Ops computed element by element, without randomness (Step_Elementwise).
+template <typename ConcreteType>
+class Elementwise : public mlir::OpTrait::TraitBase<ConcreteType, Elementwise> {};
 } // namespace expc::step
 
 #define GET_OP_CLASSES

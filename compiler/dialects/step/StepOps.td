@@ -40,6 +40,14 @@ def Step_RowWise : NativeOpTrait<"RowWise"> {
   let cppNamespace = "::expc::step";
 }
 
+// The result is computed element by element from the operands, all of the
+// result's shape or rank 0 (a scalar broadcast to every element), with no
+// randomness: step-group-elementwise groups chains of such ops so a backend
+// can run each chain as one kernel.
+def Step_Elementwise : NativeOpTrait<"Elementwise"> {
+  let cppNamespace = "::expc::step";
+}
+
 def Step_F32Tensor : TensorOf<[F32]>;
 def Step_I64Tensor : TensorOf<[I64]>;
 
@@ -90,7 +98,7 @@ def Step_Conv2dOp : Step_Op<"conv2d", [Pure, Step_RowWise]> {
   let hasVerifier = 1;
 }
 
-def Step_ReluOp : Step_Op<"relu", [Pure, Step_RowWise, SameOperandsAndResultType]> {
+def Step_ReluOp : Step_Op<"relu", [Pure, Step_RowWise, Step_Elementwise, SameOperandsAndResultType]> {
   let summary = "max(x, 0)";
   let arguments = (ins Step_F32Tensor:$input);
   let results = (outs Step_F32Tensor:$result);
@@ -143,8 +151,8 @@ def Step_EmbeddingLookupOp : Step_Op<"embedding_lookup", [Pure, Step_RowWise]> {
   let hasVerifier = 1;
 }
 
-class Step_UnaryOp<string mnemonic, string summaryText>
-    : Step_Op<mnemonic, [Pure, Step_RowWise, SameOperandsAndResultType]> {
+class Step_UnaryOp<string mnemonic, string summaryText, list<Trait> traits = [Step_Elementwise]>
+    : Step_Op<mnemonic, !listconcat([Pure, Step_RowWise, SameOperandsAndResultType], traits)> {
   let summary = summaryText;
   let arguments = (ins Step_F32Tensor:$input);
   let results = (outs Step_F32Tensor:$result);
@@ -154,7 +162,9 @@ class Step_UnaryOp<string mnemonic, string summaryText>
 def Step_GeluOp : Step_UnaryOp<"gelu", "GELU (exact, erf form)">;
 def Step_TanhOp : Step_UnaryOp<"tanh", "elementwise tanh">;
 def Step_SigmoidOp : Step_UnaryOp<"sigmoid", "elementwise logistic sigmoid">;
-def Step_DetachOp : Step_UnaryOp<"detach", "the identity forward; no gradient flows back">;
+// Not Step_Elementwise: a fused group's backward would have to stop its
+// gradient part-way through.
+def Step_DetachOp : Step_UnaryOp<"detach", "the identity forward; no gradient flows back", []>;
 
 def Step_DropoutOp : Step_Op<"dropout", [SameOperandsAndResultType]> {
   let summary = "inverted dropout with probability `p` (training graphs only)";
@@ -193,7 +203,7 @@ def Step_ConcatOp : Step_Op<"concat", [Pure, Step_RowWise]> {
   let hasVerifier = 1;
 }
 
-def Step_SubOp : Step_Op<"sub", [Pure, Step_RowWise]> {
+def Step_SubOp : Step_Op<"sub", [Pure, Step_RowWise, Step_Elementwise]> {
   let summary = "elementwise difference; `rhs` may be a scalar";
   let arguments = (ins Step_F32Tensor:$lhs, Step_F32Tensor:$rhs);
   let results = (outs Step_F32Tensor:$result);
@@ -228,14 +238,14 @@ def Step_TransposeOp : Step_Op<"transpose", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Step_ExpOp : Step_Op<"exp", [Pure, Step_RowWise, SameOperandsAndResultType]> {
+def Step_ExpOp : Step_Op<"exp", [Pure, Step_RowWise, Step_Elementwise, SameOperandsAndResultType]> {
   let summary = "elementwise e^x";
   let arguments = (ins Step_F32Tensor:$input);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
 }
 
-def Step_MulOp : Step_Op<"mul", [Pure, Step_RowWise]> {
+def Step_MulOp : Step_Op<"mul", [Pure, Step_RowWise, Step_Elementwise]> {
   let summary = "elementwise product; `rhs` may be a scalar";
   let arguments = (ins Step_F32Tensor:$lhs, Step_F32Tensor:$rhs);
   let results = (outs Step_F32Tensor:$result);
@@ -243,7 +253,7 @@ def Step_MulOp : Step_Op<"mul", [Pure, Step_RowWise]> {
   let hasVerifier = 1;
 }
 
-def Step_AddOp : Step_Op<"add", [Pure, Step_RowWise]> {
+def Step_AddOp : Step_Op<"add", [Pure, Step_RowWise, Step_Elementwise]> {
   let summary = "elementwise sum; `rhs` may be a scalar";
   let arguments = (ins Step_F32Tensor:$lhs, Step_F32Tensor:$rhs);
   let results = (outs Step_F32Tensor:$result);
@@ -289,6 +299,43 @@ def Step_ContrastiveLossOp : Step_Op<"contrastive_loss", [Pure]> {
   let results = (outs 0DTensorOf<[F32]>:$result);
   let assemblyFormat = "$kind $lhs `,` $rhs `,` $scale attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Fusion groups
+//===----------------------------------------------------------------------===//
+
+def Step_FusionOp : Step_Op<"fusion", [Pure, IsolatedFromAbove, SingleBlock]> {
+  let summary = "a chain of elementwise ops that a backend may run as one kernel";
+  let description = [{
+    The body reads only its block arguments (bound to `inputs`) and yields
+    the values used outside the group; every op in it is `Step_Elementwise`
+    with the group's shape (or a scalar operand). `step-group-elementwise`
+    forms these. The plan keeps the body's ops in line, in order, and lists
+    the group in the graph's `fusions` table (docs/artifact.md): a CPU runtime
+    runs the ops one by one through LibTorch, a GPU runtime one generated
+    kernel per group.
+
+    ```mlir
+    %r = step.fusion(%x, %skip) : (tensor<?x64xf32>, tensor<?x64xf32>) -> tensor<?x64xf32> {
+    ^bb0(%a: tensor<?x64xf32>, %b: tensor<?x64xf32>):
+      %s = step.add %a, %b : (tensor<?x64xf32>, tensor<?x64xf32>) -> tensor<?x64xf32>
+      %t = step.relu %s : tensor<?x64xf32>
+      step.yield %t : tensor<?x64xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Variadic<AnyRankedTensor>:$inputs);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "`(` $inputs `)` attr-dict `:` functional-type($inputs, $results) $body";
+  let hasVerifier = 1;
+}
+
+def Step_YieldOp : Step_Op<"yield", [Pure, Terminator, HasParent<"FusionOp">]> {
+  let summary = "the values a step.fusion group produces";
+  let arguments = (ins Variadic<AnyRankedTensor>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
 }
 
 //===----------------------------------------------------------------------===//

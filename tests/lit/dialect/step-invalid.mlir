@@ -146,3 +146,53 @@ step.evaluate "replicate_map" "r" [@embed] {}
 func.func @bad_attr(%f: tensor<?x6xf32> {step.features = "features"}) {
   return
 }
+
+// -----
+
+func.func @fusion_not_elementwise(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %r = step.fusion(%x) : (tensor<?x4xf32>) -> tensor<?x4xf32> {
+  ^bb0(%a: tensor<?x4xf32>):
+    // expected-error @+1 {{is not elementwise; it cannot be part of a step.fusion group}}
+    %d = step.dropout %a {p = 0.5 : f64} : tensor<?x4xf32>
+    step.yield %d : tensor<?x4xf32>
+  }
+  return %r : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @fusion_mixed_shapes(%x: tensor<?x4xf32>, %s: tensor<f32>) -> tensor<?x4xf32> {
+  %r = step.fusion(%x, %s) : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32> {
+  ^bb0(%a: tensor<?x4xf32>, %b: tensor<f32>):
+    // expected-error @+1 {{has type 'tensor<f32>', but the group computes 'tensor<?x4xf32>'}}
+    %e = step.exp %b : tensor<f32>
+    %m = step.mul %a, %e : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>
+    step.yield %m : tensor<?x4xf32>
+  }
+  return %r : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @fusion_yield_types(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{yields 2 values whose types differ from the results}}
+  %r = step.fusion(%x) : (tensor<?x4xf32>) -> tensor<?x4xf32> {
+  ^bb0(%a: tensor<?x4xf32>):
+    %e = step.exp %a : tensor<?x4xf32>
+    step.yield %e, %a : tensor<?x4xf32>, tensor<?x4xf32>
+  }
+  return %r : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @fusion_reads_outside(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  // expected-note @+1 {{required by region isolation constraints}}
+  %r = step.fusion() : () -> tensor<?x4xf32> {
+  ^bb0:
+    // expected-error @+1 {{using value defined outside the region}}
+    %e = step.exp %x : tensor<?x4xf32>
+    step.yield %e : tensor<?x4xf32>
+  }
+  return %r : tensor<?x4xf32>
+}

@@ -62,8 +62,11 @@ private:
   // is applied over them (per channel, per site of a bag).
   SmallVector<int64_t> lead_;
   Value constant(Location loc, double v) {
-    return b_.create<step::ConstantOp>(loc, f32({}), b_.getF64FloatAttr(v));
+    return b_.create<step::ConstantOp>(loc, b_.getF64FloatAttr(v));
   }
+  // `built`'s result, after checking that the step op's shape function agrees
+  // with the type semantic analysis gave the layer (two shape systems).
+  FailureOr<Value> checked(expd::LayerOp layer, Operation *built, Type expected);
   FailureOr<Value> column(expd::ColumnOp op);
   FailureOr<Value> encode(expd::EncodeOp op);
   FailureOr<Value> apply(expd::EncoderOp encoder, ValueRange inputs, Location loc);
@@ -122,6 +125,15 @@ FailureOr<Value> GraphBuilder::lower(Value v) {
   if (succeeded(result))
     lowered_[v] = *result;
   return result;
+}
+
+FailureOr<Value> GraphBuilder::checked(expd::LayerOp layer, Operation *built, Type expected) {
+  Value v = built->getResult(0);
+  if (v.getType() != expected)
+    return layer.emitOpError() << "lowers to " << built->getName() << " of type " << v.getType()
+                               << ", but semantic analysis gave it " << expected
+                               << " (a compiler bug: the two shape rules disagree)";
+  return v;
 }
 
 // A column becomes a graph input, marked with the column it reads.
@@ -225,7 +237,7 @@ FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, Strin
     auto bias = cfg.getAs<BoolAttr>("bias");
     Value b = !bias || bias.getValue() ? param(loc, name + ".bias", {out}, "uniform", bound, false)
                                        : constant(loc, 0.0);
-    return Value(b_.create<step::LinearOp>(loc, type, in[0], w, b));
+    return checked(op, b_.create<step::LinearOp>(loc, in[0], w, b), type);
   }
   if (kind == "conv2d") {
     int64_t c = i("c"), out = i("out"), k = i("kernel");
@@ -234,18 +246,20 @@ FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, Strin
     auto bias = cfg.getAs<BoolAttr>("bias");
     Value b = !bias || bias.getValue() ? param(loc, name + ".bias", {out}, "uniform", bound, false)
                                        : constant(loc, 0.0);
-    return Value(b_.create<step::Conv2dOp>(loc, type, in[0], w, b, b_.getI64IntegerAttr(i("stride")),
-                                           b_.getI64IntegerAttr(i("padding"))));
+    return checked(op, b_.create<step::Conv2dOp>(loc, in[0], w, b, b_.getI64IntegerAttr(i("stride")),
+                                                 b_.getI64IntegerAttr(i("padding"))),
+                   type);
   }
   if (kind == "max_pool2d") {
-    return Value(b_.create<step::MaxPool2dOp>(loc, type, in[0], b_.getI64IntegerAttr(i("kernel")),
-                                              b_.getI64IntegerAttr(i("stride")),
-                                              b_.getI64IntegerAttr(i("padding"))));
+    return checked(op, b_.create<step::MaxPool2dOp>(loc, in[0], b_.getI64IntegerAttr(i("kernel")),
+                                                    b_.getI64IntegerAttr(i("stride")),
+                                                    b_.getI64IntegerAttr(i("padding"))),
+                   type);
   }
   if (kind == "global_avg_pool")
-    return Value(b_.create<step::GlobalAvgPoolOp>(loc, type, in[0]));
+    return checked(op, b_.create<step::GlobalAvgPoolOp>(loc, in[0]), type);
   if (kind == "per_channel")
-    return Value(b_.create<step::PerChannelOp>(loc, type, in[0], b_.getI64IntegerAttr(i("copies"))));
+    return checked(op, b_.create<step::PerChannelOp>(loc, in[0], b_.getI64IntegerAttr(i("copies"))), type);
   // Elementwise layers: one step op each, same type in and out.
   using Unary = Value (*)(OpBuilder &, Location, Value);
   static const std::pair<StringRef, Unary> kUnary[] = {
@@ -267,28 +281,29 @@ FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, Strin
     int64_t d = rowType.getShape().back();
     Value w = param(loc, name + ".weight", {d}, "constant", 1.0, false);
     Value b = param(loc, name + ".bias", {d}, "constant", 0.0, false);
-    return Value(b_.create<step::LayerNormOp>(loc, type, in[0], w, b,
-                                              b_.getF64FloatAttr(expd::floatParam(cfg, "eps", 1e-6))));
+    return checked(op, b_.create<step::LayerNormOp>(loc, in[0], w, b,
+                                                    b_.getF64FloatAttr(expd::floatParam(cfg, "eps", 1e-6))),
+                   type);
   }
   if (kind == "flatten")
     return Value(b_.create<step::ReshapeOp>(loc, type, in[0]));
   if (kind == "embedding") {
     int64_t k = i("k"), dim = i("dim");
     Value table = param(loc, name + ".table", {k, dim}, "normal", 1.0, true);
-    return Value(b_.create<step::EmbeddingLookupOp>(loc, type, table, in[0]));
+    return checked(op, b_.create<step::EmbeddingLookupOp>(loc, table, in[0]), type);
   }
   if (kind == "concat")
-    return Value(b_.create<step::ConcatOp>(loc, type, in[0], in[1]));
+    return checked(op, b_.create<step::ConcatOp>(loc, in[0], in[1]), type);
   if (kind == "add" || kind == "sub" || kind == "mul") {
-    using Binary = Value (*)(OpBuilder &, Location, Type, Value, Value);
-    Binary fn = kind == "add"   ? build<step::AddOp, Type, Value, Value>
-                : kind == "sub" ? build<step::SubOp, Type, Value, Value>
-                                : build<step::MulOp, Type, Value, Value>;
-    return fn(b_, loc, type, in[0], in[1]);
+    using Binary = Value (*)(OpBuilder &, Location, Value, Value);
+    Binary fn = kind == "add"   ? build<step::AddOp, Value, Value>
+                : kind == "sub" ? build<step::SubOp, Value, Value>
+                                : build<step::MulOp, Value, Value>;
+    return checked(op, fn(b_, loc, in[0], in[1]).getDefiningOp(), type);
   }
   if (kind == "scale")
-    return Value(b_.create<step::MulOp>(loc, type, in[0],
-                                        constant(loc, expd::floatParam(cfg, "factor"))));
+    return checked(op, b_.create<step::MulOp>(loc, in[0], constant(loc, expd::floatParam(cfg, "factor"))),
+                   type);
   return op.emitOpError() << "layer '" << kind << "' has no step lowering";
 }
 
@@ -309,15 +324,14 @@ FailureOr<Value> GraphBuilder::contrastive(expd::ContrastiveOp op) {
   }
   Value an = b_.create<step::L2NormalizeOp>(loc, *a);
   Value bn = b_.create<step::L2NormalizeOp>(loc, *b);
-  Value sim = b_.create<step::MatmulOp>(loc, f32({kBatch, kBatch}), an, bn, b_.getBoolAttr(true));
-  Value logits = b_.create<step::MulOp>(loc, f32({kBatch, kBatch}), sim, scale);
-  Value targets = b_.create<step::ArangeRowsOp>(
-      loc, RankedTensorType::get({kBatch}, b_.getI64Type()), logits);
-  Value l1 = b_.create<step::CrossEntropyOp>(loc, f32({}), logits, targets);
-  Value lt = b_.create<step::TransposeOp>(loc, f32({kBatch, kBatch}), logits);
-  Value l2 = b_.create<step::CrossEntropyOp>(loc, f32({}), lt, targets);
-  Value sum = b_.create<step::AddOp>(loc, f32({}), l1, l2);
-  return Value(b_.create<step::MulOp>(loc, f32({}), sum, constant(loc, 0.5)));
+  Value sim = b_.create<step::MatmulOp>(loc, an, bn, b_.getBoolAttr(true));
+  Value logits = b_.create<step::MulOp>(loc, sim, scale);
+  Value targets = b_.create<step::ArangeRowsOp>(loc, logits);
+  Value l1 = b_.create<step::CrossEntropyOp>(loc, logits, targets);
+  Value lt = b_.create<step::TransposeOp>(loc, logits);
+  Value l2 = b_.create<step::CrossEntropyOp>(loc, lt, targets);
+  Value sum = b_.create<step::AddOp>(loc, l1, l2);
+  return Value(b_.create<step::MulOp>(loc, sum, constant(loc, 0.5)));
 }
 
 FailureOr<Value> GraphBuilder::weightedSum(expd::WeightedSumOp op) {
@@ -326,10 +340,10 @@ FailureOr<Value> GraphBuilder::weightedSum(expd::WeightedSumOp op) {
     FailureOr<Value> v = lower(term);
     if (failed(v))
       return failure();
-    Value scaled = weight == 1.0 ? *v
-                                 : Value(b_.create<step::MulOp>(op.getLoc(), f32({}), *v,
-                                                                constant(op.getLoc(), weight)));
-    total = total ? Value(b_.create<step::AddOp>(op.getLoc(), f32({}), total, scaled)) : scaled;
+    Value scaled = weight == 1.0
+                       ? *v
+                       : Value(b_.create<step::MulOp>(op.getLoc(), *v, constant(op.getLoc(), weight)));
+    total = total ? Value(b_.create<step::AddOp>(op.getLoc(), total, scaled)) : scaled;
   }
   return total;
 }

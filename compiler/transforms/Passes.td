@@ -58,6 +58,29 @@ def ExpLowerToStep : Pass<"exp-lower-to-step", "::mlir::ModuleOp"> {
   let dependentDialects = ["::expc::step::StepDialect", "::mlir::func::FuncDialect"];
 }
 
+def StepInferShapes : Pass<"step-infer-shapes", "::mlir::ModuleOp"> {
+  let summary = "Infer step result shapes from operands; refine and check declared types";
+  let description = [{
+    Runs every op's shape function (InferTypeOpInterface; the rules are in
+    `compiler/dialects/step/StepShapes.cpp`) in program order. A dimension a
+    result declares dynamic but its operands determine is filled in, and the
+    change flows on to its users, to fusion-group and graph results, and to
+    graphs reading the refined graph's precomputed features. A declared
+    dimension that contradicts the inferred one is an error at the op.
+
+    The compiler's own lowering builds ops through the same functions, so on
+    its output this pass checks and changes nothing; it is for step IR from
+    elsewhere — written by hand, edited, or from another front end — which
+    may leave shapes dynamic. Shapes the user writes are inferred and checked
+    earlier, with source diagnostics, by semantic analysis.
+  }];
+  let options = [
+    Option<"explain", "explain", "bool", /*default=*/"false",
+           "Remark on how many result types were refined">,
+  ];
+  let dependentDialects = ["::expc::step::StepDialect", "::mlir::func::FuncDialect"];
+}
+
 def StepHoistFrozenEncoders : Pass<"step-hoist-frozen-encoders", "::mlir::ModuleOp"> {
   let summary = "Compute frozen encoders once per dataset row, outside the training loop";
   let description = [{

@@ -19,51 +19,6 @@ void StepDialect::initialize() {
       >();
 }
 
-namespace {
-
-// Two dimensions agree when equal or when either is the dynamic batch size.
-bool dimsAgree(int64_t a, int64_t b) {
-  return a == b || ShapedType::isDynamic(a) || ShapedType::isDynamic(b);
-}
-
-RankedTensorType ranked(Value v) { return dyn_cast<RankedTensorType>(v.getType()); }
-
-// Checks that `v` is a ranked tensor of rank `rank`.
-LogicalResult expectRank(Operation *op, Value v, int64_t rank, StringRef what) {
-  auto t = ranked(v);
-  if (!t || t.getRank() != rank)
-    return op->emitOpError() << what << " must be a rank-" << rank << " tensor, got "
-                             << v.getType();
-  return success();
-}
-
-// Checks the result has exactly `shape`.
-LogicalResult expectShape(Operation *op, Value result, ArrayRef<int64_t> shape) {
-  auto t = ranked(result);
-  if (!t || t.getRank() != static_cast<int64_t>(shape.size()))
-    return op->emitOpError() << "result must have rank " << shape.size();
-  for (size_t i = 0; i < shape.size(); ++i)
-    if (!dimsAgree(t.getDimSize(i), shape[i]))
-      return op->emitOpError() << "result dimension " << i << " is " << t.getDimSize(i)
-                               << ", expected " << shape[i];
-  return success();
-}
-
-// Elementwise binary ops: same shape, or a scalar right-hand side.
-LogicalResult verifyElementwise(Operation *op) {
-  auto l = ranked(op->getOperand(0)), r = ranked(op->getOperand(1));
-  if (!l || !r)
-    return op->emitOpError() << "operands must be ranked tensors";
-  if (r.getRank() != 0 && r.getShape() != l.getShape() &&
-      !(r.getRank() == l.getRank() &&
-        llvm::all_of(llvm::zip(l.getShape(), r.getShape()),
-                     [](auto p) { return dimsAgree(std::get<0>(p), std::get<1>(p)); })))
-    return op->emitOpError() << "operand shapes " << l << " and " << r << " do not match";
-  return expectShape(op, op->getResult(0), l.getShape());
-}
-
-} // namespace
-
 LogicalResult ParameterOp::verify() {
   auto t = dyn_cast<RankedTensorType>(getType());
   if (!t || !t.hasStaticShape() || !t.getElementType().isF32())
@@ -84,105 +39,6 @@ LogicalResult ParamOp::verifySymbolUses(SymbolTableCollection &symbols) {
   return success();
 }
 
-namespace {
-
-// Image ops read (N, ..., C, H, W): at least rank 4; dimensions between the
-// batch and C (bags, channels encoded separately) pass through.
-FailureOr<RankedTensorType> imageInput(Operation *op, Value v) {
-  auto t = ranked(v);
-  if (!t || t.getRank() < 4)
-    return op->emitOpError() << "input must be (N, ..., C, H, W), got " << v.getType();
-  return t;
-}
-
-// The result shape: the input's leading dimensions, then `tail`.
-SmallVector<int64_t> withLeading(RankedTensorType x, int64_t keep, ArrayRef<int64_t> tail) {
-  SmallVector<int64_t> shape(x.getShape().take_front(x.getRank() - keep));
-  shape.append(tail.begin(), tail.end());
-  return shape;
-}
-
-} // namespace
-
-LogicalResult Conv2dOp::verify() {
-  FailureOr<RankedTensorType> in = imageInput(*this, getInput());
-  if (failed(in) || failed(expectRank(*this, getWeight(), 4, "weight")))
-    return failure();
-  auto x = *in, w = ranked(getWeight()), b = ranked(getBias());
-  ArrayRef<int64_t> chw = x.getShape().take_back(3);
-  if (!b || b.getRank() > 1)
-    return emitOpError() << "bias must be a rank-1 tensor (or rank-0 for none), got " << getBias().getType();
-  if (!dimsAgree(chw[0], w.getDimSize(1)))
-    return emitOpError() << "input has " << chw[0] << " channels but the weight takes "
-                         << w.getDimSize(1);
-  if (b.getRank() == 1 && !dimsAgree(b.getDimSize(0), w.getDimSize(0)))
-    return emitOpError() << "bias has " << b.getDimSize(0) << " entries for "
-                         << w.getDimSize(0) << " output channels";
-  int64_t s = getStride(), p = getPadding();
-  if (s < 1 || p < 0)
-    return emitOpError() << "needs stride >= 1 and padding >= 0";
-  auto out = [&](int64_t in, int64_t k) {
-    return ShapedType::isDynamic(in) ? in : (in + 2 * p - k) / s + 1;
-  };
-  return expectShape(*this, getResult(),
-                     withLeading(x, 3, {w.getDimSize(0), out(chw[1], w.getDimSize(2)),
-                                        out(chw[2], w.getDimSize(3))}));
-}
-
-LogicalResult MaxPool2dOp::verify() {
-  FailureOr<RankedTensorType> in = imageInput(*this, getInput());
-  if (failed(in))
-    return failure();
-  if (getKernel() < 1 || getStride() < 1 || getPadding() < 0 || 2 * getPadding() > getKernel())
-    return emitOpError() << "needs kernel and stride >= 1 and padding at most half the kernel";
-  ArrayRef<int64_t> chw = in->getShape().take_back(3);
-  int64_t k = getKernel(), s = getStride(), p = getPadding();
-  auto out = [&](int64_t in) -> int64_t {
-    return ShapedType::isDynamic(in) ? in : (in + 2 * p - k) / s + 1;
-  };
-  if (!ShapedType::isDynamic(chw[1]) && chw[1] + 2 * p < k)
-    return emitOpError() << "input of height " << chw[1] << " is smaller than the kernel";
-  return expectShape(*this, getResult(), withLeading(*in, 3, {chw[0], out(chw[1]), out(chw[2])}));
-}
-
-LogicalResult GlobalAvgPoolOp::verify() {
-  FailureOr<RankedTensorType> in = imageInput(*this, getInput());
-  if (failed(in))
-    return failure();
-  return expectShape(*this, getResult(), withLeading(*in, 3, {in->getShape().take_back(3)[0]}));
-}
-
-LogicalResult PerChannelOp::verify() {
-  FailureOr<RankedTensorType> in = imageInput(*this, getInput());
-  if (failed(in))
-    return failure();
-  if (getCopies() < 1)
-    return emitOpError() << "needs copies >= 1";
-  ArrayRef<int64_t> chw = in->getShape().take_back(3);
-  return expectShape(*this, getResult(), withLeading(*in, 3, {chw[0], getCopies(), chw[1], chw[2]}));
-}
-
-LogicalResult LinearOp::verify() {
-  auto x = ranked(getInput()), b = ranked(getBias());
-  if (!x || x.getRank() < 2)
-    return emitOpError() << "input must have a batch and a feature dimension, got " << getInput().getType();
-  if (failed(expectRank(*this, getWeight(), 2, "weight")))
-    return failure();
-  if (!b || b.getRank() > 1)
-    return emitOpError() << "bias must be a rank-1 tensor (or rank-0 for none), got " << getBias().getType();
-  auto w = ranked(getWeight());
-  int64_t last = x.getRank() - 1;
-  if (!dimsAgree(x.getDimSize(last), w.getDimSize(1)))
-    return emitOpError() << "input width " << x.getDimSize(last) << " does not match weight width "
-                         << w.getDimSize(1);
-  if (b.getRank() == 1 && !dimsAgree(b.getDimSize(0), w.getDimSize(0)))
-    return emitOpError() << "bias has " << b.getDimSize(0) << " entries for " << w.getDimSize(0)
-                         << " outputs";
-  SmallVector<int64_t> shape(x.getShape());
-  shape.back() = w.getDimSize(0);
-  return expectShape(*this, getResult(), shape);
-}
-
 LogicalResult DropoutOp::verify() {
   double p = getP().convertToDouble();
   if (!(p >= 0 && p < 1))
@@ -190,24 +46,9 @@ LogicalResult DropoutOp::verify() {
   return success();
 }
 
-LogicalResult LayerNormOp::verify() {
-  auto x = ranked(getInput());
-  if (!x || x.getRank() < 2)
-    return emitOpError() << "input must have a batch and a feature dimension";
-  int64_t d = x.getDimSize(x.getRank() - 1);
-  for (auto [v, what] : {std::pair{getWeight(), "weight"}, std::pair{getBias(), "bias"}}) {
-    if (failed(expectRank(*this, v, 1, what)))
-      return failure();
-    if (!dimsAgree(ranked(v).getDimSize(0), d))
-      return emitOpError() << what << " has " << ranked(v).getDimSize(0) << " entries for width " << d;
-  }
-  if (!(getEps().convertToDouble() > 0))
-    return emitOpError() << "eps must be positive";
-  return expectShape(*this, getResult(), x.getShape());
-}
-
 LogicalResult ReshapeOp::verify() {
-  auto x = ranked(getInput()), r = ranked(getResult());
+  auto x = dyn_cast<RankedTensorType>(getInput().getType());
+  auto r = dyn_cast<RankedTensorType>(getResult().getType());
   if (!x || !r || x.getRank() < 1 || r.getRank() < 1)
     return emitOpError() << "needs ranked tensors with a batch dimension";
   if (x.getElementType() != r.getElementType())
@@ -225,62 +66,6 @@ LogicalResult ReshapeOp::verify() {
     return emitOpError() << "only the batch dimension may be dynamic";
   if (row(x) != row(r))
     return emitOpError() << "rows of " << row(x) << " elements cannot become rows of " << row(r);
-  return success();
-}
-
-LogicalResult ConcatOp::verify() {
-  auto l = ranked(getLhs()), r = ranked(getRhs());
-  if (!l || !r || l.getRank() != r.getRank() || l.getRank() < 2)
-    return emitOpError() << "operands must have the same rank, at least 2";
-  SmallVector<int64_t> shape(l.getShape());
-  for (int64_t i = 0; i + 1 < l.getRank(); ++i)
-    if (!dimsAgree(l.getDimSize(i), r.getDimSize(i)))
-      return emitOpError() << "operands differ in dimension " << i;
-  shape.back() = l.getShape().back() + r.getShape().back();
-  return expectShape(*this, getResult(), shape);
-}
-
-LogicalResult SubOp::verify() { return verifyElementwise(*this); }
-
-LogicalResult EmbeddingLookupOp::verify() {
-  if (failed(expectRank(*this, getTable(), 2, "table")) ||
-      failed(expectRank(*this, getIndices(), 1, "indices")))
-    return failure();
-  auto t = ranked(getTable()), i = ranked(getIndices());
-  return expectShape(*this, getResult(), {i.getDimSize(0), t.getDimSize(1)});
-}
-
-LogicalResult MatmulOp::verify() {
-  if (failed(expectRank(*this, getLhs(), 2, "lhs")) ||
-      failed(expectRank(*this, getRhs(), 2, "rhs")))
-    return failure();
-  auto a = ranked(getLhs()), b = ranked(getRhs());
-  int64_t inner = getTransposeB() ? b.getDimSize(1) : b.getDimSize(0);
-  int64_t cols = getTransposeB() ? b.getDimSize(0) : b.getDimSize(1);
-  if (!dimsAgree(a.getDimSize(1), inner))
-    return emitOpError() << "inner dimensions " << a.getDimSize(1) << " and " << inner
-                         << " do not match";
-  return expectShape(*this, getResult(), {a.getDimSize(0), cols});
-}
-
-LogicalResult TransposeOp::verify() {
-  if (failed(expectRank(*this, getInput(), 2, "input")))
-    return failure();
-  auto x = ranked(getInput());
-  return expectShape(*this, getResult(), {x.getDimSize(1), x.getDimSize(0)});
-}
-
-LogicalResult MulOp::verify() { return verifyElementwise(*this); }
-LogicalResult AddOp::verify() { return verifyElementwise(*this); }
-
-LogicalResult CrossEntropyOp::verify() {
-  if (failed(expectRank(*this, getLogits(), 2, "logits")) ||
-      failed(expectRank(*this, getTargets(), 1, "targets")))
-    return failure();
-  auto l = ranked(getLogits()), t = ranked(getTargets());
-  if (!dimsAgree(l.getDimSize(0), t.getDimSize(0)))
-    return emitOpError() << "has " << l.getDimSize(0) << " rows of logits but "
-                         << t.getDimSize(0) << " targets";
   return success();
 }
 
@@ -406,17 +191,6 @@ LogicalResult PrecomputeOp::verifySymbolUses(SymbolTableCollection &symbols) {
   return failure(r.wasInterrupted());
 }
 
-LogicalResult ContrastiveLossOp::verify() {
-  if (getKind() != "clip" && getKind() != "infoloob")
-    return emitOpError() << "unknown kind '" << getKind() << "'; expected 'clip' or 'infoloob'";
-  if (failed(expectRank(*this, getLhs(), 2, "lhs")) || failed(expectRank(*this, getRhs(), 2, "rhs")))
-    return failure();
-  auto l = ranked(getLhs()), r = ranked(getRhs());
-  if (!dimsAgree(l.getDimSize(0), r.getDimSize(0)) || !dimsAgree(l.getDimSize(1), r.getDimSize(1)))
-    return emitOpError() << "pairs rows of " << l << " with rows of " << r
-                         << "; both sides need the same batch and width";
-  return success();
-}
 
 // The body is a chain of elementwise ops over its arguments, of one shape,
 // ending in the yield of the group's results.

@@ -20,6 +20,9 @@ class RowWise : public mlir::OpTrait::TraitBase<ConcreteType, RowWise> {};
 // Ops computed element by element, without randomness (Step_Elementwise).
 template <typename ConcreteType>
 class Elementwise : public mlir::OpTrait::TraitBase<ConcreteType, Elementwise> {};
+// Whether declared result types are the inferred ones, or less static:
+// same element types and ranks, dimensions equal or dynamic in either.
+bool typesAgree(mlir::TypeRange inferred, mlir::TypeRange declared);
 } // namespace expc::step
 
 #define GET_OP_CLASSES

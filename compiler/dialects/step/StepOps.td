@@ -32,6 +32,19 @@ def Step_Dialect : Dialect {
 class Step_Op<string mnemonic, list<Trait> traits = []>
     : Op<Step_Dialect, mnemonic, traits>;
 
+// An op whose result types follow from its operands and attributes: the shape
+// function (inferReturnTypes, in StepShapes.cpp) also checks the operands, and
+// builders without result types use it. A declared result may be less static
+// than the inferred one (step-infer-shapes refines it), never different.
+class Step_ShapedOp<string mnemonic, list<Trait> traits = []>
+    : Step_Op<mnemonic, !listconcat(traits, [InferTypeOpAdaptor])> {
+  let extraClassDeclaration = [{
+    static bool isCompatibleReturnTypes(::mlir::TypeRange inferred, ::mlir::TypeRange declared) {
+      return ::expc::step::typesAgree(inferred, declared);
+    }
+  }];
+}
+
 // Row i of the result depends only on row i of each batched operand (operands
 // without a batch dimension, such as parameters and constants, are shared by
 // all rows). Passes use it to move per-row work across the batch boundary:
@@ -78,7 +91,7 @@ def Step_ParamOp : Step_Op<"param", [Pure, DeclareOpInterfaceMethods<SymbolUserO
   let assemblyFormat = "$parameter attr-dict `:` type($result)";
 }
 
-def Step_ConstantOp : Step_Op<"constant", [Pure]> {
+def Step_ConstantOp : Step_ShapedOp<"constant", [Pure]> {
   let summary = "a scalar constant";
   let arguments = (ins F64Attr:$value);
   let results = (outs 0DTensorOf<[F32]>:$result);
@@ -89,40 +102,38 @@ def Step_ConstantOp : Step_Op<"constant", [Pure]> {
 // Network ops
 //===----------------------------------------------------------------------===//
 
-def Step_Conv2dOp : Step_Op<"conv2d", [Pure, Step_RowWise]> {
+def Step_Conv2dOp : Step_ShapedOp<"conv2d", [Pure, Step_RowWise]> {
   let summary = "2-D convolution over (N, ..., C, H, W); a rank-0 `bias` (zero) means no bias";
   let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$weight, Step_F32Tensor:$bias,
                        I64Attr:$stride, I64Attr:$padding);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$input `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)";
-  let hasVerifier = 1;
 }
 
-def Step_ReluOp : Step_Op<"relu", [Pure, Step_RowWise, Step_Elementwise, SameOperandsAndResultType]> {
+def Step_ReluOp : Step_Op<"relu", [Pure, Step_RowWise, Step_Elementwise, SameOperandsAndResultType,
+                                   InferTypeOpInterface]> {
   let summary = "max(x, 0)";
   let arguments = (ins Step_F32Tensor:$input);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
 }
 
-def Step_MaxPool2dOp : Step_Op<"max_pool2d", [Pure, Step_RowWise]> {
+def Step_MaxPool2dOp : Step_ShapedOp<"max_pool2d", [Pure, Step_RowWise]> {
   let summary = "2-D max pooling over (N, ..., C, H, W), with implicit -inf padding";
   let arguments = (ins Step_F32Tensor:$input, I64Attr:$kernel, I64Attr:$stride,
                        DefaultValuedAttr<I64Attr, "0">:$padding);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
-  let hasVerifier = 1;
 }
 
-def Step_GlobalAvgPoolOp : Step_Op<"global_avg_pool", [Pure, Step_RowWise]> {
+def Step_GlobalAvgPoolOp : Step_ShapedOp<"global_avg_pool", [Pure, Step_RowWise]> {
   let summary = "mean over the spatial dimensions: (N, ..., C, H, W) -> (N, ..., C)";
   let arguments = (ins Step_F32Tensor:$input);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
-  let hasVerifier = 1;
 }
 
-def Step_PerChannelOp : Step_Op<"per_channel", [Pure, Step_RowWise]> {
+def Step_PerChannelOp : Step_ShapedOp<"per_channel", [Pure, Step_RowWise]> {
   let summary = "each channel as its own image: (N, ..., C, H, W) -> (N, ..., C, copies, H, W)";
   let description = [{
     The channel is repeated `copies` times as the new channel dimension, so
@@ -132,27 +143,25 @@ def Step_PerChannelOp : Step_Op<"per_channel", [Pure, Step_RowWise]> {
   let arguments = (ins Step_F32Tensor:$input, I64Attr:$copies);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
-  let hasVerifier = 1;
 }
 
-def Step_LinearOp : Step_Op<"linear", [Pure, Step_RowWise]> {
+def Step_LinearOp : Step_ShapedOp<"linear", [Pure, Step_RowWise]> {
   let summary = "x W^T + b over the last dimension; a rank-0 `b` (zero) means no bias";
   let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$weight, Step_F32Tensor:$bias);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$input `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)";
-  let hasVerifier = 1;
 }
 
-def Step_EmbeddingLookupOp : Step_Op<"embedding_lookup", [Pure, Step_RowWise]> {
+def Step_EmbeddingLookupOp : Step_ShapedOp<"embedding_lookup", [Pure, Step_RowWise]> {
   let summary = "rows of a table selected by integer labels";
   let arguments = (ins Step_F32Tensor:$table, Step_I64Tensor:$indices);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$table `,` $indices attr-dict `:` functional-type(operands, results)";
-  let hasVerifier = 1;
 }
 
 class Step_UnaryOp<string mnemonic, string summaryText, list<Trait> traits = [Step_Elementwise]>
-    : Step_Op<mnemonic, !listconcat([Pure, Step_RowWise, SameOperandsAndResultType], traits)> {
+    : Step_Op<mnemonic, !listconcat([Pure, Step_RowWise, SameOperandsAndResultType,
+                                     InferTypeOpInterface], traits)> {
   let summary = summaryText;
   let arguments = (ins Step_F32Tensor:$input);
   let results = (outs Step_F32Tensor:$result);
@@ -166,7 +175,7 @@ def Step_SigmoidOp : Step_UnaryOp<"sigmoid", "elementwise logistic sigmoid">;
 // gradient part-way through.
 def Step_DetachOp : Step_UnaryOp<"detach", "the identity forward; no gradient flows back", []>;
 
-def Step_DropoutOp : Step_Op<"dropout", [SameOperandsAndResultType]> {
+def Step_DropoutOp : Step_Op<"dropout", [SameOperandsAndResultType, InferTypeOpInterface]> {
   let summary = "inverted dropout with probability `p` (training graphs only)";
   let description = [{
     Evaluation graphs never contain it: lowering drops it there. Not `Pure`:
@@ -178,13 +187,12 @@ def Step_DropoutOp : Step_Op<"dropout", [SameOperandsAndResultType]> {
   let hasVerifier = 1;
 }
 
-def Step_LayerNormOp : Step_Op<"layer_norm", [Pure, Step_RowWise]> {
+def Step_LayerNormOp : Step_ShapedOp<"layer_norm", [Pure, Step_RowWise]> {
   let summary = "layer normalisation over the last dimension, with affine weight and bias";
   let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$weight, Step_F32Tensor:$bias,
                        F64Attr:$eps);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$input `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)";
-  let hasVerifier = 1;
 }
 
 def Step_ReshapeOp : Step_Op<"reshape", [Pure, Step_RowWise]> {
@@ -195,88 +203,82 @@ def Step_ReshapeOp : Step_Op<"reshape", [Pure, Step_RowWise]> {
   let hasVerifier = 1;
 }
 
-def Step_ConcatOp : Step_Op<"concat", [Pure, Step_RowWise]> {
+def Step_ConcatOp : Step_ShapedOp<"concat", [Pure, Step_RowWise]> {
   let summary = "concatenation along the last dimension";
   let arguments = (ins Step_F32Tensor:$lhs, Step_F32Tensor:$rhs);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
-  let hasVerifier = 1;
 }
 
-def Step_SubOp : Step_Op<"sub", [Pure, Step_RowWise, Step_Elementwise]> {
+def Step_SubOp : Step_ShapedOp<"sub", [Pure, Step_RowWise, Step_Elementwise]> {
   let summary = "elementwise difference; `rhs` may be a scalar";
   let arguments = (ins Step_F32Tensor:$lhs, Step_F32Tensor:$rhs);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
-  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//
 // Loss ops
 //===----------------------------------------------------------------------===//
 
-def Step_L2NormalizeOp : Step_Op<"l2_normalize", [Pure, Step_RowWise, SameOperandsAndResultType]> {
+def Step_L2NormalizeOp : Step_Op<"l2_normalize", [Pure, Step_RowWise, SameOperandsAndResultType, InferTypeOpInterface]> {
   let summary = "x / max(||x||_2, eps) along the last dimension";
   let arguments = (ins Step_F32Tensor:$input);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
 }
 
-def Step_MatmulOp : Step_Op<"matmul", [Pure]> {
+def Step_MatmulOp : Step_ShapedOp<"matmul", [Pure]> {
   let summary = "a b, or a b^T when `transpose_b`";
   let arguments = (ins Step_F32Tensor:$lhs, Step_F32Tensor:$rhs, BoolAttr:$transpose_b);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
-  let hasVerifier = 1;
 }
 
-def Step_TransposeOp : Step_Op<"transpose", [Pure]> {
+def Step_TransposeOp : Step_ShapedOp<"transpose", [Pure]> {
   let summary = "swap the two dimensions of a matrix";
   let arguments = (ins Step_F32Tensor:$input);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
-  let hasVerifier = 1;
 }
 
-def Step_ExpOp : Step_Op<"exp", [Pure, Step_RowWise, Step_Elementwise, SameOperandsAndResultType]> {
+def Step_ExpOp : Step_Op<"exp", [Pure, Step_RowWise, Step_Elementwise, SameOperandsAndResultType,
+                                 InferTypeOpInterface]> {
   let summary = "elementwise e^x";
   let arguments = (ins Step_F32Tensor:$input);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
 }
 
-def Step_MulOp : Step_Op<"mul", [Pure, Step_RowWise, Step_Elementwise]> {
+def Step_MulOp : Step_ShapedOp<"mul", [Pure, Step_RowWise, Step_Elementwise]> {
   let summary = "elementwise product; `rhs` may be a scalar";
   let arguments = (ins Step_F32Tensor:$lhs, Step_F32Tensor:$rhs);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
-  let hasVerifier = 1;
 }
 
-def Step_AddOp : Step_Op<"add", [Pure, Step_RowWise, Step_Elementwise]> {
+def Step_AddOp : Step_ShapedOp<"add", [Pure, Step_RowWise, Step_Elementwise]> {
   let summary = "elementwise sum; `rhs` may be a scalar";
   let arguments = (ins Step_F32Tensor:$lhs, Step_F32Tensor:$rhs);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
-  let hasVerifier = 1;
 }
 
-def Step_ArangeRowsOp : Step_Op<"arange_rows", [Pure]> {
+def Step_ArangeRowsOp : Step_ShapedOp<"arange_rows", [Pure]> {
   let summary = "0, 1, ..., N-1 for an input with N rows (the targets of InfoNCE)";
   let arguments = (ins Step_F32Tensor:$input);
   let results = (outs 1DTensorOf<[I64]>:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
-def Step_CrossEntropyOp : Step_Op<"cross_entropy", [Pure]> {
+def Step_CrossEntropyOp : Step_ShapedOp<"cross_entropy", [Pure]> {
   let summary = "mean softmax cross-entropy of logits (N, K) against labels (N)";
   let arguments = (ins Step_F32Tensor:$logits, Step_I64Tensor:$targets);
   let results = (outs 0DTensorOf<[F32]>:$result);
   let assemblyFormat = "$logits `,` $targets attr-dict `:` functional-type(operands, results)";
-  let hasVerifier = 1;
 }
 
-def Step_ContrastiveLossOp : Step_Op<"contrastive_loss", [Pure]> {
+def Step_ContrastiveLossOp : Step_ShapedOp<"contrastive_loss", [Pure]> {
   let summary = "fused contrastive loss with a hand-written backward";
   let description = [{
     One kernel for L2-normalise both sides, the similarity matmul, the
@@ -298,7 +300,6 @@ def Step_ContrastiveLossOp : Step_Op<"contrastive_loss", [Pure]> {
                        0DTensorOf<[F32]>:$scale);
   let results = (outs 0DTensorOf<[F32]>:$result);
   let assemblyFormat = "$kind $lhs `,` $rhs `,` $scale attr-dict `:` functional-type(operands, results)";
-  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//

@@ -2,7 +2,8 @@
 // RUN: exp-opt %s -split-input-file -verify-diagnostics
 
 func.func @conv(%x: tensor<?x3x8x8xf32>, %w: tensor<4x5x3x3xf32>, %b: tensor<4xf32>) -> tensor<?x4x8x8xf32> {
-  // expected-error @+1 {{input has 3 channels but the weight takes 5}}
+  // expected-error @+2 {{input has 3 channels but the weight takes 5}}
+  // expected-error @+1 {{failed to infer returned types}}
   %y = step.conv2d %x, %w, %b {stride = 1 : i64, padding = 1 : i64} : (tensor<?x3x8x8xf32>, tensor<4x5x3x3xf32>, tensor<4xf32>) -> tensor<?x4x8x8xf32>
   return %y : tensor<?x4x8x8xf32>
 }
@@ -10,7 +11,8 @@ func.func @conv(%x: tensor<?x3x8x8xf32>, %w: tensor<4x5x3x3xf32>, %b: tensor<4xf
 // -----
 
 func.func @linear(%x: tensor<?x16xf32>, %w: tensor<8x16xf32>, %b: tensor<8xf32>) -> tensor<?x9xf32> {
-  // expected-error @+1 {{result dimension 1 is 9, expected 8}}
+  // expected-error @+2 {{inferred type(s) 'tensor<?x8xf32>' are incompatible with return type(s) of operation 'tensor<?x9xf32>'}}
+  // expected-error @+1 {{failed to infer returned types}}
   %y = step.linear %x, %w, %b : (tensor<?x16xf32>, tensor<8x16xf32>, tensor<8xf32>) -> tensor<?x9xf32>
   return %y : tensor<?x9xf32>
 }
@@ -35,14 +37,16 @@ func.func @param_type() -> tensor<5xf32> {
 // -----
 
 func.func @ce(%l: tensor<8x4xf32>, %t: tensor<7xi64>) -> tensor<f32> {
-  // expected-error @+1 {{has 8 rows of logits but 7 targets}}
+  // expected-error @+2 {{has 8 rows of logits but 7 targets}}
+  // expected-error @+1 {{failed to infer returned types}}
   %y = step.cross_entropy %l, %t : (tensor<8x4xf32>, tensor<7xi64>) -> tensor<f32>
   return %y : tensor<f32>
 }
 
 // -----
 func.func @bad_kind(%a: tensor<?x8xf32>, %b: tensor<?x8xf32>, %s: tensor<f32>) -> tensor<f32> {
-  // expected-error @+1 {{unknown kind 'simclr'; expected 'clip' or 'infoloob'}}
+  // expected-error @+2 {{unknown kind 'simclr'; expected 'clip' or 'infoloob'}}
+  // expected-error @+1 {{failed to infer returned types}}
   %l = step.contrastive_loss "simclr" %a, %b, %s : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<f32>) -> tensor<f32>
   return %l : tensor<f32>
 }
@@ -50,7 +54,8 @@ func.func @bad_kind(%a: tensor<?x8xf32>, %b: tensor<?x8xf32>, %s: tensor<f32>) -
 // -----
 
 func.func @widths(%a: tensor<?x8xf32>, %b: tensor<?x4xf32>, %s: tensor<f32>) -> tensor<f32> {
-  // expected-error @+1 {{both sides need the same batch and width}}
+  // expected-error @+2 {{both sides need the same batch and width}}
+  // expected-error @+1 {{failed to infer returned types}}
   %l = step.contrastive_loss "clip" %a, %b, %s : (tensor<?x8xf32>, tensor<?x4xf32>, tensor<f32>) -> tensor<f32>
   return %l : tensor<f32>
 }
@@ -58,7 +63,8 @@ func.func @widths(%a: tensor<?x8xf32>, %b: tensor<?x4xf32>, %s: tensor<f32>) -> 
 // -----
 
 func.func @rank(%a: tensor<?x2x8xf32>, %b: tensor<?x8xf32>, %s: tensor<f32>) -> tensor<f32> {
-  // expected-error @+1 {{lhs must be a rank-2 tensor}}
+  // expected-error @+2 {{lhs must be a rank-2 tensor}}
+  // expected-error @+1 {{failed to infer returned types}}
   %l = step.contrastive_loss "infoloob" %a, %b, %s : (tensor<?x2x8xf32>, tensor<?x8xf32>, tensor<f32>) -> tensor<f32>
   return %l : tensor<f32>
 }
@@ -66,7 +72,8 @@ func.func @rank(%a: tensor<?x2x8xf32>, %b: tensor<?x8xf32>, %s: tensor<f32>) -> 
 // -----
 
 func.func @per_channel(%x: tensor<?x3x8x8xf32>) -> tensor<?x3x2x8x8xf32> {
-  // expected-error @+1 {{result dimension 2 is 2, expected 3}}
+  // expected-error @+2 {{inferred type(s) 'tensor<?x3x3x8x8xf32>' are incompatible with return type(s) of operation 'tensor<?x3x2x8x8xf32>'}}
+  // expected-error @+1 {{failed to infer returned types}}
   %y = step.per_channel %x {copies = 3 : i64} : (tensor<?x3x8x8xf32>) -> tensor<?x3x2x8x8xf32>
   return %y : tensor<?x3x2x8x8xf32>
 }
@@ -74,7 +81,8 @@ func.func @per_channel(%x: tensor<?x3x8x8xf32>) -> tensor<?x3x2x8x8xf32> {
 // -----
 
 func.func @pool_rank(%x: tensor<?x8x8xf32>) -> tensor<?x8xf32> {
-  // expected-error @+1 {{input must be (N, ..., C, H, W), got 'tensor<?x8x8xf32>'}}
+  // expected-error @+2 {{input must be (N, ..., C, H, W), got 'tensor<?x8x8xf32>'}}
+  // expected-error @+1 {{failed to infer returned types}}
   %y = step.global_avg_pool %x : (tensor<?x8x8xf32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }

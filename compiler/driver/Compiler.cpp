@@ -76,10 +76,6 @@ std::string printModule(mlir::ModuleOp module, bool debugLocations) {
   return s;
 }
 
-} // namespace
-
-namespace {
-
 // The passes `--disable-pass` can turn off, in pipeline order; each changes
 // how fast the plan runs, not what it computes.
 struct OptimisingPass {

@@ -55,6 +55,18 @@ FailureOr<RankedTensorType> ofRank(const Diag &d, Value v, int64_t rank, StringR
   return t;
 }
 
+// Two operands at their ranks, or the first mismatch reported.
+FailureOr<std::pair<RankedTensorType, RankedTensorType>>
+ofRanks(const Diag &d, Value x, int64_t rx, StringRef wx, Value y, int64_t ry, StringRef wy) {
+  FailureOr<RankedTensorType> a = ofRank(d, x, rx, wx);
+  if (failed(a))
+    return failure();
+  FailureOr<RankedTensorType> b = ofRank(d, y, ry, wy);
+  if (failed(b))
+    return failure();
+  return std::pair{*a, *b};
+}
+
 // Image ops read (N, ..., C, H, W): at least rank 4; dimensions between the
 // batch and C (bags, channels encoded separately) pass through.
 FailureOr<RankedTensorType> imageInput(const Diag &d, Value v) {
@@ -115,7 +127,9 @@ STEP_INFER(ConstantOp) { return infer(ctx, {}, out); }
 STEP_INFER(Conv2dOp) {
   Diag d{loc, getOperationName()};
   FailureOr<RankedTensorType> x = imageInput(d, a.getInput());
-  FailureOr<RankedTensorType> w = failed(x) ? FailureOr<RankedTensorType>(failure()) : ofRank(d, a.getWeight(), 4, "weight");
+  if (failed(x))
+    return failure();
+  FailureOr<RankedTensorType> w = ofRank(d, a.getWeight(), 4, "weight");
   if (failed(w))
     return failure();
   ArrayRef<int64_t> chw = x->getShape().take_back(3);
@@ -217,24 +231,24 @@ STEP_INFER(AddOp) { return inferElementwise(ctx, {loc, getOperationName()}, a.ge
 
 STEP_INFER(EmbeddingLookupOp) {
   Diag d{loc, getOperationName()};
-  FailureOr<RankedTensorType> t = ofRank(d, a.getTable(), 2, "table");
-  FailureOr<RankedTensorType> i = failed(t) ? FailureOr<RankedTensorType>(failure()) : ofRank(d, a.getIndices(), 1, "indices");
-  if (failed(i))
+  auto operands = ofRanks(d, a.getTable(), 2, "table", a.getIndices(), 1, "indices");
+  if (failed(operands))
     return failure();
-  return infer(ctx, {i->getDimSize(0), t->getDimSize(1)}, out);
+  auto [t, i] = *operands;
+  return infer(ctx, {i.getDimSize(0), t.getDimSize(1)}, out);
 }
 
 STEP_INFER(MatmulOp) {
   Diag d{loc, getOperationName()};
-  FailureOr<RankedTensorType> l = ofRank(d, a.getLhs(), 2, "lhs");
-  FailureOr<RankedTensorType> r = failed(l) ? FailureOr<RankedTensorType>(failure()) : ofRank(d, a.getRhs(), 2, "rhs");
-  if (failed(r))
+  auto operands = ofRanks(d, a.getLhs(), 2, "lhs", a.getRhs(), 2, "rhs");
+  if (failed(operands))
     return failure();
+  auto [l, r] = *operands;
   bool t = a.getTransposeB();
-  int64_t inner = r->getDimSize(t ? 1 : 0), cols = r->getDimSize(t ? 0 : 1);
-  if (!dimsAgree(l->getDimSize(1), inner))
-    return d("inner dimensions ", l->getDimSize(1), " and ", inner, " do not match");
-  return infer(ctx, {l->getDimSize(0), cols}, out);
+  int64_t inner = r.getDimSize(t ? 1 : 0), cols = r.getDimSize(t ? 0 : 1);
+  if (!dimsAgree(l.getDimSize(1), inner))
+    return d("inner dimensions ", l.getDimSize(1), " and ", inner, " do not match");
+  return infer(ctx, {l.getDimSize(0), cols}, out);
 }
 
 STEP_INFER(TransposeOp) {
@@ -253,12 +267,12 @@ STEP_INFER(ArangeRowsOp) {
 
 STEP_INFER(CrossEntropyOp) {
   Diag d{loc, getOperationName()};
-  FailureOr<RankedTensorType> l = ofRank(d, a.getLogits(), 2, "logits");
-  FailureOr<RankedTensorType> t = failed(l) ? FailureOr<RankedTensorType>(failure()) : ofRank(d, a.getTargets(), 1, "targets");
-  if (failed(t))
+  auto operands = ofRanks(d, a.getLogits(), 2, "logits", a.getTargets(), 1, "targets");
+  if (failed(operands))
     return failure();
-  if (!dimsAgree(l->getDimSize(0), t->getDimSize(0)))
-    return d("has ", l->getDimSize(0), " rows of logits but ", t->getDimSize(0), " targets");
+  auto [l, t] = *operands;
+  if (!dimsAgree(l.getDimSize(0), t.getDimSize(0)))
+    return d("has ", l.getDimSize(0), " rows of logits but ", t.getDimSize(0), " targets");
   return infer(ctx, {}, out);
 }
 
@@ -267,12 +281,12 @@ STEP_INFER(ContrastiveLossOp) {
   StringRef kind = a.getKind();
   if (kind != "clip" && kind != "infoloob")
     return d("unknown kind '", kind, "'; expected 'clip' or 'infoloob'");
-  FailureOr<RankedTensorType> l = ofRank(d, a.getLhs(), 2, "lhs");
-  FailureOr<RankedTensorType> r = failed(l) ? FailureOr<RankedTensorType>(failure()) : ofRank(d, a.getRhs(), 2, "rhs");
-  if (failed(r))
+  auto operands = ofRanks(d, a.getLhs(), 2, "lhs", a.getRhs(), 2, "rhs");
+  if (failed(operands))
     return failure();
-  if (failed(verifyCompatibleShape(*l, *r)))
-    return d("pairs rows of ", *l, " with rows of ", *r, "; both sides need the same batch and width");
+  auto [l, r] = *operands;
+  if (failed(verifyCompatibleShape(l, r)))
+    return d("pairs rows of ", l, " with rows of ", r, "; both sides need the same batch and width");
   return infer(ctx, {}, out);
 }
 

@@ -77,6 +77,16 @@ void readFusions(Reader &r, const json &fusions, const std::string &path, Graph 
     return r.fail(path, "expected an array");
   const int64_t nops = static_cast<int64_t>(graph.ops.size());
   int64_t end = 0; // one past the previous group
+  // Values computed before the current group: inputs, then ops' results up
+  // to `marked` (groups come in order, so this only grows).
+  std::vector<bool> before(static_cast<size_t>(graph.valueCount), false);
+  int64_t marked = 0;
+  auto mark = [&](int64_t v) {
+    if (v >= 0 && v < graph.valueCount)
+      before[v] = true;
+  };
+  for (const GraphInput &in : graph.inputs)
+    mark(in.id);
   for (size_t i = 0; i < fusions.size() && r.ok(); ++i) {
     std::string p = path + "[" + std::to_string(i) + "]";
     Fusion f;
@@ -90,6 +100,9 @@ void readFusions(Reader &r, const json &fusions, const std::string &path, Graph 
       return r.fail(p, "covers ops [" + std::to_string(f.first) + ", " +
                            std::to_string(f.first + f.count) + "), which is not a run of the " +
                            std::to_string(nops) + " ops after the previous group");
+    for (; marked < f.first; ++marked)
+      for (int64_t v : graph.ops[marked].results)
+        mark(v);
     std::vector<int64_t> produced;
     for (int64_t k = f.first; k < f.first + f.count; ++k) {
       const OpNode &op = graph.ops[k];
@@ -102,7 +115,7 @@ void readFusions(Reader &r, const json &fusions, const std::string &path, Graph 
       return std::find(produced.begin(), produced.end(), v) != produced.end();
     };
     for (int64_t v : f.inputs)
-      if (v < 0 || v >= graph.valueCount || inside(v))
+      if (v < 0 || v >= graph.valueCount || !before[v])
         return r.fail(p + ".inputs", "lists value " + std::to_string(v) +
                                          ", which is not computed before the group");
     for (int64_t k = f.first; k < f.first + f.count; ++k)

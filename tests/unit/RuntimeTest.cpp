@@ -151,6 +151,8 @@ TEST_CASE("elementwise groups in a plan are checked, and run op by op on CPU") {
           "covers ops [12, 15), which is not a run of the 13 ops");
   refused({{"first", 4}, {"count", 2}, {"inputs", {5, 4, 6}}, {"outputs", {7}}},
           "lists value 6, which is not computed before the group");
+  refused({{"first", 4}, {"count", 2}, {"inputs", {5, 4, 12}}, {"outputs", {7}}},
+          "lists value 12, which is not computed before the group");
   refused({{"first", 4}, {"count", 2}, {"inputs", {5}}, {"outputs", {7}}},
           "op 5 reads value 4, which is neither an input of the group nor computed in it");
   refused({{"first", 4}, {"count", 2}, {"inputs", {5, 4}}, {"outputs", {8}}},

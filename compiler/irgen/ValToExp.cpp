@@ -301,30 +301,20 @@ private:
     auto named = lossNames_.find(obj.get());
     mlir::Value l = loss(obj, named != lossNames_.end() ? named->second : d.name);
     const Val &opt = *t->args.at("optimizer");
-    std::string optName = opt.decl->name;
-    if (optName != "adamw" && optName != "sgd")
-      unsupported(opt.origin, fmt::format("running optimizer `{}`", optName));
-    auto nonDefault = [&](const char *key, const char *what) {
-      const Val *v = t->arg(key);
-      bool set = v && ((v->kind == VK::Int && v->i != (std::string(key) == "accumulate" ? 1 : 0)) ||
-                       (v->kind == VK::Float && v->f != 0) ||
-                       (v->kind == VK::String && v->s != "fp32") || v->kind == VK::Object);
-      if (set)
-        unsupported(v->origin.valid() ? v->origin : d.nameRange, what);
-    };
-    nonDefault("schedule", "running a learning-rate schedule");
-    nonDefault("precision", "running in bf16");
-    nonDefault("clip_grad_norm", "running gradient-norm clipping");
-    nonDefault("accumulate", "running gradient accumulation");
-    nonDefault("steps", "running a step budget");
-    nonDefault("early_stop_patience", "running early stopping");
+    // `schedule = none` is a constant learning rate.
+    const Val *sched = t->arg("schedule");
+    bool hasSchedule = sched && sched->kind != VK::None && sched->decl;
+    if (const Val *v = t->arg("early_stop_patience"); v && v->i != 0)
+      unsupported(v->origin.valid() ? v->origin : d.nameRange, "running early stopping");
     if (!l || failed_)
       return;
-    b_.create<expd::TrainOp>(loc(d.nameRange), l, b_.getStringAttr(d.name),
-                             b_.getI64IntegerAttr(t->arg("epochs")->i),
-                             b_.getI64IntegerAttr(t->arg("batch")->i),
-                             b_.getI64IntegerAttr(t->arg("seed")->i),
-                             b_.getStringAttr(optName), params(opt.args));
+    b_.create<expd::TrainOp>(
+        loc(d.nameRange), l, d.name, t->arg("epochs")->i, t->arg("batch")->i, t->arg("seed")->i,
+        opt.decl->name, params(opt.args), t->arg("steps")->i,
+        hasSchedule ? sched->decl->name : "constant_lr",
+        hasSchedule ? params(sched->args) : b_.getDictionaryAttr({}), t->arg("precision")->s,
+        llvm::APFloat(t->arg("clip_grad_norm")->f), t->arg("accumulate")->i,
+        t->arg("deterministic")->b);
   }
 
   void evaluate(const Decl &d) {

@@ -197,13 +197,22 @@ FailureOr<json> emitPlan(ModuleOp module, const PlanHeader &header) {
       plan["graphs"][f.getSymName().str()] = *g;
     } else if (auto t = dyn_cast<step::TrainLoopOp>(op)) {
       haveTrain = true;
+      FailureOr<json> optParams = attrToJson(t, t.getOptimizerParams());
+      FailureOr<json> schedParams = attrToJson(t, t.getScheduleParams());
+      if (failed(optParams) || failed(schedParams))
+        return failure();
       plan["train"] = {{"name", t.getName().str()},
                        {"graph", t.getGraph().str()},
                        {"epochs", t.getEpochs()},
+                       {"steps", t.getSteps()},
                        {"batch", t.getBatch()},
+                       {"accumulate", t.getAccumulate()},
                        {"seed", t.getSeed()},
-                       {"optimizer", {{"kind", t.getOptimizer().str()},
-                                      {"params", *attrToJson(t, t.getOptimizerParams())}}}};
+                       {"optimizer", {{"kind", t.getOptimizer().str()}, {"params", *optParams}}},
+                       {"schedule", {{"kind", t.getSchedule().str()}, {"params", *schedParams}}},
+                       {"clip_grad_norm", t.getClipGradNorm().convertToDouble()},
+                       {"precision", t.getPrecision().str()},
+                       {"deterministic", t.getDeterministic()}};
     } else if (auto p = dyn_cast<step::PrecomputeOp>(op)) {
       plan["precompute"].push_back({{"graph", p.getGraph().str()}});
     } else if (auto e = dyn_cast<step::EvaluateOp>(op)) {

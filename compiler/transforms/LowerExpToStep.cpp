@@ -398,9 +398,10 @@ LogicalResult ExperimentLowering::run() {
       return failure();
     g.finish(*loss, train.getLoc());
   }
-  mb.create<step::TrainLoopOp>(train.getLoc(), FlatSymbolRefAttr::get(trainFn), train.getNameAttr(),
-                               train.getEpochsAttr(), train.getBatchAttr(), train.getSeedAttr(),
-                               train.getOptimizerAttr(), train.getOptimizerParamsAttr());
+  // step.train_loop keeps exp.train's settings (TrainSettings.td) and adds the graph.
+  NamedAttrList settings(train->getAttrs());
+  settings.set("graph", FlatSymbolRefAttr::get(trainFn));
+  mb.create<step::TrainLoopOp>(train.getLoc(), TypeRange{}, ValueRange{}, settings);
 
   // Evaluation graphs: one per distinct embedding, shared between metrics.
   DenseMap<Value, func::FuncOp> embedGraphs;

@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 namespace exprt {
 
 void ParameterStore::initialise(const std::vector<ParameterSpec> &specs, uint64_t seed) {
@@ -38,22 +40,56 @@ void ParameterStore::clamp() {
       tensors_.at(s.name).clamp_max_(*s.max);
 }
 
-std::vector<torch::Tensor>
-GraphExecutor::run(const std::map<std::string, torch::Tensor> &columns) const {
-  std::vector<torch::Tensor> values(graph_.valueCount);
-  for (const GraphInput &in : graph_.inputs)
+namespace {
+bool finite(const torch::Tensor &t) {
+  return !t.is_floating_point() || torch::isfinite(t).all().item<bool>();
+}
+} // namespace
+
+// Runs `graph` over `columns`; `check` sees each op's index and result and
+// stops the run by returning false.
+template <typename Check>
+static std::vector<torch::Tensor> runGraph(const Graph &graph, ParameterStore &params,
+                                           const std::map<std::string, torch::Tensor> &columns,
+                                           int64_t poison, Check check) {
+  std::vector<torch::Tensor> values(graph.valueCount);
+  for (const GraphInput &in : graph.inputs)
     values[in.id] = columns.at(in.binding);
   std::vector<torch::Tensor> args;
-  for (const OpNode &op : graph_.ops) {
+  for (size_t i = 0; i < graph.ops.size(); ++i) {
+    const OpNode &op = graph.ops[i];
     args.clear();
     for (int64_t v : op.operands)
       args.push_back(values[v]);
-    values[op.results[0]] = kernelFunction(op.kernel)(args, op.attrs, params_);
+    values[op.results[0]] = kernelFunction(op.kernel)(args, op.attrs, params);
+    if (static_cast<int64_t>(i) == poison)
+      values[op.results[0]] = values[op.results[0]] * std::nan("");
+    if (!check(i, values[op.results[0]]))
+      return {};
   }
   std::vector<torch::Tensor> out;
-  for (int64_t v : graph_.outputs)
+  for (int64_t v : graph.outputs)
     out.push_back(values[v]);
   return out;
+}
+
+std::vector<torch::Tensor>
+GraphExecutor::run(const std::map<std::string, torch::Tensor> &columns) const {
+  return runGraph(graph_, params_, columns, poison_, [](size_t, const torch::Tensor &) { return true; });
+}
+
+int64_t GraphExecutor::firstNonFinite(const std::map<std::string, torch::Tensor> &columns) const {
+  for (size_t i = 0; i < graph_.inputs.size(); ++i)
+    if (!finite(columns.at(graph_.inputs[i].binding)))
+      return static_cast<int64_t>(graph_.ops.size() + i);
+  int64_t bad = -1;
+  runGraph(graph_, params_, columns, poison_, [&](size_t i, const torch::Tensor &t) {
+    if (finite(t))
+      return true;
+    bad = static_cast<int64_t>(i);
+    return false;
+  });
+  return bad;
 }
 
 } // namespace exprt

@@ -33,11 +33,18 @@ public:
   // `columns` maps each input's binding (a column name, or the features it
   // reads) to a batch tensor; returns the graph's outputs.
   std::vector<torch::Tensor> run(const std::map<std::string, torch::Tensor> &columns) const;
+  // Runs like `run` and returns the index of the first op whose result is not
+  // finite, ops.size() + i when input i is not, or -1 (for fault messages).
+  int64_t firstNonFinite(const std::map<std::string, torch::Tensor> &columns) const;
   const Graph &graph() const { return graph_; }
+  // Fault injection for tests (EXP_INJECT_NAN): op `op`'s result becomes NaN
+  // in the following runs; -1 turns it off.
+  void injectNaN(int64_t op) { poison_ = op; }
 
 private:
   const Graph &graph_;
   ParameterStore &params_;
+  int64_t poison_ = -1;
 };
 
 } // namespace exprt

@@ -3,6 +3,7 @@
 #include "exec/FusedLosses.h"
 
 #include "exec/Kernels.h"
+#include "record/Sha256.h"
 
 #include <algorithm>
 
@@ -272,6 +273,7 @@ Status parsePlan(const std::string &text, const std::string &origin, Plan &plan)
     return Status::error(origin + ": not a valid plan: invalid JSON at byte " +
                          std::to_string(e.byte) + " (a truncated or corrupt file?)");
   }
+  plan.sha256 = Sha256().update(text).hex();
   Reader r(origin);
   std::string format;
   if (!r.get(doc, "", "format", format) || format != "exp-plan")
@@ -322,11 +324,37 @@ Status parsePlan(const std::string &text, const std::string &origin, Plan &plan)
     r.get(*t, "train", "epochs", plan.train.epochs);
     r.get(*t, "train", "batch", plan.train.batch);
     r.get(*t, "train", "seed", plan.train.seed);
-    if (const json *o = r.field(*t, "train", "optimizer")) {
-      r.get(*o, "train.optimizer", "kind", plan.train.optimizer);
-      if (const json *p = r.field(*o, "train.optimizer", "params"))
-        plan.train.optimizerParams = *p;
-    }
+    r.get(*t, "train", "steps", plan.train.steps, false);
+    r.get(*t, "train", "accumulate", plan.train.accumulate, false);
+    r.get(*t, "train", "clip_grad_norm", plan.train.clipGradNorm, false);
+    r.get(*t, "train", "precision", plan.train.precision, false);
+    r.get(*t, "train", "deterministic", plan.train.deterministic, false);
+    // The optimiser is required; the other settings default to the `train`
+    // block's defaults.
+    auto kindAndParams = [&](const char *key, std::string &kind, json &params,
+                             std::initializer_list<const char *> known, bool required) {
+      const json *o = r.field(*t, "train", key, required);
+      if (!o)
+        return;
+      std::string path = std::string("train.") + key;
+      if (r.get(*o, path, "kind", kind) &&
+          std::none_of(known.begin(), known.end(), [&](const char *k) { return kind == k; }))
+        r.fail(path + ".kind", "names an unknown " + std::string(key) + " `" + kind + "`");
+      if (const json *p = r.field(*o, path, "params")) {
+        if (!p->is_object())
+          r.fail(path + ".params", "expected an object");
+        params = *p;
+      }
+    };
+    kindAndParams("optimizer", plan.train.optimizer, plan.train.optimizerParams,
+                  {"adamw", "sgd", "lamb"}, true);
+    kindAndParams("schedule", plan.train.schedule, plan.train.scheduleParams,
+                  {"constant_lr", "warmup_cosine", "one_cycle", "reduce_on_plateau"}, false);
+    if (plan.train.precision != "fp32" && plan.train.precision != "bf16")
+      r.fail("train.precision", "must be `fp32` or `bf16`");
+    if (plan.train.epochs < 1 || plan.train.batch < 1 || plan.train.steps < 0 ||
+        plan.train.accumulate < 1 || !(plan.train.clipGradNorm >= 0))
+      r.fail("train", "needs epochs, batch, accumulate >= 1 and steps, clip_grad_norm >= 0");
   }
   if (const json *es = r.field(doc, "", "evaluations")) {
     for (size_t i = 0; es->is_array() && i < es->size(); ++i) {

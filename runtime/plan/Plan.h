@@ -13,7 +13,7 @@
 
 namespace exprt {
 
-inline constexpr int kPlanFormatVersion = 3;
+inline constexpr int kPlanFormatVersion = 4;
 
 struct ParameterSpec {
   std::string name;
@@ -79,8 +79,15 @@ struct Graph {
 struct TrainSpec {
   std::string name, graph;
   int64_t epochs = 1, batch = 2, seed = 0;
-  std::string optimizer;
+  int64_t steps = 0;      // optimiser steps; > 0 replaces `epochs`
+  int64_t accumulate = 1; // batches per optimiser step
+  std::string optimizer;  // adamw | sgd | lamb
   nlohmann::json optimizerParams;
+  std::string schedule = "constant_lr"; // | warmup_cosine | one_cycle | reduce_on_plateau
+  nlohmann::json scheduleParams = nlohmann::json::object();
+  double clipGradNorm = 0;       // 0: no clipping
+  std::string precision = "fp32"; // | bf16 (autocast)
+  bool deterministic = true;
 };
 
 struct EvalSpec {
@@ -92,6 +99,7 @@ struct EvalSpec {
 struct Plan {
   int formatVersion = 0;
   std::string buildId, sourcePath, sourceSha256, target;
+  std::string sha256; // of the plan's text: checkpoints name the plan they belong to
   std::string dataName, dataKind;
   nlohmann::json dataParams;
   std::vector<ParameterSpec> parameters;

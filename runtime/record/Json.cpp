@@ -3,24 +3,39 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace exprt {
 
 Status writeFileAtomic(const std::string &path, const std::string &contents) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out)
-      return Status::error(path + ": cannot create: " + std::strerror(errno));
-    out << contents;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return Status::error(path + ": write failed (disk full?)");
-    }
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return Status::error(path + ": cannot create: " + std::strerror(errno));
+  auto fail = [&](const char *what) {
+    std::string err = std::strerror(errno);
+    ::close(fd);
+    std::remove(tmp.c_str());
+    return Status::error(path + ": " + what + ": " + err);
+  };
+  for (size_t done = 0; done < contents.size();) {
+    ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return fail("write failed");
+    done += static_cast<size_t>(n);
+  }
+  // On disk before it gets its name: a crash leaves the old file or the new
+  // one, never an empty one (and ENOSPC can surface only here).
+  if (::fsync(fd) != 0)
+    return fail("write failed");
+  if (::close(fd) != 0) {
+    std::string err = std::strerror(errno);
+    std::remove(tmp.c_str());
+    return Status::error(path + ": write failed: " + err);
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::string err = std::strerror(errno);
@@ -28,6 +43,16 @@ Status writeFileAtomic(const std::string &path, const std::string &contents) {
     return Status::error(path + ": cannot rename into place: " + err);
   }
   return Status::ok();
+}
+
+Status syncDirectory(const std::string &dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return Status::error(dir + ": cannot open: " + std::strerror(errno));
+  int rc = ::fsync(fd);
+  std::string err = rc != 0 ? std::strerror(errno) : "";
+  ::close(fd);
+  return rc == 0 ? Status::ok() : Status::error(dir + ": cannot sync: " + err);
 }
 
 } // namespace exprt

@@ -9,6 +9,11 @@ namespace exprt {
 
 // Writes `contents` to `path` through a temporary file in the same directory
 // and a rename, so readers never see a partial file.
+// The file is synced before the rename; errors carry the system's reason
+// ("No space left on device").
 Status writeFileAtomic(const std::string &path, const std::string &contents);
+
+// Makes renames and removals in `dir` durable.
+Status syncDirectory(const std::string &dir);
 
 } // namespace exprt

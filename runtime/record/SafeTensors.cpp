@@ -32,7 +32,7 @@ const char *dtypeName(torch::ScalarType t) {
 
 } // namespace
 
-Status writeSafeTensors(const std::string &path, const SafeTensors &file) {
+Status encodeSafeTensors(const std::string &path, const SafeTensors &file, std::string &bytes) {
   json header = json::object();
   std::string data;
   for (const auto &[name, t] : file.tensors) {
@@ -52,17 +52,28 @@ Status writeSafeTensors(const std::string &path, const SafeTensors &file) {
   std::string out(8, '\0');
   for (int i = 0; i < 8; ++i)
     out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
-  return writeFileAtomic(path, out + text + data);
+  bytes = out + text + data;
+  return Status::ok();
+}
+
+Status writeSafeTensors(const std::string &path, const SafeTensors &file) {
+  std::string bytes;
+  if (Status s = encodeSafeTensors(path, file, bytes); !s)
+    return s;
+  return writeFileAtomic(path, bytes);
 }
 
 Status readSafeTensors(const std::string &path, SafeTensors &file) {
-  file = SafeTensors();
   std::ifstream in(path, std::ios::binary);
   if (!in)
     return Status::error(path + ": cannot open");
   std::stringstream ss;
   ss << in.rdbuf();
-  const std::string bytes = ss.str();
+  return decodeSafeTensors(path, ss.str(), file);
+}
+
+Status decodeSafeTensors(const std::string &path, const std::string &bytes, SafeTensors &file) {
+  file = SafeTensors();
   auto bad = [&](const std::string &what) {
     return Status::error(path + ": not a valid safetensors file: " + what);
   };

@@ -24,4 +24,8 @@ Status writeSafeTensors(const std::string &path, const SafeTensors &file);
 // Reads and validates `path`; errors name the file and what is wrong with it.
 Status readSafeTensors(const std::string &path, SafeTensors &file);
 
+// The same in memory; `path` only names the file in errors.
+Status encodeSafeTensors(const std::string &path, const SafeTensors &file, std::string &bytes);
+Status decodeSafeTensors(const std::string &path, const std::string &bytes, SafeTensors &file);
+
 } // namespace exprt

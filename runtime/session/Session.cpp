@@ -7,6 +7,7 @@
 #include "exec/GraphExecutor.h"
 #include "plan/Plan.h"
 #include "record/Json.h"
+#include "train/Checkpoint.h"
 #include "train/Trainer.h"
 
 #include <torch/torch.h>
@@ -117,7 +118,12 @@ Status Session::run() {
     return s;
 
   TrainResult tr;
-  if (Status s = train(plan, screen, features, params, progress, tr); !s)
+  TrainOptions to;
+  to.progress = progress;
+  to.runDir = impl_->options.runDir;
+  to.checkpointEvery = impl_->options.checkpointEvery;
+  to.resume = impl_->options.resume;
+  if (Status s = train(plan, screen, features, params, to, tr); !s)
     return s;
   if (Status s = evaluateAll(plan, screen, features, params, EmbeddingSource::Model, evalSeed, after); !s)
     return s;
@@ -137,6 +143,10 @@ Status Session::run() {
                 {"seconds", tr.seconds},
                 {"loss", tr.epochLoss},
                 {"final_loss", tr.epochLoss.empty() ? 0.0 : tr.epochLoss.back()},
+                {"final_lr", tr.stepLr.empty() ? 0.0 : tr.stepLr.back()},
+                {"step_loss", tr.stepLoss},
+                {"step_lr", tr.stepLr},
+                {"step_grad_norm", tr.stepGradNorm},
                 {"threads", torch::get_num_threads()}};
   m["precompute"] = nlohmann::json::array();
   for (const PrecomputeRecord &r : features.records())
@@ -187,6 +197,10 @@ std::string Session::metricsSummary() const {
 
 Status Session::writeRecord(const std::string &dir) const {
   return writeFileAtomic(dir + "/metrics.json", metricsJson());
+}
+
+std::string Session::latestCheckpoint() const {
+  return impl_->options.runDir.empty() ? "" : exprt::latestCheckpoint(impl_->options.runDir);
 }
 
 } // namespace exprt

@@ -1,112 +1,254 @@
 #include "train/Trainer.h"
 
+#include "train/Checkpoint.h"
+#include "train/Optimizer.h"
+#include "train/Schedule.h"
+
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
+#include <sstream>
 
 namespace exprt {
 namespace {
 
-double param(const nlohmann::json &p, const char *name, double fallback) {
-  auto it = p.find(name);
-  return it != p.end() && it->is_number() ? it->get<double>() : fallback;
+std::string describe(double v) { return std::isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf"; }
+
+// bf16 autocast for the forward pass when the plan asks for it.
+struct Autocast {
+  explicit Autocast(bool on) : on_(on) {
+    if (!on_)
+      return;
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  }
+  ~Autocast() {
+    if (!on_)
+      return;
+    at::autocast::set_cpu_enabled(false);
+    at::autocast::clear_cache();
+  }
+  bool on_;
+};
+
+torch::Generator &cpuGenerator() {
+  static torch::Generator g = at::detail::getDefaultCPUGenerator();
+  return g;
 }
 
-// The two parameter groups of an optimiser of kind `Opt`: weight decay `wd` on
-// `decay`, none on `noDecay`; both otherwise configured as `opts`.
-template <typename Opt, typename Options>
-std::unique_ptr<torch::optim::Optimizer> withDecayGroups(const Options &opts, double wd,
-                                                         std::vector<torch::Tensor> decay,
-                                                         std::vector<torch::Tensor> noDecay) {
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(std::move(decay), std::make_unique<Options>(Options(opts).weight_decay(wd)));
-  groups.emplace_back(std::move(noDecay), std::make_unique<Options>(Options(opts).weight_decay(0)));
-  return std::make_unique<Opt>(std::move(groups), opts);
+torch::Tensor rngState() {
+  std::lock_guard<std::mutex> lock(cpuGenerator().mutex());
+  return cpuGenerator().get_state();
 }
 
-// Optimiser with two parameter groups: weight decay on weights, none on
-// biases, norms and temperatures (the compiler marks which is which).
-Status makeOptimizer(const TrainSpec &spec, const ParameterStore &params,
-                     std::unique_ptr<torch::optim::Optimizer> &out) {
-  std::vector<torch::Tensor> decay, noDecay;
-  for (const ParameterSpec &s : params.specs())
-    if (!s.frozen)
-      (s.decay ? decay : noDecay).push_back(params.get(s.name));
-  const nlohmann::json &p = spec.optimizerParams;
-  double lr = param(p, "lr", 0), wd = param(p, "weight_decay", 0);
-  if (!(lr > 0))
-    return Status::error("optimizer `" + spec.optimizer + "` needs a positive `lr`");
-  if (spec.optimizer == "adamw") {
-    auto opts = torch::optim::AdamWOptions(lr)
-                    .betas({param(p, "beta1", 0.9), param(p, "beta2", 0.999)})
-                    .eps(param(p, "eps", 1e-8));
-    out = withDecayGroups<torch::optim::AdamW>(opts, wd, std::move(decay), std::move(noDecay));
-    return Status::ok();
-  }
-  if (spec.optimizer == "sgd") {
-    auto opts = torch::optim::SGDOptions(lr).momentum(param(p, "momentum", 0.9));
-    out = withDecayGroups<torch::optim::SGD>(opts, wd, std::move(decay), std::move(noDecay));
-    return Status::ok();
-  }
-  return Status::error("unknown optimizer `" + spec.optimizer + "`");
+void setRngState(const torch::Tensor &state) {
+  std::lock_guard<std::mutex> lock(cpuGenerator().mutex());
+  cpuGenerator().set_state(state);
+}
+
+// The global gradient norm (PyTorch's clip_grad_norm_), clipping to `max`
+// when it is > 0.
+double gradientNorm(const std::vector<torch::Tensor> &params, double max) {
+  if (max > 0)
+    return torch::nn::utils::clip_grad_norm_(params, max);
+  std::vector<torch::Tensor> norms;
+  for (const torch::Tensor &p : params)
+    if (p.grad().defined())
+      norms.push_back(p.grad().norm());
+  return norms.empty() ? 0.0 : torch::stack(norms).norm().item<double>();
+}
+
+// Where a non-finite loss comes from: the first input or op result that is not
+// finite, re-running the batch without gradients from the same RNG state.
+std::string findNonFinite(const GraphExecutor &exec,
+                          const std::map<std::string, torch::Tensor> &columns, bool bf16) {
+  torch::NoGradGuard noGrad;
+  Autocast autocast(bf16);
+  const Graph &graph = exec.graph();
+  int64_t bad = exec.firstNonFinite(columns);
+  if (bad < 0)
+    return "";
+  if (bad >= static_cast<int64_t>(graph.ops.size()))
+    return "; the input `" + graph.inputs[bad - graph.ops.size()].binding + "` is not finite";
+  const OpNode &op = graph.ops[bad];
+  return "; the first non-finite value is computed by `" + op.op + "`" +
+         (op.loc.empty() ? "" : " at " + op.loc);
+}
+
+// EXP_INJECT_NAN=STEP:OP makes op OP of the training graph compute NaN at
+// optimiser step STEP (1-based): the tests' way to exercise fault handling.
+std::pair<int64_t, int64_t> nanInjection() {
+  const char *v = std::getenv("EXP_INJECT_NAN");
+  long long step = -1, op = -1;
+  if (v && std::sscanf(v, "%lld:%lld", &step, &op) == 2)
+    return {step, op};
+  return {-1, -1};
+}
+
+// The op that reads parameter `name` (for messages about its gradient).
+std::string readerOf(const Graph &graph, const std::string &name) {
+  for (const OpNode &op : graph.ops)
+    if (op.op == "param" && op.attrs.parameter == name)
+      return op.loc.empty() ? "" : " (read at " + op.loc + ")";
+  return "";
 }
 
 } // namespace
 
 Status train(const Plan &plan, const Screen &screen, const FeatureStore &features,
-             ParameterStore &params, bool progress, TrainResult &result) {
+             ParameterStore &params, const TrainOptions &options, TrainResult &result) {
   const TrainSpec &spec = plan.train;
   const Graph &graph = plan.graphs.at(spec.graph);
   for (const GraphInput &in : graph.inputs)
     if (in.features.empty() && !screen.hasColumn(in.column))
       return Status::error("training graph reads column `" + in.column +
                            "`, which the dataset does not have");
-  std::unique_ptr<torch::optim::Optimizer> opt;
-  if (Status s = makeOptimizer(spec, params, opt); !s)
+  std::unique_ptr<TrainOptimizer> opt;
+  if (Status s = TrainOptimizer::create(spec, params, opt); !s)
     return s;
   GraphExecutor exec(graph, params);
+  const bool bf16 = spec.precision == "bf16";
+  at::globalContext().setDeterministicAlgorithms(spec.deterministic, /*warn_only=*/true);
 
   std::vector<int64_t> order = screen.trainSites;
   const int64_t n = static_cast<int64_t>(order.size());
   const int64_t batch = std::min<int64_t>(spec.batch, n);
   // Contrastive losses need full batches; drop the remainder (like drop_last).
-  const int64_t stepsPerEpoch = std::max<int64_t>(1, n / batch);
+  const int64_t batchesPerEpoch = std::max<int64_t>(1, n / batch);
+  const int64_t totalSteps =
+      spec.steps > 0 ? spec.steps
+                     : std::max<int64_t>(1, spec.epochs * batchesPerEpoch / spec.accumulate);
+  const int64_t totalEpochs =
+      (totalSteps * spec.accumulate + batchesPerEpoch - 1) / batchesPerEpoch;
+  const int64_t checkpointEvery = options.checkpointEvery > 0
+                                      ? options.checkpointEvery
+                                      : std::max<int64_t>(1, batchesPerEpoch / spec.accumulate);
+  std::unique_ptr<Schedule> schedule;
+  if (Status s = Schedule::create(spec, opt->baseLr(), totalSteps, schedule); !s)
+    return s;
+
   std::mt19937_64 rng(static_cast<uint64_t>(spec.seed) * 0x9E3779B97F4A7C15ull + 1);
-  auto start = std::chrono::steady_clock::now();
-  for (int64_t epoch = 0; epoch < spec.epochs; ++epoch) {
-    std::shuffle(order.begin(), order.end(), rng);
-    double sum = 0;
-    for (int64_t step = 0; step < stepsPerEpoch; ++step) {
-      torch::Tensor idx =
-          torch::tensor(std::vector<int64_t>(order.begin() + step * batch,
-                                             order.begin() + (step + 1) * batch),
-                        torch::kInt64);
-      opt->zero_grad();
-      torch::Tensor loss = exec.run(features.inputs(graph, screen, idx))[0];
-      double value = loss.item<double>();
-      if (!std::isfinite(value))
-        return Status::error("training `" + spec.name + "` diverged: the loss is " +
-                             std::to_string(value) + " at epoch " + std::to_string(epoch + 1) +
-                             ", step " + std::to_string(step + 1) +
-                             "; lower the learning rate or check the inputs");
-      loss.backward();
-      opt->step();
-      params.clamp();
-      sum += value;
-      ++result.steps;
-    }
-    result.epochLoss.push_back(sum / double(stepsPerEpoch));
-    double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (progress) {
-      std::fprintf(stderr, "epoch %3lld/%lld  loss %.4f  %6.1fs\n", (long long)(epoch + 1),
-                   (long long)spec.epochs, result.epochLoss.back(), elapsed);
-      std::fflush(stderr);
+  TrainState st;
+  if (options.resume && !options.runDir.empty()) {
+    if (std::string ckpt = latestCheckpoint(options.runDir); !ckpt.empty()) {
+      if (Status s = readCheckpoint(ckpt, plan.sha256, params, *opt, *schedule, st); !s)
+        return s;
+      std::istringstream(st.shuffleRng) >> rng;
+      setRngState(st.torchRng);
+      if (st.order.numel() == n)
+        order.assign(st.order.data_ptr<int64_t>(), st.order.data_ptr<int64_t>() + n);
+      result.resumedFromStep = st.step;
+      if (options.progress)
+        std::fprintf(stderr, "resuming from %s (step %lld of %lld)\n", ckpt.c_str(),
+                     (long long)st.step, (long long)totalSteps);
     }
   }
+  auto save = [&]() -> Status {
+    if (options.runDir.empty())
+      return Status::ok();
+    std::ostringstream r;
+    r << rng;
+    st.shuffleRng = r.str();
+    st.torchRng = rngState();
+    st.order = torch::tensor(order, torch::kInt64);
+    return writeCheckpoint(options.runDir, plan.sha256, params, *opt, *schedule, st);
+  };
+
+  auto start = std::chrono::steady_clock::now();
+  auto where = [&]() {
+    return "training `" + spec.name + "` stopped at step " + std::to_string(st.step + 1) +
+           " (epoch " + std::to_string(st.batch / batchesPerEpoch + 1) + ", batch " +
+           std::to_string(st.batch % batchesPerEpoch + 1) + ")";
+  };
+  auto kept = [&]() {
+    std::string last = options.runDir.empty() ? "" : latestCheckpoint(options.runDir);
+    return last.empty() ? std::string("")
+                        : "; the last good checkpoint is kept in " + last;
+  };
+  const std::vector<torch::Tensor> trainable = params.trainable();
+  const auto [injectStep, injectOp] = nanInjection();
+  while (st.step < totalSteps) {
+    exec.injectNaN(st.step + 1 == injectStep ? injectOp : -1);
+    opt->zeroGrad();
+    double lr = schedule->lr(st.step);
+    opt->setLr(lr);
+    double stepSum = 0;
+    for (int64_t a = 0; a < spec.accumulate; ++a) {
+      int64_t pos = st.batch % batchesPerEpoch;
+      if (pos == 0)
+        std::shuffle(order.begin(), order.end(), rng);
+      torch::Tensor idx = torch::tensor(
+          std::vector<int64_t>(order.begin() + pos * batch, order.begin() + (pos + 1) * batch),
+          torch::kInt64);
+      std::map<std::string, torch::Tensor> inputs = features.inputs(graph, screen, idx);
+      torch::Tensor rngBefore = rngState();
+      torch::Tensor loss;
+      {
+        Autocast autocast(bf16);
+        loss = exec.run(inputs)[0];
+      }
+      double value = loss.item<double>();
+      if (!std::isfinite(value)) {
+        setRngState(rngBefore);
+        return Status::error(where() + ": the loss is " + describe(value) +
+                             findNonFinite(exec, inputs, bf16) + kept() +
+                             "; lower the learning rate or check the inputs");
+      }
+      (spec.accumulate > 1 ? loss / double(spec.accumulate) : loss).backward();
+      stepSum += value;
+      st.epochLossSum += value;
+      ++st.epochBatches;
+      ++st.batch;
+      if (st.batch % batchesPerEpoch == 0) {
+        st.epochLoss.push_back(st.epochLossSum / double(st.epochBatches));
+        st.epochLossSum = 0;
+        st.epochBatches = 0;
+        if (options.progress) {
+          double elapsed =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          std::fprintf(stderr, "epoch %3lld/%lld  loss %.4f  lr %.3g  %6.1fs\n",
+                       (long long)st.epochLoss.size(), (long long)totalEpochs,
+                       st.epochLoss.back(), lr, elapsed);
+          std::fflush(stderr);
+        }
+      }
+    }
+    double norm = gradientNorm(trainable, spec.clipGradNorm);
+    if (!std::isfinite(norm)) {
+      for (const ParameterSpec &s : params.specs()) {
+        torch::Tensor g = params.get(s.name).grad();
+        if (g.defined() && !torch::isfinite(g).all().item<bool>())
+          return Status::error(where() + ": the gradient of parameter `" + s.name + "`" +
+                               readerOf(graph, s.name) + " is not finite" + kept() +
+                               "; lower the learning rate or clip gradients (clip_grad_norm)");
+      }
+      return Status::error(where() + ": the gradient norm is " + describe(norm) + kept());
+    }
+    opt->step();
+    params.clamp();
+    double stepLoss = stepSum / double(spec.accumulate);
+    schedule->observe(stepLoss);
+    st.stepLoss.push_back(stepLoss);
+    st.stepLr.push_back(lr);
+    st.stepGradNorm.push_back(norm);
+    ++st.step;
+    if (st.step % checkpointEvery == 0 || st.step == totalSteps)
+      if (Status s = save(); !s)
+        return Status::error("cannot write a checkpoint at step " + std::to_string(st.step) +
+                             ": " + s.message() + kept());
+  }
+  if (st.epochBatches > 0) // a step budget that ends inside an epoch
+    st.epochLoss.push_back(st.epochLossSum / double(st.epochBatches));
+  result.epochLoss = st.epochLoss;
+  result.stepLoss = st.stepLoss;
+  result.stepLr = st.stepLr;
+  result.stepGradNorm = st.stepGradNorm;
+  result.steps = st.step;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return Status::ok();
 }

@@ -1,5 +1,6 @@
 // The training loop: shuffled mini-batches of the training sites, the plan's
-// loss graph, autograd, the plan's optimiser, parameter clamps.
+// loss graph, autograd, gradient accumulation and clipping, the plan's
+// optimiser and schedule, parameter clamps, checkpoints and resumption.
 #pragma once
 
 #include "cache/FeatureStore.h"
@@ -11,14 +12,28 @@
 
 namespace exprt {
 
+struct TrainOptions {
+  bool progress = true;
+  // Checkpoints go under `runDir`/checkpoints; "" writes none.
+  std::string runDir;
+  // Optimiser steps between checkpoints; 0: one per epoch.
+  int64_t checkpointEvery = 0;
+  // Continue from the newest checkpoint under `runDir` (from the start when
+  // there is none yet).
+  bool resume = false;
+};
+
 struct TrainResult {
-  std::vector<double> epochLoss; // mean loss per epoch
-  int64_t steps = 0;
-  double seconds = 0;
+  std::vector<double> epochLoss;   // mean loss per epoch (the last may be partial)
+  std::vector<double> stepLoss;    // mean loss per optimiser step
+  std::vector<double> stepLr;      // learning rate per optimiser step
+  std::vector<double> stepGradNorm; // global gradient norm before clipping
+  int64_t steps = 0, resumedFromStep = -1;
+  double seconds = 0; // of this process's part of the run
 };
 
 // `features` holds the plan's precomputed inputs for the training rows.
 Status train(const Plan &plan, const Screen &screen, const FeatureStore &features,
-             ParameterStore &params, bool progress, TrainResult &result);
+             ParameterStore &params, const TrainOptions &options, TrainResult &result);
 
 } // namespace exprt

@@ -108,7 +108,7 @@ TEST_CASE("training on precomputed features gives the losses of computing them e
     REQUIRE(features.build(p, screen, params, screen.trainSites, "", false).isOk());
     CHECK(features.records().size() == (hoisted ? 1u : 0u));
     TrainResult result;
-    REQUIRE(train(p, screen, features, params, false, result).isOk());
+    REQUIRE(train(p, screen, features, params, TrainOptions{false}, result).isOk());
     losses[hoisted] = result.epochLoss;
   }
   REQUIRE(losses[0].size() == 3);

@@ -266,7 +266,7 @@ TEST_CASE("frozen parameters get no gradient and no optimiser updates") {
   torch::Tensor trainedBefore = params.get("table").clone();
   CHECK_FALSE(params.get("frozen_table").requires_grad());
   TrainResult result;
-  REQUIRE(train(p, screen, FeatureStore(), params, false, result).isOk());
+  REQUIRE(train(p, screen, FeatureStore(), params, TrainOptions{false}, result).isOk());
   CHECK(result.steps > 0);
   CHECK(torch::equal(params.get("frozen_table"), frozenBefore));
   CHECK_FALSE(torch::equal(params.get("table"), trainedBefore));

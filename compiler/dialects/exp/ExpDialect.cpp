@@ -317,10 +317,19 @@ LogicalResult TrainOp::verify() {
     return emitOpError() << "needs at least one epoch";
   if (getBatch() < 2)
     return emitOpError() << "needs a batch of at least 2 for a contrastive objective";
-  if (getOptimizer() != "adamw" && getOptimizer() != "sgd")
+  if (!llvm::is_contained({"adamw", "sgd", "lamb"}, getOptimizer()))
     return emitOpError() << "unknown optimizer '" << getOptimizer() << "'";
   if (floatParam(getOptimizerParams(), "lr") <= 0)
     return emitOpError() << "needs a positive learning rate";
+  if (!llvm::is_contained({"constant_lr", "warmup_cosine", "one_cycle", "reduce_on_plateau"},
+                          getSchedule()))
+    return emitOpError() << "unknown schedule '" << getSchedule() << "'";
+  if (getPrecision() != "fp32" && getPrecision() != "bf16")
+    return emitOpError() << "unknown precision '" << getPrecision() << "'";
+  if (getSteps() < 0 || getAccumulate() < 1)
+    return emitOpError() << "needs steps >= 0 and accumulate >= 1";
+  if (!(getClipGradNorm().convertToDouble() >= 0))
+    return emitOpError() << "needs clip_grad_norm >= 0";
   return success();
 }
 

@@ -11,6 +11,7 @@
 #define EXP_OPS_TD
 
 include "mlir/IR/OpBase.td"
+include "TrainSettings.td"
 include "mlir/IR/AttrTypeBase.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/IR/RegionKindInterface.td"
@@ -223,9 +224,18 @@ def Exp_WeightedSumOp : Exp_Op<"weighted_sum", [Pure]> {
 
 def Exp_TrainOp : Exp_Op<"train"> {
   let summary = "train the parameters an objective depends on";
-  let arguments = (ins Exp_LossType:$objective, StrAttr:$name, I64Attr:$epochs,
-                       I64Attr:$batch, I64Attr:$seed, StrAttr:$optimizer,
-                       DictionaryAttr:$optimizer_params);
+  let description = [{
+    The loop settings of a `train` block. `steps` > 0 replaces `epochs` as the
+    budget of optimiser steps; an optimiser step consumes `accumulate`
+    batches. `schedule` is `constant_lr`, `warmup_cosine`, `one_cycle` or
+    `reduce_on_plateau` with its parameters; `clip_grad_norm` > 0 clips the
+    global gradient norm; `precision` is `fp32` or `bf16` (autocast);
+    `deterministic` asks the runtime for reproducible kernels.
+  }];
+  let arguments = !con((ins Exp_LossType:$objective, StrAttr:$name, I64Attr:$epochs,
+                            I64Attr:$batch, I64Attr:$seed, StrAttr:$optimizer,
+                            DictionaryAttr:$optimizer_params),
+                       Exp_TrainLoopSettings);
   let assemblyFormat = "$name $objective attr-dict";
   let hasVerifier = 1;
 }

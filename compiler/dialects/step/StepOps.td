@@ -11,6 +11,7 @@
 #define STEP_OPS_TD
 
 include "mlir/IR/OpBase.td"
+include "TrainSettings.td"
 include "mlir/IR/AttrTypeBase.td"
 include "mlir/IR/BuiltinAttributes.td"
 include "mlir/IR/SymbolInterfaces.td"
@@ -351,8 +352,13 @@ def Step_SourceOp : Step_Op<"source"> {
 
 def Step_TrainLoopOp : Step_Op<"train_loop", [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
   let summary = "minimise the scalar a graph returns over the dataset";
-  let arguments = (ins FlatSymbolRefAttr:$graph, StrAttr:$name, I64Attr:$epochs, I64Attr:$batch,
-                       I64Attr:$seed, StrAttr:$optimizer, DictionaryAttr:$optimizer_params);
+  let description = [{
+    Carries `exp.train`'s settings unchanged (see there).
+  }];
+  let arguments = !con((ins FlatSymbolRefAttr:$graph, StrAttr:$name, I64Attr:$epochs,
+                            I64Attr:$batch, I64Attr:$seed, StrAttr:$optimizer,
+                            DictionaryAttr:$optimizer_params),
+                       Exp_TrainLoopSettings);
   let assemblyFormat = "$graph attr-dict";
 }
 

@@ -2,13 +2,14 @@
 //
 //   exp check FILE                      parse and check; report every error
 //   exp compile FILE --emit=ast|exp|step|plan [-o OUT]
-//   exp run FILE [--run-dir DIR]        compile, train, evaluate, record
+//   exp run FILE|PLAN.json [--run-dir DIR]   compile, train, evaluate, record
+//   exp run --resume DIR                continue a run from its newest checkpoint
 //   exp fmt FILE... [--check]           canonical formatting
 //
 // The driver joins the two halves of the project: the compiler (expc) turns a
 // file into a plan; the runtime (exprt, which knows nothing of the compiler)
 // executes the plan.
-#include "driver/CompileCache.h"
+#include "Run.h"
 #include "driver/Compiler.h"
 #include "exprt/Runtime.h"
 
@@ -46,72 +47,9 @@ bool writeFile(const fs::path &path, const std::string &contents, std::string &e
   return true;
 }
 
-std::string timestamp() {
-  std::time_t now = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", std::localtime(&now));
-  return buf;
-}
-
 int fail(const std::string &message) {
   std::cerr << "exp: error: " << message << "\n";
   return 1;
-}
-
-int runExperiment(const std::string &file, const expc::CompileOptions &options,
-                  std::string runDir, int threads, bool quiet) {
-  const std::vector<std::string> &overrides = options.overrides;
-  expc::CompileOutput compiled;
-  if (!expc::compileFile(file, options, compiled, std::cerr))
-    return 1;
-
-  if (runDir.empty())
-    runDir = (fs::path("runs") / (compiled.experimentName + "-" + timestamp())).string();
-  fs::path final = runDir;
-  if (fs::exists(final))
-    return fail("run directory `" + runDir + "` already exists; choose another with --run-dir");
-  // Everything is written into a partial directory that is renamed at the end,
-  // so a failed run leaves no half-written record.
-  fs::path partial = final;
-  partial += ".partial";
-  std::error_code ec;
-  fs::remove_all(partial, ec);
-  fs::create_directories(partial, ec);
-  if (ec)
-    return fail("cannot create `" + partial.string() + "`: " + ec.message());
-  auto abandon = [&](const std::string &message) {
-    std::error_code ignored;
-    fs::remove_all(partial, ignored);
-    return fail(message);
-  };
-  std::string error;
-  if (!writeFile(partial / "spec.exp", compiled.source, error) ||
-      !writeFile(partial / "plan.json", compiled.text, error) ||
-      (!overrides.empty() &&
-       !writeFile(partial / "overrides.txt", fmt::format("{}\n", fmt::join(overrides, "\n")), error)))
-    return abandon(error);
-
-  exprt::Status status = exprt::Status::ok();
-  exprt::SessionOptions sessionOptions;
-  sessionOptions.threads = threads;
-  sessionOptions.progress = !quiet;
-  if (options.useCache)
-    sessionOptions.featureCacheDir = (fs::path(expc::compileCacheDirectory()) / "features").string();
-  auto session = exprt::Session::create(sessionOptions, status);
-  if (!status)
-    return abandon(status.message());
-  if (!(status = session->loadPlanFile((partial / "plan.json").string())))
-    return abandon(status.message());
-  if (!(status = session->run()))
-    return abandon(status.message());
-  if (!(status = session->writeRecord(partial.string())))
-    return abandon(status.message());
-  fs::rename(partial, final, ec);
-  if (ec)
-    return abandon("cannot move the run record into `" + runDir + "`: " + ec.message());
-  std::cout << session->metricsSummary();
-  std::cout << "run record: " << final.string() << "\n";
-  return 0;
 }
 
 } // namespace
@@ -146,16 +84,21 @@ int main(int argc, char **argv) {
   compile->add_option("--crash-reproducer", reproducer,
                       "where to write the reproducer when a pass fails (default: the temp dir)");
 
-  std::string runDir;
-  int threads = 0;
-  bool quiet = false;
+  exptool::RunRequest runRequest;
   auto *run = app.add_subcommand("run", "compile, train and evaluate; write a run record");
-  run->add_option("file", file, "the .exp file")->required();
+  run->add_option("file", file, "the .exp file, or a compiled plan (.json)");
   run->add_option("overrides", overrides, "overrides, `param=value` or `decl.key=value`");
-  run->add_option("--run-dir", runDir, "where to write the run record (default runs/NAME-TIME)");
-  run->add_option("--threads", threads, "CPU threads (default: one per core)")
+  run->add_option("--run-dir", runRequest.runDir,
+                  "where to write the run record (default runs/NAME-TIME)");
+  run->add_option("--resume", runRequest.resumeDir,
+                  "continue the run in this directory from its newest checkpoint");
+  run->add_option("--threads", runRequest.threads,
+                  "CPU threads (default: one per core; when resuming, the run's)")
       ->check(CLI::NonNegativeNumber);
-  run->add_flag("-q,--quiet", quiet, "no per-epoch progress lines");
+  run->add_option("--checkpoint-every", runRequest.checkpointEvery,
+                  "optimiser steps between checkpoints (default: one per epoch)")
+      ->check(CLI::NonNegativeNumber);
+  run->add_flag("-q,--quiet", runRequest.quiet, "no per-epoch progress lines");
 
   bool noCache = false;
   std::vector<std::string> disabledPasses;
@@ -212,11 +155,17 @@ int main(int argc, char **argv) {
       std::string error;
       return writeFile(output, out.text, error) ? 0 : fail(error);
     }
-    expc::CompileOptions options;
-    options.useCache = !noCache;
-    options.overrides = overrides;
-    options.disabledPasses = disabledPasses;
-    return runExperiment(file, options, runDir, threads, quiet);
+    if (file.empty() == runRequest.resumeDir.empty())
+      return fail("`exp run` takes a file to run, or --resume DIR");
+    if (!runRequest.resumeDir.empty() && (!overrides.empty() || !disabledPasses.empty()))
+      return fail("a resumed run keeps its plan; overrides and --disable-pass do not apply");
+    if (fs::path(file).extension() == ".json" && (!overrides.empty() || !disabledPasses.empty()))
+      return fail("`" + file + "` is a compiled plan; overrides and --disable-pass apply to .exp files");
+    runRequest.file = file;
+    runRequest.compile.useCache = !noCache;
+    runRequest.compile.overrides = overrides;
+    runRequest.compile.disabledPasses = disabledPasses;
+    return exptool::runCommand(runRequest);
   } catch (const std::exception &e) {
     // Nothing below should throw; if something does, say so rather than abort.
     return fail(std::string("internal error: ") + e.what());

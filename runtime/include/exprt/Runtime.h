@@ -32,6 +32,15 @@ struct SessionOptions {
   bool progress = true;   // per-epoch lines on stderr
   // Where precomputed features are cached by content hash ("" = not on disk).
   std::string featureCacheDir;
+  // The run directory: training checkpoints go under `runDir`/checkpoints
+  // ("" = none are written).
+  std::string runDir;
+  // Optimiser steps between checkpoints; 0: one per epoch.
+  long long checkpointEvery = 0;
+  // Continue training from the newest checkpoint under `runDir`. In
+  // deterministic mode on the CPU, with the same threads, the run then ends
+  // with the same metrics, bit for bit, as one that was never interrupted.
+  bool resume = false;
 };
 
 class Session {
@@ -43,7 +52,8 @@ public:
   Status loadPlan(const std::string &planJson, const std::string &origin);
   Status loadPlanFile(const std::string &path);
 
-  // Trains, then evaluates; metrics are then available as JSON.
+  // Trains, then evaluates; metrics are then available as JSON. A failure
+  // during training keeps the checkpoints written before it.
   Status run();
 
   // The metrics of the last run as a JSON document (see docs/artifact.md).
@@ -52,6 +62,8 @@ public:
   std::string metricsSummary() const;
   // Writes metrics.json into `dir` atomically (temporary file, then rename).
   Status writeRecord(const std::string &dir) const;
+  // The newest checkpoint under the run directory ("" when none).
+  std::string latestCheckpoint() const;
 
 private:
   Session();

@@ -1,0 +1,25 @@
+// `exp run`: compile (or read a compiled plan), train, evaluate and leave a
+// run record; `exp run --resume DIR` continues a run from its newest
+// checkpoint.
+#pragma once
+
+#include "driver/Compiler.h"
+
+#include <string>
+
+namespace exptool {
+
+struct RunRequest {
+  std::string file;      // an .exp file or a plan (.json); empty with `resumeDir`
+  std::string resumeDir; // continue this run
+  std::string runDir;    // where a new run's record goes (default runs/NAME-TIME)
+  int threads = 0;       // 0: as recorded when resuming, else one per core
+  bool quiet = false;
+  long long checkpointEvery = 0; // optimiser steps; 0: as recorded, else per epoch
+  expc::CompileOptions compile;
+};
+
+// Returns the process exit status; errors go to stderr.
+int runCommand(const RunRequest &request);
+
+} // namespace exptool

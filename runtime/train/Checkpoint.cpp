@@ -1,0 +1,224 @@
+#include "train/Checkpoint.h"
+
+#include "record/Json.h"
+#include "record/SafeTensors.h"
+#include "record/Sha256.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <unistd.h>
+
+namespace exprt {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char *kPrefix = "step-";
+
+torch::Tensor doubles(const std::vector<double> &v) {
+  return torch::tensor(v, torch::kFloat64).reshape({static_cast<int64_t>(v.size())});
+}
+
+std::vector<double> toDoubles(const torch::Tensor &t) {
+  torch::Tensor c = t.to(torch::kFloat64).contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+std::string checkpointName(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%s%08lld", kPrefix, static_cast<long long>(step));
+  return buf;
+}
+
+// Steps of the complete checkpoints under `root`, ascending.
+std::vector<std::pair<int64_t, fs::path>> listCheckpoints(const fs::path &root) {
+  std::vector<std::pair<int64_t, fs::path>> out;
+  std::error_code ec;
+  for (const auto &e : fs::directory_iterator(root, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind(kPrefix, 0) != 0 || !fs::exists(e.path() / "manifest.json"))
+      continue;
+    try {
+      out.emplace_back(std::stoll(name.substr(std::strlen(kPrefix))), e.path());
+    } catch (const std::exception &) {
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+} // namespace
+
+Status writeCheckpoint(const std::string &dir, const std::string &planSha256,
+                       const ParameterStore &params, const TrainOptimizer &opt,
+                       const Schedule &schedule, const TrainState &state, int keep) {
+  fs::path root = fs::path(dir) / "checkpoints";
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec)
+    return Status::error(root.string() + ": cannot create: " + ec.message());
+  std::string name = checkpointName(state.step);
+  fs::path tmp = root / ("." + name + ".tmp-" + std::to_string(::getpid()));
+  fs::path final = root / name;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec)
+    return Status::error(tmp.string() + ": cannot create: " + ec.message());
+  auto abandon = [&](Status s) {
+    std::error_code ignored;
+    fs::remove_all(tmp, ignored);
+    return s;
+  };
+
+  SafeTensors file;
+  for (const ParameterSpec &s : params.specs())
+    file.tensors["param/" + s.name] = params.get(s.name);
+  opt.save(file.tensors);
+  file.tensors["loader/order"] = state.order.defined() ? state.order : torch::zeros({0}, torch::kInt64);
+  file.tensors["rng/torch_cpu"] = state.torchRng;
+  // The shuffle generator's state as the text its operator<< writes.
+  file.tensors["rng/shuffle"] =
+      torch::tensor(std::vector<uint8_t>(state.shuffleRng.begin(), state.shuffleRng.end()),
+                    torch::kUInt8);
+  file.tensors["history/epoch_loss"] = doubles(state.epochLoss);
+  file.tensors["history/step_loss"] = doubles(state.stepLoss);
+  file.tensors["history/step_lr"] = doubles(state.stepLr);
+  file.tensors["history/step_grad_norm"] = doubles(state.stepGradNorm);
+  std::string bytes;
+  fs::path tensorsPath = tmp / "state.safetensors";
+  if (Status s = encodeSafeTensors(tensorsPath.string(), file, bytes); !s)
+    return abandon(s);
+  if (Status s = writeFileAtomic(tensorsPath.string(), bytes); !s)
+    return abandon(s);
+
+  nlohmann::json m = {{"format", "exp-checkpoint"},
+                      {"format_version", kCheckpointFormatVersion},
+                      {"plan_sha256", planSha256},
+                      {"step", state.step},
+                      {"batch", state.batch},
+                      {"epoch_loss_sum", state.epochLossSum},
+                      {"epoch_batches", state.epochBatches},
+                      {"schedule", schedule.state()},
+                      {"state_sha256", Sha256().update(bytes).hex()}};
+  if (Status s = writeFileAtomic((tmp / "manifest.json").string(), m.dump(2) + "\n"); !s)
+    return abandon(s);
+  // A checkpoint of this step from before a resume holds the same state.
+  fs::remove_all(final, ec);
+  fs::rename(tmp, final, ec);
+  if (ec)
+    return abandon(Status::error(final.string() + ": cannot rename into place: " + ec.message()));
+  if (Status s = syncDirectory(root.string()); !s)
+    return s;
+  // Keep the newest `keep`; drop temporaries of writers that were killed.
+  auto all = listCheckpoints(root);
+  for (size_t i = 0; i + keep < all.size(); ++i)
+    fs::remove_all(all[i].second, ec);
+  for (const auto &e : fs::directory_iterator(root, ec))
+    if (e.path().filename().string().rfind(".", 0) == 0 && e.path() != tmp)
+      fs::remove_all(e.path(), ec);
+  return Status::ok();
+}
+
+std::string latestCheckpoint(const std::string &dir) {
+  auto all = listCheckpoints(fs::path(dir) / "checkpoints");
+  return all.empty() ? "" : all.back().second.string();
+}
+
+Status readCheckpoint(const std::string &path, const std::string &planSha256,
+                      ParameterStore &params, TrainOptimizer &opt, Schedule &schedule,
+                      TrainState &state) {
+  std::string manifestPath = (fs::path(path) / "manifest.json").string();
+  std::ifstream in(manifestPath);
+  if (!in)
+    return Status::error(manifestPath + ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  nlohmann::json m = nlohmann::json::parse(ss.str(), nullptr, false);
+  auto bad = [&](const std::string &what) {
+    return Status::error(manifestPath + ": not a valid checkpoint manifest: " + what);
+  };
+  if (m.is_discarded() || !m.is_object())
+    return bad("not a JSON object (truncated?)");
+  if (m.value("format", "") != "exp-checkpoint")
+    return bad("its `format` is not \"exp-checkpoint\"");
+  if (!m.contains("format_version") || m["format_version"] != kCheckpointFormatVersion)
+    return Status::error(manifestPath + ": checkpoint format version " +
+                         m.value("format_version", nlohmann::json()).dump() +
+                         " is not supported; this runtime reads version " +
+                         std::to_string(kCheckpointFormatVersion));
+  if (m.value("plan_sha256", "") != planSha256)
+    return Status::error(manifestPath + ": the checkpoint belongs to another plan (its " +
+                         "plan_sha256 differs from plan.json's); resume with the plan it was " +
+                         "written by");
+  try {
+    state.step = m.at("step").get<int64_t>();
+    state.batch = m.at("batch").get<int64_t>();
+    state.epochLossSum = m.at("epoch_loss_sum").get<double>();
+    state.epochBatches = m.at("epoch_batches").get<int64_t>();
+  } catch (const nlohmann::json::exception &) {
+    return bad("`step`, `batch`, `epoch_loss_sum` and `epoch_batches` are needed");
+  }
+  if (Status s = schedule.restore(m.value("schedule", nlohmann::json::object())); !s)
+    return Status::error(manifestPath + ": " + s.message());
+
+  std::string tensorsPath = (fs::path(path) / "state.safetensors").string();
+  std::ifstream tin(tensorsPath, std::ios::binary);
+  if (!tin)
+    return Status::error(tensorsPath + ": cannot open");
+  std::stringstream ts;
+  ts << tin.rdbuf();
+  const std::string bytes = ts.str();
+  if (Sha256().update(bytes).hex() != m.value("state_sha256", ""))
+    return Status::error(tensorsPath + ": its SHA-256 differs from the manifest's (truncated " +
+                         "or corrupt); delete this checkpoint to resume from an earlier one");
+  SafeTensors file;
+  if (Status s = decodeSafeTensors(tensorsPath, bytes, file); !s)
+    return s;
+  auto need = [&](const std::string &name, torch::Tensor &out) {
+    auto it = file.tensors.find(name);
+    if (it == file.tensors.end())
+      return Status::error(tensorsPath + ": tensor `" + name + "` is missing");
+    out = it->second;
+    return Status::ok();
+  };
+  torch::NoGradGuard noGrad;
+  for (const ParameterSpec &s : params.specs()) {
+    torch::Tensor t;
+    if (Status st = need("param/" + s.name, t); !st)
+      return st;
+    torch::Tensor p = params.get(s.name);
+    if (t.sizes() != p.sizes() || t.scalar_type() != p.scalar_type())
+      return Status::error(tensorsPath + ": tensor `param/" + s.name + "` has shape " +
+                           c10::str(t.sizes()) + ", the plan's parameter " +
+                           c10::str(p.sizes()));
+    p.copy_(t);
+  }
+  if (Status s = opt.restore(file.tensors); !s)
+    return Status::error(tensorsPath + ": " + s.message());
+  torch::Tensor epochLoss, stepLoss, stepLr, gradNorm, shuffle;
+  for (auto [name, t] : {std::pair{"loader/order", &state.order},
+                         {"rng/shuffle", &shuffle},
+                         {"rng/torch_cpu", &state.torchRng},
+                         {"history/epoch_loss", &epochLoss},
+                         {"history/step_loss", &stepLoss},
+                         {"history/step_lr", &stepLr},
+                         {"history/step_grad_norm", &gradNorm}})
+    if (Status s = need(name, *t); !s)
+      return s;
+  if (shuffle.scalar_type() != torch::kUInt8)
+    return Status::error(tensorsPath + ": `rng/shuffle` must be U8");
+  state.shuffleRng.assign(shuffle.data_ptr<uint8_t>(), shuffle.data_ptr<uint8_t>() + shuffle.numel());
+  state.epochLoss = toDoubles(epochLoss);
+  state.stepLoss = toDoubles(stepLoss);
+  state.stepLr = toDoubles(stepLr);
+  state.stepGradNorm = toDoubles(gradNorm);
+  if (state.order.scalar_type() != torch::kInt64 || state.torchRng.scalar_type() != torch::kUInt8)
+    return Status::error(tensorsPath + ": `loader/order` must be I64 and `rng/torch_cpu` U8");
+  return Status::ok();
+}
+
+} // namespace exprt

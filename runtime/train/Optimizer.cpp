@@ -1,5 +1,6 @@
 #include "train/Optimizer.h"
 
+#include "train/FusedAdamW.h"
 #include "train/Lamb.h"
 
 #include <torch/torch.h>
@@ -118,7 +119,7 @@ Status TrainOptimizer::create(const TrainSpec &spec, const ParameterStore &param
     auto opts = torch::optim::AdamWOptions(lr)
                     .betas({param(p, "beta1", 0.9), param(p, "beta2", 0.999)})
                     .eps(param(p, "eps", 1e-8));
-    o->opt_ = withDecayGroups<torch::optim::AdamW>(opts, wd, std::move(decay), std::move(noDecay));
+    o->opt_ = withDecayGroups<FusedAdamW>(opts, wd, std::move(decay), std::move(noDecay));
   } else if (spec.optimizer == "sgd") {
     auto opts = torch::optim::SGDOptions(lr)
                     .momentum(param(p, "momentum", 0.9))

@@ -1,5 +1,7 @@
 #include "train/FusedAdamW.h"
 
+#include "train/AdamState.h"
+
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
@@ -36,27 +38,15 @@ void adamwPass(float *p, const float *g, float *m, float *v, int64_t n, const Co
 } // namespace
 
 torch::Tensor FusedAdamW::step(LossClosure closure) {
+  torch::Tensor loss = evaluateClosure(closure);
   torch::NoGradGuard noGrad;
-  torch::Tensor loss;
-  if (closure) {
-    torch::AutoGradMode enable(true);
-    loss = closure();
-  }
   for (auto &group : param_groups()) {
     const auto &o = static_cast<const torch::optim::AdamWOptions &>(group.options());
     const double lr = o.lr(), beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
     for (torch::Tensor &p : group.params()) {
       if (!p.grad().defined())
         continue;
-      std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
-      auto it = state().find(key);
-      if (it == state().end()) {
-        auto s = std::make_unique<torch::optim::AdamWParamState>();
-        s->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
-        s->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
-        it = state().emplace(key, std::move(s)).first;
-      }
-      auto &s = static_cast<torch::optim::AdamWParamState &>(*it->second);
+      auto &s = adamState<torch::optim::AdamWParamState>(*this, p);
       s.step(s.step() + 1);
       const double bias1 = 1 - std::pow(beta1, double(s.step()));
       const double bias2 = 1 - std::pow(beta2, double(s.step()));

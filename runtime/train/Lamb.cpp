@@ -1,5 +1,7 @@
 #include "train/Lamb.h"
 
+#include "train/AdamState.h"
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -7,27 +9,15 @@
 namespace exprt {
 
 torch::Tensor Lamb::step(LossClosure closure) {
+  torch::Tensor loss = evaluateClosure(closure);
   torch::NoGradGuard noGrad;
-  torch::Tensor loss;
-  if (closure) {
-    torch::AutoGradMode enable(true);
-    loss = closure();
-  }
   for (auto &group : param_groups()) {
     const auto &o = static_cast<const LambOptions &>(group.options());
     for (torch::Tensor &p : group.params()) {
       if (!p.grad().defined())
         continue;
       const torch::Tensor &g = p.grad();
-      std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
-      auto it = state().find(key);
-      if (it == state().end()) {
-        auto s = std::make_unique<LambParamState>();
-        s->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
-        s->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Preserve));
-        it = state().emplace(key, std::move(s)).first;
-      }
-      auto &s = static_cast<LambParamState &>(*it->second);
+      auto &s = adamState<LambParamState>(*this, p);
       s.step(s.step() + 1);
       s.exp_avg().mul_(o.beta1()).add_(g, 1 - o.beta1());
       s.exp_avg_sq().mul_(o.beta2()).addcmul_(g, g, 1 - o.beta2());

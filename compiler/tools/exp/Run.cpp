@@ -20,25 +20,6 @@ namespace exptool {
 namespace fs = std::filesystem;
 namespace {
 
-bool writeFile(const fs::path &path, const std::string &contents, std::string &error) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-  out << contents;
-  out.close();
-  if (!out) {
-    error = "cannot write " + path.string();
-    return false;
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    error = "cannot write " + path.string() + ": " + ec.message();
-    return false;
-  }
-  return true;
-}
-
 bool readFile(const fs::path &path, std::string &out) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
@@ -66,8 +47,12 @@ int fail(const std::string &message) {
 struct RunInfo {
   nlohmann::json doc;
   fs::path dir;
-  bool save(std::string &error) const { return writeFile(dir / "run.json", doc.dump(2) + "\n", error); }
+  bool save(std::string &error) const;
 };
+
+bool RunInfo::save(std::string &error) const {
+  return writeFile((dir / "run.json").string(), doc.dump(2) + "\n", error);
+}
 
 // A session for the run in `info`, with `planText` loaded (`origin` names it
 // in errors).
@@ -158,6 +143,25 @@ int resumeRun(const RunRequest &r) {
 }
 
 } // namespace
+
+bool writeFile(const std::string &pathText, const std::string &contents, std::string &error) {
+  fs::path path = pathText, tmp = path;
+  tmp += ".tmp";
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  out << contents;
+  out.close();
+  if (!out) {
+    error = "cannot write " + path.string();
+    return false;
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    error = "cannot write " + path.string() + ": " + ec.message();
+    return false;
+  }
+  return true;
+}
 
 int runCommand(const RunRequest &r) {
   if (!r.resumeDir.empty())

@@ -22,4 +22,8 @@ struct RunRequest {
 // Returns the process exit status; errors go to stderr.
 int runCommand(const RunRequest &request);
 
+// Writes `contents` through a temporary file and a rename; false with
+// `error` set when it cannot.
+bool writeFile(const std::string &path, const std::string &contents, std::string &error);
+
 } // namespace exptool

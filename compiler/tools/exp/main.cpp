@@ -28,25 +28,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool writeFile(const fs::path &path, const std::string &contents, std::string &error) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-  out << contents;
-  out.close();
-  if (!out) {
-    error = "cannot write " + path.string();
-    return false;
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    error = "cannot write " + path.string() + ": " + ec.message();
-    return false;
-  }
-  return true;
-}
-
 int fail(const std::string &message) {
   std::cerr << "exp: error: " << message << "\n";
   return 1;
@@ -153,7 +134,7 @@ int main(int argc, char **argv) {
         return 0;
       }
       std::string error;
-      return writeFile(output, out.text, error) ? 0 : fail(error);
+      return exptool::writeFile(output, out.text, error) ? 0 : fail(error);
     }
     if (file.empty() == runRequest.resumeDir.empty())
       return fail("`exp run` takes a file to run, or --resume DIR");

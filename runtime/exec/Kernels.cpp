@@ -1,5 +1,7 @@
 #include "exec/Kernels.h"
 
+#include <ATen/autocast_mode.h>
+
 #include "exec/FusedLosses.h"
 #include "exec/GraphExecutor.h"
 
@@ -84,7 +86,15 @@ T crossEntropy(const In &x, const OpAttrs &, ParameterStore &) {
   return F::cross_entropy(x[0], x[1]);
 }
 T contrastiveLoss(const In &x, const OpAttrs &a, ParameterStore &) {
-  return fusedContrastiveLoss(x[0], x[1], x[2], ContrastiveKind(a.variant));
+  // Losses run in float32 under bf16 autocast (as PyTorch's autocast does for
+  // cross-entropy); the casts are differentiable.
+  // Autocast stays off inside, so the tensors its backward saved are float32.
+  auto f32 = [](const torch::Tensor &t) { return t.to(torch::kFloat32); };
+  const bool autocast = at::autocast::is_cpu_enabled();
+  at::autocast::set_cpu_enabled(false);
+  T loss = fusedContrastiveLoss(f32(x[0]), f32(x[1]), f32(x[2]), ContrastiveKind(a.variant));
+  at::autocast::set_cpu_enabled(autocast);
+  return loss;
 }
 
 struct Entry {

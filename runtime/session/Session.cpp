@@ -88,6 +88,17 @@ Status Session::loadPlanFile(const std::string &path) {
 Status Session::run() {
   if (!impl_->loaded)
     return Status::error("no plan loaded");
+  // LibTorch reports failures (out of memory among them) as exceptions; the
+  // API reports them as a Status, first line only.
+  try {
+    return runUnchecked();
+  } catch (const std::exception &e) {
+    std::string what = e.what();
+    return Status::error("the runtime failed: " + what.substr(0, what.find('\n')));
+  }
+}
+
+Status Session::runUnchecked() {
   const Plan &plan = impl_->plan;
   bool progress = impl_->options.progress;
   auto t0 = std::chrono::steady_clock::now();

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Reproducibility and fault handling of `exp run` (issue 5's done-when 1, 2, 4):
+"""Reproducibility and fault handling of `exp run` (issue 5's done-when 1, 2, 4),
+and bf16 autocast:
 
 1. a run killed with SIGKILL at random points and resumed with
    `exp run --resume` ends with the same metrics, bit for bit, as one that
@@ -176,3 +177,17 @@ if f"{bad_plan}: plan format version 99 is not supported" not in p.stderr:
 if os.path.exists(v):
     sys.exit("FAIL: a refused plan left a run directory behind")
 print("wrong plan version: ok")
+
+# --- bf16 autocast runs, learns, and computes differently from fp32 ----------
+with open(spec) as f:
+    text = f.read()
+bf16_spec = os.path.join(work, "bf16.exp")
+with open(bf16_spec, "w") as f:
+    f.write(text.replace("  accumulate = 2\n", '  accumulate = 2\n  precision = "bf16"\n'))
+run([bf16_spec, "--run-dir", os.path.join(work, "bf16"), *common])
+low = metrics(os.path.join(work, "bf16"))
+if low["step_loss"] == reference["step_loss"]:
+    sys.exit("FAIL: precision = bf16 computed exactly what fp32 did (autocast not applied?)")
+if not low["loss"][-1] < 0.9 * low["loss"][0]:
+    sys.exit(f"FAIL: bf16 training did not lower the loss: {low['loss']}")
+print("bf16: ok")

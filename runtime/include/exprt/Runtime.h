@@ -67,6 +67,7 @@ public:
 
 private:
   Session();
+  Status runUnchecked();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

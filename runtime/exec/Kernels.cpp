@@ -1,7 +1,6 @@
 #include "exec/Kernels.h"
 
-#include <ATen/autocast_mode.h>
-
+#include "exec/Autocast.h"
 #include "exec/FusedLosses.h"
 #include "exec/GraphExecutor.h"
 
@@ -90,11 +89,8 @@ T contrastiveLoss(const In &x, const OpAttrs &a, ParameterStore &) {
   // cross-entropy); the casts are differentiable.
   // Autocast stays off inside, so the tensors its backward saved are float32.
   auto f32 = [](const torch::Tensor &t) { return t.to(torch::kFloat32); };
-  const bool autocast = at::autocast::is_cpu_enabled();
-  at::autocast::set_cpu_enabled(false);
-  T loss = fusedContrastiveLoss(f32(x[0]), f32(x[1]), f32(x[2]), ContrastiveKind(a.variant));
-  at::autocast::set_cpu_enabled(autocast);
-  return loss;
+  CpuAutocast off(false);
+  return fusedContrastiveLoss(f32(x[0]), f32(x[1]), f32(x[2]), ContrastiveKind(a.variant));
 }
 
 struct Entry {

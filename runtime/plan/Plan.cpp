@@ -264,6 +264,11 @@ Status checkReferences(const Plan &plan, const std::string &origin) {
 }
 } // namespace
 
+double numberOr(const nlohmann::json &params, const char *name, double fallback) {
+  auto it = params.find(name);
+  return it != params.end() && it->is_number() ? it->get<double>() : fallback;
+}
+
 Status parsePlan(const std::string &text, const std::string &origin, Plan &plan) {
   plan = Plan();
   json doc;

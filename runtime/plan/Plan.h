@@ -109,6 +109,10 @@ struct Plan {
   std::vector<std::string> precompute; // graphs computed once over the training rows
 };
 
+// `params[name]` when it is a number, else `fallback` (optimizer and schedule
+// parameters).
+double numberOr(const nlohmann::json &params, const char *name, double fallback);
+
 // Parses and validates a plan; errors name `origin` and the JSON path.
 Status parsePlan(const std::string &text, const std::string &origin, Plan &plan);
 

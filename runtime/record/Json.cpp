@@ -4,6 +4,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include <fstream>
+#include <sstream>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -43,6 +46,16 @@ Status writeFileAtomic(const std::string &path, const std::string &contents) {
     return Status::error(path + ": cannot rename into place: " + err);
   }
   return Status::ok();
+}
+
+bool readFile(const std::string &path, std::string &out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  out = ss.str();
+  return true;
 }
 
 Status syncDirectory(const std::string &dir) {

@@ -13,6 +13,9 @@ namespace exprt {
 // ("No space left on device").
 Status writeFileAtomic(const std::string &path, const std::string &contents);
 
+// Reads the whole of `path` into `out`; false when it cannot be opened.
+bool readFile(const std::string &path, std::string &out);
+
 // Makes renames and removals in `dir` durable.
 Status syncDirectory(const std::string &dir);
 

@@ -6,9 +6,7 @@
 #include <torch/torch.h>
 
 #include <cstring>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 namespace exprt {
 namespace {
@@ -64,12 +62,10 @@ Status writeSafeTensors(const std::string &path, const SafeTensors &file) {
 }
 
 Status readSafeTensors(const std::string &path, SafeTensors &file) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
+  std::string bytes;
+  if (!readFile(path, bytes))
     return Status::error(path + ": cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return decodeSafeTensors(path, ss.str(), file);
+  return decodeSafeTensors(path, bytes, file);
 }
 
 Status decodeSafeTensors(const std::string &path, const std::string &bytes, SafeTensors &file) {

@@ -13,8 +13,6 @@
 #include <torch/torch.h>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include <cstdarg>
@@ -77,12 +75,10 @@ Status Session::loadPlan(const std::string &planJson, const std::string &origin)
 }
 
 Status Session::loadPlanFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
+  std::string text;
+  if (!readFile(path, text))
     return Status::error(path + ": cannot open plan");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return loadPlan(ss.str(), path);
+  return loadPlan(text, path);
 }
 
 Status Session::run() {

@@ -8,8 +8,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <unistd.h>
 
@@ -49,6 +47,12 @@ std::vector<std::pair<int64_t, fs::path>> listCheckpoints(const fs::path &root) 
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// The plain SHA-256 of a file's bytes, as `sha256sum` prints it (Sha256's
+// string overload is length-prefixed, for composite keys).
+std::string fileSha256(const std::string &bytes) {
+  return Sha256().update(bytes.data(), bytes.size()).hex();
 }
 
 } // namespace
@@ -103,7 +107,7 @@ Status writeCheckpoint(const std::string &dir, const std::string &planSha256,
                       {"epoch_loss_sum", state.epochLossSum},
                       {"epoch_batches", state.epochBatches},
                       {"schedule", schedule.state()},
-                      {"state_sha256", Sha256().update(bytes).hex()}};
+                      {"state_sha256", fileSha256(bytes)}};
   if (Status s = writeFileAtomic((tmp / "manifest.json").string(), m.dump(2) + "\n"); !s)
     return abandon(s);
   // A checkpoint of this step from before a resume holds the same state.
@@ -132,12 +136,10 @@ Status readCheckpoint(const std::string &path, const std::string &planSha256,
                       ParameterStore &params, TrainOptimizer &opt, Schedule &schedule,
                       TrainState &state) {
   std::string manifestPath = (fs::path(path) / "manifest.json").string();
-  std::ifstream in(manifestPath);
-  if (!in)
+  std::string manifest;
+  if (!readFile(manifestPath, manifest))
     return Status::error(manifestPath + ": cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  nlohmann::json m = nlohmann::json::parse(ss.str(), nullptr, false);
+  nlohmann::json m = nlohmann::json::parse(manifest, nullptr, false);
   auto bad = [&](const std::string &what) {
     return Status::error(manifestPath + ": not a valid checkpoint manifest: " + what);
   };
@@ -166,13 +168,10 @@ Status readCheckpoint(const std::string &path, const std::string &planSha256,
     return Status::error(manifestPath + ": " + s.message());
 
   std::string tensorsPath = (fs::path(path) / "state.safetensors").string();
-  std::ifstream tin(tensorsPath, std::ios::binary);
-  if (!tin)
+  std::string bytes;
+  if (!readFile(tensorsPath, bytes))
     return Status::error(tensorsPath + ": cannot open");
-  std::stringstream ts;
-  ts << tin.rdbuf();
-  const std::string bytes = ts.str();
-  if (Sha256().update(bytes).hex() != m.value("state_sha256", ""))
+  if (fileSha256(bytes) != m.value("state_sha256", ""))
     return Status::error(tensorsPath + ": its SHA-256 differs from the manifest's (truncated " +
                          "or corrupt); delete this checkpoint to resume from an earlier one");
   SafeTensors file;

@@ -8,11 +8,6 @@
 namespace exprt {
 namespace {
 
-double param(const nlohmann::json &p, const char *name, double fallback) {
-  auto it = p.find(name);
-  return it != p.end() && it->is_number() ? it->get<double>() : fallback;
-}
-
 // The two parameter groups of an optimiser of kind `Opt`: weight decay `wd` on
 // `decay`, none on `noDecay`; both otherwise configured as `opts`.
 template <typename Opt, typename Options>
@@ -110,26 +105,26 @@ Status TrainOptimizer::create(const TrainSpec &spec, const ParameterStore &param
       o->params_.emplace_back(s.name, params.get(s.name));
     }
   const nlohmann::json &p = spec.optimizerParams;
-  double lr = param(p, "lr", 0), wd = param(p, "weight_decay", 0);
+  double lr = numberOr(p, "lr", 0), wd = numberOr(p, "weight_decay", 0);
   if (!(lr > 0))
     return Status::error("optimizer `" + spec.optimizer + "` needs a positive `lr`");
   o->kind_ = spec.optimizer;
   o->baseLr_ = lr;
   if (spec.optimizer == "adamw") {
     auto opts = torch::optim::AdamWOptions(lr)
-                    .betas({param(p, "beta1", 0.9), param(p, "beta2", 0.999)})
-                    .eps(param(p, "eps", 1e-8));
+                    .betas({numberOr(p, "beta1", 0.9), numberOr(p, "beta2", 0.999)})
+                    .eps(numberOr(p, "eps", 1e-8));
     o->opt_ = withDecayGroups<FusedAdamW>(opts, wd, std::move(decay), std::move(noDecay));
   } else if (spec.optimizer == "sgd") {
     auto opts = torch::optim::SGDOptions(lr)
-                    .momentum(param(p, "momentum", 0.9))
+                    .momentum(numberOr(p, "momentum", 0.9))
                     .nesterov(p.value("nesterov", false));
     o->opt_ = withDecayGroups<torch::optim::SGD>(opts, wd, std::move(decay), std::move(noDecay));
   } else if (spec.optimizer == "lamb") {
     auto opts = LambOptions(lr)
-                    .beta1(param(p, "beta1", 0.9))
-                    .beta2(param(p, "beta2", 0.999))
-                    .eps(param(p, "eps", 1e-6));
+                    .beta1(numberOr(p, "beta1", 0.9))
+                    .beta2(numberOr(p, "beta2", 0.999))
+                    .eps(numberOr(p, "eps", 1e-6));
     o->opt_ = withDecayGroups<Lamb>(opts, wd, std::move(decay), std::move(noDecay));
   } else {
     return Status::error("unknown optimizer `" + spec.optimizer + "`");

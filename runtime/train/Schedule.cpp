@@ -8,11 +8,6 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-double num(const nlohmann::json &p, const char *name, double fallback) {
-  auto it = p.find(name);
-  return it != p.end() && it->is_number() ? it->get<double>() : fallback;
-}
-
 // Cosine interpolation from `from` (pct = 0) to `to` (pct = 1).
 double cosineBetween(double from, double to, double pct) {
   return to + (from - to) * 0.5 * (1 + std::cos(kPi * pct));
@@ -117,23 +112,23 @@ Status Schedule::create(const TrainSpec &spec, double baseLr, int64_t totalSteps
   if (kind == "constant_lr") {
     out = std::make_unique<Constant>(baseLr);
   } else if (kind == "warmup_cosine") {
-    int64_t warmup = static_cast<int64_t>(num(p, "warmup_steps", 0));
+    int64_t warmup = static_cast<int64_t>(numberOr(p, "warmup_steps", 0));
     if (warmup == 0)
-      warmup = static_cast<int64_t>(std::llround(num(p, "warmup_fraction", 0) * double(totalSteps)));
-    out = std::make_unique<WarmupCosine>(baseLr, num(p, "min_lr", 0), warmup,
-                                         static_cast<int64_t>(num(p, "restart_every", 0)),
+      warmup = static_cast<int64_t>(std::llround(numberOr(p, "warmup_fraction", 0) * double(totalSteps)));
+    out = std::make_unique<WarmupCosine>(baseLr, numberOr(p, "min_lr", 0), warmup,
+                                         static_cast<int64_t>(numberOr(p, "restart_every", 0)),
                                          totalSteps);
   } else if (kind == "one_cycle") {
-    double pct = num(p, "pct_start", 0.3);
+    double pct = numberOr(p, "pct_start", 0.3);
     if (!(pct > 0 && pct < 1))
       return Status::error("schedule one_cycle needs 0 < pct_start < 1");
-    out = std::make_unique<OneCycle>(num(p, "max_lr", baseLr), pct, totalSteps);
+    out = std::make_unique<OneCycle>(numberOr(p, "max_lr", baseLr), pct, totalSteps);
   } else if (kind == "reduce_on_plateau") {
-    double factor = num(p, "factor", 0.9);
+    double factor = numberOr(p, "factor", 0.9);
     if (!(factor > 0 && factor < 1))
       return Status::error("schedule reduce_on_plateau needs 0 < factor < 1");
-    out = std::make_unique<ReduceOnPlateau>(baseLr, static_cast<int64_t>(num(p, "patience", 500)),
-                                            factor, num(p, "min_lr", 1e-6));
+    out = std::make_unique<ReduceOnPlateau>(baseLr, static_cast<int64_t>(numberOr(p, "patience", 500)),
+                                            factor, numberOr(p, "min_lr", 1e-6));
   } else {
     return Status::error("unknown schedule `" + kind + "`");
   }

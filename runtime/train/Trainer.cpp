@@ -1,10 +1,10 @@
 #include "train/Trainer.h"
 
+#include "exec/Autocast.h"
 #include "train/Checkpoint.h"
 #include "train/Optimizer.h"
 #include "train/Schedule.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -18,23 +18,6 @@ namespace exprt {
 namespace {
 
 std::string describe(double v) { return std::isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf"; }
-
-// bf16 autocast for the forward pass when the plan asks for it.
-struct Autocast {
-  explicit Autocast(bool on) : on_(on) {
-    if (!on_)
-      return;
-    at::autocast::set_cpu_enabled(true);
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-  }
-  ~Autocast() {
-    if (!on_)
-      return;
-    at::autocast::set_cpu_enabled(false);
-    at::autocast::clear_cache();
-  }
-  bool on_;
-};
 
 torch::Generator &cpuGenerator() {
   static torch::Generator g = at::detail::getDefaultCPUGenerator();
@@ -68,7 +51,7 @@ double gradientNorm(const std::vector<torch::Tensor> &params, double max) {
 std::string findNonFinite(const GraphExecutor &exec,
                           const std::map<std::string, torch::Tensor> &columns, bool bf16) {
   torch::NoGradGuard noGrad;
-  Autocast autocast(bf16);
+  CpuAutocast autocast(bf16);
   const Graph &graph = exec.graph();
   int64_t bad = exec.firstNonFinite(columns);
   if (bad < 0)
@@ -140,9 +123,11 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
         return s;
       std::istringstream(st.shuffleRng) >> rng;
       setRngState(st.torchRng);
-      if (st.order.numel() == n)
-        order.assign(st.order.data_ptr<int64_t>(), st.order.data_ptr<int64_t>() + n);
-      result.resumedFromStep = st.step;
+      if (st.order.numel() != n || (n > 0 && (st.order.min().item<int64_t>() < 0 ||
+                                               st.order.max().item<int64_t>() >= screen.perturbation.size(0))))
+        return Status::error(ckpt + ": its `loader/order` does not hold the " + std::to_string(n) +
+                             " training rows of this dataset");
+      order.assign(st.order.data_ptr<int64_t>(), st.order.data_ptr<int64_t>() + n);
       if (options.progress)
         std::fprintf(stderr, "resuming from %s (step %lld of %lld)\n", ckpt.c_str(),
                      (long long)st.step, (long long)totalSteps);
@@ -189,7 +174,7 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
       torch::Tensor rngBefore = rngState();
       torch::Tensor loss;
       {
-        Autocast autocast(bf16);
+        CpuAutocast autocast(bf16);
         loss = exec.run(inputs)[0];
       }
       double value = loss.item<double>();

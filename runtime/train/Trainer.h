@@ -28,7 +28,7 @@ struct TrainResult {
   std::vector<double> stepLoss;    // mean loss per optimiser step
   std::vector<double> stepLr;      // learning rate per optimiser step
   std::vector<double> stepGradNorm; // global gradient norm before clipping
-  int64_t steps = 0, resumedFromStep = -1;
+  int64_t steps = 0;
   double seconds = 0; // of this process's part of the run
 };
 

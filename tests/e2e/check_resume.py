@@ -13,6 +13,7 @@ and bf16 autocast:
    and leaving no run directory behind.
 """
 import glob
+import hashlib
 import json
 import os
 import random
@@ -165,6 +166,39 @@ if state not in p.stderr or "truncated" not in p.stderr:
 if len(checkpoints(t)) != 2 or os.path.getsize(state) != size // 2:
     sys.exit("FAIL: resuming from a bad checkpoint changed the checkpoints")
 print("truncated checkpoint: ok")
+
+# The manifest's state_sha256 is the file's plain SHA-256 (sha256sum's).
+newest_a = checkpoints(a)[-1]
+with open(os.path.join(newest_a, "state.safetensors"), "rb") as f, \
+        open(os.path.join(newest_a, "manifest.json")) as g:
+    if json.load(g)["state_sha256"] != hashlib.sha256(f.read()).hexdigest():
+        sys.exit("FAIL: the manifest's state_sha256 is not the SHA-256 of state.safetensors")
+
+# A checkpoint whose row order does not fit the dataset (its hash made to
+# match, as a buggy writer would) is refused rather than indexed out of range.
+o = os.path.join(work, "bad-order")
+shutil.copytree(t, o)
+shutil.rmtree(checkpoints(o)[-1])
+newest = checkpoints(o)[-1]
+state = os.path.join(newest, "state.safetensors")
+with open(state, "rb") as f:
+    data = bytearray(f.read())
+n_header = int.from_bytes(data[:8], "little")
+header = json.loads(data[8:8 + n_header])
+begin, end = header["loader/order"]["data_offsets"]
+start_byte = 8 + n_header + begin
+data[start_byte:start_byte + 8] = (10**9).to_bytes(8, "little")
+with open(state, "wb") as f:
+    f.write(data)
+with open(os.path.join(newest, "manifest.json")) as f:
+    manifest = json.load(f)
+manifest["state_sha256"] = hashlib.sha256(data).hexdigest()
+with open(os.path.join(newest, "manifest.json"), "w") as f:
+    json.dump(manifest, f)
+p = run(["--resume", o, "--quiet"], expect=1)
+if "`loader/order` does not hold" not in p.stderr or newest not in p.stderr:
+    sys.exit(f"FAIL: a bad row order in a checkpoint is not refused clearly:\n{p.stderr}")
+print("bad row order: ok")
 
 bad_plan = os.path.join(work, "v99.json")
 plan["format_version"] = 99

@@ -105,7 +105,8 @@ private:
     }
     datasets_[info] = b_.create<expd::DatasetOp>(loc(d.nameRange), expd::DatasetType::get(&ctx_),
                                                  b_.getStringAttr(d.name),
-                                                 b_.getStringAttr(source), params(info->source->args));
+                                                 b_.getStringAttr(source), params(info->source->args),
+                                                 info->augment ? params(info->augment->args) : nullptr);
     lastDecl_ = datasets_[info].getDefiningOp();
   }
 

@@ -179,6 +179,12 @@ FailureOr<json> emitPlan(ModuleOp module, const PlanHeader &header) {
       haveSource = true;
       plan["data"] = {{"name", src.getName().str()}, {"kind", src.getKind().str()},
                       {"params", *attrToJson(src, src.getParams())}};
+      if (DictionaryAttr aug = src.getAugmentAttr()) {
+        FailureOr<json> a = attrToJson(src, aug);
+        if (failed(a))
+          return failure();
+        plan["data"]["augment"] = *a;
+      }
     } else if (auto p = dyn_cast<step::ParameterOp>(op)) {
       json param = {{"name", p.getSymName().str()},
                     {"shape", shapeOf(p.getType())},

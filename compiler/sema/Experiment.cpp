@@ -139,6 +139,8 @@ ValPtr Sema::checkDataset(const Decl &d, int module) {
         info->holdOutRange[col] = rec->items[k]->origin;
     }
   };
+  if (const Val *aug = settings->arg("augment"); aug && aug->kind != VK::None && aug->decl)
+    info->augment = settings->args.at("augment");
   readSplit("hold_out", info->holdOut);
   readSplit("keep", info->keep);
   readSplit("drop", info->drop);

@@ -134,6 +134,7 @@ struct DatasetInfo {
   // hold_out / keep / drop: column -> values (as source-like strings).
   std::map<std::string, std::vector<std::string>> holdOut, keep, drop;
   std::map<std::string, SourceRange> holdOutRange;
+  ValPtr augment; // the `augment` setting: an `augmentations(...)` call, or none
   const DataType *column(const std::string &name) const;
 };
 

@@ -37,8 +37,11 @@ enum class Kind {
 
 class Hoister {
 public:
-  Hoister(ModuleOp module, func::FuncOp graph, bool explain)
-      : module_(module), graph_(graph), symbols_(module), explain_(explain) {}
+  // `augmentedImages`: the graph's image columns are augmented afresh every
+  // step, so they vary like a parameter does.
+  Hoister(ModuleOp module, func::FuncOp graph, bool explain, bool augmentedImages)
+      : module_(module), graph_(graph), symbols_(module), explain_(explain),
+        augmentedImages_(augmentedImages) {}
 
   // Moves the frozen per-row slice of the graph into a features graph, or
   // into the one of `existing` that computes the same. Returns it, or null
@@ -49,9 +52,15 @@ private:
   Kind classify(Operation *op);
   Kind kindOf(Value v) {
     if (auto arg = dyn_cast<BlockArgument>(v))
-      return graph_.getArgAttr(arg.getArgNumber(), step::kColumnAttr) ? Kind::PerRow
-                                                                      : Kind::Varying;
+      return graph_.getArgAttr(arg.getArgNumber(), step::kColumnAttr) && !isAugmented(arg)
+                 ? Kind::PerRow
+                 : Kind::Varying;
     return kinds_.lookup(v.getDefiningOp());
+  }
+  // An image column (a batch of [C, H, W]) of a graph whose images are augmented.
+  bool isAugmented(BlockArgument arg) {
+    auto t = dyn_cast<RankedTensorType>(arg.getType());
+    return augmentedImages_ && t && t.getRank() == 4;
   }
   bool readsFrozenParameter(Value v, llvm::SetVector<Operation *> &slice);
   void explainBlocked(Operation *op);
@@ -59,7 +68,7 @@ private:
   ModuleOp module_;
   func::FuncOp graph_;
   SymbolTable symbols_;
-  bool explain_;
+  bool explain_, augmentedImages_;
   llvm::DenseMap<Operation *, Kind> kinds_;
   bool explained_ = false;
 };
@@ -123,6 +132,8 @@ void Hoister::explainBlocked(Operation *op) {
       InFlightDiagnostic d = op->emitRemark() << "not hoisted: reads a frozen parameter, but its input ";
       if (Operation *def = v.getDefiningOp())
         d << "comes from '" << def->getName() << "', which changes between steps";
+      else if (isAugmented(cast<BlockArgument>(v)))
+        d << "is an image column the dataset's `augment` changes every step";
       else
         d << "is not a dataset column";
       return;
@@ -233,6 +244,8 @@ struct StepHoistFrozenEncoders
     // The training graph and the evaluation graphs over dataset rows (not the
     // label-set graphs recall_at evaluates per class).
     llvm::SetVector<func::FuncOp> graphs;
+    func::FuncOp trainGraph;
+    bool augmented = false;
     Operation *firstDirective = nullptr;
     auto add = [&](Operation *user, FlatSymbolRefAttr ref) {
       auto g = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(user, ref);
@@ -242,16 +255,20 @@ struct StepHoistFrozenEncoders
         firstDirective = user;
     };
     for (Operation &op : module.getBody()->getOperations()) {
-      if (auto loop = dyn_cast<step::TrainLoopOp>(op))
+      if (auto src = dyn_cast<step::SourceOp>(op))
+        augmented = static_cast<bool>(src.getAugmentAttr());
+      if (auto loop = dyn_cast<step::TrainLoopOp>(op)) {
         add(loop, loop.getGraphAttr());
-      else if (auto eval = dyn_cast<step::EvaluateOp>(op))
+        trainGraph = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(loop, loop.getGraphAttr());
+      } else if (auto eval = dyn_cast<step::EvaluateOp>(op))
         for (Attribute a : eval.getGraphs())
           add(eval, cast<FlatSymbolRefAttr>(a));
     }
     // One features graph, and one precompute, per distinct frozen computation.
     SmallVector<func::FuncOp> features;
     for (func::FuncOp graph : graphs) {
-      func::FuncOp f = Hoister(module, graph, explain).run(features);
+      // Augmentation applies to training batches only.
+      func::FuncOp f = Hoister(module, graph, explain, augmented && graph == trainGraph).run(features);
       if (!f || llvm::is_contained(features, f))
         continue;
       features.push_back(f);

@@ -88,7 +88,8 @@ def StepHoistFrozenEncoders : Pass<"step-hoist-frozen-encoders", "::mlir::Module
     `step.train_loop` drives, and in each evaluation graph over dataset rows
     (not recall_at's candidates, marked `step.rows = "classes"`), a value
     is *per-row* when it is a dataset
-    column, or the result of a row-wise (`Step_RowWise`), side-effect-free op
+    column (in the training graph, not an image column of a source with
+    `augment`: those change every step), or the result of a row-wise (`Step_RowWise`), side-effect-free op
     whose operands are per-row values, frozen parameters or constants. Such a
     value is the same at every step for a given row. The per-row values that
     something else uses (a trainable head, the loss) and that read a frozen

@@ -302,6 +302,21 @@ Status parsePlan(const std::string &text, const std::string &origin, Plan &plan)
     r.get(*d, "data", "kind", plan.dataKind);
     if (const json *p = r.field(*d, "data", "params"))
       plan.dataParams = *p;
+    if (const json *a = r.field(*d, "data", "augment", /*required=*/false)) {
+      AugmentSpec &aug = plan.augment;
+      r.get(*a, "data.augment", "crop", aug.crop, false);
+      r.get(*a, "data.augment", "flip", aug.flip, false);
+      r.get(*a, "data.augment", "rot90", aug.rot90, false);
+      r.get(*a, "data.augment", "intensity", aug.intensity, false);
+      if (r.ok() && !(aug.crop >= 0.08 && aug.crop <= 1))
+        r.fail("data.augment.crop", "must be in [0.08, 1]");
+      if (r.ok() && !(aug.intensity >= 0 && aug.intensity <= 1))
+        r.fail("data.augment.intensity", "must be in [0, 1]");
+      for (auto it = a->begin(); a->is_object() && it != a->end() && r.ok(); ++it)
+        if (it.key() != "crop" && it.key() != "flip" && it.key() != "rot90" &&
+            it.key() != "intensity")
+          r.fail("data.augment." + it.key(), "is not an augmentation this runtime knows");
+    }
   }
   if (const json *ps = r.field(doc, "", "parameters")) {
     for (size_t i = 0; ps->is_array() && i < ps->size(); ++i) {

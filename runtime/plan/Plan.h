@@ -13,7 +13,7 @@
 
 namespace exprt {
 
-inline constexpr int kPlanFormatVersion = 4;
+inline constexpr int kPlanFormatVersion = 5;
 
 struct ParameterSpec {
   std::string name;
@@ -90,6 +90,15 @@ struct TrainSpec {
   bool deterministic = true;
 };
 
+// Training-time augmentations of the image columns (data.augment).
+struct AugmentSpec {
+  double crop = 1;      // random resized crop: minimum kept area fraction; 1 = off
+  bool flip = false;    // random horizontal and vertical flips
+  bool rot90 = false;   // random multiple-of-90-degree rotation
+  double intensity = 0; // per-channel scale/shift jitter amplitude
+  bool any() const { return crop < 1 || flip || rot90 || intensity > 0; }
+};
+
 struct EvalSpec {
   std::string name, metric;
   std::vector<std::string> graphs;
@@ -102,6 +111,7 @@ struct Plan {
   std::string sha256; // of the plan's text: checkpoints name the plan they belong to
   std::string dataName, dataKind;
   nlohmann::json dataParams;
+  AugmentSpec augment;
   std::vector<ParameterSpec> parameters;
   std::map<std::string, Graph> graphs;
   TrainSpec train;

@@ -130,6 +130,7 @@ Status Session::runUnchecked() {
   to.runDir = impl_->options.runDir;
   to.checkpointEvery = impl_->options.checkpointEvery;
   to.resume = impl_->options.resume;
+  to.dataWorkers = impl_->options.dataWorkers;
   if (Status s = train(plan, screen, features, params, to, tr); !s)
     return s;
   if (Status s = evaluateAll(plan, screen, features, params, EmbeddingSource::Model, evalSeed, after); !s)

@@ -1,5 +1,7 @@
 #include "train/Trainer.h"
 
+#include "data/Augment.h"
+#include "data/Prefetch.h"
 #include "exec/Autocast.h"
 #include "train/Checkpoint.h"
 #include "train/Optimizer.h"
@@ -155,6 +157,19 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
     return last.empty() ? std::string("")
                         : "; the last good checkpoint is kept in " + last;
   };
+  // Batch b of the run: rows of the current epoch's order (built ahead on
+  // worker threads, never past the epoch's end, as the order is reshuffled there).
+  auto makeBatch = [&](int64_t b) -> Batch {
+    int64_t pos = b % batchesPerEpoch;
+    torch::Tensor idx = torch::tensor(
+        std::vector<int64_t>(order.begin() + pos * batch, order.begin() + (pos + 1) * batch),
+        torch::kInt64);
+    Batch inputs = features.inputs(graph, screen, idx);
+    augmentBatch(inputs, graph, plan.augment, spec.seed, b);
+    return inputs;
+  };
+  const int64_t lastBatch = totalSteps * spec.accumulate - 1;
+  BatchPrefetcher prefetcher(options.dataWorkers, /*depth=*/2 * options.dataWorkers);
   const std::vector<torch::Tensor> trainable = params.trainable();
   const auto [injectStep, injectOp] = nanInjection();
   while (st.step < totalSteps) {
@@ -167,10 +182,8 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
       int64_t pos = st.batch % batchesPerEpoch;
       if (pos == 0)
         std::shuffle(order.begin(), order.end(), rng);
-      torch::Tensor idx = torch::tensor(
-          std::vector<int64_t>(order.begin() + pos * batch, order.begin() + (pos + 1) * batch),
-          torch::kInt64);
-      std::map<std::string, torch::Tensor> inputs = features.inputs(graph, screen, idx);
+      Batch inputs = prefetcher.take(
+          st.batch, std::min(lastBatch, st.batch - pos + batchesPerEpoch - 1), makeBatch);
       torch::Tensor rngBefore = rngState();
       torch::Tensor loss;
       {

@@ -21,6 +21,9 @@ struct TrainOptions {
   // Continue from the newest checkpoint under `runDir` (from the start when
   // there is none yet).
   bool resume = false;
+  // Threads building batches ahead of the step; 0 builds them in the step's
+  // thread. Results do not depend on it.
+  int dataWorkers = 1;
 };
 
 struct TrainResult {

@@ -160,6 +160,15 @@ LogicalResult DatasetOp::verify() {
     return failure();
   if (intParam(getParams(), "holdout_plates") >= intParam(getParams(), "plates"))
     return emitOpError() << "holds out every plate; none are left for training";
+  if (DictionaryAttr aug = getAugmentAttr())
+    for (NamedAttribute a : aug) {
+      StringRef k = a.getName().strref();
+      bool isBool = isa<BoolAttr>(a.getValue()), isFloat = isa<FloatAttr>(a.getValue());
+      if (!(((k == "flip" || k == "rot90") && isBool) ||
+            ((k == "crop" || k == "intensity") && isFloat)))
+        return emitOpError() << "has an unknown augmentation '" << k
+                             << "' (crop: float, flip: bool, rot90: bool, intensity: float)";
+    }
   return success();
 }
 

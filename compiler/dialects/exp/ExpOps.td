@@ -92,9 +92,12 @@ def Exp_DatasetOp : Exp_Op<"dataset", [Pure]> {
   let summary = "a dataset from a source with parameters";
   let description = [{
     `source` names a reader or generator (`simulated_screen`); `params` are
-    its resolved parameters, defaults included.
+    its resolved parameters, defaults included. `augment`, when present, holds
+    the training-time augmentations of its image columns (`crop`, `flip`,
+    `rot90`, `intensity`), drawn afresh for every batch.
   }];
-  let arguments = (ins StrAttr:$name, StrAttr:$source, DictionaryAttr:$params);
+  let arguments = (ins StrAttr:$name, StrAttr:$source, DictionaryAttr:$params,
+                       OptionalAttr<DictionaryAttr>:$augment);
   let results = (outs Exp_DatasetType:$result);
   let assemblyFormat = "$name $source $params attr-dict";
   let hasVerifier = 1;

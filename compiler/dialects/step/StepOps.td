@@ -346,7 +346,12 @@ def Step_YieldOp : Step_Op<"yield", [Pure, Terminator, HasParent<"FusionOp">]> {
 
 def Step_SourceOp : Step_Op<"source"> {
   let summary = "the data source graphs read their columns from";
-  let arguments = (ins StrAttr:$name, StrAttr:$kind, DictionaryAttr:$params);
+  let description = [{
+    `augment` (from `exp.dataset`) makes its image columns vary between
+    training steps: nothing that reads them is hoisted out of the loop.
+  }];
+  let arguments = (ins StrAttr:$name, StrAttr:$kind, DictionaryAttr:$params,
+                       OptionalAttr<DictionaryAttr>:$augment);
   let assemblyFormat = "$name $kind $params attr-dict";
 }
 

@@ -66,6 +66,7 @@ std::unique_ptr<exprt::Session> openSession(const RunInfo &info, bool resume, bo
   options.runDir = info.dir.string();
   options.checkpointEvery = info.doc["checkpoint_every"].get<long long>();
   options.resume = resume;
+  options.dataWorkers = info.doc.value("data_workers", 1);
   if (info.doc.contains("feature_cache"))
     options.featureCacheDir = info.doc["feature_cache"].get<std::string>();
   auto session = exprt::Session::create(options, status);
@@ -128,6 +129,8 @@ int resumeRun(const RunRequest &r) {
     info.doc["threads"] = r.threads;
   if (r.checkpointEvery > 0)
     info.doc["checkpoint_every"] = r.checkpointEvery;
+  if (r.dataWorkers >= 0)
+    info.doc["data_workers"] = r.dataWorkers;
   std::string planText, error;
   fs::path planPath = info.dir / "plan.json";
   if (!readFile(planPath, planText))
@@ -194,6 +197,7 @@ int runCommand(const RunRequest &r) {
               {"started", timestamp("%Y-%m-%dT%H:%M:%S")},
               {"threads", r.threads > 0 ? r.threads : static_cast<int>(cores)},
               {"checkpoint_every", r.checkpointEvery},
+              {"data_workers", r.dataWorkers >= 0 ? r.dataWorkers : 1},
               {"runtime_version", exprt::runtimeVersion()},
               {"resumed", nlohmann::json::array()}};
   if (r.compile.useCache)

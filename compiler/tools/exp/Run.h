@@ -16,6 +16,7 @@ struct RunRequest {
   int threads = 0;       // 0: as recorded when resuming, else one per core
   bool quiet = false;
   long long checkpointEvery = 0; // optimiser steps; 0: as recorded, else per epoch
+  int dataWorkers = -1;          // batch-building threads; -1: as recorded, else 1
   expc::CompileOptions compile;
 };
 

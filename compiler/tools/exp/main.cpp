@@ -79,6 +79,10 @@ int main(int argc, char **argv) {
   run->add_option("--checkpoint-every", runRequest.checkpointEvery,
                   "optimiser steps between checkpoints (default: one per epoch)")
       ->check(CLI::NonNegativeNumber);
+  run->add_option("--data-workers", runRequest.dataWorkers,
+                  "threads building batches ahead of the step (default 1; 0: none); "
+                  "results do not depend on it")
+      ->check(CLI::Range(0, 64));
   run->add_flag("-q,--quiet", runRequest.quiet, "no per-epoch progress lines");
 
   bool noCache = false;

@@ -41,6 +41,10 @@ struct SessionOptions {
   // deterministic mode on the CPU, with the same threads, the run then ends
   // with the same metrics, bit for bit, as one that was never interrupted.
   bool resume = false;
+  // Threads that build training batches (gather rows, augment images) ahead
+  // of the step; 0 builds them in the training thread. Metrics do not
+  // depend on it.
+  int dataWorkers = 1;
 };
 
 class Session {

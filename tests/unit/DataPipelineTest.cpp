@@ -1,0 +1,140 @@
+// The training data pipeline: augmentations do what they say, are drawn
+// from the seed alone, and batches built on worker threads are the batches.
+#include "data/Augment.h"
+#include "data/Prefetch.h"
+
+#include <doctest/doctest.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <stdexcept>
+
+using namespace exprt;
+
+namespace {
+
+torch::Tensor images(int64_t n, int64_t c, int64_t h, int64_t w) {
+  return torch::arange(n * c * h * w, torch::kFloat32).reshape({n, c, h, w});
+}
+
+bool sameValuesSorted(const torch::Tensor &a, const torch::Tensor &b) {
+  return torch::equal(std::get<0>(a.flatten().sort()), std::get<0>(b.flatten().sort()));
+}
+
+} // namespace
+
+TEST_CASE("no augmentation leaves images unchanged") {
+  torch::Tensor x = images(4, 3, 8, 8);
+  CHECK(torch::equal(augmentImages(x, AugmentSpec{}, 1), x));
+}
+
+TEST_CASE("flips and quarter turns permute each image's pixels within its channel") {
+  AugmentSpec spec;
+  spec.flip = true;
+  spec.rot90 = true;
+  torch::Tensor x = images(16, 2, 6, 6);
+  torch::Tensor y = augmentImages(x, spec, 7);
+  REQUIRE(y.sizes() == x.sizes());
+  int changed = 0;
+  for (int64_t i = 0; i < 16; ++i)
+    for (int64_t c = 0; c < 2; ++c) {
+      CHECK(sameValuesSorted(x[i][c], y[i][c]));
+      // One of the eight symmetries of the square.
+      bool found = false;
+      for (int64_t k = 0; k < 4 && !found; ++k)
+        for (bool f : {false, true}) {
+          torch::Tensor t = torch::rot90(f ? x[i][c].flip({-1}) : x[i][c], k, {-2, -1});
+          found = found || torch::equal(t, y[i][c]);
+        }
+      CHECK(found);
+    }
+  for (int64_t i = 0; i < 16; ++i)
+    changed += !torch::equal(x[i], y[i]);
+  CHECK(changed >= 8); // 1/8 of draws are the identity
+}
+
+TEST_CASE("non-square images keep their shape under rot90") {
+  AugmentSpec spec;
+  spec.rot90 = true;
+  torch::Tensor x = images(8, 1, 4, 6);
+  CHECK(augmentImages(x, spec, 3).sizes() == x.sizes());
+}
+
+TEST_CASE("intensity jitter is a per-channel affine map within its bounds") {
+  AugmentSpec spec;
+  spec.intensity = 0.2;
+  torch::Tensor x = torch::randn({4, 3, 5, 5}, torch::kFloat64).to(torch::kFloat32);
+  torch::Tensor y = augmentImages(x, spec, 11);
+  for (int64_t i = 0; i < 4; ++i)
+    for (int64_t c = 0; c < 3; ++c) {
+      // Fit y = a x + b from two pixels; every pixel must follow it.
+      torch::Tensor xs = x[i][c].flatten().to(torch::kFloat64), ys = y[i][c].flatten().to(torch::kFloat64);
+      double a = ((ys[1] - ys[0]) / (xs[1] - xs[0])).item<double>();
+      double b = (ys[0] - a * xs[0]).item<double>();
+      CHECK(torch::allclose(ys, a * xs + b, 1e-4, 1e-5));
+      CHECK(a >= 0.8 - 1e-6);
+      CHECK(a <= 1.2 + 1e-6);
+      CHECK(std::abs(b) <= 0.2 + 1e-6);
+    }
+}
+
+TEST_CASE("a random resized crop of a constant image is that constant, at the image's size") {
+  AugmentSpec spec;
+  spec.crop = 0.3;
+  torch::Tensor x = torch::full({6, 2, 12, 12}, 2.5f);
+  torch::Tensor y = augmentImages(x, spec, 5);
+  CHECK(y.sizes() == x.sizes());
+  CHECK(torch::allclose(y, x));
+  // On a gradient image the crop zooms in: values change.
+  torch::Tensor g = images(6, 1, 12, 12);
+  CHECK(!torch::equal(augmentImages(g, spec, 5), g));
+}
+
+TEST_CASE("the draws depend on the seed only; bags keep their shape") {
+  AugmentSpec spec;
+  spec.crop = 0.5;
+  spec.flip = true;
+  spec.rot90 = true;
+  spec.intensity = 0.1;
+  torch::Tensor x = torch::rand({3, 4, 2, 8, 8}); // 3 bags of 4 sites
+  torch::Tensor a = augmentImages(x, spec, augmentSeed(0, 5, "image"));
+  CHECK(a.sizes() == x.sizes());
+  CHECK(torch::equal(a, augmentImages(x, spec, augmentSeed(0, 5, "image"))));
+  CHECK(!torch::equal(a, augmentImages(x, spec, augmentSeed(0, 6, "image"))));
+  CHECK(!torch::equal(a, augmentImages(x, spec, augmentSeed(1, 5, "image"))));
+  CHECK(augmentSeed(0, 5, "treated1") != augmentSeed(0, 5, "control1"));
+}
+
+TEST_CASE("prefetched batches equal batches built in place, in order, for any worker count") {
+  auto make = [](int64_t b) {
+    Batch out;
+    out["x"] = torch::full({2}, static_cast<float>(b * b));
+    return out;
+  };
+  for (int workers : {0, 1, 3}) {
+    BatchPrefetcher p(workers, 4);
+    for (int64_t b = 0; b < 20; ++b) {
+      int64_t last = (b / 7) * 7 + 6; // "epochs" of 7 batches
+      Batch got = p.take(b, last, make);
+      CHECK(got.at("x")[0].item<float>() == static_cast<float>(b * b));
+    }
+  }
+}
+
+TEST_CASE("prefetching stops at the epoch's last batch and rethrows a worker's error") {
+  std::atomic<int64_t> highest{-1};
+  auto make = [&](int64_t b) {
+    int64_t h = highest.load();
+    while (b > h && !highest.compare_exchange_weak(h, b)) {
+    }
+    if (b == 3)
+      throw std::runtime_error("corrupt image in batch 3");
+    return Batch{{"x", torch::zeros({1})}};
+  };
+  BatchPrefetcher p(2, 8);
+  p.take(0, 2, make);
+  p.take(1, 2, make);
+  p.take(2, 2, make);
+  CHECK(highest.load() == 2);
+  CHECK_THROWS_WITH(p.take(3, 9, make), "corrupt image in batch 3");
+}

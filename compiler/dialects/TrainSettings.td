@@ -18,6 +18,7 @@ defvar Exp_TrainLoopSettings = (ins
   DefaultValuedAttr<StrAttr, "\"fp32\"">:$precision,
   DefaultValuedAttr<F64Attr, "0.0">:$clip_grad_norm,
   DefaultValuedAttr<I64Attr, "1">:$accumulate,
-  DefaultValuedAttr<BoolAttr, "true">:$deterministic);
+  DefaultValuedAttr<BoolAttr, "true">:$deterministic,
+  DefaultValuedAttr<I64Attr, "0">:$early_stop_patience);
 
 #endif // EXP_TRAIN_SETTINGS_TD

@@ -106,7 +106,8 @@ private:
     datasets_[info] = b_.create<expd::DatasetOp>(loc(d.nameRange), expd::DatasetType::get(&ctx_),
                                                  b_.getStringAttr(d.name),
                                                  b_.getStringAttr(source), params(info->source->args),
-                                                 info->augment ? params(info->augment->args) : nullptr);
+                                                 info->augment ? params(info->augment->args) : nullptr,
+                                                 b_.getF64FloatAttr(info->valFraction));
     lastDecl_ = datasets_[info].getDefiningOp();
   }
 
@@ -305,8 +306,6 @@ private:
     // `schedule = none` is a constant learning rate.
     const Val *sched = t->arg("schedule");
     bool hasSchedule = sched && sched->kind != VK::None && sched->decl;
-    if (const Val *v = t->arg("early_stop_patience"); v && v->i != 0)
-      unsupported(v->origin.valid() ? v->origin : d.nameRange, "running early stopping");
     if (!l || failed_)
       return;
     b_.create<expd::TrainOp>(
@@ -315,7 +314,7 @@ private:
         hasSchedule ? sched->decl->name : "constant_lr",
         hasSchedule ? params(sched->args) : b_.getDictionaryAttr({}), t->arg("precision")->s,
         llvm::APFloat(t->arg("clip_grad_norm")->f), t->arg("accumulate")->i,
-        t->arg("deterministic")->b);
+        t->arg("deterministic")->b, t->arg("early_stop_patience")->i);
   }
 
   void evaluate(const Decl &d) {

@@ -185,6 +185,8 @@ FailureOr<json> emitPlan(ModuleOp module, const PlanHeader &header) {
           return failure();
         plan["data"]["augment"] = *a;
       }
+      if (double vf = src.getValFraction().convertToDouble(); vf > 0)
+        plan["data"]["val_fraction"] = vf;
     } else if (auto p = dyn_cast<step::ParameterOp>(op)) {
       json param = {{"name", p.getSymName().str()},
                     {"shape", shapeOf(p.getType())},
@@ -218,7 +220,8 @@ FailureOr<json> emitPlan(ModuleOp module, const PlanHeader &header) {
                        {"schedule", {{"kind", t.getSchedule().str()}, {"params", *schedParams}}},
                        {"clip_grad_norm", t.getClipGradNorm().convertToDouble()},
                        {"precision", t.getPrecision().str()},
-                       {"deterministic", t.getDeterministic()}};
+                       {"deterministic", t.getDeterministic()},
+                       {"early_stop_patience", t.getEarlyStopPatience()}};
     } else if (auto p = dyn_cast<step::PrecomputeOp>(op)) {
       plan["precompute"].push_back({{"graph", p.getGraph().str()}});
     } else if (auto e = dyn_cast<step::EvaluateOp>(op)) {

@@ -139,6 +139,8 @@ ValPtr Sema::checkDataset(const Decl &d, int module) {
         info->holdOutRange[col] = rec->items[k]->origin;
     }
   };
+  if (const Val *vf = settings->arg("val_fraction"))
+    info->valFraction = vf->f;
   if (const Val *aug = settings->arg("augment"); aug && aug->kind != VK::None && aug->decl)
     info->augment = settings->args.at("augment");
   readSplit("hold_out", info->holdOut);
@@ -283,6 +285,17 @@ void Sema::checkLeakage() {
     d.help("train on the dataset itself (its training split); evaluate on `.held_out`");
     return;
   }
+  // Early stopping watches the loss on the training dataset's validation rows.
+  if (const Val *patience = train->arg("early_stop_patience"); patience && patience->i > 0)
+    for (const DatasetInfo *t : used)
+      if (t->valFraction <= 0) {
+        diags_.emit(diag::NoValidationSplit,
+                    patience->origin.valid() ? patience->origin : train_->nameRange,
+                    t->decl->name)
+            .help(fmt::format("keep some training rows aside in `{}`'s block, as in "
+                              "`val_fraction = 0.1`", t->decl->name));
+        return;
+      }
   // A dataset read for training must not contain rows another declaration of
   // the same source holds out (the same screen declared twice).
   auto sameSource = [](const DatasetInfo *a, const DatasetInfo *b) {

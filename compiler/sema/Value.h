@@ -135,6 +135,7 @@ struct DatasetInfo {
   std::map<std::string, std::vector<std::string>> holdOut, keep, drop;
   std::map<std::string, SourceRange> holdOutRange;
   ValPtr augment; // the `augment` setting: an `augmentations(...)` call, or none
+  double valFraction = 0; // training rows kept aside for validation
   const DataType *column(const std::string &name) const;
 };
 

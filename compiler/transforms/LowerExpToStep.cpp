@@ -387,7 +387,7 @@ LogicalResult ExperimentLowering::run() {
   OpBuilder mb(exp_);
   expd::DatasetOp ds = datasets[0];
   mb.create<step::SourceOp>(ds.getLoc(), ds.getNameAttr(), ds.getSourceAttr(), ds.getParamsAttr(),
-                           ds.getAugmentAttr());
+                           ds.getAugmentAttr(), ds.getValFractionAttr());
 
   // The training graph: columns -> scalar loss.
   expd::TrainOp train = trains[0];

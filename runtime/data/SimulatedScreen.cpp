@@ -123,6 +123,32 @@ torch::Tensor Screen::column(const std::string &name, const torch::Tensor &sites
   return well.index_select(0, sites);
 }
 
+void splitValidation(Screen &screen, double fraction, uint64_t seed) {
+  if (fraction <= 0)
+    return;
+  const int64_t *well = screen.well.data_ptr<int64_t>();
+  std::vector<int64_t> wells;
+  for (int64_t s : screen.trainSites)
+    if (wells.empty() || wells.back() != well[s])
+      wells.push_back(well[s]);
+  std::sort(wells.begin(), wells.end());
+  wells.erase(std::unique(wells.begin(), wells.end()), wells.end());
+  if (wells.size() < 2)
+    return;
+  auto n = static_cast<size_t>(std::llround(fraction * static_cast<double>(wells.size())));
+  n = std::clamp<size_t>(n, 1, wells.size() - 1);
+  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + 101);
+  for (size_t i = 0; i < n; ++i) // a partial Fisher-Yates shuffle picks n wells
+    std::swap(wells[i], wells[i + rng() % (wells.size() - i)]);
+  std::vector<bool> isVal(static_cast<size_t>(screen.wells), false);
+  for (size_t i = 0; i < n; ++i)
+    isVal[wells[i]] = true;
+  std::vector<int64_t> train;
+  for (int64_t s : screen.trainSites)
+    (isVal[well[s]] ? screen.valSites : train).push_back(s);
+  screen.trainSites = std::move(train);
+}
+
 Status generateSimulatedScreen(const nlohmann::json &json, Screen &screen) {
   Params p;
   if (Status s = readParams(json, p); !s)

@@ -21,6 +21,7 @@ struct Screen {
   torch::Tensor plate;        // [N] int64
   torch::Tensor well;         // [N] int64, unique across plates
   std::vector<int64_t> trainSites, evalSites;
+  std::vector<int64_t> valSites; // training wells kept aside (splitValidation)
   int64_t perturbations = 0; // classes, control included
   int64_t plates = 0, wells = 0;
   torch::Tensor effects; // [perturbations, features]: the ground truth
@@ -32,5 +33,10 @@ struct Screen {
 
 // Generates the screen described by `params` (the plan's data.params).
 Status generateSimulatedScreen(const nlohmann::json &params, Screen &screen);
+
+// Moves `fraction` of the training wells (at least one, and never all),
+// chosen from `seed`, with all their sites from `trainSites` to `valSites`:
+// sites of one well never straddle the two.
+void splitValidation(Screen &screen, double fraction, uint64_t seed);
 
 } // namespace exprt

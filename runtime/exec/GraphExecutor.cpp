@@ -51,7 +51,7 @@ bool finite(const torch::Tensor &t) {
 template <typename Check>
 static std::vector<torch::Tensor> runGraph(const Graph &graph, ParameterStore &params,
                                            const std::map<std::string, torch::Tensor> &columns,
-                                           int64_t poison, Check check) {
+                                           int64_t poison, bool inference, Check check) {
   std::vector<torch::Tensor> values(graph.valueCount);
   for (const GraphInput &in : graph.inputs)
     values[in.id] = columns.at(in.binding);
@@ -61,7 +61,9 @@ static std::vector<torch::Tensor> runGraph(const Graph &graph, ParameterStore &p
     args.clear();
     for (int64_t v : op.operands)
       args.push_back(values[v]);
-    values[op.results[0]] = kernelFunction(op.kernel)(args, op.attrs, params);
+    values[op.results[0]] = inference && op.op == "dropout"
+                                ? args[0]
+                                : kernelFunction(op.kernel)(args, op.attrs, params);
     if (static_cast<int64_t>(i) == poison)
       values[op.results[0]] = values[op.results[0]] * std::nan("");
     if (!check(i, values[op.results[0]]))
@@ -75,7 +77,7 @@ static std::vector<torch::Tensor> runGraph(const Graph &graph, ParameterStore &p
 
 std::vector<torch::Tensor>
 GraphExecutor::run(const std::map<std::string, torch::Tensor> &columns) const {
-  return runGraph(graph_, params_, columns, poison_, [](size_t, const torch::Tensor &) { return true; });
+  return runGraph(graph_, params_, columns, poison_, inference_, [](size_t, const torch::Tensor &) { return true; });
 }
 
 int64_t GraphExecutor::firstNonFinite(const std::map<std::string, torch::Tensor> &columns) const {
@@ -83,7 +85,7 @@ int64_t GraphExecutor::firstNonFinite(const std::map<std::string, torch::Tensor>
     if (!finite(columns.at(graph_.inputs[i].binding)))
       return static_cast<int64_t>(graph_.ops.size() + i);
   int64_t bad = -1;
-  runGraph(graph_, params_, columns, poison_, [&](size_t i, const torch::Tensor &t) {
+  runGraph(graph_, params_, columns, poison_, inference_, [&](size_t i, const torch::Tensor &t) {
     if (finite(t))
       return true;
     bad = static_cast<int64_t>(i);

@@ -40,11 +40,14 @@ public:
   // Fault injection for tests (EXP_INJECT_NAN): op `op`'s result becomes NaN
   // in the following runs; -1 turns it off.
   void injectNaN(int64_t op) { poison_ = op; }
+  // Inference: dropout passes its input through (validation losses).
+  void setInference(bool on) { inference_ = on; }
 
 private:
   const Graph &graph_;
   ParameterStore &params_;
   int64_t poison_ = -1;
+  bool inference_ = false;
 };
 
 } // namespace exprt

@@ -302,6 +302,9 @@ Status parsePlan(const std::string &text, const std::string &origin, Plan &plan)
     r.get(*d, "data", "kind", plan.dataKind);
     if (const json *p = r.field(*d, "data", "params"))
       plan.dataParams = *p;
+    r.get(*d, "data", "val_fraction", plan.valFraction, false);
+    if (r.ok() && !(plan.valFraction >= 0 && plan.valFraction <= 0.5))
+      r.fail("data.val_fraction", "must be in [0, 0.5]");
     if (const json *a = r.field(*d, "data", "augment", /*required=*/false)) {
       AugmentSpec &aug = plan.augment;
       r.get(*a, "data.augment", "crop", aug.crop, false);
@@ -349,6 +352,9 @@ Status parsePlan(const std::string &text, const std::string &origin, Plan &plan)
     r.get(*t, "train", "clip_grad_norm", plan.train.clipGradNorm, false);
     r.get(*t, "train", "precision", plan.train.precision, false);
     r.get(*t, "train", "deterministic", plan.train.deterministic, false);
+    r.get(*t, "train", "early_stop_patience", plan.train.earlyStopPatience, false);
+    if (r.ok() && plan.train.earlyStopPatience < 0)
+      r.fail("train.early_stop_patience", "must be >= 0");
     // The optimiser is required; the other settings default to the `train`
     // block's defaults.
     auto kindAndParams = [&](const char *key, std::string &kind, json &params,

@@ -88,6 +88,8 @@ struct TrainSpec {
   double clipGradNorm = 0;       // 0: no clipping
   std::string precision = "fp32"; // | bf16 (autocast)
   bool deterministic = true;
+  // Stop after this many epochs without a lower validation loss; 0: never.
+  int64_t earlyStopPatience = 0;
 };
 
 // Training-time augmentations of the image columns (data.augment).
@@ -112,6 +114,7 @@ struct Plan {
   std::string dataName, dataKind;
   nlohmann::json dataParams;
   AugmentSpec augment;
+  double valFraction = 0; // of the training wells, kept aside for validation
   std::vector<ParameterSpec> parameters;
   std::map<std::string, Graph> graphs;
   TrainSpec train;

@@ -117,6 +117,12 @@ Status Session::runUnchecked() {
   if (Status s = features.build(plan, screen, params, rows, impl_->options.featureCacheDir, progress);
       !s)
     return s;
+  // Validation rows come out of the training rows (after the features, whose
+  // cache key covers every row either way).
+  splitValidation(screen, plan.valFraction, plan.dataParams.value("seed", uint64_t(0)));
+  if (progress && !screen.valSites.empty())
+    std::fprintf(stderr, "data: %zu of the training sites kept aside for validation\n",
+                 screen.valSites.size());
   nlohmann::json before, random, after;
   uint64_t evalSeed = static_cast<uint64_t>(plan.train.seed) + 7919;
   if (Status s = evaluateAll(plan, screen, features, params, EmbeddingSource::Model, evalSeed, before); !s)
@@ -144,6 +150,7 @@ Status Session::runUnchecked() {
   m["data"] = {{"kind", plan.dataKind},
                {"train_sites", screen.trainSites.size()},
                {"eval_sites", screen.evalSites.size()},
+               {"val_sites", screen.valSites.size()},
                {"seconds", dataSeconds}};
   m["train"] = {{"name", plan.train.name},
                 {"epochs", plan.train.epochs},
@@ -155,6 +162,9 @@ Status Session::runUnchecked() {
                 {"step_loss", tr.stepLoss},
                 {"step_lr", tr.stepLr},
                 {"step_grad_norm", tr.stepGradNorm},
+                {"val_loss", tr.valLoss},
+                {"best_epoch", tr.bestEpoch},
+                {"stopped_early", tr.stoppedEarly},
                 {"threads", torch::get_num_threads()}};
   m["precompute"] = nlohmann::json::array();
   for (const PrecomputeRecord &r : features.records())

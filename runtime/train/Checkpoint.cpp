@@ -92,6 +92,9 @@ Status writeCheckpoint(const std::string &dir, const std::string &planSha256,
   file.tensors["history/step_loss"] = doubles(state.stepLoss);
   file.tensors["history/step_lr"] = doubles(state.stepLr);
   file.tensors["history/step_grad_norm"] = doubles(state.stepGradNorm);
+  file.tensors["history/val_loss"] = doubles(state.valLoss);
+  for (const auto &[name, t] : state.best)
+    file.tensors["best/" + name] = t;
   std::string bytes;
   fs::path tensorsPath = tmp / "state.safetensors";
   if (Status s = encodeSafeTensors(tensorsPath.string(), file, bytes); !s)
@@ -107,6 +110,11 @@ Status writeCheckpoint(const std::string &dir, const std::string &planSha256,
                       {"epoch_loss_sum", state.epochLossSum},
                       {"epoch_batches", state.epochBatches},
                       {"schedule", schedule.state()},
+                      {"early_stopping",
+                       {{"best_epoch", state.bestEpoch},
+                        {"best_val_loss", state.bestValLoss},
+                        {"bad_epochs", state.badEpochs},
+                        {"stopped", state.stopped}}},
                       {"state_sha256", fileSha256(bytes)}};
   if (Status s = writeFileAtomic((tmp / "manifest.json").string(), m.dump(2) + "\n"); !s)
     return abandon(s);
@@ -164,6 +172,15 @@ Status readCheckpoint(const std::string &path, const std::string &planSha256,
   } catch (const nlohmann::json::exception &) {
     return bad("`step`, `batch`, `epoch_loss_sum` and `epoch_batches` are needed");
   }
+  try {
+    const nlohmann::json &es = m.at("early_stopping");
+    state.bestEpoch = es.at("best_epoch").get<int64_t>();
+    state.bestValLoss = es.at("best_val_loss").get<double>();
+    state.badEpochs = es.at("bad_epochs").get<int64_t>();
+    state.stopped = es.at("stopped").get<bool>();
+  } catch (const nlohmann::json::exception &) {
+    return bad("`early_stopping` needs `best_epoch`, `best_val_loss`, `bad_epochs` and `stopped`");
+  }
   if (Status s = schedule.restore(m.value("schedule", nlohmann::json::object())); !s)
     return Status::error(manifestPath + ": " + s.message());
 
@@ -195,17 +212,28 @@ Status readCheckpoint(const std::string &path, const std::string &planSha256,
                            c10::str(t.sizes()) + ", the plan's parameter " +
                            c10::str(p.sizes()));
     p.copy_(t);
+    // The best epoch's parameters, when early stopping has seen one.
+    if (auto b = file.tensors.find("best/" + s.name); b != file.tensors.end()) {
+      if (b->second.sizes() != p.sizes() || b->second.scalar_type() != p.scalar_type())
+        return Status::error(tensorsPath + ": tensor `best/" + s.name + "` has shape " +
+                             c10::str(b->second.sizes()) + ", the plan's parameter " +
+                             c10::str(p.sizes()));
+      state.best[s.name] = b->second;
+    }
   }
+  if (!state.best.empty() && state.best.size() != params.specs().size())
+    return Status::error(tensorsPath + ": the best epoch's parameters (`best/...`) are incomplete");
   if (Status s = opt.restore(file.tensors); !s)
     return Status::error(tensorsPath + ": " + s.message());
-  torch::Tensor epochLoss, stepLoss, stepLr, gradNorm, shuffle;
+  torch::Tensor epochLoss, stepLoss, stepLr, gradNorm, valLoss, shuffle;
   for (auto [name, t] : {std::pair{"loader/order", &state.order},
                          {"rng/shuffle", &shuffle},
                          {"rng/torch_cpu", &state.torchRng},
                          {"history/epoch_loss", &epochLoss},
                          {"history/step_loss", &stepLoss},
                          {"history/step_lr", &stepLr},
-                         {"history/step_grad_norm", &gradNorm}})
+                         {"history/step_grad_norm", &gradNorm},
+                         {"history/val_loss", &valLoss}})
     if (Status s = need(name, *t); !s)
       return s;
   if (shuffle.scalar_type() != torch::kUInt8)
@@ -215,6 +243,7 @@ Status readCheckpoint(const std::string &path, const std::string &planSha256,
   state.stepLoss = toDoubles(stepLoss);
   state.stepLr = toDoubles(stepLr);
   state.stepGradNorm = toDoubles(gradNorm);
+  state.valLoss = toDoubles(valLoss);
   if (state.order.scalar_type() != torch::kInt64 || state.torchRng.scalar_type() != torch::kUInt8)
     return Status::error(tensorsPath + ": `loader/order` must be I64 and `rng/torch_cpu` U8");
   return Status::ok();

@@ -11,6 +11,7 @@
 #include "train/Optimizer.h"
 #include "train/Schedule.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,13 @@ struct TrainState {
   std::vector<double> epochLoss;          // finished epochs' mean loss
   std::vector<double> stepLoss, stepLr;   // per optimiser step
   std::vector<double> stepGradNorm;       // before clipping
+  // Early stopping on the validation rows' loss.
+  std::vector<double> valLoss;            // per finished epoch
+  double bestValLoss = 0;                 // valid when bestEpoch > 0
+  int64_t bestEpoch = 0;                  // 1-based; 0: none yet
+  int64_t badEpochs = 0;                  // epochs since the best
+  bool stopped = false;                   // patience ran out
+  std::map<std::string, torch::Tensor> best; // parameters after the best epoch
 };
 
 // Writes checkpoint `state.step` under `dir`/checkpoints and keeps the newest

@@ -75,6 +75,24 @@ std::pair<int64_t, int64_t> nanInjection() {
   return {-1, -1};
 }
 
+// The training objective on the validation rows, without dropout or
+// augmentation: the mean over full batches in a fixed order.
+double validationLoss(const GraphExecutor &exec, const FeatureStore &features,
+                      const Screen &screen, int64_t batch, bool bf16) {
+  torch::NoGradGuard noGrad;
+  CpuAutocast autocast(bf16);
+  const std::vector<int64_t> &rows = screen.valSites;
+  const int64_t b = std::min<int64_t>(batch, static_cast<int64_t>(rows.size()));
+  const int64_t batches = static_cast<int64_t>(rows.size()) / b;
+  double sum = 0;
+  for (int64_t i = 0; i < batches; ++i) {
+    torch::Tensor idx = torch::tensor(
+        std::vector<int64_t>(rows.begin() + i * b, rows.begin() + (i + 1) * b), torch::kInt64);
+    sum += exec.run(features.inputs(exec.graph(), screen, idx))[0].item<double>();
+  }
+  return sum / double(batches);
+}
+
 // The op that reads parameter `name` (for messages about its gradient).
 std::string readerOf(const Graph &graph, const std::string &name) {
   for (const OpNode &op : graph.ops)
@@ -97,6 +115,9 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
   if (Status s = TrainOptimizer::create(spec, params, opt); !s)
     return s;
   GraphExecutor exec(graph, params);
+  GraphExecutor validate(graph, params);
+  validate.setInference(true);
+  const bool validating = !screen.valSites.empty();
   const bool bf16 = spec.precision == "bf16";
   at::globalContext().setDeterministicAlgorithms(spec.deterministic, /*warn_only=*/true);
 
@@ -172,7 +193,8 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
   BatchPrefetcher prefetcher(options.dataWorkers, /*depth=*/2 * options.dataWorkers);
   const std::vector<torch::Tensor> trainable = params.trainable();
   const auto [injectStep, injectOp] = nanInjection();
-  while (st.step < totalSteps) {
+  while (st.step < totalSteps && !st.stopped) {
+    const size_t reported = st.epochLoss.size();
     exec.injectNaN(st.step + 1 == injectStep ? injectOp : -1);
     opt->zeroGrad();
     double lr = schedule->lr(st.step);
@@ -206,14 +228,6 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
         st.epochLoss.push_back(st.epochLossSum / double(st.epochBatches));
         st.epochLossSum = 0;
         st.epochBatches = 0;
-        if (options.progress) {
-          double elapsed =
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-          std::fprintf(stderr, "epoch %3lld/%lld  loss %.4f  lr %.3g  %6.1fs\n",
-                       (long long)st.epochLoss.size(), (long long)totalEpochs,
-                       st.epochLoss.back(), lr, elapsed);
-          std::fflush(stderr);
-        }
       }
     }
     double norm = gradientNorm(trainable, spec.clipGradNorm);
@@ -235,13 +249,57 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
     st.stepLr.push_back(lr);
     st.stepGradNorm.push_back(norm);
     ++st.step;
-    if (st.step % checkpointEvery == 0 || st.step == totalSteps)
+    // Epochs that ended in this step: validate (once), maybe stop, report.
+    if (validating && st.valLoss.size() < st.epochLoss.size()) {
+      double v = validationLoss(validate, features, screen, batch, bf16);
+      if (!std::isfinite(v))
+        return Status::error(where() + ": the validation loss is " + describe(v) + kept());
+      while (st.valLoss.size() < st.epochLoss.size()) {
+        st.valLoss.push_back(v);
+        if (st.bestEpoch == 0 || v < st.bestValLoss) {
+          st.bestValLoss = v;
+          st.bestEpoch = static_cast<int64_t>(st.valLoss.size());
+          st.badEpochs = 0;
+          st.best.clear();
+          if (spec.earlyStopPatience > 0)
+            for (const ParameterSpec &s : params.specs())
+              st.best[s.name] = params.get(s.name).detach().clone();
+        } else if (++st.badEpochs >= spec.earlyStopPatience && spec.earlyStopPatience > 0) {
+          st.stopped = true;
+        }
+      }
+    }
+    if (options.progress)
+      for (size_t e = reported; e < st.epochLoss.size(); ++e) {
+        double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        char val[32] = "";
+        if (e < st.valLoss.size())
+          std::snprintf(val, sizeof val, "  val %.4f", st.valLoss[e]);
+        std::fprintf(stderr, "epoch %3zu/%lld  loss %.4f%s  lr %.3g  %6.1fs\n", e + 1,
+                     (long long)totalEpochs, st.epochLoss[e], val, lr, elapsed);
+        std::fflush(stderr);
+      }
+    if (st.stopped && options.progress)
+      std::fprintf(stderr, "early stop: no lower validation loss for %lld epochs; keeping epoch %lld's "
+                   "parameters (validation loss %.4f)\n", (long long)spec.earlyStopPatience,
+                   (long long)st.bestEpoch, st.bestValLoss);
+    if (st.step % checkpointEvery == 0 || st.step == totalSteps || st.stopped)
       if (Status s = save(); !s)
         return Status::error("cannot write a checkpoint at step " + std::to_string(st.step) +
                              ": " + s.message() + kept());
   }
-  if (st.epochBatches > 0) // a step budget that ends inside an epoch
+  if (st.epochBatches > 0 && !st.stopped) // a step budget that ends inside an epoch
     st.epochLoss.push_back(st.epochLossSum / double(st.epochBatches));
+  // Early stopping keeps the best epoch's parameters.
+  if (!st.best.empty()) {
+    torch::NoGradGuard noGrad;
+    for (const auto &[name, t] : st.best)
+      params.get(name).copy_(t);
+    result.bestEpoch = st.bestEpoch;
+  }
+  result.valLoss = st.valLoss;
+  result.stoppedEarly = st.stopped;
   result.epochLoss = st.epochLoss;
   result.stepLoss = st.stepLoss;
   result.stepLr = st.stepLr;

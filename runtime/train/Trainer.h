@@ -31,11 +31,17 @@ struct TrainResult {
   std::vector<double> stepLoss;    // mean loss per optimiser step
   std::vector<double> stepLr;      // learning rate per optimiser step
   std::vector<double> stepGradNorm; // global gradient norm before clipping
+  std::vector<double> valLoss;      // per epoch, on the validation rows (when any)
+  int64_t bestEpoch = 0;            // the epoch whose parameters are kept (0: the last)
+  bool stoppedEarly = false;
   int64_t steps = 0;
   double seconds = 0; // of this process's part of the run
 };
 
-// `features` holds the plan's precomputed inputs for the training rows.
+// `features` holds the plan's precomputed inputs for the training rows. With
+// validation rows (`screen.valSites`), the loss on them is recorded after
+// every epoch; with `early_stop_patience`, training stops when it has not
+// improved for that many epochs, and `params` end as they were after the best.
 Status train(const Plan &plan, const Screen &screen, const FeatureStore &features,
              ParameterStore &params, const TrainOptions &options, TrainResult &result);
 

@@ -160,6 +160,8 @@ LogicalResult DatasetOp::verify() {
     return failure();
   if (intParam(getParams(), "holdout_plates") >= intParam(getParams(), "plates"))
     return emitOpError() << "holds out every plate; none are left for training";
+  if (double vf = getValFraction().convertToDouble(); !(vf >= 0 && vf <= 0.5))
+    return emitOpError() << "needs val_fraction in [0, 0.5]";
   if (DictionaryAttr aug = getAugmentAttr())
     for (NamedAttribute a : aug) {
       StringRef k = a.getName().strref();
@@ -339,6 +341,8 @@ LogicalResult TrainOp::verify() {
     return emitOpError() << "needs steps >= 0 and accumulate >= 1";
   if (!(getClipGradNorm().convertToDouble() >= 0))
     return emitOpError() << "needs clip_grad_norm >= 0";
+  if (getEarlyStopPatience() < 0)
+    return emitOpError() << "needs early_stop_patience >= 0";
   return success();
 }
 

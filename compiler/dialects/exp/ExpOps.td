@@ -94,10 +94,12 @@ def Exp_DatasetOp : Exp_Op<"dataset", [Pure]> {
     `source` names a reader or generator (`simulated_screen`); `params` are
     its resolved parameters, defaults included. `augment`, when present, holds
     the training-time augmentations of its image columns (`crop`, `flip`,
-    `rot90`, `intensity`), drawn afresh for every batch.
+    `rot90`, `intensity`), drawn afresh for every batch. `val_fraction` of the
+    training wells are kept aside as validation rows (early stopping).
   }];
   let arguments = (ins StrAttr:$name, StrAttr:$source, DictionaryAttr:$params,
-                       OptionalAttr<DictionaryAttr>:$augment);
+                       OptionalAttr<DictionaryAttr>:$augment,
+                       DefaultValuedAttr<F64Attr, "0.0">:$val_fraction);
   let results = (outs Exp_DatasetType:$result);
   let assemblyFormat = "$name $source $params attr-dict";
   let hasVerifier = 1;
@@ -233,7 +235,9 @@ def Exp_TrainOp : Exp_Op<"train"> {
     batches. `schedule` is `constant_lr`, `warmup_cosine`, `one_cycle` or
     `reduce_on_plateau` with its parameters; `clip_grad_norm` > 0 clips the
     global gradient norm; `precision` is `fp32` or `bf16` (autocast);
-    `deterministic` asks the runtime for reproducible kernels.
+    `deterministic` asks the runtime for reproducible kernels;
+    `early_stop_patience` > 0 stops after that many epochs without a lower
+    loss on the dataset's validation rows and keeps the best parameters.
   }];
   let arguments = !con((ins Exp_LossType:$objective, StrAttr:$name, I64Attr:$epochs,
                             I64Attr:$batch, I64Attr:$seed, StrAttr:$optimizer,

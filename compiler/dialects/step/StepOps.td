@@ -351,7 +351,8 @@ def Step_SourceOp : Step_Op<"source"> {
     training steps: nothing that reads them is hoisted out of the loop.
   }];
   let arguments = (ins StrAttr:$name, StrAttr:$kind, DictionaryAttr:$params,
-                       OptionalAttr<DictionaryAttr>:$augment);
+                       OptionalAttr<DictionaryAttr>:$augment,
+                       DefaultValuedAttr<F64Attr, "0.0">:$val_fraction);
   let assemblyFormat = "$name $kind $params attr-dict";
 }
 

@@ -7,6 +7,7 @@
 #include "exec/GraphExecutor.h"
 #include "plan/Plan.h"
 #include "record/Json.h"
+#include "record/Sha256.h"
 #include "train/Checkpoint.h"
 #include "train/Trainer.h"
 
@@ -29,6 +30,16 @@ std::string format(const char *fmt, ...) {
   std::vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   return buf;
+}
+// The content hash of the data a run read: every column and the split.
+std::string dataSha256(const Screen &screen) {
+  Sha256 h;
+  h.update(std::string("exp-data/1"));
+  for (const torch::Tensor &t : {screen.images, screen.perturbation, screen.plate, screen.well})
+    h.update(t);
+  for (const std::vector<int64_t> *rows : {&screen.trainSites, &screen.valSites, &screen.evalSites})
+    h.update(torch::tensor(*rows, torch::kInt64));
+  return h.hex();
 }
 } // namespace
 
@@ -133,6 +144,7 @@ Status Session::runUnchecked() {
   TrainResult tr;
   TrainOptions to;
   to.progress = progress;
+  to.progressBar = impl_->options.progressBar;
   to.runDir = impl_->options.runDir;
   to.checkpointEvery = impl_->options.checkpointEvery;
   to.resume = impl_->options.resume;
@@ -151,6 +163,7 @@ Status Session::runUnchecked() {
                {"train_sites", screen.trainSites.size()},
                {"eval_sites", screen.evalSites.size()},
                {"val_sites", screen.valSites.size()},
+               {"sha256", dataSha256(screen)},
                {"seconds", dataSeconds}};
   m["train"] = {{"name", plan.train.name},
                 {"epochs", plan.train.epochs},

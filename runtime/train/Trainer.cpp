@@ -5,6 +5,7 @@
 #include "exec/Autocast.h"
 #include "train/Checkpoint.h"
 #include "train/Optimizer.h"
+#include "train/Progress.h"
 #include "train/Schedule.h"
 
 #include <torch/torch.h>
@@ -168,6 +169,8 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
   };
 
   auto start = std::chrono::steady_clock::now();
+  Progress progress(options.progress, options.progressBar, totalSteps, st.step,
+                    batch * spec.accumulate);
   auto where = [&]() {
     return "training `" + spec.name + "` stopped at step " + std::to_string(st.step + 1) +
            " (epoch " + std::to_string(st.batch / batchesPerEpoch + 1) + ", batch " +
@@ -269,21 +272,24 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
         }
       }
     }
-    if (options.progress)
-      for (size_t e = reported; e < st.epochLoss.size(); ++e) {
-        double elapsed =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        char val[32] = "";
-        if (e < st.valLoss.size())
-          std::snprintf(val, sizeof val, "  val %.4f", st.valLoss[e]);
-        std::fprintf(stderr, "epoch %3zu/%lld  loss %.4f%s  lr %.3g  %6.1fs\n", e + 1,
-                     (long long)totalEpochs, st.epochLoss[e], val, lr, elapsed);
-        std::fflush(stderr);
-      }
-    if (st.stopped && options.progress)
-      std::fprintf(stderr, "early stop: no lower validation loss for %lld epochs; keeping epoch %lld's "
-                   "parameters (validation loss %.4f)\n", (long long)spec.earlyStopPatience,
-                   (long long)st.bestEpoch, st.bestValLoss);
+    for (size_t e = reported; e < st.epochLoss.size(); ++e) {
+      char text[160], val[32] = "";
+      if (e < st.valLoss.size())
+        std::snprintf(val, sizeof val, "  val %.4f", st.valLoss[e]);
+      std::snprintf(text, sizeof text, "epoch %3zu/%lld  loss %.4f%s  lr %.3g  %6.1fs", e + 1,
+                    (long long)totalEpochs, st.epochLoss[e], val, lr, progress.elapsed());
+      progress.line(text);
+    }
+    if (st.stopped) {
+      char text[200];
+      std::snprintf(text, sizeof text,
+                    "early stop: no lower validation loss for %lld epochs; keeping epoch %lld's "
+                    "parameters (validation loss %.4f)",
+                    (long long)spec.earlyStopPatience, (long long)st.bestEpoch, st.bestValLoss);
+      progress.line(text);
+    }
+    progress.step(st.step, st.batch / batchesPerEpoch + (st.batch % batchesPerEpoch ? 1 : 0),
+                  totalEpochs, stepLoss);
     if (st.step % checkpointEvery == 0 || st.step == totalSteps || st.stopped)
       if (Status s = save(); !s)
         return Status::error("cannot write a checkpoint at step " + std::to_string(st.step) +

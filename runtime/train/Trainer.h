@@ -14,6 +14,7 @@ namespace exprt {
 
 struct TrainOptions {
   bool progress = true;
+  bool progressBar = false; // redraw a bar in place (stderr is a terminal)
   // Checkpoints go under `runDir`/checkpoints; "" writes none.
   std::string runDir;
   // Optimiser steps between checkpoints; 0: one per epoch.

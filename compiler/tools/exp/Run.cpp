@@ -1,12 +1,17 @@
 #include "Run.h"
 
+#include "MlflowStore.h"
+#include "StderrTee.h"
+
 #include "driver/CompileCache.h"
+#include "imports/Imports.h"
 #include "exprt/Runtime.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -37,6 +42,12 @@ std::string timestamp(const char *format) {
   return buf;
 }
 
+long long unixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 int fail(const std::string &message) {
   std::cerr << "exp: error: " << message << "\n";
   return 1;
@@ -54,6 +65,36 @@ bool RunInfo::save(std::string &error) const {
   return writeFile((dir / "run.json").string(), doc.dump(2) + "\n", error);
 }
 
+nlohmann::json readJson(const fs::path &path) {
+  std::string text;
+  return readFile(path, text) ? nlohmann::json::parse(text, nullptr, false) : nlohmann::json();
+}
+
+// Mirrors the run into the MLflow store named in run.json (metrics once it
+// has finished). The run directory is the record; a store that cannot be
+// written is a warning, not a failed run.
+void recordMlflow(const RunInfo &info, MlflowRun::Status status) {
+  MlflowRun run;
+  run.store = info.doc.value("mlruns", "");
+  if (run.store.empty())
+    return;
+  run.experiment = info.doc.value("experiment", "exp");
+  run.runId = info.doc.value("mlflow_run_id", "");
+  run.runName = info.dir.filename().string();
+  run.runDir = fs::absolute(info.dir).lexically_normal().string();
+  run.source = info.doc.value("source", "");
+  run.startMs = info.doc.value("started_ms", 0LL);
+  run.endMs = status == MlflowRun::Running ? 0 : unixMs();
+  run.status = status;
+  nlohmann::json metrics =
+      status == MlflowRun::Finished ? readJson(info.dir / "metrics.json") : nlohmann::json();
+  std::string error, planText;
+  readFile(info.dir / "plan.json", planText);
+  run.planSha256 = expc::sha256Hex(planText);
+  if (!writeMlflowRun(run, nlohmann::json::parse(planText, nullptr, false), metrics, error))
+    std::cerr << "exp: warning: the MLflow view of the run was not written: " << error << "\n";
+}
+
 // A session for the run in `info`, with `planText` loaded (`origin` names it
 // in errors).
 std::unique_ptr<exprt::Session> openSession(const RunInfo &info, bool resume, bool quiet,
@@ -63,6 +104,8 @@ std::unique_ptr<exprt::Session> openSession(const RunInfo &info, bool resume, bo
   exprt::SessionOptions options;
   options.threads = info.doc["threads"].get<int>();
   options.progress = !quiet;
+  const char *term = std::getenv("TERM");
+  options.progressBar = ::isatty(STDERR_FILENO) && !(term && std::string(term) == "dumb");
   options.runDir = info.dir.string();
   options.checkpointEvery = info.doc["checkpoint_every"].get<long long>();
   options.resume = resume;
@@ -92,6 +135,7 @@ int execute(exprt::Session &session, RunInfo &info, bool created) {
     info.doc["error"] = message;
     std::string error;
     info.save(error);
+    recordMlflow(info, MlflowRun::Failed);
     return fail(message + "\nexp: the run directory `" + info.dir.string() +
                 "` keeps its checkpoints (`exp run --resume " + info.dir.string() +
                 "` continues from the newest)");
@@ -106,6 +150,7 @@ int execute(exprt::Session &session, RunInfo &info, bool created) {
   std::string error;
   if (!info.save(error))
     return fail(error);
+  recordMlflow(info, MlflowRun::Finished);
   std::cout << session.metricsSummary();
   std::cout << "run record: " << info.dir.string() << "\n";
   return 0;
@@ -142,6 +187,10 @@ int resumeRun(const RunRequest &r) {
   info.doc["resumed"].push_back(timestamp("%Y-%m-%dT%H:%M:%S"));
   if (!info.save(error))
     return fail(error);
+  recordMlflow(info, MlflowRun::Running);
+  StderrTee log;
+  if (!log.start((info.dir / "run.log").string(), /*append=*/true, error))
+    return fail(error);
   return execute(*session, info, /*created=*/false);
 }
 
@@ -149,7 +198,7 @@ int resumeRun(const RunRequest &r) {
 
 bool writeFile(const std::string &pathText, const std::string &contents, std::string &error) {
   fs::path path = pathText, tmp = path;
-  tmp += ".tmp";
+  tmp += ".tmp-" + std::to_string(::getpid()); // two runs may share the MLflow store
   std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
   out << contents;
   out.close();
@@ -195,11 +244,19 @@ int runCommand(const RunRequest &r) {
               {"experiment", name},
               {"source", r.file},
               {"started", timestamp("%Y-%m-%dT%H:%M:%S")},
+              {"started_ms", unixMs()},
               {"threads", r.threads > 0 ? r.threads : static_cast<int>(cores)},
               {"checkpoint_every", r.checkpointEvery},
               {"data_workers", r.dataWorkers >= 0 ? r.dataWorkers : 1},
               {"runtime_version", exprt::runtimeVersion()},
               {"resumed", nlohmann::json::array()}};
+  fs::path final = info.dir;
+  info.doc["mlruns"] = fs::absolute(r.mlruns.empty() ? final.parent_path() / "mlruns"
+                                                     : fs::path(r.mlruns))
+                           .lexically_normal()
+                           .string();
+  info.doc["mlflow_run_id"] =
+      mlflowRunId(fs::absolute(final).lexically_normal().string(), info.doc["started_ms"]);
   if (r.compile.useCache)
     info.doc["feature_cache"] = (fs::path(expc::compileCacheDirectory()) / "features").string();
   // A plan the runtime refuses leaves no run directory behind.
@@ -210,7 +267,6 @@ int runCommand(const RunRequest &r) {
     return fail(error);
   // Filled under a temporary name and renamed, so the directory a user sees
   // always has its run.json, however early the run is killed.
-  fs::path final = info.dir;
   info.dir += ".tmp-" + std::to_string(::getpid());
   std::error_code ec;
   fs::create_directories(info.dir, ec);
@@ -218,6 +274,7 @@ int runCommand(const RunRequest &r) {
     return fail("cannot create `" + info.dir.string() + "`: " + ec.message());
   const std::vector<std::string> &overrides = r.compile.overrides;
   if ((!isPlan && !writeFile(info.dir / "spec.exp", source, error)) ||
+      !writeFile(info.dir / "environment.json", exprt::environmentJson(), error) ||
       !writeFile(info.dir / "plan.json", planText, error) ||
       (!overrides.empty() &&
        !writeFile(info.dir / "overrides.txt", fmt::format("{}\n", fmt::join(overrides, "\n")),
@@ -232,6 +289,10 @@ int runCommand(const RunRequest &r) {
     return fail("cannot create `" + final.string() + "`: " + ec.message());
   }
   info.dir = final;
+  recordMlflow(info, MlflowRun::Running);
+  StderrTee log;
+  if (!log.start((info.dir / "run.log").string(), /*append=*/false, error))
+    return fail(error);
   return execute(*session, info, /*created=*/true);
 }
 

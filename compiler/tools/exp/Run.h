@@ -17,6 +17,7 @@ struct RunRequest {
   bool quiet = false;
   long long checkpointEvery = 0; // optimiser steps; 0: as recorded, else per epoch
   int dataWorkers = -1;          // batch-building threads; -1: as recorded, else 1
+  std::string mlruns;            // the MLflow store; "" = `mlruns` beside the run directory
   expc::CompileOptions compile;
 };
 

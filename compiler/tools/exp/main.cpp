@@ -83,6 +83,9 @@ int main(int argc, char **argv) {
                   "threads building batches ahead of the step (default 1; 0: none); "
                   "results do not depend on it")
       ->check(CLI::Range(0, 64));
+  run->add_option("--mlruns", runRequest.mlruns,
+                  "the MLflow file store the run is recorded in too (default: `mlruns` beside "
+                  "the run directory)");
   run->add_flag("-q,--quiet", runRequest.quiet, "no per-epoch progress lines");
 
   bool noCache = false;

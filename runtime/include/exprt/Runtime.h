@@ -30,6 +30,9 @@ struct SessionOptions {
   std::string device = "cpu";
   int threads = 0;        // 0: one per core
   bool progress = true;   // per-epoch lines on stderr
+  // With `progress`: a bar with ETA and throughput, redrawn in place; for a
+  // terminal (`exp run` sets it when stderr is one), not for logs and pipes.
+  bool progressBar = false;
   // Where precomputed features are cached by content hash ("" = not on disk).
   std::string featureCacheDir;
   // The run directory: training checkpoints go under `runDir`/checkpoints
@@ -79,5 +82,10 @@ private:
 // The runtime's version and the plan format version it accepts.
 const char *runtimeVersion();
 int planFormatVersion();
+
+// What this process runs on, as JSON: runtime, plan format and LibTorch
+// versions, CPU model and cores, memory, threads (after Session::create sets
+// them), CUDA, OS and host (docs/artifact.md, "Run record").
+std::string environmentJson();
 
 } // namespace exprt

@@ -4,6 +4,7 @@
 #include "cache/FeatureStore.h"
 #include "data/SimulatedScreen.h"
 #include "eval/Evaluator.h"
+#include "exec/Faults.h"
 #include "exec/GraphExecutor.h"
 #include "plan/Plan.h"
 #include "record/Json.h"
@@ -51,6 +52,7 @@ struct Session::Impl {
   Plan plan;
   bool loaded = false;
   nlohmann::json metrics;
+  std::string phase = "starting"; // for messages about exceptions
 };
 
 Session::Session() : impl_(std::make_unique<Impl>()) {}
@@ -100,8 +102,11 @@ Status Session::run() {
   try {
     return runUnchecked();
   } catch (const std::exception &e) {
+    if (std::string oom = outOfMemory(e); !oom.empty())
+      return Status::error("out of memory while " + impl_->phase + ": " + oom + kOutOfMemoryAdvice);
     std::string what = e.what();
-    return Status::error("the runtime failed: " + what.substr(0, what.find('\n')));
+    return Status::error("the runtime failed while " + impl_->phase + ": " +
+                         what.substr(0, what.find('\n')));
   }
 }
 
@@ -110,6 +115,7 @@ Status Session::runUnchecked() {
   bool progress = impl_->options.progress;
   auto t0 = std::chrono::steady_clock::now();
   Screen screen;
+  impl_->phase = "generating the data";
   if (Status s = generateSimulatedScreen(plan.dataParams, screen); !s)
     return s;
   double dataSeconds =
@@ -125,6 +131,7 @@ Status Session::runUnchecked() {
   FeatureStore features;
   std::vector<int64_t> rows = screen.trainSites;
   rows.insert(rows.end(), screen.evalSites.begin(), screen.evalSites.end());
+  impl_->phase = "precomputing features";
   if (Status s = features.build(plan, screen, params, rows, impl_->options.featureCacheDir, progress);
       !s)
     return s;
@@ -136,6 +143,7 @@ Status Session::runUnchecked() {
                  screen.valSites.size());
   nlohmann::json before, random, after;
   uint64_t evalSeed = static_cast<uint64_t>(plan.train.seed) + 7919;
+  impl_->phase = "evaluating before training";
   if (Status s = evaluateAll(plan, screen, features, params, EmbeddingSource::Model, evalSeed, before); !s)
     return s;
   if (Status s = evaluateAll(plan, screen, features, params, EmbeddingSource::Random, evalSeed, random); !s)
@@ -149,8 +157,10 @@ Status Session::runUnchecked() {
   to.checkpointEvery = impl_->options.checkpointEvery;
   to.resume = impl_->options.resume;
   to.dataWorkers = impl_->options.dataWorkers;
+  impl_->phase = "training";
   if (Status s = train(plan, screen, features, params, to, tr); !s)
     return s;
+  impl_->phase = "evaluating";
   if (Status s = evaluateAll(plan, screen, features, params, EmbeddingSource::Model, evalSeed, after); !s)
     return s;
 

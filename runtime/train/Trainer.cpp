@@ -3,6 +3,7 @@
 #include "data/Augment.h"
 #include "data/Prefetch.h"
 #include "exec/Autocast.h"
+#include "exec/Faults.h"
 #include "train/Checkpoint.h"
 #include "train/Optimizer.h"
 #include "train/Progress.h"
@@ -196,104 +197,112 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
   BatchPrefetcher prefetcher(options.dataWorkers, /*depth=*/2 * options.dataWorkers);
   const std::vector<torch::Tensor> trainable = params.trainable();
   const auto [injectStep, injectOp] = nanInjection();
-  while (st.step < totalSteps && !st.stopped) {
-    const size_t reported = st.epochLoss.size();
-    exec.injectNaN(st.step + 1 == injectStep ? injectOp : -1);
-    opt->zeroGrad();
-    double lr = schedule->lr(st.step);
-    opt->setLr(lr);
-    double stepSum = 0;
-    for (int64_t a = 0; a < spec.accumulate; ++a) {
-      int64_t pos = st.batch % batchesPerEpoch;
-      if (pos == 0)
-        std::shuffle(order.begin(), order.end(), rng);
-      Batch inputs = prefetcher.take(
-          st.batch, std::min(lastBatch, st.batch - pos + batchesPerEpoch - 1), makeBatch);
-      torch::Tensor rngBefore = rngState();
-      torch::Tensor loss;
-      {
-        CpuAutocast autocast(bf16);
-        loss = exec.run(inputs)[0];
-      }
-      double value = loss.item<double>();
-      if (!std::isfinite(value)) {
-        setRngState(rngBefore);
-        return Status::error(where() + ": the loss is " + describe(value) +
-                             findNonFinite(exec, inputs, bf16) + kept() +
-                             "; lower the learning rate or check the inputs");
-      }
-      (spec.accumulate > 1 ? loss / double(spec.accumulate) : loss).backward();
-      stepSum += value;
-      st.epochLossSum += value;
-      ++st.epochBatches;
-      ++st.batch;
-      if (st.batch % batchesPerEpoch == 0) {
-        st.epochLoss.push_back(st.epochLossSum / double(st.epochBatches));
-        st.epochLossSum = 0;
-        st.epochBatches = 0;
-      }
-    }
-    double norm = gradientNorm(trainable, spec.clipGradNorm);
-    if (!std::isfinite(norm)) {
-      for (const ParameterSpec &s : params.specs()) {
-        torch::Tensor g = params.get(s.name).grad();
-        if (g.defined() && !torch::isfinite(g).all().item<bool>())
-          return Status::error(where() + ": the gradient of parameter `" + s.name + "`" +
-                               readerOf(graph, s.name) + " is not finite" + kept() +
-                               "; lower the learning rate or clip gradients (clip_grad_norm)");
-      }
-      return Status::error(where() + ": the gradient norm is " + describe(norm) + kept());
-    }
-    opt->step();
-    params.clamp();
-    double stepLoss = stepSum / double(spec.accumulate);
-    schedule->observe(stepLoss);
-    st.stepLoss.push_back(stepLoss);
-    st.stepLr.push_back(lr);
-    st.stepGradNorm.push_back(norm);
-    ++st.step;
-    // Epochs that ended in this step: validate (once), maybe stop, report.
-    if (validating && st.valLoss.size() < st.epochLoss.size()) {
-      double v = validationLoss(validate, features, screen, batch, bf16);
-      if (!std::isfinite(v))
-        return Status::error(where() + ": the validation loss is " + describe(v) + kept());
-      while (st.valLoss.size() < st.epochLoss.size()) {
-        st.valLoss.push_back(v);
-        if (st.bestEpoch == 0 || v < st.bestValLoss) {
-          st.bestValLoss = v;
-          st.bestEpoch = static_cast<int64_t>(st.valLoss.size());
-          st.badEpochs = 0;
-          st.best.clear();
-          if (spec.earlyStopPatience > 0)
-            for (const ParameterSpec &s : params.specs())
-              st.best[s.name] = params.get(s.name).detach().clone();
-        } else if (++st.badEpochs >= spec.earlyStopPatience && spec.earlyStopPatience > 0) {
-          st.stopped = true;
+  // Out of memory inside a step: say which step, and that the checkpoints stay.
+  try {
+    while (st.step < totalSteps && !st.stopped) {
+      const size_t reported = st.epochLoss.size();
+      exec.injectNaN(st.step + 1 == injectStep ? injectOp : -1);
+      opt->zeroGrad();
+      double lr = schedule->lr(st.step);
+      opt->setLr(lr);
+      double stepSum = 0;
+      for (int64_t a = 0; a < spec.accumulate; ++a) {
+        int64_t pos = st.batch % batchesPerEpoch;
+        if (pos == 0)
+          std::shuffle(order.begin(), order.end(), rng);
+        Batch inputs = prefetcher.take(
+            st.batch, std::min(lastBatch, st.batch - pos + batchesPerEpoch - 1), makeBatch);
+        torch::Tensor rngBefore = rngState();
+        torch::Tensor loss;
+        {
+          CpuAutocast autocast(bf16);
+          loss = exec.run(inputs)[0];
+        }
+        double value = loss.item<double>();
+        if (!std::isfinite(value)) {
+          setRngState(rngBefore);
+          return Status::error(where() + ": the loss is " + describe(value) +
+                               findNonFinite(exec, inputs, bf16) + kept() +
+                               "; lower the learning rate or check the inputs");
+        }
+        (spec.accumulate > 1 ? loss / double(spec.accumulate) : loss).backward();
+        stepSum += value;
+        st.epochLossSum += value;
+        ++st.epochBatches;
+        ++st.batch;
+        if (st.batch % batchesPerEpoch == 0) {
+          st.epochLoss.push_back(st.epochLossSum / double(st.epochBatches));
+          st.epochLossSum = 0;
+          st.epochBatches = 0;
         }
       }
+      double norm = gradientNorm(trainable, spec.clipGradNorm);
+      if (!std::isfinite(norm)) {
+        for (const ParameterSpec &s : params.specs()) {
+          torch::Tensor g = params.get(s.name).grad();
+          if (g.defined() && !torch::isfinite(g).all().item<bool>())
+            return Status::error(where() + ": the gradient of parameter `" + s.name + "`" +
+                                 readerOf(graph, s.name) + " is not finite" + kept() +
+                                 "; lower the learning rate or clip gradients (clip_grad_norm)");
+        }
+        return Status::error(where() + ": the gradient norm is " + describe(norm) + kept());
+      }
+      opt->step();
+      params.clamp();
+      double stepLoss = stepSum / double(spec.accumulate);
+      schedule->observe(stepLoss);
+      st.stepLoss.push_back(stepLoss);
+      st.stepLr.push_back(lr);
+      st.stepGradNorm.push_back(norm);
+      ++st.step;
+      // Epochs that ended in this step: validate (once), maybe stop, report.
+      if (validating && st.valLoss.size() < st.epochLoss.size()) {
+        double v = validationLoss(validate, features, screen, batch, bf16);
+        if (!std::isfinite(v))
+          return Status::error(where() + ": the validation loss is " + describe(v) + kept());
+        while (st.valLoss.size() < st.epochLoss.size()) {
+          st.valLoss.push_back(v);
+          if (st.bestEpoch == 0 || v < st.bestValLoss) {
+            st.bestValLoss = v;
+            st.bestEpoch = static_cast<int64_t>(st.valLoss.size());
+            st.badEpochs = 0;
+            st.best.clear();
+            if (spec.earlyStopPatience > 0)
+              for (const ParameterSpec &s : params.specs())
+                st.best[s.name] = params.get(s.name).detach().clone();
+          } else if (++st.badEpochs >= spec.earlyStopPatience && spec.earlyStopPatience > 0) {
+            st.stopped = true;
+          }
+        }
+      }
+      for (size_t e = reported; e < st.epochLoss.size(); ++e) {
+        char text[160], val[32] = "";
+        if (e < st.valLoss.size())
+          std::snprintf(val, sizeof val, "  val %.4f", st.valLoss[e]);
+        std::snprintf(text, sizeof text, "epoch %3zu/%lld  loss %.4f%s  lr %.3g  %6.1fs", e + 1,
+                      (long long)totalEpochs, st.epochLoss[e], val, lr, progress.elapsed());
+        progress.line(text);
+      }
+      if (st.stopped) {
+        char text[200];
+        std::snprintf(text, sizeof text,
+                      "early stop: no lower validation loss for %lld epochs; keeping epoch %lld's "
+                      "parameters (validation loss %.4f)",
+                      (long long)spec.earlyStopPatience, (long long)st.bestEpoch, st.bestValLoss);
+        progress.line(text);
+      }
+      progress.step(st.step, st.batch / batchesPerEpoch + (st.batch % batchesPerEpoch ? 1 : 0),
+                    totalEpochs, stepLoss);
+      if (st.step % checkpointEvery == 0 || st.step == totalSteps || st.stopped)
+        if (Status s = save(); !s)
+          return Status::error("cannot write a checkpoint at step " + std::to_string(st.step) +
+                               ": " + s.message() + kept());
     }
-    for (size_t e = reported; e < st.epochLoss.size(); ++e) {
-      char text[160], val[32] = "";
-      if (e < st.valLoss.size())
-        std::snprintf(val, sizeof val, "  val %.4f", st.valLoss[e]);
-      std::snprintf(text, sizeof text, "epoch %3zu/%lld  loss %.4f%s  lr %.3g  %6.1fs", e + 1,
-                    (long long)totalEpochs, st.epochLoss[e], val, lr, progress.elapsed());
-      progress.line(text);
-    }
-    if (st.stopped) {
-      char text[200];
-      std::snprintf(text, sizeof text,
-                    "early stop: no lower validation loss for %lld epochs; keeping epoch %lld's "
-                    "parameters (validation loss %.4f)",
-                    (long long)spec.earlyStopPatience, (long long)st.bestEpoch, st.bestValLoss);
-      progress.line(text);
-    }
-    progress.step(st.step, st.batch / batchesPerEpoch + (st.batch % batchesPerEpoch ? 1 : 0),
-                  totalEpochs, stepLoss);
-    if (st.step % checkpointEvery == 0 || st.step == totalSteps || st.stopped)
-      if (Status s = save(); !s)
-        return Status::error("cannot write a checkpoint at step " + std::to_string(st.step) +
-                             ": " + s.message() + kept());
+  } catch (const std::exception &e) {
+    std::string oom = outOfMemory(e);
+    if (oom.empty())
+      throw;
+    return Status::error(where() + ": out of memory (" + oom + ")" + kept() + kOutOfMemoryAdvice);
   }
   if (st.epochBatches > 0 && !st.stopped) // a step budget that ends inside an epoch
     st.epochLoss.push_back(st.epochLossSum / double(st.epochBatches));

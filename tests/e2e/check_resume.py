@@ -228,3 +228,23 @@ if low["step_loss"] == reference["step_loss"]:
 if not low["loss"][-1] < 0.9 * low["loss"][0]:
     sys.exit(f"FAIL: bf16 training did not lower the loss: {low['loss']}")
 print("bf16: ok")
+
+# --- out of memory: a clear message, no crash, nothing half-written ----------
+# A training step needing ~160 MiB per activation under a 1.5 GB address-space
+# limit: LibTorch's allocator fails inside the step.
+import resource  # noqa: E402
+
+with open(bf16_spec, "w") as f:
+    f.write(text.replace("width = 16, depth = 3", "width = 256, depth = 1")
+                .replace("batch = 32", "batch = 160")
+                .replace("precision = \"bf16\"\n", ""))
+big = os.path.join(work, "oom")
+limit = 1_500_000_000
+p = subprocess.run([exp, "run", bf16_spec, "--run-dir", big, *common], capture_output=True,
+                   text=True, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
+if p.returncode == 0 or p.returncode < 0 or "out of memory" not in p.stderr \
+        or "tried to allocate" not in p.stderr or "lower `batch`" not in p.stderr:
+    sys.exit(f"FAIL: out of memory is not reported clearly (exit {p.returncode}):\n{p.stderr}")
+if os.path.exists(big):
+    sys.exit("FAIL: a run that failed before any checkpoint left a run directory")
+print("out of memory: ok")

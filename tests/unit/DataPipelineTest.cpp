@@ -1,7 +1,8 @@
-// The training data pipeline: augmentations do what they say, are drawn
+// The training data pipeline and its faults: augmentations do what they say, are drawn
 // from the seed alone, and batches built on worker threads are the batches.
 #include "data/Augment.h"
 #include "data/Prefetch.h"
+#include "exec/Faults.h"
 
 #include <doctest/doctest.h>
 #include <torch/torch.h>
@@ -137,4 +138,14 @@ TEST_CASE("prefetching stops at the epoch's last batch and rethrows a worker's e
   p.take(2, 2, make);
   CHECK(highest.load() == 2);
   CHECK_THROWS_WITH(p.take(3, 9, make), "corrupt image in batch 3");
+}
+
+TEST_CASE("out-of-memory exceptions become what was asked for") {
+  std::runtime_error cpu("[enforce fail at alloc_cpu.cpp:75] err == 0. DefaultCPUAllocator: can't "
+                         "allocate memory: you tried to allocate 167772160 bytes. Error code 12");
+  CHECK(outOfMemory(cpu) == "tried to allocate 160.0 MiB");
+  std::runtime_error cuda("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.15 GiB total)");
+  CHECK(outOfMemory(cuda) == "tried to allocate 2.00 GiB");
+  CHECK(outOfMemory(std::bad_alloc()) == "an allocation failed");
+  CHECK(outOfMemory(std::runtime_error("shape mismatch")).empty());
 }

@@ -287,6 +287,39 @@ FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, Strin
   }
   if (kind == "flatten")
     return Value(b_.create<step::ReshapeOp>(loc, type, in[0]));
+  // Transformer layers, initialised as timm's ViT: tokens and position
+  // embeddings N(0, 0.02) without weight decay.
+  int64_t width = rowType.getShape().empty() ? 0 : rowType.getShape().back();
+  if (kind == "patch_embed") {
+    int64_t c = i("c"), p = i("patch");
+    double bound = 1.0 / std::sqrt(double(c * p * p));
+    Value w = param(loc, name + ".weight", {width, c, p, p}, "uniform", bound, true);
+    Value b = param(loc, name + ".bias", {width}, "uniform", bound, false);
+    return checked(op, b_.create<step::PatchEmbedOp>(loc, type, in[0], w, b, b_.getI64IntegerAttr(p)), type);
+  }
+  if (kind == "cls_token") {
+    Value t = param(loc, name + ".token", {width}, "normal", 0.02, false);
+    return checked(op, b_.create<step::PrependTokenOp>(loc, type, in[0], t), type);
+  }
+  if (kind == "position_embedding") {
+    int64_t n = rowType.getShape().take_back(2)[0];
+    Value p = param(loc, name + ".position", {n, width}, "normal", 0.02, false);
+    return checked(op, b_.create<step::AddPositionOp>(loc, type, in[0], p), type);
+  }
+  if (kind == "attention") {
+    double bound = 1.0 / std::sqrt(double(width));
+    Value qkv = param(loc, name + ".qkv.weight", {3 * width, width}, "uniform", bound, true);
+    Value qkvB = param(loc, name + ".qkv.bias", {3 * width}, "uniform", bound, false);
+    Value o = param(loc, name + ".out.weight", {width, width}, "uniform", bound, true);
+    Value oB = param(loc, name + ".out.bias", {width}, "uniform", bound, false);
+    return checked(op, b_.create<step::AttentionOp>(loc, type, in[0], qkv, qkvB, o, oB,
+                                                    b_.getI64IntegerAttr(i("heads"))),
+                   type);
+  }
+  if (kind == "take")
+    return checked(op, b_.create<step::TakeTokenOp>(loc, type, in[0], b_.getI64IntegerAttr(i("index"))), type);
+  if (kind == "mean_tokens")
+    return checked(op, b_.create<step::MeanTokensOp>(loc, type, in[0], b_.getI64IntegerAttr(i("from"))), type);
   if (kind == "embedding") {
     int64_t k = i("k"), dim = i("dim");
     Value table = param(loc, name + ".table", {k, dim}, "normal", 1.0, true);

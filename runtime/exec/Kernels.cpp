@@ -55,6 +55,33 @@ T detach(const In &x, const OpAttrs &, ParameterStore &) { return x[0].detach();
 T dropout(const In &x, const OpAttrs &a, ParameterStore &) {
   return torch::dropout(x[0], a.p, /*train=*/true);
 }
+// Token ops over sequences (..., n, d).
+T patchEmbed(const In &x, const OpAttrs &a, ParameterStore &) {
+  return overImages(x[0], [&](const T &v) {
+    // (B, d, H/p, W/p) -> (B, n, d), positions in row-major order.
+    return torch::conv2d(v, x[1], biasOrNone(x[2]), a.patch).flatten(2).transpose(1, 2);
+  });
+}
+T prependToken(const In &x, const OpAttrs &, ParameterStore &) {
+  std::vector<int64_t> shape(x[0].sizes().begin(), x[0].sizes().end());
+  shape[shape.size() - 2] = 1;
+  return torch::cat({x[1].expand(shape), x[0]}, -2);
+}
+T addPosition(const In &x, const OpAttrs &, ParameterStore &) { return x[0] + x[1]; }
+T attention(const In &x, const OpAttrs &a, ParameterStore &) {
+  const int64_t n = x[0].size(-2), d = x[0].size(-1), h = a.heads, dh = d / h;
+  T qkv = torch::linear(x[0].reshape({-1, n, d}), x[1], biasOrNone(x[2]))
+              .view({-1, n, 3, h, dh})
+              .permute({2, 0, 3, 1, 4}); // (3, B, heads, n, dh)
+  T q = qkv[0], k = qkv[1], v = qkv[2];
+  T weights = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(double(dh))), -1);
+  T y = torch::matmul(weights, v).transpose(1, 2).reshape({-1, n, d});
+  return torch::linear(y, x[3], biasOrNone(x[4])).view(x[0].sizes());
+}
+T takeToken(const In &x, const OpAttrs &a, ParameterStore &) { return x[0].select(-2, a.index); }
+T meanTokens(const In &x, const OpAttrs &a, ParameterStore &) {
+  return x[0].narrow(-2, a.from, x[0].size(-2) - a.from).mean(-2);
+}
 T layerNorm(const In &x, const OpAttrs &a, ParameterStore &) {
   return torch::layer_norm(x[0], {x[0].size(-1)}, x[1], x[2], a.eps);
 }
@@ -128,6 +155,12 @@ const Entry kKernels[] = {
     {"concat", 2, concat},
     {"sub", 2, sub, true},
     {"per_channel", 1, perChannel},
+    {"patch_embed", 3, patchEmbed},
+    {"prepend_token", 2, prependToken},
+    {"add_position", 2, addPosition},
+    {"attention", 5, attention},
+    {"take_token", 1, takeToken},
+    {"mean_tokens", 1, meanTokens},
 };
 
 } // namespace

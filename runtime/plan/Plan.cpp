@@ -64,6 +64,10 @@ void readAttrs(Reader &r, const json &attrs, const std::string &path, OpAttrs &a
   r.get(attrs, path, "padding", a.padding, false);
   r.get(attrs, path, "kernel", a.kernel, false);
   r.get(attrs, path, "copies", a.copies, false);
+  r.get(attrs, path, "patch", a.patch, false);
+  r.get(attrs, path, "heads", a.heads, false);
+  r.get(attrs, path, "index", a.index, false);
+  r.get(attrs, path, "from", a.from, false);
   r.get(attrs, path, "transpose_b", a.transposeB, false);
   r.get(attrs, path, "kind", a.kind, false);
   r.get(attrs, path, "eps", a.eps, false);

@@ -30,6 +30,7 @@ struct OpAttrs {
   std::string parameter; // param
   double value = 0;      // constant
   int64_t stride = 1, padding = 0, kernel = 2, copies = 1;
+  int64_t patch = 1, heads = 1, index = 0, from = 0; // token ops
   bool transposeB = false;
   double eps = 1e-5, p = 0;   // layer_norm, dropout
   std::vector<int64_t> shape; // reshape: the per-row result shape

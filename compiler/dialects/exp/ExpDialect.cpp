@@ -97,7 +97,8 @@ bool hasStepLowering(StringRef layer) {
   static const StringRef kLowered[] = {
       "linear", "conv2d", "max_pool2d", "global_avg_pool", "relu", "gelu", "tanh", "sigmoid",
       "layer_norm", "normalize", "flatten", "embedding", "dropout", "stop_gradient", "concat",
-      "add", "sub", "mul", "scale", "per_channel"};
+      "add", "sub", "mul", "scale", "per_channel", "patch_embed", "cls_token",
+      "position_embedding", "attention", "take", "mean_tokens"};
   return llvm::is_contained(kLowered, layer);
 }
 

@@ -188,6 +188,68 @@ def Step_DropoutOp : Step_Op<"dropout", [SameOperandsAndResultType, InferTypeOpI
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Token ops (transformers): sequences are (N, ..., n, d)
+//===----------------------------------------------------------------------===//
+
+def Step_PatchEmbedOp : Step_ShapedOp<"patch_embed", [Pure, Step_RowWise]> {
+  let summary = "non-overlapping patches, linearly embedded: (N, ..., C, H, W) -> (N, ..., (H/p)(W/p), d)";
+  let description = [{
+    A `patch` x `patch` convolution with stride `patch` (weight (d, C, p, p),
+    bias (d)), its spatial positions flattened into tokens in row-major order.
+  }];
+  let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$weight, Step_F32Tensor:$bias,
+                       I64Attr:$patch);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)";
+}
+
+def Step_PrependTokenOp : Step_ShapedOp<"prepend_token", [Pure, Step_RowWise]> {
+  let summary = "a learned token (d) before every sequence: (N, ..., n, d) -> (N, ..., n + 1, d)";
+  let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$token);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input `,` $token attr-dict `:` functional-type(operands, results)";
+}
+
+def Step_AddPositionOp : Step_ShapedOp<"add_position", [Pure, Step_RowWise]> {
+  let summary = "adds a learned (n, d) position embedding to every sequence";
+  let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$position);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input `,` $position attr-dict `:` functional-type(operands, results)";
+}
+
+def Step_AttentionOp : Step_ShapedOp<"attention", [Pure, Step_RowWise]> {
+  let summary = "multi-head self-attention over each sequence's tokens";
+  let description = [{
+    `qkv_weight` (3d, d) and `qkv_bias` (3d) project to queries, keys and
+    values, split into `heads` heads of d / heads; softmax(q k^T / sqrt(d /
+    heads)) v per head, heads concatenated, then `out_weight` (d, d) and
+    `out_bias` (d). Tokens attend within their own row only.
+  }];
+  let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$qkv_weight,
+                       Step_F32Tensor:$qkv_bias, Step_F32Tensor:$out_weight,
+                       Step_F32Tensor:$out_bias, I64Attr:$heads);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $qkv_weight `,` $qkv_bias `,` $out_weight `,` $out_bias attr-dict `:`
+    functional-type(operands, results)
+  }];
+}
+
+def Step_TakeTokenOp : Step_ShapedOp<"take_token", [Pure, Step_RowWise]> {
+  let summary = "token `index` of each sequence: (N, ..., n, d) -> (N, ..., d)";
+  let arguments = (ins Step_F32Tensor:$input, I64Attr:$index);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Step_MeanTokensOp : Step_ShapedOp<"mean_tokens", [Pure, Step_RowWise]> {
+  let summary = "mean over tokens `from`..n-1: (N, ..., n, d) -> (N, ..., d)";
+  let arguments = (ins Step_F32Tensor:$input, I64Attr:$from);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
 def Step_LayerNormOp : Step_ShapedOp<"layer_norm", [Pure, Step_RowWise]> {
   let summary = "layer normalisation over the last dimension, with affine weight and bias";
   let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$weight, Step_F32Tensor:$bias,

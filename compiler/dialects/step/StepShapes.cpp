@@ -194,6 +194,106 @@ STEP_INFER(LinearOp) {
   return infer(ctx, withLeading(x, 1, {w->getDimSize(0)}), out);
 }
 
+// Token ops: sequences (N, ..., n, d).
+static FailureOr<RankedTensorType> sequence(const Diag &d, Value v) {
+  auto t = ranked(v);
+  if (!t || t.getRank() < 3)
+    return d("input must be a batch of sequences (N, ..., n, d), got ", v.getType());
+  return t;
+}
+
+STEP_INFER(PatchEmbedOp) {
+  Diag d{loc, getOperationName()};
+  FailureOr<RankedTensorType> x = imageInput(d, a.getInput());
+  if (failed(x))
+    return failure();
+  FailureOr<RankedTensorType> w = ofRank(d, a.getWeight(), 4, "weight");
+  if (failed(w))
+    return failure();
+  int64_t p = a.getPatch(), c = x->getShape().take_back(3)[0];
+  if (p < 1 || !dimsAgree(w->getDimSize(1), c) || !dimsAgree(w->getDimSize(2), p) ||
+      !dimsAgree(w->getDimSize(3), p))
+    return d("weight ", *w, " does not embed ", p, "x", p, " patches of ", c, " channels");
+  if (failed(checkBias(d, a.getBias(), w->getDimSize(0), " embedding dimensions")))
+    return failure();
+  int64_t h = x->getShape().take_back(2)[0], wd = x->getShape().back();
+  int64_t n = ShapedType::isDynamic(h) || ShapedType::isDynamic(wd) ? ShapedType::kDynamic
+                                                                    : (h / p) * (wd / p);
+  return infer(ctx, withLeading(*x, 3, {n, w->getDimSize(0)}), out);
+}
+
+STEP_INFER(PrependTokenOp) {
+  Diag d{loc, getOperationName()};
+  FailureOr<RankedTensorType> x = sequence(d, a.getInput());
+  if (failed(x))
+    return failure();
+  FailureOr<RankedTensorType> t = ofRank(d, a.getToken(), 1, "token");
+  if (failed(t))
+    return failure();
+  if (!dimsAgree(t->getDimSize(0), x->getShape().back()))
+    return d("token has ", t->getDimSize(0), " entries for width ", x->getShape().back());
+  int64_t n = x->getShape().take_back(2)[0];
+  return infer(ctx, withLeading(*x, 2, {ShapedType::isDynamic(n) ? n : n + 1, x->getShape().back()}),
+               out);
+}
+
+STEP_INFER(AddPositionOp) {
+  Diag d{loc, getOperationName()};
+  FailureOr<RankedTensorType> x = sequence(d, a.getInput());
+  if (failed(x))
+    return failure();
+  FailureOr<RankedTensorType> p = ofRank(d, a.getPosition(), 2, "position");
+  if (failed(p))
+    return failure();
+  if (failed(verifyCompatibleShape(p->getShape(), x->getShape().take_back(2))))
+    return d("position ", *p, " does not match sequences of ", x->getShape().take_back(2)[0],
+             " tokens of width ", x->getShape().back());
+  return infer(ctx, x->getShape(), out);
+}
+
+STEP_INFER(AttentionOp) {
+  Diag d{loc, getOperationName()};
+  FailureOr<RankedTensorType> x = sequence(d, a.getInput());
+  if (failed(x))
+    return failure();
+  int64_t width = x->getShape().back(), heads = a.getHeads();
+  if (heads < 1 || (!ShapedType::isDynamic(width) && width % heads != 0))
+    return d("width ", width, " is not a multiple of ", heads, " heads");
+  auto w = ofRanks(d, a.getQkvWeight(), 2, "qkv_weight", a.getOutWeight(), 2, "out_weight");
+  if (failed(w))
+    return failure();
+  auto [qkv, o] = *w;
+  if (!dimsAgree(qkv.getDimSize(0), 3 * width) || !dimsAgree(qkv.getDimSize(1), width) ||
+      !dimsAgree(o.getDimSize(0), width) || !dimsAgree(o.getDimSize(1), width))
+    return d("weights ", qkv, " and ", o, " do not fit width ", width);
+  if (failed(checkBias(d, a.getQkvBias(), 3 * width, " query/key/value outputs")) ||
+      failed(checkBias(d, a.getOutBias(), width, " outputs")))
+    return failure();
+  return infer(ctx, x->getShape(), out);
+}
+
+STEP_INFER(TakeTokenOp) {
+  Diag d{loc, getOperationName()};
+  FailureOr<RankedTensorType> x = sequence(d, a.getInput());
+  if (failed(x))
+    return failure();
+  int64_t n = x->getShape().take_back(2)[0];
+  if (a.getIndex() < 0 || (!ShapedType::isDynamic(n) && a.getIndex() >= n))
+    return d("token ", a.getIndex(), " is out of range for ", n, " tokens");
+  return infer(ctx, withLeading(*x, 2, {x->getShape().back()}), out);
+}
+
+STEP_INFER(MeanTokensOp) {
+  Diag d{loc, getOperationName()};
+  FailureOr<RankedTensorType> x = sequence(d, a.getInput());
+  if (failed(x))
+    return failure();
+  int64_t n = x->getShape().take_back(2)[0];
+  if (a.getFrom() < 0 || (!ShapedType::isDynamic(n) && a.getFrom() >= n))
+    return d("tokens from ", a.getFrom(), " on: none of ", n, " tokens");
+  return infer(ctx, withLeading(*x, 2, {x->getShape().back()}), out);
+}
+
 STEP_INFER(LayerNormOp) {
   Diag d{loc, getOperationName()};
   auto x = ranked(a.getInput());

@@ -1,0 +1,90 @@
+// The transformer kernels against direct float64 implementations of their
+// definitions (StepOps.td): patch embedding as explicit patch dot products,
+// attention as per-head softmax(q k^T / sqrt(dh)) v written out by hand.
+#include "exec/GraphExecutor.h"
+#include "exec/Kernels.h"
+
+#include <doctest/doctest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+using namespace exprt;
+
+namespace {
+
+torch::Tensor run(const char *op, const std::vector<torch::Tensor> &in, const OpAttrs &a) {
+  int k = findKernel(op);
+  REQUIRE(k >= 0);
+  REQUIRE(kernelArity(k) == in.size());
+  ParameterStore none;
+  return kernelFunction(k)(in, a, none);
+}
+
+torch::Tensor f64(const torch::Tensor &t) { return t.to(torch::kFloat64); }
+
+} // namespace
+
+TEST_CASE("patch_embed is one linear map per row-major patch, with leading dims kept") {
+  torch::manual_seed(1);
+  torch::Tensor x = torch::randn({2, 3, 2, 8, 12}); // 2 rows, bags of 3, 2 channels
+  torch::Tensor w = torch::randn({5, 2, 4, 4}), b = torch::randn({5});
+  OpAttrs a;
+  a.patch = 4;
+  torch::Tensor y = run("patch_embed", {x, w, b}, a);
+  REQUIRE(y.sizes() == torch::IntArrayRef({2, 3, 6, 5}));
+  for (int64_t r = 0; r < 2; ++r)
+    for (int64_t s = 0; s < 3; ++s)
+      for (int64_t t = 0; t < 6; ++t) {
+        int64_t py = t / 3, px = t % 3; // row-major over the 2x3 patch grid
+        torch::Tensor patch = f64(x[r][s].slice(1, py * 4, py * 4 + 4).slice(2, px * 4, px * 4 + 4));
+        torch::Tensor want = (f64(w) * patch.unsqueeze(0)).sum({1, 2, 3}) + f64(b);
+        CHECK(torch::allclose(f64(y[r][s][t]), want, 1e-4, 1e-4));
+      }
+}
+
+TEST_CASE("attention is per-head scaled dot-product attention within each sequence") {
+  torch::manual_seed(2);
+  const int64_t n = 5, d = 8, heads = 2, dh = d / heads;
+  torch::Tensor x = torch::randn({3, n, d});
+  torch::Tensor wqkv = torch::randn({3 * d, d}) * 0.3, bqkv = torch::randn({3 * d}) * 0.1;
+  torch::Tensor wo = torch::randn({d, d}) * 0.3, bo = torch::randn({d}) * 0.1;
+  OpAttrs a;
+  a.heads = heads;
+  torch::Tensor y = run("attention", {x, wqkv, bqkv, wo, bo}, a);
+  REQUIRE(y.sizes() == x.sizes());
+  for (int64_t r = 0; r < 3; ++r) {
+    torch::Tensor qkv = torch::matmul(f64(x[r]), f64(wqkv).t()) + f64(bqkv); // (n, 3d)
+    std::vector<torch::Tensor> outs;
+    for (int64_t h = 0; h < heads; ++h) {
+      torch::Tensor q = qkv.slice(1, h * dh, (h + 1) * dh);
+      torch::Tensor k = qkv.slice(1, d + h * dh, d + (h + 1) * dh);
+      torch::Tensor v = qkv.slice(1, 2 * d + h * dh, 2 * d + (h + 1) * dh);
+      torch::Tensor s = torch::matmul(q, k.t()) / std::sqrt(double(dh));
+      torch::Tensor p = torch::exp(s - std::get<0>(s.max(1, true)));
+      outs.push_back(torch::matmul(p / p.sum(1, true), v));
+    }
+    torch::Tensor want = torch::matmul(torch::cat(outs, 1), f64(wo).t()) + f64(bo);
+    CHECK(torch::allclose(f64(y[r]), want, 1e-4, 1e-5));
+  }
+  // Rows do not attend to each other: changing row 0 leaves row 1 alone.
+  torch::Tensor x2 = x.clone();
+  x2[0] += 1;
+  CHECK(torch::equal(run("attention", {x2, wqkv, bqkv, wo, bo}, a)[1], y[1]));
+}
+
+TEST_CASE("tokens: prepend, position, take and mean") {
+  torch::Tensor x = torch::arange(2 * 3 * 4, torch::kFloat32).reshape({2, 3, 4});
+  torch::Tensor cls = torch::full({4}, -1.0f);
+  OpAttrs a;
+  torch::Tensor t = run("prepend_token", {x, cls}, a);
+  REQUIRE(t.sizes() == torch::IntArrayRef({2, 4, 4}));
+  CHECK(torch::equal(t.select(1, 0), cls.expand({2, 4})));
+  CHECK(torch::equal(t.slice(1, 1), x));
+  torch::Tensor pos = torch::ones({3, 4});
+  CHECK(torch::equal(run("add_position", {x, pos}, a), x + 1));
+  a.index = 2;
+  CHECK(torch::equal(run("take_token", {x}, a), x.select(1, 2)));
+  a.from = 1;
+  CHECK(torch::allclose(run("mean_tokens", {x}, a), (x.select(1, 1) + x.select(1, 2)) / 2));
+}

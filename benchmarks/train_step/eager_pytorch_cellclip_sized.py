@@ -5,28 +5,22 @@ precomputed per-channel features -> LayerNorm -> Linear -> GELU -> Linear,
 a perturbation embedding table, symmetric CLIP with a learnable clamped
 temperature, AdamW with no decay on biases, norms and the temperature.
 
-Prints the median milliseconds per step over REPEATS runs of the same
-difference the C++ bench takes (45 steps minus 5 steps).
+Prints milliseconds per step (eager_common.py).
 
-  eager_pytorch.py PLAN.json THREADS REPEATS
+  eager_pytorch_cellclip_sized.py PLAN.json THREADS REPEATS
 """
-import json
 import math
-import statistics
+import os
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
-plan_path, threads, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-torch.set_num_threads(threads)
-torch.manual_seed(0)
-with open(plan_path) as f:
-    plan = json.load(f)
-shapes = {p["name"]: p["shape"] for p in plan["parameters"] if not p.get("frozen")}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from eager_common import adamw, clip_loss, setup, time_training  # noqa: E402
+
+plan, shapes, repeats = setup()
 batch = plan["train"]["batch"]
-opt = plan["train"]["optimizer"]["params"]
 
 channels, feat, hidden, dim = 5, 768, 2048, 512
 classes = shapes["perturbations.1.embedding.table"][0]
@@ -44,41 +38,11 @@ class Model(torch.nn.Module):
 
     def forward(self, x, labels):
         a = self.fc2(F.gelu(self.fc1(self.norm(x.flatten(1)))))
-        b = self.table(labels)
-        a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
-        logits = self.logit_scale.exp() * a @ b.t()
-        target = torch.arange(len(a))
-        return (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
+        return clip_loss(a, self.table(labels), self.logit_scale)
 
 
 model = Model()
-# The same model: the same trainable parameter shapes as the plan's.
-mine = sorted(tuple(p.shape) for p in model.parameters())
-theirs = sorted(tuple(s) for s in shapes.values())
-assert mine == theirs, (mine, theirs)
-decay = [model.fc1.weight, model.fc2.weight, model.table.weight]
-no_decay = [p for p in model.parameters() if all(p is not d for d in decay)]
-optim = torch.optim.AdamW([{"params": decay, "weight_decay": opt["weight_decay"]},
-                           {"params": no_decay, "weight_decay": 0.0}],
-                          lr=opt["lr"], betas=(opt["beta1"], opt["beta2"]), eps=opt["eps"])
+optim = adamw(model, plan, shapes, [model.fc1.weight, model.fc2.weight, model.table.weight])
 features = torch.randn(rows, channels, feat)
 labels = torch.randint(0, classes, (rows,))
-max_scale = math.log(100.0)
-
-
-def train(steps):
-    g = torch.Generator().manual_seed(1)
-    start = time.perf_counter()
-    for _ in range(steps):
-        idx = torch.randperm(rows, generator=g)[:batch]
-        optim.zero_grad()
-        loss = model(features[idx], labels[idx])
-        loss.backward()
-        optim.step()
-        with torch.no_grad():
-            model.logit_scale.clamp_(max=max_scale)
-    return time.perf_counter() - start
-
-
-per_step = [(train(45) - train(5)) / 40 for _ in range(repeats)]
-print(f"{1000 * statistics.median(per_step):.3f}")
+time_training(model, optim, features, labels, batch, repeats)

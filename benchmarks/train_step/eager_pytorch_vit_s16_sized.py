@@ -8,28 +8,22 @@ perturbation embedding table; symmetric CLIP with a learnable clamped
 temperature; AdamW with no decay on biases, norms, the CLS token and the
 position embedding.
 
-Prints the median milliseconds per step over REPEATS runs of the same
-difference the C++ bench takes (45 steps minus 5 steps).
+Prints milliseconds per step (eager_common.py).
 
   eager_pytorch_vit_s16_sized.py PLAN.json THREADS REPEATS
 """
-import json
 import math
-import statistics
+import os
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
-plan_path, threads, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-torch.set_num_threads(threads)
-torch.manual_seed(0)
-with open(plan_path) as f:
-    plan = json.load(f)
-shapes = {p["name"]: p["shape"] for p in plan["parameters"] if not p.get("frozen")}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from eager_common import adamw, clip_loss, setup, time_training  # noqa: E402
+
+plan, shapes, repeats = setup()
 batch = plan["train"]["batch"]
-opt = plan["train"]["optimizer"]["params"]
 data = plan["data"]["params"]
 channels, size = data["channels"], data["image_size"]
 width, depth, heads, patch, mlp = 384, 12, 6, 16, 4
@@ -84,43 +78,15 @@ class Model(torch.nn.Module):
         for block in self.blocks:
             h = block(h)
         a = self.norm(h)[:, 1:].mean(dim=1)
-        b = self.table(labels)
-        a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
-        logits = self.logit_scale.exp() * a @ b.t()
-        target = torch.arange(len(a))
-        return (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
+        return clip_loss(a, self.table(labels), self.logit_scale)
 
 
 model = Model()
-# The same model: the same trainable parameter shapes as the plan's.
-mine = sorted(tuple(p.shape) for p in model.parameters())
-theirs = sorted(tuple(s) for s in shapes.values())
-assert mine == theirs, (mine, theirs)
-no_decay_ids = {id(model.pos), id(model.cls), id(model.logit_scale)}
-decay = [p for p in model.parameters() if p.dim() >= 2 and id(p) not in no_decay_ids]
-decay_ids = {id(p) for p in decay}
-no_decay = [p for p in model.parameters() if id(p) not in decay_ids]
-optim = torch.optim.AdamW([{"params": decay, "weight_decay": opt["weight_decay"]},
-                           {"params": no_decay, "weight_decay": 0.0}],
-                          lr=opt["lr"], betas=(opt["beta1"], opt["beta2"]), eps=opt["eps"])
+# Decay on weight matrices and kernels; not on biases, norms, CLS, positions,
+# the temperature.
+no_decay = {id(model.pos), id(model.cls), id(model.logit_scale)}
+optim = adamw(model, plan, shapes,
+              [p for p in model.parameters() if p.dim() >= 2 and id(p) not in no_decay])
 images = torch.randn(rows, channels, size, size)
 labels = torch.randint(0, classes, (rows,))
-max_scale = math.log(100.0)
-
-
-def train(steps):
-    g = torch.Generator().manual_seed(1)
-    start = time.perf_counter()
-    for _ in range(steps):
-        idx = torch.randperm(rows, generator=g)[:batch]
-        optim.zero_grad()
-        loss = model(images[idx], labels[idx])
-        loss.backward()
-        optim.step()
-        with torch.no_grad():
-            model.logit_scale.clamp_(max=max_scale)
-    return time.perf_counter() - start
-
-
-per_step = [(train(45) - train(5)) / 40 for _ in range(repeats)]
-print(f"{1000 * statistics.median(per_step):.3f}")
+time_training(model, optim, images, labels, batch, repeats)

@@ -83,6 +83,18 @@ SmallVector<int64_t> withLeading(RankedTensorType x, int64_t keep, ArrayRef<int6
   return shape;
 }
 
+// An image input and a rank-4 (out, C, kh, kw) kernel (conv2d, patch_embed).
+FailureOr<std::pair<RankedTensorType, RankedTensorType>> imageAndKernel(const Diag &d, Value x,
+                                                                        Value w) {
+  FailureOr<RankedTensorType> in = imageInput(d, x);
+  if (failed(in))
+    return failure();
+  FailureOr<RankedTensorType> k = ofRank(d, w, 4, "weight");
+  if (failed(k))
+    return failure();
+  return std::pair{*in, *k};
+}
+
 // A rank-1 bias of `n` entries, or rank 0 for none.
 LogicalResult checkBias(const Diag &d, Value bias, int64_t n, StringRef of) {
   auto b = ranked(bias);
@@ -126,23 +138,21 @@ STEP_INFER(ConstantOp) { return infer(ctx, {}, out); }
 
 STEP_INFER(Conv2dOp) {
   Diag d{loc, getOperationName()};
-  FailureOr<RankedTensorType> x = imageInput(d, a.getInput());
-  if (failed(x))
+  auto xw = imageAndKernel(d, a.getInput(), a.getWeight());
+  if (failed(xw))
     return failure();
-  FailureOr<RankedTensorType> w = ofRank(d, a.getWeight(), 4, "weight");
-  if (failed(w))
+  auto [x, w] = *xw;
+  ArrayRef<int64_t> chw = x.getShape().take_back(3);
+  if (failed(checkBias(d, a.getBias(), w.getDimSize(0), " output channels")))
     return failure();
-  ArrayRef<int64_t> chw = x->getShape().take_back(3);
-  if (failed(checkBias(d, a.getBias(), w->getDimSize(0), " output channels")))
-    return failure();
-  if (!dimsAgree(chw[0], w->getDimSize(1)))
-    return d("input has ", chw[0], " channels but the weight takes ", w->getDimSize(1));
+  if (!dimsAgree(chw[0], w.getDimSize(1)))
+    return d("input has ", chw[0], " channels but the weight takes ", w.getDimSize(1));
   int64_t s = a.getStride(), p = a.getPadding();
   if (s < 1 || p < 0)
     return d("needs stride >= 1 and padding >= 0");
   return infer(ctx,
-               withLeading(*x, 3, {w->getDimSize(0), windows(chw[1], w->getDimSize(2), s, p),
-                                   windows(chw[2], w->getDimSize(3), s, p)}),
+               withLeading(x, 3, {w.getDimSize(0), windows(chw[1], w.getDimSize(2), s, p),
+                                   windows(chw[2], w.getDimSize(3), s, p)}),
                out);
 }
 
@@ -204,22 +214,20 @@ static FailureOr<RankedTensorType> sequence(const Diag &d, Value v) {
 
 STEP_INFER(PatchEmbedOp) {
   Diag d{loc, getOperationName()};
-  FailureOr<RankedTensorType> x = imageInput(d, a.getInput());
-  if (failed(x))
+  auto xw = imageAndKernel(d, a.getInput(), a.getWeight());
+  if (failed(xw))
     return failure();
-  FailureOr<RankedTensorType> w = ofRank(d, a.getWeight(), 4, "weight");
-  if (failed(w))
+  auto [x, w] = *xw;
+  int64_t p = a.getPatch(), c = x.getShape().take_back(3)[0];
+  if (p < 1 || !dimsAgree(w.getDimSize(1), c) || !dimsAgree(w.getDimSize(2), p) ||
+      !dimsAgree(w.getDimSize(3), p))
+    return d("weight ", w, " does not embed ", p, "x", p, " patches of ", c, " channels");
+  if (failed(checkBias(d, a.getBias(), w.getDimSize(0), " embedding dimensions")))
     return failure();
-  int64_t p = a.getPatch(), c = x->getShape().take_back(3)[0];
-  if (p < 1 || !dimsAgree(w->getDimSize(1), c) || !dimsAgree(w->getDimSize(2), p) ||
-      !dimsAgree(w->getDimSize(3), p))
-    return d("weight ", *w, " does not embed ", p, "x", p, " patches of ", c, " channels");
-  if (failed(checkBias(d, a.getBias(), w->getDimSize(0), " embedding dimensions")))
-    return failure();
-  int64_t h = x->getShape().take_back(2)[0], wd = x->getShape().back();
+  int64_t h = x.getShape().take_back(2)[0], wd = x.getShape().back();
   int64_t n = ShapedType::isDynamic(h) || ShapedType::isDynamic(wd) ? ShapedType::kDynamic
                                                                     : (h / p) * (wd / p);
-  return infer(ctx, withLeading(*x, 3, {n, w->getDimSize(0)}), out);
+  return infer(ctx, withLeading(x, 3, {n, w.getDimSize(0)}), out);
 }
 
 STEP_INFER(PrependTokenOp) {
@@ -272,26 +280,25 @@ STEP_INFER(AttentionOp) {
   return infer(ctx, x->getShape(), out);
 }
 
-STEP_INFER(TakeTokenOp) {
-  Diag d{loc, getOperationName()};
-  FailureOr<RankedTensorType> x = sequence(d, a.getInput());
+// A sequence pooled to one vector per row from token `first` on (or token
+// `first` alone): (N, ..., n, d) -> (N, ..., d).
+static LogicalResult inferPooled(MLIRContext *ctx, const Diag &d, Value input, int64_t first,
+                                 SmallVectorImpl<Type> &out) {
+  FailureOr<RankedTensorType> x = sequence(d, input);
   if (failed(x))
     return failure();
   int64_t n = x->getShape().take_back(2)[0];
-  if (a.getIndex() < 0 || (!ShapedType::isDynamic(n) && a.getIndex() >= n))
-    return d("token ", a.getIndex(), " is out of range for ", n, " tokens");
+  if (first < 0 || (!ShapedType::isDynamic(n) && first >= n))
+    return d("token ", first, " is out of range for ", n, " tokens");
   return infer(ctx, withLeading(*x, 2, {x->getShape().back()}), out);
 }
 
+STEP_INFER(TakeTokenOp) {
+  return inferPooled(ctx, {loc, getOperationName()}, a.getInput(), a.getIndex(), out);
+}
+
 STEP_INFER(MeanTokensOp) {
-  Diag d{loc, getOperationName()};
-  FailureOr<RankedTensorType> x = sequence(d, a.getInput());
-  if (failed(x))
-    return failure();
-  int64_t n = x->getShape().take_back(2)[0];
-  if (a.getFrom() < 0 || (!ShapedType::isDynamic(n) && a.getFrom() >= n))
-    return d("tokens from ", a.getFrom(), " on: none of ", n, " tokens");
-  return infer(ctx, withLeading(*x, 2, {x->getShape().back()}), out);
+  return inferPooled(ctx, {loc, getOperationName()}, a.getInput(), a.getFrom(), out);
 }
 
 STEP_INFER(LayerNormOp) {

@@ -7,6 +7,7 @@
 
 #include "transforms/Passes.h"
 
+#include "dialects/exp/ExpDialect.h"
 #include "dialects/step/StepDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -38,10 +39,12 @@ enum class Kind {
 class Hoister {
 public:
   // `augmentedImages`: the graph's image columns are augmented afresh every
-  // step, so they vary like a parameter does.
-  Hoister(ModuleOp module, func::FuncOp graph, bool explain, bool augmentedImages)
+  // step, so they vary like a parameter does; so do the `sampled` columns
+  // (drawn afresh for every batch).
+  Hoister(ModuleOp module, func::FuncOp graph, bool explain, bool augmentedImages,
+          ArrayRef<StringRef> sampled)
       : module_(module), graph_(graph), symbols_(module), explain_(explain),
-        augmentedImages_(augmentedImages) {}
+        augmentedImages_(augmentedImages), sampled_(sampled.begin(), sampled.end()) {}
 
   // Moves the frozen per-row slice of the graph into a features graph, or
   // into the one of `existing` that computes the same. Returns it, or null
@@ -57,10 +60,13 @@ private:
                  : Kind::Varying;
     return kinds_.lookup(v.getDefiningOp());
   }
-  // An image column (a batch of [C, H, W]) of a graph whose images are augmented.
+  // An image column (a batch of [C, H, W]) of a graph whose images are
+  // augmented, or a column sampled afresh for every batch.
   bool isAugmented(BlockArgument arg) {
     auto t = dyn_cast<RankedTensorType>(arg.getType());
-    return augmentedImages_ && t && t.getRank() == 4;
+    auto column = graph_.getArgAttrOfType<StringAttr>(arg.getArgNumber(), step::kColumnAttr);
+    return (augmentedImages_ && t && t.getRank() == 4) ||
+           (column && llvm::is_contained(sampled_, column.getValue()));
   }
   bool readsFrozenParameter(Value v, llvm::SetVector<Operation *> &slice);
   void explainBlocked(Operation *op);
@@ -69,6 +75,7 @@ private:
   func::FuncOp graph_;
   SymbolTable symbols_;
   bool explain_, augmentedImages_;
+  SmallVector<StringRef> sampled_;
   llvm::DenseMap<Operation *, Kind> kinds_;
   bool explained_ = false;
 };
@@ -133,7 +140,7 @@ void Hoister::explainBlocked(Operation *op) {
       if (Operation *def = v.getDefiningOp())
         d << "comes from '" << def->getName() << "', which changes between steps";
       else if (isAugmented(cast<BlockArgument>(v)))
-        d << "is an image column the dataset's `augment` changes every step";
+        d << "is a column the dataset's `augment` or `pairing` changes every step";
       else
         d << "is not a dataset column";
       return;
@@ -246,6 +253,7 @@ struct StepHoistFrozenEncoders
     llvm::SetVector<func::FuncOp> graphs;
     func::FuncOp trainGraph;
     bool augmented = false;
+    SmallVector<StringRef> sampled;
     Operation *firstDirective = nullptr;
     auto add = [&](Operation *user, FlatSymbolRefAttr ref) {
       auto g = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(user, ref);
@@ -255,8 +263,10 @@ struct StepHoistFrozenEncoders
         firstDirective = user;
     };
     for (Operation &op : module.getBody()->getOperations()) {
-      if (auto src = dyn_cast<step::SourceOp>(op))
+      if (auto src = dyn_cast<step::SourceOp>(op)) {
         augmented = static_cast<bool>(src.getAugmentAttr());
+        sampled = expc::expd::sampledColumns(src.getKind(), src.getParams());
+      }
       if (auto loop = dyn_cast<step::TrainLoopOp>(op)) {
         add(loop, loop.getGraphAttr());
         trainGraph = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(loop, loop.getGraphAttr());
@@ -268,7 +278,10 @@ struct StepHoistFrozenEncoders
     SmallVector<func::FuncOp> features;
     for (func::FuncOp graph : graphs) {
       // Augmentation applies to training batches only.
-      func::FuncOp f = Hoister(module, graph, explain, augmented && graph == trainGraph).run(features);
+      bool training = graph == trainGraph;
+      func::FuncOp f = Hoister(module, graph, explain, augmented && training,
+                               training ? ArrayRef<StringRef>(sampled) : ArrayRef<StringRef>())
+                           .run(features);
       if (!f || llvm::is_contained(features, f))
         continue;
       features.push_back(f);

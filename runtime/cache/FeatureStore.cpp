@@ -124,12 +124,13 @@ Status FeatureStore::build(const Plan &plan, const Screen &screen, ParameterStor
 }
 
 std::map<std::string, torch::Tensor> FeatureStore::inputs(const Graph &graph, const Screen &screen,
-                                                         const torch::Tensor &sites) const {
+                                                         const torch::Tensor &sites,
+                                                         uint64_t draw) const {
   std::map<std::string, torch::Tensor> out;
   torch::Tensor at; // the batch's rows in the outputs, once any input needs them
   for (const GraphInput &in : graph.inputs) {
     if (in.features.empty()) {
-      out[in.binding] = screen.column(in.column, sites);
+      out[in.binding] = screen.column(in.column, sites, draw);
       continue;
     }
     if (!at.defined()) {

@@ -29,9 +29,11 @@ public:
                const std::vector<int64_t> &rows, const std::string &cacheDir, bool progress);
 
   // The inputs of `graph` for the dataset rows `sites`, keyed by binding:
-  // columns from the screen, features from this store.
+  // columns from the screen (paired columns drawn with `draw`: training
+  // batches draw afresh, evaluation and precomputation with 0), features
+  // from this store.
   std::map<std::string, torch::Tensor> inputs(const Graph &graph, const Screen &screen,
-                                              const torch::Tensor &sites) const;
+                                              const torch::Tensor &sites, uint64_t draw = 0) const;
 
   const std::vector<PrecomputeRecord> &records() const { return records_; }
 

@@ -1,5 +1,7 @@
 #include "data/Augment.h"
 
+#include "data/Random.h"
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -7,14 +9,6 @@
 
 namespace exprt {
 namespace {
-
-// SplitMix64: decorrelates nearby seeds (batch 7 and batch 8).
-uint64_t mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 // Uniform draws from the 64-bit engine, the same on every standard library
 // (std::uniform_real_distribution's are implementation-defined).
@@ -76,11 +70,8 @@ torch::Tensor augmentOne(torch::Tensor x, const AugmentSpec &spec, Draw &d) {
 } // namespace
 
 uint64_t augmentSeed(int64_t trainSeed, int64_t batch, const std::string &column) {
-  uint64_t h = mix(static_cast<uint64_t>(trainSeed) ^ 0xA5A5A5A5ull);
-  h = mix(h ^ static_cast<uint64_t>(batch));
-  for (unsigned char c : column)
-    h = mix(h ^ c);
-  return h;
+  uint64_t h = splitmix64(static_cast<uint64_t>(trainSeed) ^ 0xA5A5A5A5ull);
+  return splitmix64(splitmix64(h ^ static_cast<uint64_t>(batch)), column);
 }
 
 torch::Tensor augmentImages(const torch::Tensor &images, const AugmentSpec &spec, uint64_t seed) {

@@ -1,5 +1,7 @@
 #include "data/SimulatedScreen.h"
 
+#include "data/Random.h"
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -26,6 +28,7 @@ struct Params {
   uint64_t seed;
   int64_t plates, holdout, perturbations, replicates, controls, sites, channels, size;
   double effect, batchEffect, noise;
+  bool micon = false; // pairing = "micon"
 };
 
 Status readParams(const nlohmann::json &j, Params &p) {
@@ -42,6 +45,10 @@ Status readParams(const nlohmann::json &j, Params &p) {
     p.effect = j.value("effect", 1.0);
     p.batchEffect = j.value("batch_effect", 0.3);
     p.noise = j.value("noise", 0.05);
+    std::string pairing = j.value("pairing", std::string("none"));
+    if (pairing != "none" && pairing != "micon")
+      return Status::error("simulated_screen: unknown pairing `" + pairing + "`");
+    p.micon = pairing == "micon";
   } catch (const nlohmann::json::exception &e) {
     return Status::error(std::string("simulated_screen: bad parameter: ") + e.what());
   }
@@ -110,10 +117,34 @@ void renderSite(float *img, const Params &p, const double *e, const PlateNuisanc
 } // namespace
 
 bool Screen::hasColumn(const std::string &name) const {
-  return name == "image" || name == "perturbation" || name == "plate" || name == "well";
+  bool pair = name == "treated1" || name == "control1" || name == "treated2" || name == "control2";
+  return name == "image" || name == "perturbation" || name == "plate" || name == "well" ||
+         (pair && paired);
 }
 
-torch::Tensor Screen::column(const std::string &name, const torch::Tensor &sites) const {
+torch::Tensor Screen::column(const std::string &name, const torch::Tensor &sites,
+                             uint64_t draw) const {
+  if (name == "image" || name == "treated1")
+    return images.index_select(0, sites);
+  if (name == "control1" || name == "treated2" || name == "control2") {
+    // Per site: its sibling (treated2), and a control for the site or the
+    // sibling; each a function of (draw, site) only.
+    std::vector<int64_t> rows(sites.data_ptr<int64_t>(), sites.data_ptr<int64_t>() + sites.numel());
+    for (int64_t &r : rows) {
+      uint64_t key = splitmix64(draw ^ splitmix64(static_cast<uint64_t>(r)));
+      if (name != "control1") {
+        int64_t sibling = siblings.draw(r, splitmix64(key, "treated2"));
+        r = sibling < 0 ? r : sibling;
+      }
+      if (name != "treated2") {
+        int64_t control = controls.draw(r, splitmix64(key, name));
+        if (control < 0)
+          throw std::runtime_error("no control site to pair with site " + std::to_string(r));
+        r = control;
+      }
+    }
+    return images.index_select(0, torch::tensor(rows, torch::kInt64));
+  }
   if (name == "image")
     return images.index_select(0, sites);
   if (name == "perturbation")
@@ -122,6 +153,39 @@ torch::Tensor Screen::column(const std::string &name, const torch::Tensor &sites
     return plate.index_select(0, sites);
   return well.index_select(0, sites);
 }
+
+namespace {
+
+// pairing = "micon": splits keep their treated sites; controls are drawn from
+// the same plate (the simulated screen has no batch or source levels), else
+// the same split; the second treated site from the same plate and
+// perturbation, else the same split and perturbation.
+void pairSites(Screen &screen) {
+  const int64_t n = screen.perturbation.size(0), K = screen.perturbations;
+  std::vector<int64_t> split(n, 0), plate(n), platePert(n), splitPert(n);
+  for (int64_t s : screen.evalSites)
+    split[s] = 1;
+  const int64_t *pert = screen.perturbation.data_ptr<int64_t>();
+  const int64_t *pl = screen.plate.data_ptr<int64_t>();
+  std::vector<int64_t> controls, treated;
+  for (int64_t s = 0; s < n; ++s) {
+    plate[s] = pl[s];
+    platePert[s] = pl[s] * K + pert[s];
+    splitPert[s] = split[s] * K + pert[s];
+    (pert[s] == 0 ? controls : treated).push_back(s);
+  }
+  screen.controls = GroupSampler({plate, split}, controls);
+  screen.siblings = GroupSampler({platePert, splitPert}, treated);
+  auto keepTreated = [&](std::vector<int64_t> &sites) {
+    sites.erase(std::remove_if(sites.begin(), sites.end(), [&](int64_t s) { return pert[s] == 0; }),
+                sites.end());
+  };
+  keepTreated(screen.trainSites);
+  keepTreated(screen.evalSites);
+  screen.paired = true;
+}
+
+} // namespace
 
 void splitValidation(Screen &screen, double fraction, uint64_t seed) {
   if (fraction <= 0)
@@ -208,6 +272,8 @@ Status generateSimulatedScreen(const nlohmann::json &json, Screen &screen) {
   screen.plates = p.plates;
   screen.wells = p.plates * wellsPerPlate;
   screen.effects = torch::tensor(effects, torch::kFloat64).reshape({K, kFeatures});
+  if (p.micon)
+    pairSites(screen);
   return Status::ok();
 }
 

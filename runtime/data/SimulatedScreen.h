@@ -5,6 +5,7 @@
 // second for the default size.
 #pragma once
 
+#include "data/Pairing.h"
 #include "exprt/Runtime.h"
 
 #include <nlohmann/json.hpp>
@@ -26,8 +27,17 @@ struct Screen {
   int64_t plates = 0, wells = 0;
   torch::Tensor effects; // [perturbations, features]: the ground truth
 
-  // A column by name ("image", "perturbation", "plate", "well") for `sites`.
-  torch::Tensor column(const std::string &name, const torch::Tensor &sites) const;
+  // pairing = "micon": the splits hold treated sites only; `controls` draws
+  // a control for a site (same plate, else same split), `siblings` another
+  // site of its perturbation (same plate, else same split).
+  bool paired = false;
+  GroupSampler controls, siblings;
+
+  // A column by name ("image", "perturbation", "plate", "well"; with
+  // pairing "treated1", "control1", "treated2", "control2") for `sites`.
+  // Paired columns are drawn from `draw` and each site (docs/stdlib.md).
+  torch::Tensor column(const std::string &name, const torch::Tensor &sites,
+                       uint64_t draw = 0) const;
   bool hasColumn(const std::string &name) const;
 };
 

@@ -189,7 +189,7 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
     torch::Tensor idx = torch::tensor(
         std::vector<int64_t>(order.begin() + pos * batch, order.begin() + (pos + 1) * batch),
         torch::kInt64);
-    Batch inputs = features.inputs(graph, screen, idx);
+    Batch inputs = features.inputs(graph, screen, idx, augmentSeed(spec.seed, b, "pairs"));
     augmentBatch(inputs, graph, plan.augment, spec.seed, b);
     return inputs;
   };

@@ -1,7 +1,10 @@
 // The training data pipeline and its faults: augmentations do what they say, are drawn
 // from the seed alone, and batches built on worker threads are the batches.
 #include "data/Augment.h"
+#include "data/Pairing.h"
 #include "data/Prefetch.h"
+#include "data/Random.h"
+#include "data/SimulatedScreen.h"
 #include "exec/Faults.h"
 
 #include <doctest/doctest.h>
@@ -148,4 +151,63 @@ TEST_CASE("out-of-memory exceptions become what was asked for") {
   CHECK(outOfMemory(cuda) == "tried to allocate 2.00 GiB");
   CHECK(outOfMemory(std::bad_alloc()) == "an allocation failed");
   CHECK(outOfMemory(std::runtime_error("shape mismatch")).empty());
+}
+
+TEST_CASE("group sampling falls back level by level and never draws the row itself") {
+  // Rows 0-7: plate = row / 4 (plates 0, 1); batch 0 for all. Candidates
+  // (controls): 1 and 2 on plate 0, 6 on plate 1; none elsewhere.
+  std::vector<int64_t> plate = {0, 0, 0, 0, 1, 1, 1, 1}, batch(8, 0), plate2 = {0, 0, 0, 0, 1, 1, 2, 2};
+  GroupSampler s({plate, batch}, {1, 2, 6});
+  for (uint64_t r = 0; r < 50; ++r) {
+    int64_t got = s.draw(0, splitmix64(r));
+    CHECK((got == 1 || got == 2)); // the same plate first
+    CHECK(s.draw(4, splitmix64(r)) == 6);
+    CHECK(s.draw(1, splitmix64(r)) == 2); // never itself
+  }
+  // Row 4's plate has no candidate at level 0: the batch level decides.
+  GroupSampler t({plate2, batch}, {1, 2, 6});
+  bool sawOther = false;
+  for (uint64_t r = 0; r < 50; ++r) {
+    int64_t got = t.draw(4, splitmix64(r));
+    CHECK((got == 1 || got == 2 || got == 6));
+    sawOther = sawOther || got != 6;
+  }
+  CHECK(sawOther);
+  CHECK(GroupSampler({plate}, {3}).draw(3, 1) == -1); // alone in its group, nothing else
+}
+
+TEST_CASE("MICON pairing on the simulated screen: controls from the plate, siblings of the perturbation") {
+  nlohmann::json params = {{"seed", 1}, {"plates", 3}, {"holdout_plates", 1}, {"perturbations", 5},
+                           {"replicates", 2}, {"controls", 2}, {"sites", 2}, {"image_size", 16},
+                           {"pairing", "micon"}};
+  Screen screen;
+  REQUIRE(generateSimulatedScreen(params, screen).isOk());
+  REQUIRE(screen.paired);
+  const int64_t *pert = screen.perturbation.data_ptr<int64_t>();
+  const int64_t *plate = screen.plate.data_ptr<int64_t>();
+  for (int64_t s : screen.trainSites)
+    CHECK(pert[s] != 0); // rows are treated sites
+  torch::Tensor sites = torch::tensor(screen.trainSites, torch::kInt64);
+  // Which site each drawn image is: images are distinct per site.
+  auto siteOf = [&](const torch::Tensor &img) {
+    for (int64_t s = 0; s < screen.images.size(0); ++s)
+      if (torch::equal(screen.images[s], img))
+        return s;
+    return int64_t(-1);
+  };
+  torch::Tensor c1 = screen.column("control1", sites, 7), t2 = screen.column("treated2", sites, 7);
+  torch::Tensor c2 = screen.column("control2", sites, 7);
+  for (int64_t i = 0; i < sites.size(0); ++i) {
+    int64_t row = screen.trainSites[i], c = siteOf(c1[i]), t = siteOf(t2[i]), c2s = siteOf(c2[i]);
+    CHECK(pert[c] == 0);
+    CHECK(plate[c] == plate[row]);
+    CHECK(pert[t] == pert[row]);
+    CHECK(t != row);
+    CHECK(pert[c2s] == 0);
+    CHECK(plate[c2s] == plate[t]);
+  }
+  CHECK(torch::equal(c1, screen.column("control1", sites, 7))); // a function of the draw
+  CHECK(!torch::equal(c1, screen.column("control1", sites, 8)));
+  // Per site, not per call: a sub-batch draws what the whole batch drew.
+  CHECK(torch::equal(c1.slice(0, 3, 5), screen.column("control1", sites.slice(0, 3, 5), 7)));
 }

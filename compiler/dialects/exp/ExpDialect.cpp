@@ -76,6 +76,13 @@ double floatParam(DictionaryAttr params, StringRef name, double fallback) {
   return fallback;
 }
 
+SmallVector<StringRef> sampledColumns(StringRef source, DictionaryAttr params) {
+  auto pairing = params.getAs<StringAttr>("pairing");
+  if (source == "simulated_screen" && pairing && pairing.getValue() == "micon")
+    return {"control1", "treated2", "control2"};
+  return {};
+}
+
 Type columnType(MLIRContext *ctx, StringRef source, DictionaryAttr params,
                 StringRef column, std::string &error) {
   if (source != "simulated_screen") {
@@ -83,7 +90,16 @@ Type columnType(MLIRContext *ctx, StringRef source, DictionaryAttr params,
     return {};
   }
   int64_t size = intParam(params, "image_size");
-  if (column == "image")
+  if (column == "treated1" || column == "control1" || column == "treated2" ||
+      column == "control2") {
+    auto pairing = params.getAs<StringAttr>("pairing");
+    if (!pairing || pairing.getValue() != "micon") {
+      error = "column '" + column.str() + "' needs pairing = \"micon\"";
+      return {};
+    }
+  }
+  if (column == "image" || column == "treated1" || column == "control1" ||
+      column == "treated2" || column == "control2")
     return ImagesType::get(ctx, intParam(params, "channels"), size, size);
   if (column == "perturbation")
     return LabelsType::get(ctx, intParam(params, "perturbations") + 1);

@@ -24,6 +24,12 @@ mlir::Type columnType(mlir::MLIRContext *ctx, llvm::StringRef source,
                       mlir::DictionaryAttr params, llvm::StringRef column,
                       std::string &error);
 
+// The columns of a dataset of `source` with `params` whose rows are drawn
+// afresh for every training batch (MICON's paired treated/control images):
+// like augmented images, they vary between steps.
+llvm::SmallVector<llvm::StringRef> sampledColumns(llvm::StringRef source,
+                                                  mlir::DictionaryAttr params);
+
 // What a pretrained extern encoder of `kind` produces from `input`; failure
 // (and `error` set) when it cannot take that input or `kind` is unknown.
 mlir::FailureOr<EmbeddingType> encoderResult(llvm::StringRef kind, mlir::Type input,

@@ -342,6 +342,9 @@ private:
       unsupported(d.value->range, fmt::format("running evaluation `{}`", metric));
       return;
     }
+    // The `evaluate` block's `batch`: rows embedded at a time.
+    if (const Val *batch = m->arg("__batch"))
+      options.append("batch", b_.getI64IntegerAttr(batch->i));
     for (mlir::Value v : inputs)
       if (!v)
         return;

@@ -99,7 +99,16 @@ ValPtr Sema::checkDataset(const Decl &d, int module) {
   info->decl = &d;
   info->source = src;
   int64_t bag = settings->arg("bag") ? settings->arg("bag")->i : 1;
+  // Paired columns exist only when the source pairs its rows.
+  const Val *pairing = src->arg("pairing");
+  bool unpaired = pairing && pairing->kind == VK::String && pairing->s != "micon";
   for (size_t k = 0; k < src->keys.size(); ++k) {
+    const std::string &name = src->keys[k];
+    if (unpaired && (name == "treated1" || name == "control1" || name == "treated2" ||
+                     name == "control2")) {
+      info->unpaired.push_back(name);
+      continue;
+    }
     DataType t = src->items[k]->type;
     if (bag > 1 && (t.modality == "images" || src->keys[k] == "features"))
       t.dims.insert(t.dims.begin(), bag);

@@ -195,6 +195,12 @@ ValPtr Sema::evalMember(const Expr &e, Env *env, int module) {
       v->origin = e.range;
       return v;
     }
+    if (std::find(ds->unpaired.begin(), ds->unpaired.end(), m) != ds->unpaired.end()) {
+      diags_.emit(diag::UnknownMember, e.textRange, fmt::format("dataset `{}`", ds->decl->name), m)
+          .help(fmt::format("paired columns exist with `pairing = \"micon\"` on `{}`'s source",
+                            ds->decl->name));
+      return makeError();
+    }
     std::vector<std::string> names{"held_out", "train", "all"};
     for (const auto &[n, t] : ds->columns)
       names.push_back(n);

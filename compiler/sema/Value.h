@@ -136,6 +136,9 @@ struct DatasetInfo {
   std::map<std::string, SourceRange> holdOutRange;
   ValPtr augment; // the `augment` setting: an `augmentations(...)` call, or none
   double valFraction = 0; // training rows kept aside for validation
+  // Columns the source has only with `pairing = "micon"` (treated/control
+  // pairs), when it is not set.
+  std::vector<std::string> unpaired;
   const DataType *column(const std::string &name) const;
 };
 

@@ -7,7 +7,6 @@
 namespace exprt {
 namespace {
 
-constexpr int64_t kEvalBatch = 256;
 
 class Embeddings {
 public:
@@ -17,8 +16,9 @@ public:
         seed_(seed) {}
 
   // The graph's output for `inputs` (a column's values), computed once.
+  // `batch` rows at a time (the `evaluate` block's setting).
   Status get(const std::string &graphName, const torch::Tensor &sites, const std::string &key,
-             torch::Tensor &out) {
+             int64_t batch, torch::Tensor &out) {
     auto it = cache_.find(graphName + "/" + key);
     if (it != cache_.end()) {
       out = it->second;
@@ -31,8 +31,8 @@ public:
     torch::NoGradGuard noGrad;
     GraphExecutor exec(g, params_);
     std::vector<torch::Tensor> parts;
-    for (int64_t begin = 0; begin < sites.size(0); begin += kEvalBatch) {
-      torch::Tensor chunk = sites.slice(0, begin, std::min(begin + kEvalBatch, sites.size(0)));
+    for (int64_t begin = 0; begin < sites.size(0); begin += batch) {
+      torch::Tensor chunk = sites.slice(0, begin, std::min(begin + batch, sites.size(0)));
       // Candidates over the label set take the class ids themselves.
       parts.push_back(exec.run(key == "classes"
                                    ? std::map<std::string, torch::Tensor>{{g.inputs[0].binding, chunk}}
@@ -76,7 +76,8 @@ Status evaluateAll(const Plan &plan, const Screen &screen, const FeatureStore &f
     nlohmann::json r;
     r["metric"] = e.metric;
     torch::Tensor x;
-    if (Status s = emb.get(e.graphs[0], sites, "sites", x); !s)
+    const int64_t batch = std::max<int64_t>(1, e.options.value("batch", int64_t(256)));
+    if (Status s = emb.get(e.graphs[0], sites, "sites", batch, x); !s)
       return s;
     std::vector<int64_t> wells;
     torch::Tensor profiles = aggregateMean(x, siteWell, wells);
@@ -112,7 +113,7 @@ Status evaluateAll(const Plan &plan, const Screen &screen, const FeatureStore &f
     } else if (e.metric == "recall_at") {
       int64_t classes = e.options.value("classes", int64_t(0));
       torch::Tensor cand;
-      if (Status s = emb.get(e.graphs[1], torch::arange(classes, torch::kInt64), "classes", cand); !s)
+      if (Status s = emb.get(e.graphs[1], torch::arange(classes, torch::kInt64), "classes", batch, cand); !s)
         return s;
       std::vector<int64_t> ks = e.options.value("k", std::vector<int64_t>{1, 5, 10});
       RecallResult rr = recallAtK(profiles, cand, pert, ks);

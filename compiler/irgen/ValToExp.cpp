@@ -107,7 +107,8 @@ private:
                                                  b_.getStringAttr(d.name),
                                                  b_.getStringAttr(source), params(info->source->args),
                                                  info->augment ? params(info->augment->args) : nullptr,
-                                                 b_.getF64FloatAttr(info->valFraction));
+                                                 b_.getF64FloatAttr(info->valFraction),
+                                                 b_.getI64IntegerAttr(info->bag));
     lastDecl_ = datasets_[info].getDefiningOp();
   }
 
@@ -122,6 +123,9 @@ private:
       mlir::Type type;
       if (t.modality == "images" && t.dims.size() == 3)
         type = expd::ImagesType::get(&ctx_, t.dims[0], t.dims[1], t.dims[2]);
+      else if (t.modality == "images" && t.dims.size() == 4) // a bag of sites
+        type = expd::BagType::get(&ctx_, t.dims[0],
+                                  expd::ImagesType::get(&ctx_, t.dims[1], t.dims[2], t.dims[3]));
       else if (t.modality == "labels" && t.dims.size() == 1)
         type = expd::LabelsType::get(&ctx_, t.dims[0]);
       else

@@ -187,6 +187,8 @@ FailureOr<json> emitPlan(ModuleOp module, const PlanHeader &header) {
       }
       if (double vf = src.getValFraction().convertToDouble(); vf > 0)
         plan["data"]["val_fraction"] = vf;
+      if (src.getBag() > 1)
+        plan["data"]["bag"] = src.getBag();
     } else if (auto p = dyn_cast<step::ParameterOp>(op)) {
       json param = {{"name", p.getSymName().str()},
                     {"shape", shapeOf(p.getType())},

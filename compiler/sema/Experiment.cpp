@@ -99,6 +99,7 @@ ValPtr Sema::checkDataset(const Decl &d, int module) {
   info->decl = &d;
   info->source = src;
   int64_t bag = settings->arg("bag") ? settings->arg("bag")->i : 1;
+  info->bag = bag;
   // Paired columns exist only when the source pairs its rows.
   const Val *pairing = src->arg("pairing");
   bool unpaired = pairing && pairing->kind == VK::String && pairing->s != "micon";

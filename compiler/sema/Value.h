@@ -136,6 +136,7 @@ struct DatasetInfo {
   std::map<std::string, SourceRange> holdOutRange;
   ValPtr augment; // the `augment` setting: an `augmentations(...)` call, or none
   double valFraction = 0; // training rows kept aside for validation
+  int64_t bag = 1;        // sites per bag (rows are wells when > 1)
   // Columns the source has only with `pairing = "micon"` (treated/control
   // pairs), when it is not set.
   std::vector<std::string> unpaired;

@@ -265,7 +265,7 @@ struct StepHoistFrozenEncoders
     for (Operation &op : module.getBody()->getOperations()) {
       if (auto src = dyn_cast<step::SourceOp>(op)) {
         augmented = static_cast<bool>(src.getAugmentAttr());
-        sampled = expc::expd::sampledColumns(src.getKind(), src.getParams());
+        sampled = expc::expd::sampledColumns(src.getKind(), src.getParams(), src.getBag());
       }
       if (auto loop = dyn_cast<step::TrainLoopOp>(op)) {
         add(loop, loop.getGraphAttr());

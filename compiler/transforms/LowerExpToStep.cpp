@@ -141,6 +141,9 @@ FailureOr<Value> GraphBuilder::column(expd::ColumnOp op) {
   Type t;
   if (auto images = dyn_cast<expd::ImagesType>(op.getType()))
     t = f32({kBatch, images.getChannels(), images.getHeight(), images.getWidth()});
+  else if (auto bag = dyn_cast<expd::BagType>(op.getType()))
+    t = f32({kBatch, bag.getCount(), bag.getElement().getChannels(),
+             bag.getElement().getHeight(), bag.getElement().getWidth()});
   else
     t = RankedTensorType::get({kBatch}, b_.getI64Type());
   Block &entry = func_.getBody().front();
@@ -318,6 +321,8 @@ FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, Strin
   }
   if (kind == "take")
     return checked(op, b_.create<step::TakeTokenOp>(loc, type, in[0], b_.getI64IntegerAttr(i("index"))), type);
+  if (kind == "mean_pool") // over the instances of a bag: the tokens' mean
+    return checked(op, b_.create<step::MeanTokensOp>(loc, type, in[0], b_.getI64IntegerAttr(0)), type);
   if (kind == "mean_tokens")
     return checked(op, b_.create<step::MeanTokensOp>(loc, type, in[0], b_.getI64IntegerAttr(i("from"))), type);
   if (kind == "embedding") {
@@ -420,7 +425,7 @@ LogicalResult ExperimentLowering::run() {
   OpBuilder mb(exp_);
   expd::DatasetOp ds = datasets[0];
   mb.create<step::SourceOp>(ds.getLoc(), ds.getNameAttr(), ds.getSourceAttr(), ds.getParamsAttr(),
-                           ds.getAugmentAttr(), ds.getValFractionAttr());
+                           ds.getAugmentAttr(), ds.getValFractionAttr(), ds.getBagAttr());
 
   // The training graph: columns -> scalar loss.
   expd::TrainOp train = trains[0];

@@ -124,6 +124,27 @@ bool Screen::hasColumn(const std::string &name) const {
 
 torch::Tensor Screen::column(const std::string &name, const torch::Tensor &sites,
                              uint64_t draw) const {
+  if (name == "image" && bag > 1) {
+    // Per row: `bag` sites of its well, a function of (draw, row) only.
+    const int64_t *well = this->well.data_ptr<int64_t>();
+    std::vector<int64_t> picked;
+    for (int64_t i = 0; i < sites.numel(); ++i) {
+      int64_t r = sites.data_ptr<int64_t>()[i];
+      std::vector<int64_t> pool = wellSites.at(well[r]);
+      uint64_t key = splitmix64(draw ^ splitmix64(static_cast<uint64_t>(r)), "bag");
+      for (int64_t k = 0; k < bag; ++k) {
+        key = splitmix64(key);
+        if (static_cast<int64_t>(pool.size()) >= bag) { // without repetition
+          std::swap(pool[k], pool[k + key % (pool.size() - k)]);
+          picked.push_back(pool[k]);
+        } else {
+          picked.push_back(pool[key % pool.size()]);
+        }
+      }
+    }
+    torch::Tensor x = images.index_select(0, torch::tensor(picked, torch::kInt64));
+    return x.view({sites.numel(), bag, images.size(1), images.size(2), images.size(3)});
+  }
   if (name == "image" || name == "treated1")
     return images.index_select(0, sites);
   if (name == "control1" || name == "treated2" || name == "control2") {
@@ -186,6 +207,24 @@ void pairSites(Screen &screen) {
 }
 
 } // namespace
+
+void bagSites(Screen &screen, int64_t bag) {
+  if (bag <= 1)
+    return;
+  const int64_t *well = screen.well.data_ptr<int64_t>();
+  for (int64_t s = 0; s < screen.well.size(0); ++s)
+    screen.wellSites[well[s]].push_back(s);
+  auto firstSites = [&](std::vector<int64_t> &sites) {
+    std::vector<int64_t> kept;
+    for (int64_t s : sites)
+      if (screen.wellSites.at(well[s]).front() == s)
+        kept.push_back(s);
+    sites = std::move(kept);
+  };
+  firstSites(screen.trainSites);
+  firstSites(screen.evalSites);
+  screen.bag = bag;
+}
 
 void splitValidation(Screen &screen, double fraction, uint64_t seed) {
   if (fraction <= 0)

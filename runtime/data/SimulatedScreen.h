@@ -32,6 +32,10 @@ struct Screen {
   // site of its perturbation (same plate, else same split).
   bool paired = false;
   GroupSampler controls, siblings;
+  // bag > 1: the splits hold one site per well (its first), and the image
+  // column gives `bag` of the well's sites per row (bagSites).
+  int64_t bag = 1;
+  std::map<int64_t, std::vector<int64_t>> wellSites; // well -> its sites
 
   // A column by name ("image", "perturbation", "plate", "well"; with
   // pairing "treated1", "control1", "treated2", "control2") for `sites`.
@@ -43,6 +47,11 @@ struct Screen {
 
 // Generates the screen described by `params` (the plan's data.params).
 Status generateSimulatedScreen(const nlohmann::json &params, Screen &screen);
+
+// Makes rows wells with bags of `bag` sites: each split keeps its wells'
+// first sites, and `column("image", ...)` draws `bag` sites of each row's
+// well (a subset when it has more, with repetition when it has fewer).
+void bagSites(Screen &screen, int64_t bag);
 
 // Moves `fraction` of the training wells (at least one, and never all),
 // chosen from `seed`, with all their sites from `trainSites` to `valSites`:

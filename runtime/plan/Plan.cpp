@@ -307,6 +307,9 @@ Status parsePlan(const std::string &text, const std::string &origin, Plan &plan)
     if (const json *p = r.field(*d, "data", "params"))
       plan.dataParams = *p;
     r.get(*d, "data", "val_fraction", plan.valFraction, false);
+    r.get(*d, "data", "bag", plan.bag, false);
+    if (r.ok() && plan.bag < 1)
+      r.fail("data.bag", "must be >= 1");
     if (r.ok() && !(plan.valFraction >= 0 && plan.valFraction <= 0.5))
       r.fail("data.val_fraction", "must be in [0, 0.5]");
     if (const json *a = r.field(*d, "data", "augment", /*required=*/false)) {

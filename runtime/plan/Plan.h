@@ -116,6 +116,7 @@ struct Plan {
   nlohmann::json dataParams;
   AugmentSpec augment;
   double valFraction = 0; // of the training wells, kept aside for validation
+  int64_t bag = 1;        // > 1: rows are wells, image columns bags of sites
   std::vector<ParameterSpec> parameters;
   std::map<std::string, Graph> graphs;
   TrainSpec train;

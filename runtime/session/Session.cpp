@@ -118,6 +118,9 @@ Status Session::runUnchecked() {
   impl_->phase = "generating the data";
   if (Status s = generateSimulatedScreen(plan.dataParams, screen); !s)
     return s;
+  if (plan.bag > 1 && screen.paired)
+    return Status::error(plan.sourcePath + ": a dataset cannot bag sites and pair them at once");
+  bagSites(screen, plan.bag);
   double dataSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (progress)

@@ -211,3 +211,30 @@ TEST_CASE("MICON pairing on the simulated screen: controls from the plate, sibli
   // Per site, not per call: a sub-batch draws what the whole batch drew.
   CHECK(torch::equal(c1.slice(0, 3, 5), screen.column("control1", sites.slice(0, 3, 5), 7)));
 }
+
+TEST_CASE("bags of sites: rows are wells, each bag holds distinct sites of its well") {
+  nlohmann::json params = {{"seed", 2}, {"plates", 3}, {"holdout_plates", 1}, {"perturbations", 4},
+                           {"replicates", 2}, {"controls", 2}, {"sites", 3}, {"image_size", 16}};
+  Screen screen;
+  REQUIRE(generateSimulatedScreen(params, screen).isOk());
+  const size_t sitesBefore = screen.trainSites.size();
+  bagSites(screen, 2);
+  CHECK(screen.trainSites.size() * 3 == sitesBefore); // one row per well
+  torch::Tensor rows = torch::tensor(screen.trainSites, torch::kInt64);
+  torch::Tensor bags = screen.column("image", rows, 5);
+  REQUIRE(bags.sizes() == torch::IntArrayRef({rows.size(0), 2, 3, 16, 16}));
+  const int64_t *well = screen.well.data_ptr<int64_t>();
+  bool varies = false;
+  for (int64_t i = 0; i < rows.size(0); ++i) {
+    std::vector<int64_t> found;
+    for (int64_t k = 0; k < 2; ++k)
+      for (int64_t s : screen.wellSites.at(well[screen.trainSites[i]]))
+        if (torch::equal(screen.images[s], bags[i][k]))
+          found.push_back(s);
+    REQUIRE(found.size() == 2); // both from the row's well
+    CHECK(found[0] != found[1]);
+    varies = varies || !torch::equal(bags[i], screen.column("image", rows.slice(0, i, i + 1), 6)[0]);
+  }
+  CHECK(varies); // another draw, other sites
+  CHECK(torch::equal(bags.slice(0, 2, 4), screen.column("image", rows.slice(0, 2, 4), 5)));
+}

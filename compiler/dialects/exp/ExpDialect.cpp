@@ -42,6 +42,13 @@ LogicalResult ImagesType::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
+LogicalResult BagType::verify(function_ref<InFlightDiagnostic()> emitError, int64_t count,
+                              ImagesType) {
+  if (count < 1)
+    return emitError() << "a bag needs at least one instance, got " << count;
+  return success();
+}
+
 LogicalResult LabelsType::verify(function_ref<InFlightDiagnostic()> emitError,
                                  int64_t classes) {
   if (classes < 1)
@@ -76,11 +83,14 @@ double floatParam(DictionaryAttr params, StringRef name, double fallback) {
   return fallback;
 }
 
-SmallVector<StringRef> sampledColumns(StringRef source, DictionaryAttr params) {
+SmallVector<StringRef> sampledColumns(StringRef source, DictionaryAttr params, int64_t bag) {
+  SmallVector<StringRef> sampled;
   auto pairing = params.getAs<StringAttr>("pairing");
   if (source == "simulated_screen" && pairing && pairing.getValue() == "micon")
-    return {"control1", "treated2", "control2"};
-  return {};
+    sampled = {"control1", "treated2", "control2"};
+  if (bag > 1) // each batch draws which sites fill a well's bag
+    sampled.push_back("image");
+  return sampled;
 }
 
 Type columnType(MLIRContext *ctx, StringRef source, DictionaryAttr params,
@@ -114,11 +124,17 @@ bool hasStepLowering(StringRef layer) {
       "linear", "conv2d", "max_pool2d", "global_avg_pool", "relu", "gelu", "tanh", "sigmoid",
       "layer_norm", "normalize", "flatten", "embedding", "dropout", "stop_gradient", "concat",
       "add", "sub", "mul", "scale", "per_channel", "patch_embed", "cls_token",
-      "position_embedding", "attention", "take", "mean_tokens"};
+      "position_embedding", "attention", "take", "mean_tokens", "mean_pool"};
   return llvm::is_contained(kLowered, layer);
 }
 
 RankedTensorType rowType(Type column) {
+  if (auto bag = dyn_cast<BagType>(column)) {
+    ImagesType images = bag.getElement();
+    return RankedTensorType::get(
+        {bag.getCount(), images.getChannels(), images.getHeight(), images.getWidth()},
+        Float32Type::get(column.getContext()));
+  }
   if (auto images = dyn_cast<ImagesType>(column))
     return RankedTensorType::get({images.getChannels(), images.getHeight(), images.getWidth()},
                                  Float32Type::get(column.getContext()));
@@ -179,6 +195,11 @@ LogicalResult DatasetOp::verify() {
     return emitOpError() << "holds out every plate; none are left for training";
   if (double vf = getValFraction().convertToDouble(); !(vf >= 0 && vf <= 0.5))
     return emitOpError() << "needs val_fraction in [0, 0.5]";
+  if (getBag() < 1)
+    return emitOpError() << "needs bag >= 1";
+  auto pairing = getParams().getAs<StringAttr>("pairing");
+  if (getBag() > 1 && pairing && pairing.getValue() != "none")
+    return emitOpError() << "cannot bag sites and pair them at once";
   if (DictionaryAttr aug = getAugmentAttr())
     for (NamedAttribute a : aug) {
       StringRef k = a.getName().strref();
@@ -199,6 +220,8 @@ LogicalResult ColumnOp::verify() {
   Type want = columnType(getContext(), ds.getSource(), ds.getParams(), getColumn(), error);
   if (!want)
     return emitOpError() << error;
+  if (auto images = dyn_cast<ImagesType>(want); images && ds.getBag() > 1)
+    want = BagType::get(getContext(), ds.getBag(), images);
   if (want != getType())
     return emitOpError() << "column '" << getColumn() << "' has type " << want
                          << ", not " << getType();

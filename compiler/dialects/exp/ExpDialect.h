@@ -28,7 +28,7 @@ mlir::Type columnType(mlir::MLIRContext *ctx, llvm::StringRef source,
 // afresh for every training batch (MICON's paired treated/control images):
 // like augmented images, they vary between steps.
 llvm::SmallVector<llvm::StringRef> sampledColumns(llvm::StringRef source,
-                                                  mlir::DictionaryAttr params);
+                                                  mlir::DictionaryAttr params, int64_t bag);
 
 // What a pretrained extern encoder of `kind` produces from `input`; failure
 // (and `error` set) when it cannot take that input or `kind` is unknown.

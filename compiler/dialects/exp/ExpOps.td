@@ -46,6 +46,13 @@ def Exp_ImagesType : Exp_Type<"Images", "images"> {
   let genVerifyDecl = 1;
 }
 
+def Exp_BagType : Exp_Type<"Bag", "bag"> {
+  let summary = "a column of bags: `count` images (the sites of a well) per row";
+  let parameters = (ins "int64_t":$count, "ImagesType":$element);
+  let assemblyFormat = "`<` $count `,` $element `>`";
+  let genVerifyDecl = 1;
+}
+
 def Exp_LabelsType : Exp_Type<"Labels", "labels"> {
   let summary = "a categorical column (perturbation, plate, ...)";
   let parameters = (ins "int64_t":$classes);
@@ -64,7 +71,7 @@ def Exp_LossType : Exp_Type<"Loss", "loss"> {
   let summary = "a scalar training objective";
 }
 
-def Exp_ColumnType : AnyTypeOf<[Exp_ImagesType, Exp_LabelsType]>;
+def Exp_ColumnType : AnyTypeOf<[Exp_ImagesType, Exp_BagType, Exp_LabelsType]>;
 
 class Exp_Op<string mnemonic, list<Trait> traits = []>
     : Op<Exp_Dialect, mnemonic, traits>;
@@ -95,11 +102,14 @@ def Exp_DatasetOp : Exp_Op<"dataset", [Pure]> {
     its resolved parameters, defaults included. `augment`, when present, holds
     the training-time augmentations of its image columns (`crop`, `flip`,
     `rot90`, `intensity`), drawn afresh for every batch. `val_fraction` of the
-    training wells are kept aside as validation rows (early stopping).
+    training wells are kept aside as validation rows (early stopping). `bag`
+    > 1 makes the rows wells and each image column a bag of that many of the
+    well's sites (`!exp.bag`), drawn afresh for every training batch.
   }];
   let arguments = (ins StrAttr:$name, StrAttr:$source, DictionaryAttr:$params,
                        OptionalAttr<DictionaryAttr>:$augment,
-                       DefaultValuedAttr<F64Attr, "0.0">:$val_fraction);
+                       DefaultValuedAttr<F64Attr, "0.0">:$val_fraction,
+                       DefaultValuedAttr<I64Attr, "1">:$bag);
   let results = (outs Exp_DatasetType:$result);
   let assemblyFormat = "$name $source $params attr-dict";
   let hasVerifier = 1;

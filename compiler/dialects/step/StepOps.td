@@ -414,7 +414,8 @@ def Step_SourceOp : Step_Op<"source"> {
   }];
   let arguments = (ins StrAttr:$name, StrAttr:$kind, DictionaryAttr:$params,
                        OptionalAttr<DictionaryAttr>:$augment,
-                       DefaultValuedAttr<F64Attr, "0.0">:$val_fraction);
+                       DefaultValuedAttr<F64Attr, "0.0">:$val_fraction,
+                       DefaultValuedAttr<I64Attr, "1">:$bag);
   let assemblyFormat = "$name $kind $params attr-dict";
 }
 

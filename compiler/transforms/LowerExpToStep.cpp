@@ -321,6 +321,16 @@ FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, Strin
   }
   if (kind == "take")
     return checked(op, b_.create<step::TakeTokenOp>(loc, type, in[0], b_.getI64IntegerAttr(i("index"))), type);
+  if (kind == "gated_attention_pool") {
+    int64_t hidden = i("hidden");
+    double bound = 1.0 / std::sqrt(double(width)), wBound = 1.0 / std::sqrt(double(hidden));
+    Value v = param(loc, name + ".v.weight", {hidden, width}, "uniform", bound, true);
+    Value vb = param(loc, name + ".v.bias", {hidden}, "uniform", bound, false);
+    Value u = param(loc, name + ".u.weight", {hidden, width}, "uniform", bound, true);
+    Value ub = param(loc, name + ".u.bias", {hidden}, "uniform", bound, false);
+    Value w = param(loc, name + ".w", {hidden}, "uniform", wBound, true);
+    return checked(op, b_.create<step::GatedAttentionPoolOp>(loc, type, in[0], v, vb, u, ub, w), type);
+  }
   if (kind == "mean_pool") // over the instances of a bag: the tokens' mean
     return checked(op, b_.create<step::MeanTokensOp>(loc, type, in[0], b_.getI64IntegerAttr(0)), type);
   if (kind == "mean_tokens")

@@ -82,6 +82,12 @@ T takeToken(const In &x, const OpAttrs &a, ParameterStore &) { return x[0].selec
 T meanTokens(const In &x, const OpAttrs &a, ParameterStore &) {
   return x[0].narrow(-2, a.from, x[0].size(-2) - a.from).mean(-2);
 }
+// (..., m, c, d) -> (..., c, d): attention over the m instances, per channel.
+T gatedAttentionPool(const In &x, const OpAttrs &, ParameterStore &) {
+  T gate = torch::tanh(torch::linear(x[0], x[1], x[2])) * torch::sigmoid(torch::linear(x[0], x[3], x[4]));
+  T weights = torch::softmax(torch::matmul(gate, x[5]), -2); // (..., m, c)
+  return (weights.unsqueeze(-1) * x[0]).sum(-3);
+}
 T layerNorm(const In &x, const OpAttrs &a, ParameterStore &) {
   return torch::layer_norm(x[0], {x[0].size(-1)}, x[1], x[2], a.eps);
 }
@@ -161,6 +167,7 @@ const Entry kKernels[] = {
     {"attention", 5, attention},
     {"take_token", 1, takeToken},
     {"mean_tokens", 1, meanTokens},
+    {"gated_attention_pool", 6, gatedAttentionPool},
 };
 
 } // namespace

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 using namespace exprt;
@@ -87,4 +88,32 @@ TEST_CASE("tokens: prepend, position, take and mean") {
   CHECK(torch::equal(run("take_token", {x}, a), x.select(1, 2)));
   a.from = 1;
   CHECK(torch::allclose(run("mean_tokens", {x}, a), (x.select(1, 1) + x.select(1, 2)) / 2));
+}
+
+TEST_CASE("gated_attention_pool is Ilse et al.'s pooling, per channel, over bag instances") {
+  torch::manual_seed(3);
+  const int64_t m = 4, c = 3, d = 5, h = 6;
+  torch::Tensor x = torch::randn({2, m, c, d});
+  torch::Tensor v = torch::randn({h, d}) * 0.5, vb = torch::randn({h}) * 0.1;
+  torch::Tensor u = torch::randn({h, d}) * 0.5, ub = torch::randn({h}) * 0.1, w = torch::randn({h});
+  OpAttrs a;
+  torch::Tensor y = run("gated_attention_pool", {x, v, vb, u, ub, w}, a);
+  REQUIRE(y.sizes() == torch::IntArrayRef({2, c, d}));
+  for (int64_t r = 0; r < 2; ++r)
+    for (int64_t ch = 0; ch < c; ++ch) {
+      std::vector<double> s;
+      for (int64_t k = 0; k < m; ++k) {
+        torch::Tensor xk = f64(x[r][k][ch]);
+        torch::Tensor g = torch::tanh(torch::mv(f64(v), xk) + f64(vb)) *
+                          torch::sigmoid(torch::mv(f64(u), xk) + f64(ub));
+        s.push_back(torch::dot(g, f64(w)).item<double>());
+      }
+      double mx = *std::max_element(s.begin(), s.end()), z = 0;
+      for (double &e : s)
+        z += (e = std::exp(e - mx));
+      torch::Tensor want = torch::zeros({d}, torch::kFloat64);
+      for (int64_t k = 0; k < m; ++k)
+        want += s[k] / z * f64(x[r][k][ch]);
+      CHECK(torch::allclose(f64(y[r][ch]), want, 1e-4, 1e-5));
+    }
 }

@@ -124,7 +124,8 @@ bool hasStepLowering(StringRef layer) {
       "linear", "conv2d", "max_pool2d", "global_avg_pool", "relu", "gelu", "tanh", "sigmoid",
       "layer_norm", "normalize", "flatten", "embedding", "dropout", "stop_gradient", "concat",
       "add", "sub", "mul", "scale", "per_channel", "patch_embed", "cls_token",
-      "position_embedding", "attention", "take", "mean_tokens", "mean_pool"};
+      "position_embedding", "attention", "take", "mean_tokens", "mean_pool",
+      "gated_attention_pool"};
   return llvm::is_contained(kLowered, layer);
 }
 

@@ -250,6 +250,23 @@ def Step_MeanTokensOp : Step_ShapedOp<"mean_tokens", [Pure, Step_RowWise]> {
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
+def Step_GatedAttentionPoolOp : Step_ShapedOp<"gated_attention_pool", [Pure, Step_RowWise]> {
+  let summary = "gated-attention MIL pooling over bag instances: (N, ..., m, c, d) -> (N, ..., c, d)";
+  let description = [{
+    Ilse et al. (2018), separately per channel c: instance k scores
+    s_k = w . (tanh(V x_k + v) * sigmoid(U x_k + u)), weights softmax_k(s),
+    output sum_k a_k x_k. `v_weight`/`u_weight` are (hidden, d), their biases
+    (hidden), `w` (hidden).
+  }];
+  let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$v_weight, Step_F32Tensor:$v_bias,
+                       Step_F32Tensor:$u_weight, Step_F32Tensor:$u_bias, Step_F32Tensor:$w);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $v_weight `,` $v_bias `,` $u_weight `,` $u_bias `,` $w attr-dict `:`
+    functional-type(operands, results)
+  }];
+}
+
 def Step_LayerNormOp : Step_ShapedOp<"layer_norm", [Pure, Step_RowWise]> {
   let summary = "layer normalisation over the last dimension, with affine weight and bias";
   let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$weight, Step_F32Tensor:$bias,

@@ -301,6 +301,29 @@ STEP_INFER(MeanTokensOp) {
   return inferPooled(ctx, {loc, getOperationName()}, a.getInput(), a.getFrom(), out);
 }
 
+STEP_INFER(GatedAttentionPoolOp) {
+  Diag d{loc, getOperationName()};
+  auto x = ranked(a.getInput());
+  if (!x || x.getRank() < 4)
+    return d("input must be bags of channel tokens (N, ..., m, c, d), got ", a.getInput().getType());
+  int64_t width = x.getShape().back();
+  auto vu = ofRanks(d, a.getVWeight(), 2, "v_weight", a.getUWeight(), 2, "u_weight");
+  if (failed(vu))
+    return failure();
+  auto [v, u] = *vu;
+  FailureOr<RankedTensorType> w = ofRank(d, a.getW(), 1, "w");
+  if (failed(w))
+    return failure();
+  int64_t hidden = v.getDimSize(0);
+  if (!dimsAgree(v.getDimSize(1), width) || !dimsAgree(u.getDimSize(1), width) ||
+      !dimsAgree(u.getDimSize(0), hidden) || !dimsAgree(w->getDimSize(0), hidden))
+    return d("weights ", v, ", ", u, " and ", *w, " do not fit width ", width);
+  if (failed(checkBias(d, a.getVBias(), hidden, " hidden units")) ||
+      failed(checkBias(d, a.getUBias(), hidden, " hidden units")))
+    return failure();
+  return infer(ctx, withLeading(x, 3, x.getShape().take_back(2)), out);
+}
+
 STEP_INFER(LayerNormOp) {
   Diag d{loc, getOperationName()};
   auto x = ranked(a.getInput());

@@ -59,3 +59,22 @@ func.func @take(%x: tensor<?x4x12xf32>) -> tensor<?x12xf32> {
   %c = step.take_token %x {index = 4 : i64} : (tensor<?x4x12xf32>) -> tensor<?x12xf32>
   return %c : tensor<?x12xf32>
 }
+
+// -----
+
+// Gated-attention MIL pooling: bags of 4 instances of 3 channel tokens.
+// CHECK-LABEL: func.func @mil
+// CHECK: step.gated_attention_pool {{.*}} -> tensor<?x3x12xf32>
+func.func @mil(%x: tensor<?x4x3x12xf32>, %v: tensor<8x12xf32>, %vb: tensor<8xf32>, %u: tensor<8x12xf32>, %ub: tensor<8xf32>, %w: tensor<8xf32>) -> tensor<?x3x12xf32> {
+  %y = step.gated_attention_pool %x, %v, %vb, %u, %ub, %w : (tensor<?x4x3x12xf32>, tensor<8x12xf32>, tensor<8xf32>, tensor<8x12xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x3x12xf32>
+  return %y : tensor<?x3x12xf32>
+}
+
+// -----
+
+func.func @mil_width(%x: tensor<?x4x3x12xf32>, %v: tensor<8x10xf32>, %vb: tensor<8xf32>, %u: tensor<8x12xf32>, %ub: tensor<8xf32>, %w: tensor<8xf32>) -> tensor<?x3x12xf32> {
+  // expected-error @+2 {{weights 'tensor<8x10xf32>', 'tensor<8x12xf32>' and 'tensor<8xf32>' do not fit width 12}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = step.gated_attention_pool %x, %v, %vb, %u, %ub, %w : (tensor<?x4x3x12xf32>, tensor<8x10xf32>, tensor<8xf32>, tensor<8x12xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x3x12xf32>
+  return %y : tensor<?x3x12xf32>
+}

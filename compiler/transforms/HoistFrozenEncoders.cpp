@@ -55,14 +55,14 @@ private:
   Kind classify(Operation *op);
   Kind kindOf(Value v) {
     if (auto arg = dyn_cast<BlockArgument>(v))
-      return graph_.getArgAttr(arg.getArgNumber(), step::kColumnAttr) && !isAugmented(arg)
+      return graph_.getArgAttr(arg.getArgNumber(), step::kColumnAttr) && !variesPerStep(arg)
                  ? Kind::PerRow
                  : Kind::Varying;
     return kinds_.lookup(v.getDefiningOp());
   }
   // An image column (a batch of [C, H, W]) of a graph whose images are
   // augmented, or a column sampled afresh for every batch.
-  bool isAugmented(BlockArgument arg) {
+  bool variesPerStep(BlockArgument arg) {
     auto t = dyn_cast<RankedTensorType>(arg.getType());
     auto column = graph_.getArgAttrOfType<StringAttr>(arg.getArgNumber(), step::kColumnAttr);
     return (augmentedImages_ && t && t.getRank() == 4) ||
@@ -139,7 +139,7 @@ void Hoister::explainBlocked(Operation *op) {
       InFlightDiagnostic d = op->emitRemark() << "not hoisted: reads a frozen parameter, but its input ";
       if (Operation *def = v.getDefiningOp())
         d << "comes from '" << def->getName() << "', which changes between steps";
-      else if (isAugmented(cast<BlockArgument>(v)))
+      else if (variesPerStep(cast<BlockArgument>(v)))
         d << "is a column the dataset's `augment` or `pairing` changes every step";
       else
         d << "is not a dataset column";

@@ -69,11 +69,6 @@ torch::Tensor augmentOne(torch::Tensor x, const AugmentSpec &spec, Draw &d) {
 
 } // namespace
 
-uint64_t augmentSeed(int64_t trainSeed, int64_t batch, const std::string &column) {
-  uint64_t h = splitmix64(static_cast<uint64_t>(trainSeed) ^ 0xA5A5A5A5ull);
-  return splitmix64(splitmix64(h ^ static_cast<uint64_t>(batch)), column);
-}
-
 torch::Tensor augmentImages(const torch::Tensor &images, const AugmentSpec &spec, uint64_t seed) {
   torch::NoGradGuard noGrad;
   const auto shape = images.sizes().vec();
@@ -99,7 +94,7 @@ void augmentBatch(std::map<std::string, torch::Tensor> &inputs, const Graph &gra
     if (!in.features.empty() || in.shape.size() < 4 || in.dtype != "f32" || it == inputs.end() ||
         !it->second.is_floating_point())
       continue;
-    it->second = augmentImages(it->second, spec, augmentSeed(trainSeed, batch, in.column));
+    it->second = augmentImages(it->second, spec, batchSeed(trainSeed, batch, in.column));
   }
 }
 

@@ -1,8 +1,9 @@
 // Training-time image augmentations (data.augment): random resized crop,
 // flips, 90-degree rotations and per-channel intensity jitter, drawn per
-// image from a seed. A batch's seed is a function of the training seed, the
-// batch's position in the run and the column, so the draws do not depend on
-// which thread builds the batch or on whether the run was resumed.
+// image from a seed. A batch's seed is batchSeed (data/Random.h) of the
+// training seed, the batch's position in the run and the column, so the draws
+// do not depend on which thread builds the batch or on whether the run was
+// resumed.
 #pragma once
 
 #include "plan/Plan.h"
@@ -13,9 +14,6 @@
 #include <string>
 
 namespace exprt {
-
-// The seed of the augmentations of `column` in training batch `batch`.
-uint64_t augmentSeed(int64_t trainSeed, int64_t batch, const std::string &column);
 
 // Augments every image of `images` ([..., C, H, W]: leading dims are rows,
 // or rows and the sites of a bag); returns a new tensor of the same shape.

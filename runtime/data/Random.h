@@ -23,4 +23,16 @@ inline uint64_t splitmix64(uint64_t seed, const std::string &name) {
   return seed;
 }
 
+// The seed of what training batch `batch` draws for `name` (a column's
+// augmentations, its pairs): the same on any thread and after a resume.
+inline uint64_t batchSeed(int64_t trainSeed, int64_t batch, const std::string &name) {
+  uint64_t h = splitmix64(static_cast<uint64_t>(trainSeed) ^ 0xA5A5A5A5ull);
+  return splitmix64(splitmix64(h ^ static_cast<uint64_t>(batch)), name);
+}
+
+// The seed of row `row`'s draws under `draw`: independent of the batch it is in.
+inline uint64_t rowSeed(uint64_t draw, int64_t row) {
+  return splitmix64(draw ^ splitmix64(static_cast<uint64_t>(row)));
+}
+
 } // namespace exprt

@@ -122,52 +122,58 @@ bool Screen::hasColumn(const std::string &name) const {
          (pair && paired);
 }
 
+// `bag` sites of each row's well: a subset when the well has more, with
+// repetition when it has fewer; a function of (draw, row) only.
+std::vector<int64_t> Screen::bagRows(const torch::Tensor &sites, uint64_t draw) const {
+  const int64_t *wellOf = well.data_ptr<int64_t>();
+  std::vector<int64_t> picked;
+  for (int64_t i = 0; i < sites.numel(); ++i) {
+    int64_t r = sites.data_ptr<int64_t>()[i];
+    std::vector<int64_t> pool = wellSites.at(wellOf[r]);
+    uint64_t key = splitmix64(rowSeed(draw, r), "bag");
+    for (int64_t k = 0; k < bag; ++k) {
+      key = splitmix64(key);
+      if (static_cast<int64_t>(pool.size()) >= bag) { // a partial Fisher-Yates shuffle
+        std::swap(pool[k], pool[k + key % (pool.size() - k)]);
+        picked.push_back(pool[k]);
+      } else {
+        picked.push_back(pool[key % pool.size()]);
+      }
+    }
+  }
+  return picked;
+}
+
+// The rows paired column `name` reads for `sites`: the sibling (treated2),
+// and a control for the site or the sibling; a function of (draw, site) only.
+std::vector<int64_t> Screen::pairedRows(const std::string &name, const torch::Tensor &sites,
+                                        uint64_t draw) const {
+  std::vector<int64_t> rows(sites.data_ptr<int64_t>(), sites.data_ptr<int64_t>() + sites.numel());
+  for (int64_t &r : rows) {
+    uint64_t key = rowSeed(draw, r);
+    if (name != "control1") {
+      int64_t sibling = siblings.draw(r, splitmix64(key, "treated2"));
+      r = sibling < 0 ? r : sibling;
+    }
+    if (name != "treated2") {
+      int64_t control = controls.draw(r, splitmix64(key, name));
+      if (control < 0)
+        throw std::runtime_error("no control site to pair with site " + std::to_string(r));
+      r = control;
+    }
+  }
+  return rows;
+}
+
 torch::Tensor Screen::column(const std::string &name, const torch::Tensor &sites,
                              uint64_t draw) const {
-  if (name == "image" && bag > 1) {
-    // Per row: `bag` sites of its well, a function of (draw, row) only.
-    const int64_t *well = this->well.data_ptr<int64_t>();
-    std::vector<int64_t> picked;
-    for (int64_t i = 0; i < sites.numel(); ++i) {
-      int64_t r = sites.data_ptr<int64_t>()[i];
-      std::vector<int64_t> pool = wellSites.at(well[r]);
-      uint64_t key = splitmix64(draw ^ splitmix64(static_cast<uint64_t>(r)), "bag");
-      for (int64_t k = 0; k < bag; ++k) {
-        key = splitmix64(key);
-        if (static_cast<int64_t>(pool.size()) >= bag) { // without repetition
-          std::swap(pool[k], pool[k + key % (pool.size() - k)]);
-          picked.push_back(pool[k]);
-        } else {
-          picked.push_back(pool[key % pool.size()]);
-        }
-      }
-    }
-    torch::Tensor x = images.index_select(0, torch::tensor(picked, torch::kInt64));
-    return x.view({sites.numel(), bag, images.size(1), images.size(2), images.size(3)});
-  }
+  if (name == "image" && bag > 1)
+    return images.index_select(0, torch::tensor(bagRows(sites, draw), torch::kInt64))
+        .view({sites.numel(), bag, images.size(1), images.size(2), images.size(3)});
   if (name == "image" || name == "treated1")
     return images.index_select(0, sites);
-  if (name == "control1" || name == "treated2" || name == "control2") {
-    // Per site: its sibling (treated2), and a control for the site or the
-    // sibling; each a function of (draw, site) only.
-    std::vector<int64_t> rows(sites.data_ptr<int64_t>(), sites.data_ptr<int64_t>() + sites.numel());
-    for (int64_t &r : rows) {
-      uint64_t key = splitmix64(draw ^ splitmix64(static_cast<uint64_t>(r)));
-      if (name != "control1") {
-        int64_t sibling = siblings.draw(r, splitmix64(key, "treated2"));
-        r = sibling < 0 ? r : sibling;
-      }
-      if (name != "treated2") {
-        int64_t control = controls.draw(r, splitmix64(key, name));
-        if (control < 0)
-          throw std::runtime_error("no control site to pair with site " + std::to_string(r));
-        r = control;
-      }
-    }
-    return images.index_select(0, torch::tensor(rows, torch::kInt64));
-  }
-  if (name == "image")
-    return images.index_select(0, sites);
+  if (name == "control1" || name == "treated2" || name == "control2")
+    return images.index_select(0, torch::tensor(pairedRows(name, sites, draw), torch::kInt64));
   if (name == "perturbation")
     return perturbation.index_select(0, sites);
   if (name == "plate")

@@ -43,6 +43,11 @@ struct Screen {
   torch::Tensor column(const std::string &name, const torch::Tensor &sites,
                        uint64_t draw = 0) const;
   bool hasColumn(const std::string &name) const;
+
+private:
+  std::vector<int64_t> bagRows(const torch::Tensor &sites, uint64_t draw) const;
+  std::vector<int64_t> pairedRows(const std::string &name, const torch::Tensor &sites,
+                                  uint64_t draw) const;
 };
 
 // Generates the screen described by `params` (the plan's data.params).

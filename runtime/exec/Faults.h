@@ -13,7 +13,7 @@ namespace exprt {
 std::string outOfMemory(const std::exception &e);
 
 // The advice that follows an out-of-memory message.
-inline const char *kOutOfMemoryAdvice =
+inline constexpr const char *kOutOfMemoryAdvice =
     "; lower `batch` (or use `accumulate`), the image size or the model's width";
 
 } // namespace exprt

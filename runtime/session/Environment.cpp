@@ -41,11 +41,11 @@ std::string environmentJson() {
   env["compiler"] = __VERSION__;
   env["threads"] = torch::get_num_threads();
   env["interop_threads"] = torch::get_num_interop_threads();
+  const std::string flags = " " + procField("/proc/cpuinfo", "flags") + " ";
   env["cpu"] = {{"model", procField("/proc/cpuinfo", "model name")},
                 {"logical_cores", std::thread::hardware_concurrency()},
-                {"flags_avx2", procField("/proc/cpuinfo", "flags").find(" avx2") != std::string::npos},
-                {"flags_avx512f",
-                 procField("/proc/cpuinfo", "flags").find(" avx512f") != std::string::npos}};
+                {"flags_avx2", flags.find(" avx2 ") != std::string::npos},
+                {"flags_avx512f", flags.find(" avx512f ") != std::string::npos}};
   env["memory_total"] = procField("/proc/meminfo", "MemTotal");
   env["cuda_available"] = torch::cuda::is_available();
   env["gpus"] = nlohmann::json::array(); // this build runs on the CPU

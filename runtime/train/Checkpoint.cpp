@@ -201,23 +201,25 @@ Status readCheckpoint(const std::string &path, const std::string &planSha256,
     out = it->second;
     return Status::ok();
   };
+  // A stored copy of parameter `p` must have its shape and type.
+  auto fits = [&](const std::string &name, const torch::Tensor &t, const torch::Tensor &p) {
+    if (t.sizes() == p.sizes() && t.scalar_type() == p.scalar_type())
+      return Status::ok();
+    return Status::error(tensorsPath + ": tensor `" + name + "` has shape " +
+                         c10::str(t.sizes()) + ", the plan's parameter " + c10::str(p.sizes()));
+  };
   torch::NoGradGuard noGrad;
   for (const ParameterSpec &s : params.specs()) {
-    torch::Tensor t;
+    torch::Tensor t, p = params.get(s.name);
     if (Status st = need("param/" + s.name, t); !st)
       return st;
-    torch::Tensor p = params.get(s.name);
-    if (t.sizes() != p.sizes() || t.scalar_type() != p.scalar_type())
-      return Status::error(tensorsPath + ": tensor `param/" + s.name + "` has shape " +
-                           c10::str(t.sizes()) + ", the plan's parameter " +
-                           c10::str(p.sizes()));
+    if (Status st = fits("param/" + s.name, t, p); !st)
+      return st;
     p.copy_(t);
     // The best epoch's parameters, when early stopping has seen one.
     if (auto b = file.tensors.find("best/" + s.name); b != file.tensors.end()) {
-      if (b->second.sizes() != p.sizes() || b->second.scalar_type() != p.scalar_type())
-        return Status::error(tensorsPath + ": tensor `best/" + s.name + "` has shape " +
-                             c10::str(b->second.sizes()) + ", the plan's parameter " +
-                             c10::str(p.sizes()));
+      if (Status st = fits("best/" + s.name, b->second, p); !st)
+        return st;
       state.best[s.name] = b->second;
     }
   }

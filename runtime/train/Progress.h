@@ -20,7 +20,7 @@ public:
   // After optimiser step `step` (1-based) of epoch `epoch`; redraws at most
   // ten times a second.
   void step(int64_t step, int64_t epoch, int64_t epochs, double loss);
-  // Seconds since the first step of this process.
+  // Seconds since this process began training (when the Progress was made).
   double elapsed() const;
 
 private:

@@ -2,6 +2,7 @@
 
 #include "data/Augment.h"
 #include "data/Prefetch.h"
+#include "data/Random.h"
 #include "exec/Autocast.h"
 #include "exec/Faults.h"
 #include "train/Checkpoint.h"
@@ -11,7 +12,6 @@
 
 #include <torch/torch.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -95,6 +95,26 @@ double validationLoss(const GraphExecutor &exec, const FeatureStore &features,
   return sum / double(batches);
 }
 
+// Records validation loss `v` for every epoch that ended since the last
+// validation: tracks the best epoch (keeping its parameters when early
+// stopping) and stops after `patience` epochs without a lower loss.
+void recordValidation(TrainState &st, double v, int64_t patience, const ParameterStore &params) {
+  while (st.valLoss.size() < st.epochLoss.size()) {
+    st.valLoss.push_back(v);
+    if (st.bestEpoch == 0 || v < st.bestValLoss) {
+      st.bestValLoss = v;
+      st.bestEpoch = static_cast<int64_t>(st.valLoss.size());
+      st.badEpochs = 0;
+      st.best.clear();
+      if (patience > 0)
+        for (const ParameterSpec &s : params.specs())
+          st.best[s.name] = params.get(s.name).detach().clone();
+    } else if (++st.badEpochs >= patience && patience > 0) {
+      st.stopped = true;
+    }
+  }
+}
+
 // The op that reads parameter `name` (for messages about its gradient).
 std::string readerOf(const Graph &graph, const std::string &name) {
   for (const OpNode &op : graph.ops)
@@ -169,7 +189,6 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
     return writeCheckpoint(options.runDir, plan.sha256, params, *opt, *schedule, st);
   };
 
-  auto start = std::chrono::steady_clock::now();
   Progress progress(options.progress, options.progressBar, totalSteps, st.step,
                     batch * spec.accumulate);
   auto where = [&]() {
@@ -189,7 +208,7 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
     torch::Tensor idx = torch::tensor(
         std::vector<int64_t>(order.begin() + pos * batch, order.begin() + (pos + 1) * batch),
         torch::kInt64);
-    Batch inputs = features.inputs(graph, screen, idx, augmentSeed(spec.seed, b, "pairs"));
+    Batch inputs = features.inputs(graph, screen, idx, batchSeed(spec.seed, b, "pairs"));
     augmentBatch(inputs, graph, plan.augment, spec.seed, b);
     return inputs;
   };
@@ -260,20 +279,7 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
         double v = validationLoss(validate, features, screen, batch, bf16);
         if (!std::isfinite(v))
           return Status::error(where() + ": the validation loss is " + describe(v) + kept());
-        while (st.valLoss.size() < st.epochLoss.size()) {
-          st.valLoss.push_back(v);
-          if (st.bestEpoch == 0 || v < st.bestValLoss) {
-            st.bestValLoss = v;
-            st.bestEpoch = static_cast<int64_t>(st.valLoss.size());
-            st.badEpochs = 0;
-            st.best.clear();
-            if (spec.earlyStopPatience > 0)
-              for (const ParameterSpec &s : params.specs())
-                st.best[s.name] = params.get(s.name).detach().clone();
-          } else if (++st.badEpochs >= spec.earlyStopPatience && spec.earlyStopPatience > 0) {
-            st.stopped = true;
-          }
-        }
+        recordValidation(st, v, spec.earlyStopPatience, params);
       }
       for (size_t e = reported; e < st.epochLoss.size(); ++e) {
         char text[160], val[32] = "";
@@ -320,7 +326,7 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
   result.stepLr = st.stepLr;
   result.stepGradNorm = st.stepGradNorm;
   result.steps = st.step;
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = progress.elapsed();
   return Status::ok();
 }
 

@@ -101,12 +101,12 @@ TEST_CASE("the draws depend on the seed only; bags keep their shape") {
   spec.rot90 = true;
   spec.intensity = 0.1;
   torch::Tensor x = torch::rand({3, 4, 2, 8, 8}); // 3 bags of 4 sites
-  torch::Tensor a = augmentImages(x, spec, augmentSeed(0, 5, "image"));
+  torch::Tensor a = augmentImages(x, spec, batchSeed(0, 5, "image"));
   CHECK(a.sizes() == x.sizes());
-  CHECK(torch::equal(a, augmentImages(x, spec, augmentSeed(0, 5, "image"))));
-  CHECK(!torch::equal(a, augmentImages(x, spec, augmentSeed(0, 6, "image"))));
-  CHECK(!torch::equal(a, augmentImages(x, spec, augmentSeed(1, 5, "image"))));
-  CHECK(augmentSeed(0, 5, "treated1") != augmentSeed(0, 5, "control1"));
+  CHECK(torch::equal(a, augmentImages(x, spec, batchSeed(0, 5, "image"))));
+  CHECK(!torch::equal(a, augmentImages(x, spec, batchSeed(0, 6, "image"))));
+  CHECK(!torch::equal(a, augmentImages(x, spec, batchSeed(1, 5, "image"))));
+  CHECK(batchSeed(0, 5, "treated1") != batchSeed(0, 5, "control1"));
 }
 
 TEST_CASE("prefetched batches equal batches built in place, in order, for any worker count") {

@@ -100,16 +100,13 @@ Type columnType(MLIRContext *ctx, StringRef source, DictionaryAttr params,
     return {};
   }
   int64_t size = intParam(params, "image_size");
-  if (column == "treated1" || column == "control1" || column == "treated2" ||
-      column == "control2") {
-    auto pairing = params.getAs<StringAttr>("pairing");
-    if (!pairing || pairing.getValue() != "micon") {
-      error = "column '" + column.str() + "' needs pairing = \"micon\"";
-      return {};
-    }
+  bool paired = llvm::is_contained({"treated1", "control1", "treated2", "control2"}, column);
+  auto pairing = params.getAs<StringAttr>("pairing");
+  if (paired && (!pairing || pairing.getValue() != "micon")) {
+    error = "column '" + column.str() + "' needs pairing = \"micon\"";
+    return {};
   }
-  if (column == "image" || column == "treated1" || column == "control1" ||
-      column == "treated2" || column == "control2")
+  if (column == "image" || paired)
     return ImagesType::get(ctx, intParam(params, "channels"), size, size);
   if (column == "perturbation")
     return LabelsType::get(ctx, intParam(params, "perturbations") + 1);

@@ -128,6 +128,27 @@ LogicalResult inferElementwise(MLIRContext *ctx, const Diag &d, Value lhs, Value
   return infer(ctx, l.getShape(), out);
 }
 
+// Token ops: sequences (N, ..., n, d).
+FailureOr<RankedTensorType> sequence(const Diag &d, Value v) {
+  auto t = ranked(v);
+  if (!t || t.getRank() < 3)
+    return d("input must be a batch of sequences (N, ..., n, d), got ", v.getType());
+  return t;
+}
+
+// A sequence pooled to one vector per row from token `first` on (or token
+// `first` alone): (N, ..., n, d) -> (N, ..., d).
+LogicalResult inferPooled(MLIRContext *ctx, const Diag &d, Value input, int64_t first,
+                          SmallVectorImpl<Type> &out) {
+  FailureOr<RankedTensorType> x = sequence(d, input);
+  if (failed(x))
+    return failure();
+  int64_t n = x->getShape().take_back(2)[0];
+  if (first < 0 || (!ShapedType::isDynamic(n) && first >= n))
+    return d("token ", first, " is out of range for ", n, " tokens");
+  return infer(ctx, withLeading(*x, 2, {x->getShape().back()}), out);
+}
+
 } // namespace
 
 #define STEP_INFER(Op)                                                                           \
@@ -204,14 +225,6 @@ STEP_INFER(LinearOp) {
   return infer(ctx, withLeading(x, 1, {w->getDimSize(0)}), out);
 }
 
-// Token ops: sequences (N, ..., n, d).
-static FailureOr<RankedTensorType> sequence(const Diag &d, Value v) {
-  auto t = ranked(v);
-  if (!t || t.getRank() < 3)
-    return d("input must be a batch of sequences (N, ..., n, d), got ", v.getType());
-  return t;
-}
-
 STEP_INFER(PatchEmbedOp) {
   Diag d{loc, getOperationName()};
   auto xw = imageAndKernel(d, a.getInput(), a.getWeight());
@@ -278,19 +291,6 @@ STEP_INFER(AttentionOp) {
       failed(checkBias(d, a.getOutBias(), width, " outputs")))
     return failure();
   return infer(ctx, x->getShape(), out);
-}
-
-// A sequence pooled to one vector per row from token `first` on (or token
-// `first` alone): (N, ..., n, d) -> (N, ..., d).
-static LogicalResult inferPooled(MLIRContext *ctx, const Diag &d, Value input, int64_t first,
-                                 SmallVectorImpl<Type> &out) {
-  FailureOr<RankedTensorType> x = sequence(d, input);
-  if (failed(x))
-    return failure();
-  int64_t n = x->getShape().take_back(2)[0];
-  if (first < 0 || (!ShapedType::isDynamic(n) && first >= n))
-    return d("token ", first, " is out of range for ", n, " tokens");
-  return infer(ctx, withLeading(*x, 2, {x->getShape().back()}), out);
 }
 
 STEP_INFER(TakeTokenOp) {

@@ -11,6 +11,19 @@
 #include <unistd.h>
 
 namespace exprt {
+namespace {
+
+// strerror, plus what a full disk or quota means for the user.
+std::string writeError(int err) {
+  std::string text = std::strerror(err);
+  if (err == ENOSPC || err == EDQUOT)
+    text += " (the disk is full)";
+  else if (err == EFBIG)
+    text += " (the file-size limit, `ulimit -f`, is reached)";
+  return text;
+}
+
+} // namespace
 
 Status writeFileAtomic(const std::string &path, const std::string &contents) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
@@ -18,7 +31,7 @@ Status writeFileAtomic(const std::string &path, const std::string &contents) {
   if (fd < 0)
     return Status::error(path + ": cannot create: " + std::strerror(errno));
   auto fail = [&](const char *what) {
-    std::string err = std::strerror(errno);
+    std::string err = writeError(errno);
     ::close(fd);
     std::remove(tmp.c_str());
     return Status::error(path + ": " + what + ": " + err);
@@ -36,7 +49,7 @@ Status writeFileAtomic(const std::string &path, const std::string &contents) {
   if (::fsync(fd) != 0)
     return fail("write failed");
   if (::close(fd) != 0) {
-    std::string err = std::strerror(errno);
+    std::string err = writeError(errno);
     std::remove(tmp.c_str());
     return Status::error(path + ": write failed: " + err);
   }

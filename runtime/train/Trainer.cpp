@@ -302,7 +302,8 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
       if (st.step % checkpointEvery == 0 || st.step == totalSteps || st.stopped)
         if (Status s = save(); !s)
           return Status::error("cannot write a checkpoint at step " + std::to_string(st.step) +
-                               ": " + s.message() + kept());
+                               ": " + s.message() + kept() + "; free space, then continue with `exp run --resume " +
+                               options.runDir + "`");
     }
   } catch (const std::exception &e) {
     std::string oom = outOfMemory(e);

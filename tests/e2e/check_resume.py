@@ -251,3 +251,37 @@ if p.returncode == 0 or p.returncode < 0 or "stopped at step 1 (epoch 1, batch 1
 if os.path.exists(big):
     sys.exit("FAIL: a run that failed before any checkpoint left a run directory")
 print("out of memory: ok")
+
+# --- disk full: a clear message, finished checkpoints kept, then resume --------
+# A file-size limit (RLIMIT_FSIZE, with SIGXFSZ ignored so writes fail with
+# EFBIG instead of killing the process) stands in for a full disk: every
+# checkpoint grows by its loss history, so one ~15 steps before the end no
+# longer fits. The run must stop with the error, keep the checkpoints it
+# finished (and no half-written one), and resume to the uninterrupted result.
+final_size = os.path.getsize(os.path.join(checkpoints(a)[-1], "state.safetensors"))
+fsize = final_size - 32 * 15
+
+
+def limit_file_size():
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+
+
+full = os.path.join(work, "full")
+p = subprocess.run([exp, "run", spec, "--run-dir", full, "--checkpoint-every", "1", *common],
+                   capture_output=True, text=True, restore_signals=False, preexec_fn=limit_file_size)
+kept = checkpoints(full)
+if p.returncode <= 0 or "cannot write a checkpoint at step" not in p.stderr \
+        or "file-size limit" not in p.stderr or "the last good checkpoint is kept in" not in p.stderr \
+        or f"exp run --resume {full}" not in p.stderr:
+    sys.exit(f"FAIL: a full disk is not reported clearly (exit {p.returncode}):\n{p.stderr}")
+failed_at = int(p.stderr.split("cannot write a checkpoint at step ")[1].split(":")[0])
+if not kept or step_of(kept[-1]) != failed_at - 1 or not 1 < failed_at < total:
+    sys.exit(f"FAIL: failed at step {failed_at} of {total} keeping {kept}")
+leftovers = [n for n in os.listdir(os.path.join(full, "checkpoints")) if n.startswith(".")]
+if leftovers:
+    sys.exit(f"FAIL: a failed checkpoint write left {leftovers}")
+run(["--resume", full, *common])
+if metrics(full) != reference:
+    sys.exit("FAIL: resuming after a full disk differs from the uninterrupted run")
+print(f"disk full: ok (stopped at step {failed_at} of {total}, kept step {step_of(kept[-1])}, resumed)")

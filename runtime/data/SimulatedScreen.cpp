@@ -1,11 +1,15 @@
 #include "data/SimulatedScreen.h"
 
 #include "data/Random.h"
+#include "prep/Csv.h"
+#include "prep/Image.h"
+#include "record/Json.h"
 
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <random>
 
 namespace exprt {
@@ -165,15 +169,25 @@ std::vector<int64_t> Screen::pairedRows(const std::string &name, const torch::Te
   return rows;
 }
 
+torch::Tensor Screen::imageRows(const torch::Tensor &rows) const {
+  torch::Tensor x = images.index_select(0, rows);
+  if (!mean.defined())
+    return x;
+  x = x.to(torch::kFloat32);
+  if (images.scalar_type() == torch::kUInt8)
+    x.div_(255.0);
+  return x.sub_(mean.view({1, -1, 1, 1})).div_(std.view({1, -1, 1, 1}));
+}
+
 torch::Tensor Screen::column(const std::string &name, const torch::Tensor &sites,
                              uint64_t draw) const {
   if (name == "image" && bag > 1)
-    return images.index_select(0, torch::tensor(bagRows(sites, draw), torch::kInt64))
+    return imageRows(torch::tensor(bagRows(sites, draw), torch::kInt64))
         .view({sites.numel(), bag, images.size(1), images.size(2), images.size(3)});
   if (name == "image" || name == "treated1")
-    return images.index_select(0, sites);
+    return imageRows(sites);
   if (name == "control1" || name == "treated2" || name == "control2")
-    return images.index_select(0, torch::tensor(pairedRows(name, sites, draw), torch::kInt64));
+    return imageRows(torch::tensor(pairedRows(name, sites, draw), torch::kInt64));
   if (name == "perturbation")
     return perturbation.index_select(0, sites);
   if (name == "plate")
@@ -181,28 +195,39 @@ torch::Tensor Screen::column(const std::string &name, const torch::Tensor &sites
   return well.index_select(0, sites);
 }
 
-namespace {
-
-// pairing = "micon": splits keep their treated sites; controls are drawn from
-// the same plate (the simulated screen has no batch or source levels), else
-// the same split; the second treated site from the same plate and
-// perturbation, else the same split and perturbation.
+// pairing = "micon": splits keep their treated sites; a control is drawn
+// from the same plate, else the same batch, source (where the data has
+// them), else the same split; the second treated site likewise among sites
+// of the same perturbation. A draw never crosses the split.
 void pairSites(Screen &screen) {
   const int64_t n = screen.perturbation.size(0), K = screen.perturbations;
-  std::vector<int64_t> split(n, 0), plate(n), platePert(n), splitPert(n);
+  std::vector<int64_t> split(n, 0);
   for (int64_t s : screen.evalSites)
     split[s] = 1;
   const int64_t *pert = screen.perturbation.data_ptr<int64_t>();
-  const int64_t *pl = screen.plate.data_ptr<int64_t>();
-  std::vector<int64_t> controls, treated;
-  for (int64_t s = 0; s < n; ++s) {
-    plate[s] = pl[s];
-    platePert[s] = pl[s] * K + pert[s];
-    splitPert[s] = split[s] * K + pert[s];
-    (pert[s] == 0 ? controls : treated).push_back(s);
+  std::vector<std::vector<int64_t>> levels, pertLevels;
+  for (const torch::Tensor *t : {&screen.plate, &screen.batch, &screen.source}) {
+    if (!t->defined())
+      continue;
+    const int64_t *v = t->data_ptr<int64_t>();
+    std::vector<int64_t> key(n), pertKey(n);
+    for (int64_t s = 0; s < n; ++s) {
+      key[s] = v[s] * 2 + split[s];
+      pertKey[s] = key[s] * K + pert[s];
+    }
+    levels.push_back(std::move(key));
+    pertLevels.push_back(std::move(pertKey));
   }
-  screen.controls = GroupSampler({plate, split}, controls);
-  screen.siblings = GroupSampler({platePert, splitPert}, treated);
+  std::vector<int64_t> splitPert(n);
+  for (int64_t s = 0; s < n; ++s)
+    splitPert[s] = split[s] * K + pert[s];
+  levels.push_back(split);
+  pertLevels.push_back(splitPert);
+  std::vector<int64_t> controls, treated;
+  for (int64_t s = 0; s < n; ++s)
+    (pert[s] == 0 ? controls : treated).push_back(s);
+  screen.controls = GroupSampler(levels, controls);
+  screen.siblings = GroupSampler(pertLevels, treated);
   auto keepTreated = [&](std::vector<int64_t> &sites) {
     sites.erase(std::remove_if(sites.begin(), sites.end(), [&](int64_t s) { return pert[s] == 0; }),
                 sites.end());
@@ -212,7 +237,6 @@ void pairSites(Screen &screen) {
   screen.paired = true;
 }
 
-} // namespace
 
 void bagSites(Screen &screen, int64_t bag) {
   if (bag <= 1)
@@ -258,8 +282,21 @@ void splitValidation(Screen &screen, double fraction, uint64_t seed) {
   screen.trainSites = std::move(train);
 }
 
-Status generateSimulatedScreen(const nlohmann::json &json, Screen &screen) {
+namespace {
+
+// A rendered screen before it is stored anywhere: raw intensities and the
+// plate maps.
+struct Rendered {
   Params p;
+  torch::Tensor images; // [N, C, S, S] float32, raw intensities
+  std::vector<int64_t> pert, plateOf, wellOf, wellInPlate, siteInWell;
+  std::vector<bool> heldOut;
+  std::vector<double> effects; // [K, kFeatures]
+  int64_t wellsPerPlate = 0;
+};
+
+Status render(const nlohmann::json &json, Rendered &out) {
+  Params &p = out.p;
   if (Status s = readParams(json, p); !s)
     return s;
   std::mt19937_64 rng(p.seed * 0x9E3779B97F4A7C15ull + 17);
@@ -268,17 +305,18 @@ Status generateSimulatedScreen(const nlohmann::json &json, Screen &screen) {
 
   // Ground truth: each perturbation shifts a few features strongly and the
   // rest a little.
-  std::vector<double> effects(K * kFeatures, 0.0);
+  std::vector<double> &effects = out.effects;
+  effects.assign(K * kFeatures, 0.0);
   for (int64_t k = 1; k < K; ++k)
     for (int f = 0; f < kFeatures; ++f)
       effects[k * kFeatures + f] = p.effect * n01(rng) * (std::uniform_real_distribution<double>(0, 1)(rng) < 0.4 ? 1.6 : 0.5);
 
   const int64_t wellsPerPlate = p.perturbations * p.replicates + p.controls;
+  out.wellsPerPlate = wellsPerPlate;
   const int64_t N = p.plates * wellsPerPlate * p.sites;
   const int64_t C = p.channels, S = p.size;
-  torch::Tensor images = torch::empty({N, C, S, S}, torch::kFloat32);
-  std::vector<int64_t> pert(N), plateOf(N), wellOf(N);
-  float *data = images.data_ptr<float>();
+  out.images = torch::empty({N, C, S, S}, torch::kFloat32);
+  float *data = out.images.data_ptr<float>();
   int64_t site = 0;
   for (int64_t pl = 0; pl < p.plates; ++pl) {
     PlateNuisance nuisance;
@@ -300,26 +338,124 @@ Status generateSimulatedScreen(const nlohmann::json &json, Screen &screen) {
       double wellGain = std::exp(0.05 * p.batchEffect * n01(rng));
       for (int64_t s = 0; s < p.sites; ++s, ++site) {
         renderSite(data + site * C * S * S, p, &effects[layout[w] * kFeatures], nuisance, wellGain, rng);
-        pert[site] = layout[w];
-        plateOf[site] = pl;
-        wellOf[site] = pl * wellsPerPlate + w;
-        (pl < p.plates - p.holdout ? screen.trainSites : screen.evalSites).push_back(site);
+        out.pert.push_back(layout[w]);
+        out.plateOf.push_back(pl);
+        out.wellOf.push_back(pl * wellsPerPlate + w);
+        out.wellInPlate.push_back(w);
+        out.siteInWell.push_back(s);
+        out.heldOut.push_back(pl >= p.plates - p.holdout);
       }
     }
   }
+  return Status::ok();
+}
+
+} // namespace
+
+Status generateSimulatedScreen(const nlohmann::json &json, Screen &screen) {
+  Rendered r;
+  if (Status s = render(json, r); !s)
+    return s;
+  const Params &p = r.p;
+  for (size_t i = 0; i < r.pert.size(); ++i)
+    (r.heldOut[i] ? screen.evalSites : screen.trainSites).push_back(static_cast<int64_t>(i));
   // Per-channel normalisation with dataset statistics, as real pipelines do.
-  torch::Tensor mean = images.mean({0, 2, 3}, true), std = images.std(c10::IntArrayRef{0, 2, 3}, true, true);
-  screen.images = (images - mean) / (std + 1e-6);
-  screen.perturbation = torch::tensor(pert, torch::kInt64);
-  screen.plate = torch::tensor(plateOf, torch::kInt64);
-  screen.well = torch::tensor(wellOf, torch::kInt64);
-  screen.perturbations = K;
+  torch::Tensor mean = r.images.mean({0, 2, 3}, true),
+                std = r.images.std(c10::IntArrayRef{0, 2, 3}, true, true);
+  screen.images = (r.images - mean) / (std + 1e-6);
+  screen.perturbation = torch::tensor(r.pert, torch::kInt64);
+  screen.plate = torch::tensor(r.plateOf, torch::kInt64);
+  screen.well = torch::tensor(r.wellOf, torch::kInt64);
+  screen.perturbations = p.perturbations + 1;
   screen.plates = p.plates;
-  screen.wells = p.plates * wellsPerPlate;
-  screen.effects = torch::tensor(effects, torch::kFloat64).reshape({K, kFeatures});
+  screen.wells = p.plates * r.wellsPerPlate;
+  screen.effects = torch::tensor(r.effects, torch::kFloat64).reshape({screen.perturbations, kFeatures});
   if (p.micon)
     pairSites(screen);
   return Status::ok();
+}
+
+namespace {
+// A well's name on a plate of `wells` (96, 384 or 1536) in row-major order:
+// B02, P24, AF48.
+std::string wellName(int64_t index, int64_t wells) {
+  const int64_t columns = wells <= 96 ? 12 : wells <= 384 ? 24 : 48;
+  int64_t row = index / columns, col = index % columns + 1;
+  std::string name = row < 26 ? std::string(1, char('A' + row))
+                              : std::string("A") + char('A' + row - 26); // AA, AB, ... (1536 plates)
+  return name + (col < 10 ? "0" : "") + std::to_string(col);
+}
+} // namespace
+
+Status writeSimulatedScreen(const nlohmann::json &json, const std::string &dir) {
+  Rendered r;
+  if (Status s = render(json, r); !s)
+    return s;
+  const Params &p = r.p;
+  if (r.wellsPerPlate > 1536)
+    return Status::error("simulated_screen: " + std::to_string(r.wellsPerPlate) +
+                         " wells per plate (perturbations x replicates + controls) do not fit a "
+                         "1536-well plate");
+  const int64_t plateWells = r.wellsPerPlate <= 96 ? 96 : r.wellsPerPlate <= 384 ? 384 : 1536;
+  namespace fs = std::filesystem;
+  std::vector<std::vector<std::string>> rows;
+  const int64_t C = p.channels, S = p.size;
+  // Raw intensities to 8 bits over [-0.25, 2.75): background, noise and the
+  // brightest nuclei all keep their levels.
+  torch::Tensor q = r.images.add(0.25).mul(255.0 / 3.0).round_().clamp_(0, 255).to(torch::kUInt8);
+  char pname[32];
+  for (size_t i = 0; i < r.pert.size(); ++i) {
+    // Four plates to an experiment (RxRx1's layout); experiments are batches.
+    int64_t pl = r.plateOf[i];
+    std::snprintf(pname, sizeof pname, "SIM-%02lld", (long long)(pl / 4 + 1));
+    std::string experiment = pname, plate = std::to_string(pl % 4 + 1);
+    std::string well = wellName(r.wellInPlate[i], plateWells), site = std::to_string(r.siteInWell[i] + 1);
+    std::snprintf(pname, sizeof pname, "sim-%04lld", (long long)r.pert[i]);
+    bool control = r.pert[i] == 0;
+    std::string wellId = experiment + "_" + plate + "_" + well;
+    rows.push_back({wellId + "_" + site, wellId, "SIM", r.heldOut[i] ? "test" : "train", experiment,
+                    plate, well, site, control ? "negative_control" : "treatment",
+                    control ? "EMPTY" : pname,
+                    std::to_string(control ? p.perturbations : r.pert[i] - 1)});
+    fs::path folder = fs::path(dir) / "images" / experiment / ("Plate" + plate);
+    std::error_code ec;
+    fs::create_directories(folder, ec);
+    if (ec)
+      return Status::error(folder.string() + ": cannot create: " + ec.message());
+    for (int64_t c = 0; c < C; ++c) {
+      Image img;
+      img.width = img.height = S;
+      img.channels = 1;
+      img.bits = 8;
+      torch::Tensor plane = q[static_cast<int64_t>(i)][c].contiguous();
+      img.data.assign(plane.data_ptr<uint8_t>(), plane.data_ptr<uint8_t>() + S * S);
+      std::string name = well + "_s" + site + "_w" + std::to_string(c + 1) + ".png";
+      if (Status s = writePng((folder / name).string(), img); !s)
+        return s;
+    }
+  }
+  if (Status s = writeCsv((fs::path(dir) / "metadata.csv").string(),
+                          {"site_id", "well_id", "cell_type", "dataset", "experiment", "plate", "well",
+                           "site", "well_type", "sirna", "sirna_id"},
+                          rows);
+      !s)
+    return s;
+  // The ground truth the images were rendered from.
+  nlohmann::json truth = {{"format", "exp-simulated-truth"},
+                          {"version", 1},
+                          {"params", json},
+                          {"features", {"nucleus_size", "nucleus_intensity", "cell_size",
+                                        "cytoplasm_intensity", "texture_frequency",
+                                        "texture_amplitude", "cell_count", "elongation"}}};
+  nlohmann::json effects = nlohmann::json::object();
+  const int64_t K = p.perturbations + 1;
+  for (int64_t k = 0; k < K; ++k) {
+    std::snprintf(pname, sizeof pname, "sim-%04lld", (long long)k);
+    effects[k == 0 ? "EMPTY" : pname] =
+        std::vector<double>(r.effects.begin() + k * kFeatures, r.effects.begin() + (k + 1) * kFeatures);
+  }
+  truth["effects"] = effects;
+  return writeFileAtomic((fs::path(dir) / "ground_truth.json").string(), truth.dump(1) + "\n");
 }
 
 } // namespace exprt

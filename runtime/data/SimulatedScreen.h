@@ -12,15 +12,22 @@
 #include <torch/types.h>
 
 #include <map>
+#include <string>
 #include <vector>
 
 namespace exprt {
 
 struct Screen {
-  torch::Tensor images;       // [N, C, H, W] float32, normalised per channel
+  // [N, C, H, W]: float32 normalised per channel when `mean` is undefined;
+  // else packed uint8 ([0, 255]) or float16 ([0, 1]), often memory-mapped,
+  // normalised with `mean` and `std` ([C], of the [0, 1] values) as rows are read.
+  torch::Tensor images;
+  torch::Tensor mean, std;
   torch::Tensor perturbation; // [N] int64; 0 is the control
   torch::Tensor plate;        // [N] int64
   torch::Tensor well;         // [N] int64, unique across plates
+  torch::Tensor batch, source; // [N] int64 where the data has them (pairing's fallbacks)
+  std::string dataSha256;     // the content hash of the images ("" : hash `images`)
   std::vector<int64_t> trainSites, evalSites;
   std::vector<int64_t> valSites; // training wells kept aside (splitValidation)
   int64_t perturbations = 0; // classes, control included
@@ -44,6 +51,9 @@ struct Screen {
                        uint64_t draw = 0) const;
   bool hasColumn(const std::string &name) const;
 
+  // Images of `rows`, float32 [n, C, H, W], normalised.
+  torch::Tensor imageRows(const torch::Tensor &rows) const;
+
 private:
   std::vector<int64_t> bagRows(const torch::Tensor &sites, uint64_t draw) const;
   std::vector<int64_t> pairedRows(const std::string &name, const torch::Tensor &sites,
@@ -52,6 +62,14 @@ private:
 
 // Generates the screen described by `params` (the plan's data.params).
 Status generateSimulatedScreen(const nlohmann::json &params, Screen &screen);
+
+// Writes the screen described by `params` into `dir` in RxRx1's layout:
+// metadata.csv, images/{experiment}/Plate{plate}/{well}_s{site}_w{channel}.png
+// (8-bit) and ground_truth.json (the effect vectors). docs/data.md.
+Status writeSimulatedScreen(const nlohmann::json &params, const std::string &dir);
+
+// pairing = "micon" over a screen's splits (see Screen::paired).
+void pairSites(Screen &screen);
 
 // Makes rows wells with bags of `bag` sites: each split keeps its wells'
 // first sites, and `column("image", ...)` draws `bag` sites of each row's

@@ -5,8 +5,16 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <cerrno>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <optional>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace exprt {
 namespace {
@@ -68,7 +76,15 @@ Status readSafeTensors(const std::string &path, SafeTensors &file) {
   return decodeSafeTensors(path, bytes, file);
 }
 
-Status decodeSafeTensors(const std::string &path, const std::string &bytes, SafeTensors &file) {
+namespace {
+
+// Builds a tensor of `shape` and `type` over `size` bytes at `data`.
+using MakeTensor = std::function<torch::Tensor(const char *data, size_t size,
+                                               const std::vector<int64_t> &shape,
+                                               torch::ScalarType type)>;
+
+Status decode(const std::string &path, std::string_view bytes, SafeTensors &file,
+              const MakeTensor &make) {
   file = SafeTensors();
   auto bad = [&](const std::string &what) {
     return Status::error(path + ": not a valid safetensors file: " + what);
@@ -128,14 +144,50 @@ Status decodeSafeTensors(const std::string &path, const std::string &bytes, Safe
                  std::to_string(end) + ") that do not hold its " + std::to_string(size) +
                  " bytes within the file's " + std::to_string(dataSize) + " (truncated?)");
     covered += size;
-    torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(*type));
-    std::memcpy(t.data_ptr(), data + begin, size);
-    file.tensors[it.key()] = t;
+    file.tensors[it.key()] = make(data + begin, size, shape, *type);
   }
   if (covered != dataSize)
     return bad("its tensors cover " + std::to_string(covered) + " of " + std::to_string(dataSize) +
                " data bytes (overlapping or trailing data)");
   return Status::ok();
+}
+
+} // namespace
+
+Status decodeSafeTensors(const std::string &path, const std::string &bytes, SafeTensors &file) {
+  return decode(path, bytes, file,
+                [](const char *data, size_t size, const std::vector<int64_t> &shape,
+                   torch::ScalarType type) {
+                  torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(type));
+                  std::memcpy(t.data_ptr(), data, size);
+                  return t;
+                });
+}
+
+Status mapSafeTensors(const std::string &path, SafeTensors &file) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return Status::error(path + ": cannot open: " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || st.st_size == 0) {
+    ::close(fd);
+    return Status::error(path + ": not a valid safetensors file: empty");
+  }
+  const size_t n = static_cast<size_t>(st.st_size);
+  void *at = ::mmap(nullptr, n, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (at == MAP_FAILED)
+    return Status::error(path + ": cannot map: " + std::strerror(errno));
+  // The mapping lives as long as any tensor viewing it.
+  auto mapping = std::shared_ptr<void>(at, [n](void *p) { ::munmap(p, n); });
+  return decode(path, std::string_view(static_cast<const char *>(at), n), file,
+                [mapping](const char *data, size_t, const std::vector<int64_t> &shape,
+                          torch::ScalarType type) {
+                  auto keep = new std::shared_ptr<void>(mapping);
+                  return torch::from_blob(const_cast<char *>(data), shape,
+                                          [keep](void *) { delete keep; },
+                                          torch::TensorOptions().dtype(type));
+                });
 }
 
 } // namespace exprt

@@ -24,6 +24,10 @@ Status writeSafeTensors(const std::string &path, const SafeTensors &file);
 // Reads and validates `path`; errors name the file and what is wrong with it.
 Status readSafeTensors(const std::string &path, SafeTensors &file);
 
+// Maps `path` read-only: the tensors view the file's pages (no copy) and
+// keep the mapping alive; validated as readSafeTensors does.
+Status mapSafeTensors(const std::string &path, SafeTensors &file);
+
 // The same in memory; `path` only names the file in errors.
 Status encodeSafeTensors(const std::string &path, const SafeTensors &file, std::string &bytes);
 Status decodeSafeTensors(const std::string &path, const std::string &bytes, SafeTensors &file);

@@ -2,7 +2,7 @@
 #include "exprt/Runtime.h"
 
 #include "cache/FeatureStore.h"
-#include "data/SimulatedScreen.h"
+#include "data/LoadScreen.h"
 #include "eval/Evaluator.h"
 #include "exec/Faults.h"
 #include "exec/GraphExecutor.h"
@@ -35,8 +35,12 @@ std::string format(const char *fmt, ...) {
 // The content hash of the data a run read: every column and the split.
 std::string dataSha256(const Screen &screen) {
   Sha256 h;
-  h.update(std::string("exp-data/1"));
-  for (const torch::Tensor &t : {screen.images, screen.perturbation, screen.plate, screen.well})
+  h.update(std::string("exp-data/2"));
+  if (screen.dataSha256.empty())
+    h.update(screen.images);
+  else
+    h.update(screen.dataSha256);
+  for (const torch::Tensor &t : {screen.perturbation, screen.plate, screen.well})
     h.update(t);
   for (const std::vector<int64_t> *rows : {&screen.trainSites, &screen.valSites, &screen.evalSites})
     h.update(torch::tensor(*rows, torch::kInt64));
@@ -80,8 +84,10 @@ Status Session::loadPlan(const std::string &planJson, const std::string &origin)
   if (plan.target != impl_->options.device)
     return Status::error(origin + ": compiled for target `" + plan.target +
                          "`, but this session runs on `" + impl_->options.device + "`");
-  if (plan.dataKind != "simulated_screen")
-    return Status::error(origin + ": unknown data source `" + plan.dataKind + "`");
+  if (!readsDataSource(plan.dataKind))
+    return Status::error(origin + ": the `" + plan.dataKind +
+                         "` data source cannot be read by this runtime yet (docs/data.md lists "
+                         "the readers)");
   impl_->plan = std::move(plan);
   impl_->loaded = true;
   return Status::ok();
@@ -115,8 +121,13 @@ Status Session::runUnchecked() {
   bool progress = impl_->options.progress;
   auto t0 = std::chrono::steady_clock::now();
   Screen screen;
-  impl_->phase = "generating the data";
-  if (Status s = generateSimulatedScreen(plan.dataParams, screen); !s)
+  impl_->phase = "reading the data";
+  DataOptions data;
+  data.cacheDir = impl_->options.dataCacheDir;
+  data.threads = torch::get_num_threads();
+  data.progress = progress;
+  std::string description;
+  if (Status s = loadScreen(plan, data, screen, description); !s)
     return s;
   if (plan.bag > 1 && screen.paired)
     return Status::error(plan.sourcePath + ": a dataset cannot bag sites and pair them at once");
@@ -124,8 +135,8 @@ Status Session::runUnchecked() {
   double dataSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (progress)
-    std::fprintf(stderr, "data: simulated screen, %zu training and %zu held-out sites (%.1fs)\n",
-                 screen.trainSites.size(), screen.evalSites.size(), dataSeconds);
+    std::fprintf(stderr, "data: %s; %zu training and %zu held-out sites (%.1fs)\n",
+                 description.c_str(), screen.trainSites.size(), screen.evalSites.size(), dataSeconds);
 
   ParameterStore params;
   params.initialise(plan.parameters, static_cast<uint64_t>(plan.train.seed));

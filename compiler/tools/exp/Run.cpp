@@ -112,6 +112,8 @@ std::unique_ptr<exprt::Session> openSession(const RunInfo &info, bool resume, bo
   options.dataWorkers = info.doc.value("data_workers", 1);
   if (info.doc.contains("feature_cache"))
     options.featureCacheDir = info.doc["feature_cache"].get<std::string>();
+  if (info.doc.contains("data_cache"))
+    options.dataCacheDir = info.doc["data_cache"].get<std::string>();
   auto session = exprt::Session::create(options, status);
   if (status)
     status = session->loadPlan(planText, origin);
@@ -257,8 +259,10 @@ int runCommand(const RunRequest &r) {
                            .string();
   info.doc["mlflow_run_id"] =
       mlflowRunId(fs::absolute(final).lexically_normal().string(), info.doc["started_ms"]);
-  if (r.compile.useCache)
+  if (r.compile.useCache) {
     info.doc["feature_cache"] = (fs::path(expc::compileCacheDirectory()) / "features").string();
+    info.doc["data_cache"] = (fs::path(expc::compileCacheDirectory()) / "data").string();
+  }
   // A plan the runtime refuses leaves no run directory behind.
   std::string error;
   auto session = openSession(info, /*resume=*/false, r.quiet, planText,

@@ -35,6 +35,8 @@ struct SessionOptions {
   bool progressBar = false;
   // Where precomputed features are cached by content hash ("" = not on disk).
   std::string featureCacheDir;
+  // Where simulated screens and packed images are kept ("" = not on disk).
+  std::string dataCacheDir;
   // The run directory: training checkpoints go under `runDir`/checkpoints
   // ("" = none are written).
   std::string runDir;

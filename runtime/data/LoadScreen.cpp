@@ -1,0 +1,179 @@
+#include "data/LoadScreen.h"
+
+#include "prep/Pack.h"
+#include "prep/Readers.h"
+#include "record/Json.h"
+#include "record/Sha256.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include <stdlib.h>
+#include <unistd.h>
+
+namespace exprt {
+namespace fs = std::filesystem;
+namespace {
+
+// Bumped whenever the simulator renders differently, so cached screens of
+// the same parameters are not reused.
+constexpr const char *kSimulatorVersion = "exp-simulated-screen/2";
+
+// A directory removed when it goes out of scope (screens simulated without
+// a cache).
+struct TempDir {
+  std::string path;
+  ~TempDir() {
+    if (!path.empty()) {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  }
+};
+
+// The simulated screen of `params` on disk: `<cache>/simulated/<key>`, written
+// under a temporary name and renamed, so a killed writer leaves no screen.
+Status simulatedScreenDir(const nlohmann::json &params, const DataOptions &o, TempDir &temp,
+                          std::string &dir, bool &reused) {
+  reused = false;
+  if (o.cacheDir.empty()) {
+    std::string pattern = (fs::temp_directory_path() / "exp-screen-XXXXXX").string();
+    if (!::mkdtemp(pattern.data()))
+      return Status::error(pattern + ": cannot create a temporary directory");
+    temp.path = dir = pattern;
+    return writeSimulatedScreen(params, dir);
+  }
+  std::string key = Sha256().update(std::string(kSimulatorVersion)).update(params.dump()).hex();
+  dir = (fs::path(o.cacheDir) / "simulated" / key.substr(0, 32)).string();
+  if (fs::exists(fs::path(dir) / "ground_truth.json")) {
+    reused = true;
+    return Status::ok();
+  }
+  std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec)
+    return Status::error(tmp + ": cannot create: " + ec.message());
+  TempDir cleanup{tmp};
+  if (Status s = writeSimulatedScreen(params, tmp); !s)
+    return s;
+  fs::rename(tmp, dir, ec);
+  if (ec && !fs::exists(fs::path(dir) / "ground_truth.json")) // another writer may have won
+    return Status::error(dir + ": cannot rename into place: " + ec.message());
+  return Status::ok();
+}
+
+// Codes of `values` by sorted distinct value, from `first`.
+torch::Tensor codes(const std::vector<std::string> &values, int64_t first, int64_t &count) {
+  std::map<std::string, int64_t> code;
+  for (const std::string &v : values)
+    code.emplace(v, 0);
+  int64_t next = first;
+  for (auto &[v, c] : code)
+    c = next++;
+  count = static_cast<int64_t>(code.size());
+  std::vector<int64_t> out;
+  out.reserve(values.size());
+  for (const std::string &v : values)
+    out.push_back(code.at(v));
+  return torch::tensor(out, torch::kInt64);
+}
+
+// The Screen of a SiteIndex and its packed images.
+Status buildScreen(const SiteIndex &index, PackedImages &packed, Screen &screen) {
+  const size_t n = index.size();
+  for (const char *need : {"perturbation", "control", "plate", "well", "split"})
+    if (!index.has(need))
+      return Status::error(std::string("the dataset has no `") + need + "` column");
+  // Controls are class 0; treatments 1.. in sorted order of their names.
+  const auto &control = index.columns.at("control");
+  std::vector<std::string> treatments;
+  std::vector<size_t> treatedRows;
+  for (size_t i = 0; i < n; ++i)
+    if (control[i] != "1") {
+      treatments.push_back(index.columns.at("perturbation")[i]);
+      treatedRows.push_back(i);
+    }
+  int64_t K = 0;
+  torch::Tensor tcodes = codes(treatments, 1, K);
+  std::vector<int64_t> pert(n, 0);
+  for (size_t j = 0; j < treatedRows.size(); ++j)
+    pert[treatedRows[j]] = tcodes[static_cast<int64_t>(j)].item<int64_t>();
+  screen.perturbation = torch::tensor(pert, torch::kInt64);
+  screen.perturbations = K + 1;
+  screen.plate = codes(index.columns.at("plate"), 0, screen.plates);
+  screen.well = codes(index.columns.at("well"), 0, screen.wells);
+  int64_t unused = 0;
+  if (index.has("batch"))
+    screen.batch = codes(index.columns.at("batch"), 0, unused);
+  if (index.has("source"))
+    screen.source = codes(index.columns.at("source"), 0, unused);
+  const auto &split = index.columns.at("split");
+  for (size_t i = 0; i < n; ++i) {
+    if (split[i] == "train")
+      screen.trainSites.push_back(static_cast<int64_t>(i));
+    else if (split[i] == "test")
+      screen.evalSites.push_back(static_cast<int64_t>(i));
+  }
+  if (screen.trainSites.empty() || screen.evalSites.empty())
+    return Status::error(index.where[0] + ": the dataset needs both `train` and `test` sites");
+  screen.images = packed.images;
+  screen.mean = packed.mean;
+  screen.std = packed.std;
+  screen.dataSha256 = packed.sha256;
+  return Status::ok();
+}
+
+} // namespace
+
+bool readsDataSource(const std::string &kind) {
+  return kind == "simulated_screen" || kind == "rxrx1";
+}
+
+Status loadScreen(const Plan &plan, const DataOptions &o, Screen &screen, std::string &description) {
+  screen = Screen();
+  const nlohmann::json &params = plan.dataParams;
+  SiteIndex index;
+  TempDir temp;
+  int64_t size = 0;
+  if (plan.dataKind == "simulated_screen") {
+    std::string dir;
+    bool reused = false;
+    if (Status s = simulatedScreenDir(params, o, temp, dir, reused); !s)
+      return s;
+    if (Status s = readRxrx1(dir, params.value("channels", int64_t(3)), index); !s)
+      return s;
+    size = params.value("image_size", int64_t(32));
+    description = std::string("simulated screen") + (reused ? " (cached)" : "") + " in " + dir;
+  } else if (plan.dataKind == "rxrx1") {
+    std::string root = params.value("path", std::string());
+    if (Status s = readRxrx1(root, params.value("channels", int64_t(6)), index); !s)
+      return s;
+    size = params.value("image_size", int64_t(512));
+    description = "RxRx1 at " + root;
+  } else {
+    return Status::error(plan.sourcePath + ": the `" + plan.dataKind +
+                         "` reader is not available yet; the simulated screen and rxrx1 are");
+  }
+  PackOptions po;
+  po.size = size;
+  po.cacheDir = o.cacheDir.empty() ? "" : (fs::path(o.cacheDir) / "packed").string();
+  po.threads = o.threads;
+  po.progress = o.progress;
+  PackedImages packed;
+  if (Status s = packImages(index, po, packed); !s)
+    return s;
+  if (Status s = buildScreen(index, packed, screen); !s)
+    return s;
+  if (plan.dataKind == "simulated_screen" && params.value("pairing", std::string("none")) == "micon")
+    pairSites(screen);
+  description += packed.reused ? ", packed images reused" : ", images packed";
+  return Status::ok();
+}
+
+} // namespace exprt

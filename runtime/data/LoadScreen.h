@@ -1,0 +1,27 @@
+// The plan's dataset as a Screen, through the real readers: the simulated
+// screen is written in RxRx1's on-disk layout (once, cached by its
+// parameters) and read back like any RxRx1 download; images are packed
+// (prep/Pack.h) and memory-mapped.
+#pragma once
+
+#include "data/SimulatedScreen.h"
+#include "plan/Plan.h"
+
+#include <string>
+
+namespace exprt {
+
+struct DataOptions {
+  std::string cacheDir; // "<cache>/data": simulated screens and packed images; "" keeps nothing
+  int threads = 1;      // decoding threads
+  bool progress = false;
+};
+
+// Whether loadScreen reads data sources of `kind` (a plan's data.kind).
+bool readsDataSource(const std::string &kind);
+
+// `description` says what was read, for the progress line.
+Status loadScreen(const Plan &plan, const DataOptions &options, Screen &screen,
+                  std::string &description);
+
+} // namespace exprt

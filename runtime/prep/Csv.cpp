@@ -1,0 +1,143 @@
+#include "prep/Csv.h"
+
+#include "record/Json.h"
+
+#include <csv.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+namespace exprt {
+
+int CsvTable::column(const std::string &name) const {
+  for (size_t i = 0; i < header.size(); ++i)
+    if (header[i] == name)
+      return static_cast<int>(i);
+  return -1;
+}
+
+Status CsvTable::require(const std::vector<std::string> &names, std::vector<int> &indices) const {
+  indices.clear();
+  for (const std::string &n : names) {
+    int i = column(n);
+    if (i < 0)
+      return Status::error(path + ":1: no column `" + n + "` in the header");
+    indices.push_back(i);
+  }
+  return Status::ok();
+}
+
+std::string CsvTable::where(size_t r) const { return path + ":" + std::to_string(lines[r]); }
+
+namespace {
+
+// libcsv calls back per field and per row end; this collects them and checks
+// each row against the header.
+struct Collector {
+  CsvTable &table;
+  std::vector<std::string> row;
+  int64_t line = 1;    // the physical line being fed
+  int64_t rowLine = 0; // where the current row began (0: no field yet)
+  std::string error;
+
+  void field(const char *s, size_t n) {
+    if (rowLine == 0)
+      rowLine = line;
+    row.emplace_back(s, n);
+  }
+  void end() {
+    if (rowLine == 0)
+      rowLine = line;
+    if (table.header.empty()) {
+      table.header = std::move(row);
+    } else if (error.empty() && row.size() != table.header.size() &&
+               !(row.size() == 1 && row[0].empty())) {
+      error = table.path + ":" + std::to_string(rowLine) + ": the row has " +
+              std::to_string(row.size()) + " fields, the header " +
+              std::to_string(table.header.size());
+    } else if (!(row.size() == 1 && row[0].empty())) {
+      table.rows.push_back(std::move(row));
+      table.lines.push_back(rowLine);
+    }
+    row.clear();
+    rowLine = 0;
+  }
+};
+
+void onField(void *s, size_t n, void *data) {
+  static_cast<Collector *>(data)->field(s ? static_cast<const char *>(s) : "", n);
+}
+void onRow(int, void *data) { static_cast<Collector *>(data)->end(); }
+
+bool needsQuotes(const std::string &s) {
+  return s.find_first_of(",\"\n\r") != std::string::npos;
+}
+
+} // namespace
+
+Status readCsv(const std::string &path, CsvTable &table, char delimiter) {
+  table = CsvTable();
+  table.path = path;
+  // zlib reads plain files unchanged, so one path serves .csv and .csv.gz.
+  std::unique_ptr<gzFile_s, int (*)(gzFile)> in(gzopen(path.c_str(), "rb"), gzclose);
+  if (!in)
+    return Status::error(path + ": cannot open: " + std::strerror(errno));
+  csv_parser parser;
+  csv_init(&parser, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL);
+  csv_set_delim(&parser, static_cast<unsigned char>(delimiter));
+  std::unique_ptr<csv_parser, void (*)(csv_parser *)> guard(&parser, csv_free);
+  Collector c{table};
+  std::vector<char> buf(1 << 16);
+  // Fed a physical line at a time, so rows know their line numbers.
+  while (gzgets(in.get(), buf.data(), static_cast<int>(buf.size())) != nullptr) {
+    size_t n = std::strlen(buf.data());
+    if (csv_parse(&parser, buf.data(), n, onField, onRow, &c) != n)
+      return Status::error(path + ":" + std::to_string(c.line) +
+                           ": malformed CSV: " + csv_strerror(csv_error(&parser)));
+    if (!c.error.empty())
+      return Status::error(c.error);
+    if (n > 0 && buf[n - 1] == '\n')
+      ++c.line;
+  }
+  int err = 0;
+  const char *gzerr = gzerror(in.get(), &err);
+  if (err != Z_OK && err != Z_STREAM_END)
+    return Status::error(path + ":" + std::to_string(c.line) + ": cannot read: " +
+                         (err == Z_ERRNO ? std::strerror(errno) : gzerr));
+  if (csv_fini(&parser, onField, onRow, &c) != 0)
+    return Status::error(path + ":" + std::to_string(c.rowLine ? c.rowLine : c.line) +
+                         ": malformed CSV: a quoted field is not closed");
+  if (!c.error.empty())
+    return Status::error(c.error);
+  if (table.header.empty())
+    return Status::error(path + ": empty file (no header row)");
+  return Status::ok();
+}
+
+Status writeCsv(const std::string &path, const std::vector<std::string> &header,
+                const std::vector<std::vector<std::string>> &rows) {
+  std::string out;
+  auto line = [&](const std::vector<std::string> &fields) {
+    for (size_t i = 0; i < fields.size(); ++i) {
+      if (i)
+        out += ',';
+      if (!needsQuotes(fields[i])) {
+        out += fields[i];
+        continue;
+      }
+      out += '"';
+      for (char ch : fields[i])
+        out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+      out += '"';
+    }
+    out += '\n';
+  };
+  line(header);
+  for (const auto &r : rows)
+    line(r);
+  return writeFileAtomic(path, out);
+}
+
+} // namespace exprt

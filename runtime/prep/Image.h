@@ -1,0 +1,35 @@
+// Decoding and encoding the image files of screens: PNG through libspng and
+// TIFF through libtiff, 8 or 16 bits per sample, one or more samples per
+// pixel. Every failure (a missing, truncated or corrupt file, an unsupported
+// layout) is a Status naming the file.
+#pragma once
+
+#include "exprt/Runtime.h"
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace exprt {
+
+struct Image {
+  int64_t width = 0, height = 0, channels = 0; // channels: samples per pixel
+  int bits = 8;                                // 8 or 16
+  std::vector<uint8_t> data;                   // interleaved; 16-bit samples host-endian
+
+  // [channels, height, width] float32 scaled to [0, 1] by the bit depth.
+  torch::Tensor toTensor() const;
+};
+
+Status readPng(const std::string &path, Image &image);
+Status readTiff(const std::string &path, Image &image);
+// By extension: .png, .tif/.tiff.
+Status readImage(const std::string &path, Image &image);
+
+// Writes a single-channel 8- or 16-bit image atomically.
+Status writePng(const std::string &path, const Image &image);
+Status writeTiff(const std::string &path, const Image &image);
+
+} // namespace exprt

@@ -1,0 +1,27 @@
+// Readers of screens' metadata (docs/data.md lists the formats): each turns
+// a format's index files into a SiteIndex naming the image files of every
+// site; the images themselves are decoded when packing (prep/Pack.h).
+#pragma once
+
+#include "exprt/Runtime.h"
+#include "prep/SiteIndex.h"
+
+#include <string>
+
+namespace exprt {
+
+// RxRx1: `root`/metadata.csv (site_id, well_id, cell_type, dataset,
+// experiment, plate, well, site, well_type, sirna, sirna_id) and
+// `root`/images/{experiment}/Plate{plate}/{well}_s{site}_w{1..channels}.png.
+// Negative controls are `well_type` negative_control; `dataset` is the split.
+Status readRxrx1(const std::string &root, int64_t channels, SiteIndex &index);
+
+// A Cell Painting "load_data" CSV (JUMP, the Cell Painting Gallery):
+// Metadata_Plate, Metadata_Well, Metadata_Site and FileName_Orig{Channel} /
+// PathName_Orig{Channel} for each of `channels` (e.g. DNA, ER, RNA, AGP,
+// Mito); relative paths are relative to the CSV's folder. Optional
+// Metadata_Batch, Metadata_Source and a perturbation column.
+Status readLoadData(const std::string &csv, const std::vector<std::string> &channels,
+                    const std::string &perturbationColumn, SiteIndex &index);
+
+} // namespace exprt

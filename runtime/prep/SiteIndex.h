@@ -1,0 +1,24 @@
+// What every image-dataset reader produces: one row per site (field of
+// view), the image file of each of its channels, where in the metadata the
+// row came from, and its metadata under the names the runtime uses.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace exprt {
+
+struct SiteIndex {
+  std::vector<std::vector<std::string>> files; // [site][channel] image paths
+  std::vector<std::string> where;              // [site] "metadata.csv:17", for messages
+  // [name][site]: perturbation, control ("1"/"0"), plate, well, site, batch,
+  // source, split, cell_type (the ones a format has).
+  std::map<std::string, std::vector<std::string>> columns;
+
+  size_t size() const { return files.size(); }
+  bool has(const std::string &name) const { return columns.count(name) != 0; }
+  void add(const std::string &name, std::string value) { columns[name].push_back(std::move(value)); }
+};
+
+} // namespace exprt

@@ -1,0 +1,306 @@
+// Data preparation (runtime/prep): the CSV, PNG and TIFF readers on good and
+// corrupted files, the RxRx1 and load_data readers, packing (cache reuse,
+// invalidation, no partial entries), the simulated screen written in RxRx1's
+// layout, and real files from ../shared/data where they are present.
+#include "data/SimulatedScreen.h"
+#include "prep/Csv.h"
+#include "prep/Image.h"
+#include "prep/Pack.h"
+#include "prep/Readers.h"
+
+#include <doctest/doctest.h>
+#include <torch/torch.h>
+#include <zlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+using namespace exprt;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path scratch(const std::string &name) {
+  fs::path p = fs::temp_directory_path() / ("exp-prep-test-" + std::to_string(::getpid())) / name;
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+void writeText(const fs::path &p, const std::string &text) {
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+// ../shared/data (EXP_SHARED_DATA overrides), or "" when absent.
+fs::path sharedData() {
+  const char *env = std::getenv("EXP_SHARED_DATA");
+  fs::path p = env ? fs::path(env) : fs::path(EXP_SOURCE_DIR) / ".." / "shared" / "data";
+  return fs::exists(p) ? p : fs::path();
+}
+
+Image gradient(int64_t w, int64_t h, int bits) {
+  Image img;
+  img.width = w;
+  img.height = h;
+  img.channels = 1;
+  img.bits = bits;
+  img.data.resize(size_t(w * h * bits / 8));
+  for (int64_t i = 0; i < w * h; ++i) {
+    if (bits == 8)
+      img.data[i] = uint8_t(i * 7);
+    else
+      reinterpret_cast<uint16_t *>(img.data.data())[i] = uint16_t(i * 977);
+  }
+  return img;
+}
+
+void truncate(const fs::path &p, double keep) {
+  auto n = fs::file_size(p);
+  fs::resize_file(p, static_cast<uintmax_t>(double(n) * keep));
+}
+
+} // namespace
+
+TEST_CASE("csv: quoting, gzip and line numbers") {
+  fs::path d = scratch("csv");
+  const std::string text = "a,b,c\n1,\"x, y\",\"say \"\"hi\"\"\"\n2,\"two\nlines\",z\n3,,w\n";
+  writeText(d / "t.csv", text);
+  gzFile gz = gzopen((d / "t.csv.gz").c_str(), "wb");
+  gzwrite(gz, text.data(), unsigned(text.size()));
+  gzclose(gz);
+  for (const char *name : {"t.csv", "t.csv.gz"}) {
+    CsvTable t;
+    REQUIRE(readCsv((d / name).string(), t).isOk());
+    CHECK(t.header == std::vector<std::string>{"a", "b", "c"});
+    REQUIRE(t.rows.size() == 3);
+    CHECK(t.rows[0][1] == "x, y");
+    CHECK(t.rows[0][2] == "say \"hi\"");
+    CHECK(t.rows[1][1] == "two\nlines");
+    CHECK(t.rows[2][1] == "");
+    CHECK(t.lines == std::vector<int64_t>{2, 3, 5});
+  }
+  // Written and read back, fields needing quotes included.
+  REQUIRE(writeCsv((d / "w.csv").string(), {"k", "v"}, {{"1", "a,b"}, {"2", "q\"q"}}).isOk());
+  CsvTable w;
+  REQUIRE(readCsv((d / "w.csv").string(), w).isOk());
+  CHECK(w.rows[0][1] == "a,b");
+  CHECK(w.rows[1][1] == "q\"q");
+}
+
+TEST_CASE("csv: malformed rows and files are errors naming file and line") {
+  fs::path d = scratch("csv-bad");
+  CsvTable t;
+  writeText(d / "ragged.csv", "a,b\n1,2\n3,4,5\n");
+  Status s = readCsv((d / "ragged.csv").string(), t);
+  CHECK_FALSE(s.isOk());
+  CHECK(s.message() == (d / "ragged.csv").string() + ":3: the row has 3 fields, the header 2");
+  writeText(d / "open.csv", "a,b\n1,\"never closed\n");
+  s = readCsv((d / "open.csv").string(), t);
+  CHECK(s.message().find("open.csv:2: malformed CSV") != std::string::npos);
+  writeText(d / "stray.csv", "a,b\n1,x\"y\n");
+  s = readCsv((d / "stray.csv").string(), t);
+  CHECK(s.message().find("stray.csv:2: malformed CSV") != std::string::npos);
+  s = readCsv((d / "absent.csv").string(), t);
+  CHECK(s.message().find("absent.csv: cannot open") != std::string::npos);
+  // A gzip stream cut short.
+  std::string body = "a,b\n";
+  for (int i = 0; i < 5000; ++i)
+    body += std::to_string(i) + "," + std::to_string(i * i) + "\n";
+  gzFile gz = gzopen((d / "cut.csv.gz").c_str(), "wb");
+  gzwrite(gz, body.data(), unsigned(body.size()));
+  gzclose(gz);
+  truncate(d / "cut.csv.gz", 0.5);
+  s = readCsv((d / "cut.csv.gz").string(), t);
+  CHECK_FALSE(s.isOk());
+  CHECK(s.message().find("cut.csv.gz:") != std::string::npos);
+  CHECK(s.message().find("cannot read") != std::string::npos);
+  CsvTable ok;
+  writeText(d / "cols.csv", "a,b\n1,2\n");
+  REQUIRE(readCsv((d / "cols.csv").string(), ok).isOk());
+  std::vector<int> idx;
+  CHECK(ok.require({"b", "zz"}, idx).message() == (d / "cols.csv").string() + ":1: no column `zz` in the header");
+}
+
+TEST_CASE("png and tiff: 8 and 16 bits round-trip; truncated files are errors") {
+  fs::path d = scratch("img");
+  for (int bits : {8, 16}) {
+    Image img = gradient(37, 23, bits), back;
+    for (const char *ext : {".png", ".tif"}) {
+      fs::path p = d / ("g" + std::to_string(bits) + ext);
+      REQUIRE((std::string(ext) == ".png" ? writePng(p.string(), img) : writeTiff(p.string(), img)).isOk());
+      REQUIRE(readImage(p.string(), back).isOk());
+      CHECK(back.width == 37);
+      CHECK(back.height == 23);
+      CHECK(back.bits == bits);
+      CHECK(back.data == img.data);
+      torch::Tensor t = back.toTensor();
+      CHECK(t.sizes().vec() == std::vector<int64_t>{1, 23, 37});
+      CHECK(t.max().item<float>() <= 1.0f);
+      truncate(p, 0.6);
+      Status s = readImage(p.string(), back);
+      CHECK_FALSE(s.isOk());
+      CHECK(s.message().rfind(p.string() + ": ", 0) == 0);
+    }
+  }
+  writeText(d / "junk.png", "not a png at all");
+  Image img;
+  CHECK(readImage((d / "junk.png").string(), img).message().rfind((d / "junk.png").string() + ": not a readable PNG: ", 0) == 0);
+  CHECK(readImage((d / "x.jpg").string(), img).message().find("unknown image format") != std::string::npos);
+}
+
+TEST_CASE("simulated screen: written in RxRx1's layout, read back, packed and cached") {
+  fs::path d = scratch("sim");
+  nlohmann::json params = {{"seed", 4}, {"plates", 3}, {"holdout_plates", 1}, {"perturbations", 5},
+                           {"replicates", 2}, {"controls", 3}, {"sites", 2}, {"channels", 4},
+                           {"image_size", 24}};
+  REQUIRE(writeSimulatedScreen(params, d.string()).isOk());
+  CHECK(fs::exists(d / "ground_truth.json"));
+  CHECK(fs::exists(d / "images" / "SIM-01" / "Plate1"));
+  SiteIndex index;
+  REQUIRE(readRxrx1(d.string(), 4, index).isOk());
+  const size_t sites = 3 * (5 * 2 + 3) * 2;
+  REQUIRE(index.size() == sites);
+  CHECK(index.files[0].size() == 4);
+  size_t controls = 0, test = 0;
+  for (size_t i = 0; i < sites; ++i) {
+    controls += index.columns["control"][i] == "1";
+    test += index.columns["split"][i] == "test";
+  }
+  CHECK(controls == 3 * 3 * 2);
+  CHECK(test == (5 * 2 + 3) * 2);
+
+  // Packing: decoded once, then mapped from the cache; touching an input
+  // makes a new entry.
+  PackOptions po;
+  po.size = 16;
+  po.cacheDir = (d / "cache").string();
+  po.threads = 2;
+  PackedImages a, b, c;
+  REQUIRE(packImages(index, po, a).isOk());
+  CHECK_FALSE(a.reused);
+  CHECK(a.images.sizes().vec() == std::vector<int64_t>{int64_t(sites), 4, 16, 16});
+  CHECK((a.images.scalar_type() == torch::kUInt8));
+  REQUIRE(packImages(index, po, b).isOk());
+  CHECK(b.reused);
+  CHECK(b.sha256 == a.sha256);
+  CHECK(torch::equal(a.images, b.images));
+  CHECK(torch::allclose(a.mean, b.mean));
+  fs::last_write_time(index.files[3][2], fs::last_write_time(index.files[3][2]) + std::chrono::seconds(5));
+  REQUIRE(packImages(index, po, c).isOk());
+  CHECK_FALSE(c.reused);
+  CHECK(c.key != a.key);
+  CHECK(c.sha256 == a.sha256); // same pixels
+}
+
+TEST_CASE("packing: a missing or corrupt channel file names it and its row, and caches nothing") {
+  fs::path d = scratch("sim-bad");
+  nlohmann::json params = {{"plates", 2}, {"holdout_plates", 1}, {"perturbations", 2},
+                           {"replicates", 1}, {"controls", 1}, {"sites", 1}, {"image_size", 16}};
+  REQUIRE(writeSimulatedScreen(params, d.string()).isOk());
+  SiteIndex index;
+  REQUIRE(readRxrx1(d.string(), 3, index).isOk());
+  PackOptions po;
+  po.size = 16;
+  po.cacheDir = (d / "cache").string();
+  PackedImages p;
+  fs::remove(index.files[2][1]);
+  Status s = packImages(index, po, p);
+  CHECK(s.message() == index.files[2][1] + ": missing (channel 2 of the site at " +
+                           (d / "metadata.csv").string() + ":4)");
+  REQUIRE(writeSimulatedScreen(params, d.string()).isOk());
+  truncate(index.files[4][0], 0.5);
+  s = packImages(index, po, p);
+  CHECK(s.message().rfind(index.files[4][0] + ": not a readable PNG", 0) == 0);
+  CHECK(s.message().find("(channel 1 of the site at " + (d / "metadata.csv").string() + ":6)") !=
+        std::string::npos);
+  CHECK((!fs::exists(d / "cache") || fs::is_empty(d / "cache")));
+  // A bad metadata value names its line.
+  std::ifstream in(d / "metadata.csv");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  text.replace(text.find("treatment"), 9, "treatmnt");
+  writeText(d / "metadata.csv", text);
+  s = readRxrx1(d.string(), 3, index);
+  CHECK(s.message().find("metadata.csv:") != std::string::npos);
+  CHECK(s.message().find("`well_type` is `treatmnt`") != std::string::npos);
+}
+
+TEST_CASE("real data: LINCS Cell Painting PNGs through a load_data index") {
+  fs::path shared = sharedData();
+  if (shared.empty() || !fs::exists(shared / "lincs_images")) {
+    MESSAGE("skipped: ../shared/data/lincs_images is absent");
+    return;
+  }
+  fs::path root = shared / "lincs_images";
+  CsvTable wells;
+  REQUIRE(readCsv((root / "well_metadata.csv").string(), wells).isOk());
+  std::vector<int> c;
+  REQUIRE(wells.require({"Metadata_Plate", "Metadata_Well", "Metadata_row_col", "Metadata_pert_iname"}, c).isOk());
+  // The index a user writes for a Cell Painting Gallery export: one row per
+  // site, a file and folder per channel.
+  const std::vector<std::string> channels = {"DNA", "RNA", "ER", "AGP", "Mito"};
+  std::vector<std::string> header = {"Metadata_Plate", "Metadata_Well", "Metadata_Site", "Metadata_Compound"};
+  for (const auto &ch : channels) {
+    header.push_back("FileName_Orig" + ch);
+    header.push_back("PathName_Orig" + ch);
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto &w : wells.rows) {
+    fs::path dir = root / "images" / w[c[0]];
+    if (!fs::exists(dir / (w[c[2]] + "f01p01-ch1sk1fk1fl1.png")))
+      continue;
+    std::vector<std::string> row = {w[c[0]], w[c[1]], "1", w[c[3]]};
+    for (size_t k = 0; k < channels.size(); ++k) {
+      row.push_back(w[c[2]] + "f01p01-ch" + std::to_string(k + 1) + "sk1fk1fl1.png");
+      row.push_back(dir.string());
+    }
+    rows.push_back(row);
+  }
+  REQUIRE(rows.size() == 20);
+  fs::path d = scratch("lincs");
+  REQUIRE(writeCsv((d / "load_data.csv").string(), header, rows).isOk());
+  SiteIndex index;
+  REQUIRE(readLoadData((d / "load_data.csv").string(), channels, "Metadata_Compound", index).isOk());
+  REQUIRE(index.size() == 20);
+  PackOptions po;
+  po.size = 64;
+  po.threads = 2;
+  PackedImages p;
+  REQUIRE(packImages(index, po, p).isOk());
+  CHECK(p.images.sizes().vec() == std::vector<int64_t>{20, 5, 64, 64});
+  // Real Cell Painting: every channel has signal and contrast.
+  CHECK((p.mean > 0.005).all().item<bool>());
+  CHECK((p.std > 0.005).all().item<bool>());
+  Image one;
+  REQUIRE(readPng(index.files[0][0], one).isOk());
+  CHECK(one.width == 1080);
+  CHECK(one.height == 1080);
+  CHECK(one.bits == 8);
+}
+
+TEST_CASE("real data: the Bray 2017 (CLOOME) site as 16-bit TIFFs") {
+  fs::path shared = sharedData();
+  if (shared.empty() || !fs::exists(shared / "cloome_example_images")) {
+    MESSAGE("skipped: ../shared/data/cloome_example_images is absent");
+    return;
+  }
+  fs::path root = shared / "cloome_example_images";
+  Image img;
+  REQUIRE(readTiff((root / "Hoechst.tif").string(), img).isOk());
+  CHECK(img.width == 696);
+  CHECK(img.height == 520);
+  CHECK(img.bits == 16);
+  SiteIndex index;
+  std::vector<std::string> files;
+  for (const char *ch : {"Mito", "ERSyto", "ERSytoBleed", "Ph_golgi", "Hoechst"})
+    files.push_back((root / (std::string(ch) + ".tif")).string());
+  index.files.push_back(files);
+  index.where.push_back("test:1");
+  PackOptions po;
+  po.size = 128;
+  PackedImages p;
+  REQUIRE(packImages(index, po, p).isOk());
+  CHECK((p.images.scalar_type() == torch::kFloat16)); // 16-bit sources keep their precision
+  CHECK(p.images.sizes().vec() == std::vector<int64_t>{1, 5, 128, 128});
+  CHECK((p.images.to(torch::kFloat32).amax({2, 3}) > 0).all().item<bool>());
+}

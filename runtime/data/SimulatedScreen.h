@@ -12,10 +12,24 @@
 #include <torch/types.h>
 
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 namespace exprt {
+
+// Float batches handed out again once nobody holds their storage: a batch of
+// large images is tens of MB, and a fresh allocation of that size comes from
+// mmap and is zeroed page by page every time (glibc caps its reuse at 32 MB).
+class BufferPool {
+public:
+  torch::Tensor take(const std::vector<int64_t> &shape);
+
+private:
+  std::mutex mutex_;
+  std::vector<torch::Tensor> buffers_;
+};
 
 struct Screen {
   // [N, C, H, W]: float32 normalised per channel when `mean` is undefined;
@@ -55,6 +69,7 @@ struct Screen {
   torch::Tensor imageRows(const torch::Tensor &rows) const;
 
 private:
+  std::shared_ptr<BufferPool> batchBuffers_ = std::make_shared<BufferPool>();
   std::vector<int64_t> bagRows(const torch::Tensor &sites, uint64_t draw) const;
   std::vector<int64_t> pairedRows(const std::string &name, const torch::Tensor &sites,
                                   uint64_t draw) const;

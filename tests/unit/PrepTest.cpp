@@ -191,6 +191,34 @@ TEST_CASE("simulated screen: written in RxRx1's layout, read back, packed and ca
   CHECK_FALSE(c.reused);
   CHECK(c.key != a.key);
   CHECK(c.sha256 == a.sha256); // same pixels
+
+  // Rows of packed images come out as ((x / 255) - mean) / std.
+  Screen screen;
+  screen.images = b.images;
+  screen.mean = b.mean;
+  screen.std = b.std;
+  torch::Tensor rows = torch::tensor(std::vector<int64_t>{5, 0, 77, 5}, torch::kInt64);
+  torch::Tensor want = (b.images.index_select(0, rows).to(torch::kFloat32) / 255.0 -
+                        b.mean.view({1, -1, 1, 1})) / b.std.view({1, -1, 1, 1});
+  CHECK(torch::allclose(screen.imageRows(rows), want, 1e-5, 1e-5));
+  // Batches are recycled only once nobody holds them (or a view of them).
+  {
+    torch::Tensor first = screen.imageRows(rows), copy = first.clone();
+    torch::Tensor view = screen.imageRows(rows).view({-1});
+    torch::Tensor third = screen.imageRows(rows.flip(0));
+    CHECK(torch::equal(first, copy));
+    CHECK(first.data_ptr() != view.data_ptr());
+    CHECK(third.data_ptr() != first.data_ptr());
+    CHECK(third.data_ptr() != view.data_ptr());
+    void *reusable = third.data_ptr();
+    third = torch::Tensor();
+    CHECK(screen.imageRows(rows).data_ptr() == reusable);
+  }
+  CHECK_THROWS(screen.imageRows(torch::tensor(std::vector<int64_t>{int64_t(sites)}, torch::kInt64)));
+  screen.images = b.images.to(torch::kFloat32).div(255.0).to(torch::kFloat16);
+  want = (screen.images.index_select(0, rows).to(torch::kFloat32) - b.mean.view({1, -1, 1, 1})) /
+         b.std.view({1, -1, 1, 1});
+  CHECK(torch::allclose(screen.imageRows(rows), want, 1e-5, 1e-5));
 }
 
 TEST_CASE("packing: a missing or corrupt channel file names it and its row, and caches nothing") {

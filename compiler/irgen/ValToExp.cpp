@@ -95,12 +95,12 @@ private:
   void dataset(const Decl &d) {
     const DatasetInfo *info = sema_.dataset(d);
     const std::string &source = info->source->decl->name;
-    if (source != "simulated_screen") {
+    if (source != "simulated_screen" && source != "rxrx1") {
       unsupported(d.value->range, fmt::format("running data source `{}`", source));
       return;
     }
     if (!info->holdOut.empty() || !info->keep.empty() || !info->drop.empty()) {
-      unsupported(d.nameRange, "running `hold_out`, `keep` or `drop` on the simulated screen");
+      unsupported(d.nameRange, "running `hold_out`, `keep` or `drop`");
       return;
     }
     datasets_[info] = b_.create<expd::DatasetOp>(loc(d.nameRange), expd::DatasetType::get(&ctx_),

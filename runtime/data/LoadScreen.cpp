@@ -129,23 +129,60 @@ Status buildScreen(const SiteIndex &index, PackedImages &packed, Screen &screen)
   return Status::ok();
 }
 
+// RxRx1 from the dataset's `path`: the Screen, with RxRx1's own label columns.
+Status loadRxrx1(const Plan &plan, const PackOptions &po, Screen &screen,
+                 std::string &description) {
+  const nlohmann::json &params = plan.dataParams;
+  // A relative path is relative to the .exp file, as imports are.
+  fs::path given = params.value("path", std::string());
+  std::string root = (given.is_absolute() ? given : fs::path(plan.sourcePath).parent_path() / given)
+                         .lexically_normal()
+                         .string();
+  SiteIndex index;
+  PackedImages packed;
+  if (Status s = readRxrx1(root, params.value("channels", int64_t(6)), index); !s)
+    return s;
+  if (Status s = packImages(index, po, packed); !s)
+    return s;
+  if (Status s = buildScreen(index, packed, screen); !s)
+    return s;
+  int64_t classes = 0;
+  screen.labels["sirna"] = screen.perturbation;
+  screen.labels["plate"] = codes(index.columns.at("plate_number"), 0, classes);
+  screen.labels["experiment"] = codes(index.columns.at("batch"), 0, classes);
+  screen.labels["cell_type"] = codes(index.columns.at("cell_type"), 0, classes);
+  screen.labels["site"] = codes(index.columns.at("site"), 0, classes);
+  // The declared label counts (stdlib/std/data.exp) bound the codes.
+  for (auto [name, limit] : {std::pair<const char *, int64_t>{"sirna", 1139}, {"plate", 4},
+                             {"experiment", 51}, {"cell_type", 4}, {"site", 2}}) {
+    int64_t top = screen.labels[name].max().item<int64_t>() + 1;
+    if (top > limit)
+      return Status::error(root + "/metadata.csv: " + std::to_string(top) + " distinct `" + name +
+                           "` values; RxRx1 declares " + std::to_string(limit));
+  }
+  description = "RxRx1 at " + root + (packed.reused ? ", packed images reused" : ", images packed");
+  return Status::ok();
+}
+
 } // namespace
 
-// The compiler lowers only the simulated screen so far; the readers of real
-// formats (prep/Readers.h) are reached through it and through tests.
-bool readsDataSource(const std::string &kind) { return kind == "simulated_screen"; }
+bool readsDataSource(const std::string &kind) {
+  return kind == "simulated_screen" || kind == "rxrx1";
+}
 
 Status loadScreen(const Plan &plan, const DataOptions &o, Screen &screen, std::string &description) {
   screen = Screen();
-  if (plan.dataKind != "simulated_screen")
-    return Status::error(plan.sourcePath + ": the `" + plan.dataKind +
-                         "` reader is not available yet");
   const nlohmann::json &params = plan.dataParams;
   PackOptions po;
-  po.size = params.value("image_size", int64_t(32));
+  po.size = params.value("image_size", int64_t(plan.dataKind == "rxrx1" ? 512 : 32));
   po.cacheDir = o.cacheDir.empty() ? "" : (fs::path(o.cacheDir) / "packed").string();
   po.threads = o.threads;
   po.progress = o.progress;
+  if (plan.dataKind == "rxrx1")
+    return loadRxrx1(plan, po, screen, description);
+  if (plan.dataKind != "simulated_screen")
+    return Status::error(plan.sourcePath + ": the `" + plan.dataKind +
+                         "` reader is not available yet");
   SiteIndex index;
   PackedImages packed;
   TempDir temp;

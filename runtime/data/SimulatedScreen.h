@@ -41,6 +41,9 @@ struct Screen {
   torch::Tensor plate;        // [N] int64
   torch::Tensor well;         // [N] int64, unique across plates
   torch::Tensor batch, source; // [N] int64 where the data has them (pairing's fallbacks)
+  // The source's own label columns by their declared names (RxRx1's `sirna`,
+  // `cell_type`, ...), [N] int64; they take precedence over the ones above.
+  std::map<std::string, torch::Tensor> labels;
   std::string dataSha256;     // the content hash of the images ("" : hash `images`)
   std::vector<int64_t> trainSites, evalSites;
   std::vector<int64_t> valSites; // training wells kept aside (splitValidation)

@@ -42,6 +42,7 @@ Status readRxrx1(const std::string &root, int64_t channels, SiteIndex &index) {
     index.add("well", plate + "/" + row[c[Well]]);
     index.add("site", row[c[Site]]);
     index.add("batch", row[c[Experiment]]);
+    index.add("plate_number", row[c[Plate]]);
     index.add("split", split);
     index.add("cell_type", row[c[CellType]]);
   }

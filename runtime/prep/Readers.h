@@ -13,7 +13,8 @@ namespace exprt {
 // RxRx1: `root`/metadata.csv (site_id, well_id, cell_type, dataset,
 // experiment, plate, well, site, well_type, sirna, sirna_id) and
 // `root`/images/{experiment}/Plate{plate}/{well}_s{site}_w{1..channels}.png.
-// Negative controls are `well_type` negative_control; `dataset` is the split.
+// Negative controls are `well_type` negative_control; `dataset` is the split;
+// `plate` is experiment/plate (unique), `plate_number` the plate's number.
 Status readRxrx1(const std::string &root, int64_t channels, SiteIndex &index);
 
 // A Cell Painting "load_data" CSV (JUMP, the Cell Painting Gallery):

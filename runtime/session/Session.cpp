@@ -15,7 +15,10 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
+
+#include <unistd.h>
 
 #include <cstdarg>
 #include <cstdio>
@@ -49,6 +52,31 @@ std::string dataSha256(const Screen &screen) {
 } // namespace
 
 const char *runtimeVersion() { return "0.1.0"; }
+
+Status writeSimulatedScreenFiles(const std::string &planJson, const std::string &dir) {
+  Plan plan;
+  if (Status s = parsePlan(planJson, "the plan", plan); !s)
+    return s;
+  if (plan.dataKind != "simulated_screen")
+    return Status::error("dataset `" + plan.dataName + "` is a `" + plan.dataKind +
+                         "`, not a simulated_screen");
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec))
+    return Status::error(dir + ": already exists; choose a new directory");
+  std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
+  std::filesystem::create_directories(tmp, ec);
+  if (ec)
+    return Status::error(tmp + ": cannot create: " + ec.message());
+  Status s = writeSimulatedScreen(plan.dataParams, tmp);
+  if (s) {
+    std::filesystem::rename(tmp, dir, ec);
+    if (ec)
+      s = Status::error(dir + ": cannot rename into place: " + ec.message());
+  }
+  if (!s)
+    std::filesystem::remove_all(tmp, ec);
+  return s;
+}
 int planFormatVersion() { return kPlanFormatVersion; }
 
 struct Session::Impl {

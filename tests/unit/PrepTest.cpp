@@ -1,16 +1,20 @@
-// Data preparation (runtime/prep): the CSV, PNG and TIFF readers on good and
-// corrupted files, the RxRx1 and load_data readers, packing (cache reuse,
+// Data preparation (runtime/prep): the CSV, PNG and TIFF readers and the
+// profile readers (CSV, SQLite) on good and corrupted files, the RxRx1 and load_data readers, packing (cache reuse,
 // invalidation, no partial entries), the simulated screen written in RxRx1's
 // layout, and real files from ../shared/data where they are present.
 #include "data/SimulatedScreen.h"
 #include "prep/Csv.h"
 #include "prep/Image.h"
 #include "prep/Pack.h"
+#include "prep/Profiles.h"
 #include "prep/Readers.h"
 
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 #include <torch/torch.h>
 #include <zlib.h>
+
+#include <set>
 
 #include <cstdlib>
 #include <filesystem>
@@ -331,4 +335,87 @@ TEST_CASE("real data: the Bray 2017 (CLOOME) site as 16-bit TIFFs") {
   CHECK((p.images.scalar_type() == torch::kFloat16)); // 16-bit sources keep their precision
   CHECK(p.images.sizes().vec() == std::vector<int64_t>{1, 5, 128, 128});
   CHECK((p.images.to(torch::kFloat32).amax({2, 3}) > 0).all().item<bool>());
+}
+
+TEST_CASE("profiles: CSV and SQLite tables; bad cells name file, line and column") {
+  fs::path d = scratch("profiles");
+  writeText(d / "p.csv",
+            "Metadata_Plate,Metadata_Well,Cells_Area,Nuclei_Intensity\nP1,A01,10.5,NA\nP1,A02,,3e-2\n");
+  Profiles p;
+  REQUIRE(readProfiles((d / "p.csv").string(), "", p).isOk());
+  CHECK(p.metadataNames == std::vector<std::string>{"Metadata_Plate", "Metadata_Well"});
+  CHECK(p.featureNames == std::vector<std::string>{"Cells_Area", "Nuclei_Intensity"});
+  REQUIRE(p.rows() == 2);
+  CHECK(p.features[0][0].item<float>() == doctest::Approx(10.5));
+  CHECK(std::isnan(p.features[0][1].item<float>()));
+  CHECK(std::isnan(p.features[1][0].item<float>()));
+  CHECK((*p.meta("Metadata_Well"))[1] == "A02");
+
+  writeText(d / "bad.csv", "Metadata_Well,Cells_Area\nA01,1\nA02,big\n");
+  CHECK(readProfiles((d / "bad.csv").string(), "", p).message() ==
+        (d / "bad.csv").string() +
+            ":3: feature column `Cells_Area` holds `big`, not a number (metadata columns are named Metadata_*)");
+  CHECK(readProfiles((d / "x.parquet").string(), "", p).message().find("convert it to CSV") !=
+        std::string::npos);
+
+  // SQLite: a table written here, a missing table, a text cell in a feature
+  // column, and a file that is not a database.
+  sqlite3 *db = nullptr;
+  REQUIRE(sqlite3_open((d / "p.sqlite").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db,
+                       "CREATE TABLE Cells (TableNumber TEXT, ImageNumber BIGINT, ObjectNumber BIGINT, "
+                       "Cells_Area BIGINT, Cells_Shape FLOAT);"
+                       "INSERT INTO Cells VALUES ('t', 1, 1, 120, 0.5), ('t', 1, 2, 80, NULL);"
+                       "CREATE TABLE Bad (ImageNumber BIGINT, Cells_Area FLOAT);"
+                       "INSERT INTO Bad VALUES (1, 2.0), (2, 'oops');",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  REQUIRE(readProfiles((d / "p.sqlite").string(), "Cells", p).isOk());
+  CHECK(p.featureNames == std::vector<std::string>{"Cells_Area", "Cells_Shape"});
+  CHECK(p.metadataNames == std::vector<std::string>{"TableNumber", "ImageNumber", "ObjectNumber"});
+  CHECK(p.features[0][0].item<float>() == 120.0f);
+  CHECK(std::isnan(p.features[1][1].item<float>()));
+  CHECK(readProfiles((d / "p.sqlite").string(), "Nuclei", p).message() ==
+        (d / "p.sqlite").string() + ": no table `Nuclei`");
+  CHECK(readProfiles((d / "p.sqlite").string(), "Bad", p).message() ==
+        (d / "p.sqlite").string() + ": table `Bad`, row 2: feature column `Cells_Area` holds `oops`, not a number");
+  writeText(d / "junk.sqlite", std::string(4096, 'x'));
+  Status s = readProfiles((d / "junk.sqlite").string(), "Cells", p);
+  CHECK_FALSE(s.isOk());
+  CHECK(s.message().rfind((d / "junk.sqlite").string() + ": ", 0) == 0);
+}
+
+TEST_CASE("real data: CellProfiler profiles (BBBC021, LINCS, pycytominer CSV and SQLite)") {
+  fs::path shared = sharedData();
+  if (shared.empty() || !fs::exists(shared / "bbbc021_profiles")) {
+    MESSAGE("skipped: ../shared/data/bbbc021_profiles is absent");
+    return;
+  }
+  Profiles p;
+  REQUIRE(readProfiles((shared / "bbbc021_profiles/BBBC021_feature_selected_mad_robustize.csv.gz").string(), "", p).isOk());
+  CHECK(p.rows() == 632);
+  CHECK(p.featureNames.size() == 189);
+  CHECK(p.meta("Metadata_moa") != nullptr);
+  CHECK(torch::isfinite(p.features).all().item<bool>());
+  std::set<std::string> compounds(p.meta("Metadata_Compound")->begin(), p.meta("Metadata_Compound")->end());
+  CHECK(compounds.size() == 39);
+
+  REQUIRE(readProfiles((shared / "bbbc021_profiles/ljosa_jbiomolscreen_2013_per_well_mean.csv.gz").string(), "", p).isOk());
+  CHECK(p.featureNames.size() == 516); // 518 columns, two of them Image_Metadata_*
+  CHECK(p.metadataNames.size() == 2);
+
+  REQUIRE(readProfiles((shared / "cytominer_eval_lincs/SQ00015054_normalized_feature_select.csv.gz").string(), "", p).isOk());
+  CHECK(p.rows() == 384);
+  CHECK(p.featureNames.size() == 454);
+
+  REQUIRE(readProfiles((shared / "pycytominer_testdata/BR00121431-A01-1/Cells.csv").string(), "", p).isOk());
+  CHECK(p.rows() > 0);
+  CHECK(p.featureNames.size() > 100);
+
+  for (const char *table : {"Image", "Cells", "Cytoplasm", "Nuclei"}) {
+    CAPTURE(table);
+    REQUIRE(readProfiles((shared / "pycytominer_testdata/test_SQ00014613.sqlite").string(), table, p).isOk());
+    CHECK(p.rows() > 0);
+    CHECK(p.featureNames.size() > 0);
+  }
 }

@@ -95,6 +95,20 @@ SmallVector<StringRef> sampledColumns(StringRef source, DictionaryAttr params, i
 
 Type columnType(MLIRContext *ctx, StringRef source, DictionaryAttr params,
                 StringRef column, std::string &error) {
+  if (source == "rxrx1") {
+    // RxRx1's columns (stdlib/std/data.exp); `well` has no class count yet.
+    static const std::pair<StringRef, int64_t> kLabels[] = {
+        {"sirna", 1139}, {"cell_type", 4}, {"experiment", 51}, {"plate", 4}, {"site", 2}};
+    if (column == "image") {
+      int64_t size = intParam(params, "image_size", 512);
+      return ImagesType::get(ctx, intParam(params, "channels", 6), size, size);
+    }
+    for (auto [name, classes] : kLabels)
+      if (column == name)
+        return LabelsType::get(ctx, classes);
+    error = "dataset source 'rxrx1' has no readable column '" + column.str() + "'";
+    return {};
+  }
   if (source != "simulated_screen") {
     error = "unknown dataset source '" + source.str() + "'";
     return {};
@@ -183,14 +197,22 @@ static LogicalResult requirePositiveInts(Operation *op, DictionaryAttr params,
 }
 
 LogicalResult DatasetOp::verify() {
-  if (getSource() != "simulated_screen")
+  if (getSource() == "rxrx1") {
+    auto path = getParams().getAs<StringAttr>("path");
+    if (!path || path.getValue().empty())
+      return emitOpError() << "needs a non-empty string parameter 'path'";
+    if (failed(requirePositiveInts(*this, getParams(), {"channels", "image_size"})))
+      return failure();
+  } else if (getSource() == "simulated_screen") {
+    if (failed(requirePositiveInts(*this, getParams(),
+                                   {"plates", "holdout_plates", "perturbations", "replicates",
+                                    "controls", "sites", "channels", "image_size"})))
+      return failure();
+    if (intParam(getParams(), "holdout_plates") >= intParam(getParams(), "plates"))
+      return emitOpError() << "holds out every plate; none are left for training";
+  } else {
     return emitOpError() << "unknown dataset source '" << getSource() << "'";
-  if (failed(requirePositiveInts(*this, getParams(),
-                                 {"plates", "holdout_plates", "perturbations", "replicates",
-                                  "controls", "sites", "channels", "image_size"})))
-    return failure();
-  if (intParam(getParams(), "holdout_plates") >= intParam(getParams(), "plates"))
-    return emitOpError() << "holds out every plate; none are left for training";
+  }
   if (double vf = getValFraction().convertToDouble(); !(vf >= 0 && vf <= 0.5))
     return emitOpError() << "needs val_fraction in [0, 0.5]";
   if (getBag() < 1)

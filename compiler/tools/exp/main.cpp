@@ -98,6 +98,13 @@ int main(int argc, char **argv) {
   }
   std::vector<std::string> fmtFiles;
   bool fmtCheck = false;
+  std::string simulateOut;
+  auto *simulate = app.add_subcommand(
+      "simulate", "write a spec's simulated screen as files (RxRx1 layout, PNGs, ground truth)");
+  simulate->add_option("file", file, "the .exp file whose dataset is a simulated_screen")->required();
+  simulate->add_option("overrides", overrides, "overrides, `param=value` or `decl.key=value`");
+  simulate->add_option("-o,--output", simulateOut, "the directory to create")->required();
+
   auto *fmtCmd = app.add_subcommand("fmt", "format .exp files in place (canonical, keeps comments)");
   fmtCmd->add_option("files", fmtFiles, "the .exp files")->required();
   fmtCmd->add_flag("--check", fmtCheck, "change nothing; exit 1 if a file is not formatted");
@@ -118,6 +125,18 @@ int main(int argc, char **argv) {
       options.jsonDiagnostics = diagFormat == "json";
       expc::CompileOutput out;
       return expc::compileFile(file, options, out, std::cerr) ? 0 : 1;
+    }
+    if (*simulate) {
+      expc::CompileOptions options;
+      options.overrides = overrides;
+      options.useCache = false;
+      expc::CompileOutput out;
+      if (!expc::compileFile(file, options, out, std::cerr))
+        return 1;
+      if (exprt::Status s = exprt::writeSimulatedScreenFiles(out.text, simulateOut); !s)
+        return fail(s.message());
+      std::cerr << "wrote " << simulateOut << " (metadata.csv, images/, ground_truth.json)\n";
+      return 0;
     }
     if (*compile) {
       expc::CompileOptions options;

@@ -85,6 +85,12 @@ private:
 const char *runtimeVersion();
 int planFormatVersion();
 
+// Writes the simulated screen of a compiled plan (`planJson`; its dataset
+// must be a `simulated_screen`) into `dir` in RxRx1's on-disk layout, with
+// its ground truth (docs/data.md). `dir` must not exist yet; it is written
+// under a temporary name and renamed.
+Status writeSimulatedScreenFiles(const std::string &planJson, const std::string &dir);
+
 // What this process runs on, as JSON: runtime, plan format and LibTorch
 // versions, CPU model and cores, memory, threads (after Session::create sets
 // them), CUDA, OS and host (docs/artifact.md, "Run record").

@@ -1,0 +1,175 @@
+#include "prep/Profiles.h"
+
+#include "prep/Csv.h"
+
+#include <sqlite3.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+
+namespace exprt {
+
+const std::vector<std::string> *Profiles::meta(const std::string &name) const {
+  for (size_t i = 0; i < metadataNames.size(); ++i)
+    if (metadataNames[i] == name)
+      return &metadata[i];
+  return nullptr;
+}
+
+namespace {
+
+bool isMetadataName(const std::string &name) {
+  return name.rfind("Metadata_", 0) == 0 || name.find("_Metadata_") != std::string::npos;
+}
+
+// A cell as a number: true with NaN for a missing value, false when the
+// cell holds something else.
+bool parseNumber(const std::string &cell, float &out) {
+  if (cell.empty() || cell == "NA" || cell == "NaN" || cell == "nan" || cell == "null") {
+    out = std::nanf("");
+    return true;
+  }
+  char *end = nullptr;
+  double v = std::strtod(cell.c_str(), &end);
+  if (end == cell.c_str() || *end != '\0')
+    return false;
+  out = static_cast<float>(v);
+  return true;
+}
+
+bool endsWith(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+} // namespace
+
+Status readProfilesCsv(const std::string &path, Profiles &p) {
+  p = Profiles();
+  CsvTable t;
+  if (Status s = readCsv(path, t, endsWith(path, ".tsv") ? '\t' : ','); !s)
+    return s;
+  std::vector<int> metaCols, featureCols;
+  for (size_t c = 0; c < t.header.size(); ++c)
+    (isMetadataName(t.header[c]) ? metaCols : featureCols).push_back(static_cast<int>(c));
+  if (featureCols.empty())
+    return Status::error(path + ":1: no feature columns (every column is Metadata_*)");
+  const int64_t n = static_cast<int64_t>(t.rows.size()), f = static_cast<int64_t>(featureCols.size());
+  for (int c : metaCols) {
+    p.metadataNames.push_back(t.header[c]);
+    std::vector<std::string> col;
+    col.reserve(t.rows.size());
+    for (const auto &row : t.rows)
+      col.push_back(row[c]);
+    p.metadata.push_back(std::move(col));
+  }
+  for (int c : featureCols)
+    p.featureNames.push_back(t.header[c]);
+  p.features = torch::empty({n, f}, torch::kFloat32);
+  float *x = p.features.data_ptr<float>();
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t j = 0; j < f; ++j)
+      if (!parseNumber(t.rows[r][featureCols[j]], x[r * f + j]))
+        return Status::error(t.where(r) + ": feature column `" + t.header[featureCols[j]] +
+                             "` holds `" + t.rows[r][featureCols[j]] +
+                             "`, not a number (metadata columns are named Metadata_*)");
+  return Status::ok();
+}
+
+Status readProfilesSqlite(const std::string &path, const std::string &table, Profiles &p) {
+  p = Profiles();
+  sqlite3 *raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+  std::unique_ptr<sqlite3, int (*)(sqlite3 *)> db(raw, sqlite3_close);
+  if (rc != SQLITE_OK)
+    return Status::error(path + ": cannot open as SQLite: " + sqlite3_errstr(rc));
+  // Identifiers cannot be bound; the table name is checked against the schema.
+  sqlite3_stmt *rawStmt = nullptr;
+  rc = sqlite3_prepare_v2(db.get(), "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?",
+                          -1, &rawStmt, nullptr);
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt *)> lookup(rawStmt, sqlite3_finalize);
+  if (rc != SQLITE_OK)
+    return Status::error(path + ": not a readable SQLite database: " + sqlite3_errmsg(db.get()));
+  sqlite3_bind_text(lookup.get(), 1, table.c_str(), -1, SQLITE_TRANSIENT);
+  rc = sqlite3_step(lookup.get());
+  if (rc == SQLITE_DONE)
+    return Status::error(path + ": no table `" + table + "`");
+  if (rc != SQLITE_ROW)
+    return Status::error(path + ": not a readable SQLite database: " + sqlite3_errmsg(db.get()));
+  std::string sql = "SELECT * FROM \"" + table + "\"";
+  rc = sqlite3_prepare_v2(db.get(), sql.c_str(), -1, &rawStmt, nullptr);
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt *)> stmt(rawStmt, sqlite3_finalize);
+  if (rc != SQLITE_OK)
+    return Status::error(path + ": table `" + table + "`: " + sqlite3_errmsg(db.get()));
+  // Metadata: Metadata_* names, object keys and columns declared as text.
+  const int cols = sqlite3_column_count(stmt.get());
+  std::vector<bool> isMeta(cols);
+  std::vector<int> metaCols, featureCols;
+  for (int c = 0; c < cols; ++c) {
+    std::string name = sqlite3_column_name(stmt.get(), c);
+    const char *decl = sqlite3_column_decltype(stmt.get(), c);
+    std::string type = decl ? decl : "";
+    for (char &ch : type)
+      ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    bool text = type.find("CHAR") != std::string::npos || type.find("TEXT") != std::string::npos ||
+                type.find("CLOB") != std::string::npos;
+    isMeta[c] = isMetadataName(name) || text || name == "TableNumber" || name == "ImageNumber" ||
+                name == "ObjectNumber";
+    (isMeta[c] ? metaCols : featureCols).push_back(c);
+    (isMeta[c] ? p.metadataNames : p.featureNames).push_back(name);
+  }
+  if (featureCols.empty())
+    return Status::error(path + ": table `" + table + "` has no numeric feature columns");
+  p.metadata.resize(metaCols.size());
+  std::vector<float> values;
+  int64_t row = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    ++row;
+    for (size_t m = 0; m < metaCols.size(); ++m) {
+      const unsigned char *v = sqlite3_column_text(stmt.get(), metaCols[m]);
+      p.metadata[m].push_back(v ? reinterpret_cast<const char *>(v) : "");
+    }
+    for (int c : featureCols) {
+      switch (sqlite3_column_type(stmt.get(), c)) {
+      case SQLITE_NULL:
+        values.push_back(std::nanf(""));
+        break;
+      case SQLITE_INTEGER:
+      case SQLITE_FLOAT:
+        values.push_back(static_cast<float>(sqlite3_column_double(stmt.get(), c)));
+        break;
+      default: {
+        const unsigned char *v = sqlite3_column_text(stmt.get(), c);
+        std::string cell = v ? reinterpret_cast<const char *>(v) : "";
+        float x = 0;
+        if (!parseNumber(cell, x))
+          return Status::error(path + ": table `" + table + "`, row " + std::to_string(row) +
+                               ": feature column `" + sqlite3_column_name(stmt.get(), c) +
+                               "` holds `" + cell + "`, not a number");
+        values.push_back(x);
+      }
+      }
+    }
+  }
+  if (rc != SQLITE_DONE)
+    return Status::error(path + ": table `" + table + "`, after row " + std::to_string(row) +
+                         ": " + sqlite3_errmsg(db.get()) + " (truncated or corrupt?)");
+  p.features = torch::tensor(values, torch::kFloat32)
+                   .reshape({row, static_cast<int64_t>(featureCols.size())});
+  return Status::ok();
+}
+
+Status readProfiles(const std::string &path, const std::string &table, Profiles &profiles) {
+  if (endsWith(path, ".parquet"))
+    return Status::error(path + ": Parquet has no maintained reader in Debian bookworm's C++ "
+                                "libraries; convert it to CSV first, e.g. with DuckDB: "
+                                "COPY (SELECT * FROM 'FILE.parquet') TO 'FILE.csv.gz' (HEADER)");
+  if (endsWith(path, ".sqlite") || endsWith(path, ".db"))
+    return readProfilesSqlite(path, table, profiles);
+  if (endsWith(path, ".csv") || endsWith(path, ".csv.gz") || endsWith(path, ".tsv"))
+    return readProfilesCsv(path, profiles);
+  return Status::error(path + ": unknown profile format; expected .csv, .csv.gz, .tsv, .sqlite or .db");
+}
+
+} // namespace exprt

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Real on-disk formats end to end (issue 6): `exp simulate` writes a spec's
+simulated screen as an RxRx1 folder (metadata.csv, PNGs, ground truth); a spec
+reading it with `rxrx1(path = ...)` trains and evaluates; the packed images are
+reused by the next run; and a truncated PNG, a missing channel file or a
+malformed metadata row each stop `exp run` with an error naming the file and
+the metadata line, a non-zero exit, no run directory and no cache entry.
+"""
+import glob
+import os
+import shutil
+import subprocess
+import sys
+
+exp, spec, work = sys.argv[1:4]
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(work)
+env = {**os.environ, "EXP_CACHE_DIR": os.path.join(work, "cache")}
+
+
+def exp_run(*args, expect_ok=True):
+    p = subprocess.run([exp, *args], capture_output=True, text=True, env=env)
+    if (p.returncode == 0) != expect_ok:
+        sys.exit(f"FAIL: exp {' '.join(args)} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+data = os.path.join(work, "data")
+exp_run("simulate", spec, "-o", data)
+for f in ["metadata.csv", "ground_truth.json", "images/SIM-01/Plate1/A01_s1_w1.png"]:
+    if not os.path.exists(os.path.join(data, f)):
+        sys.exit(f"FAIL: exp simulate wrote no {f}")
+p = exp_run("simulate", spec, "-o", data, expect_ok=False)
+if "already exists" not in p.stderr:
+    sys.exit(f"FAIL: simulating into an existing directory: {p.stderr}")
+print("exp simulate: ok")
+
+rx = os.path.join(work, "rx.exp")
+with open(rx, "w") as f:
+    f.write('''import std.data.{rxrx1}
+import std.encoders.{SmallCNN, EmbeddingTable}
+import std.objectives.{clip}
+import std.optim.{adamw}
+import std.eval.{replicate_map}
+
+dataset screen = rxrx1(path = "data", channels = 3, image_size = 32)
+encoder cells = SmallCNN(width = 16, depth = 2, dim = 32)
+encoder sirnas = EmbeddingTable(classes = screen.sirna.classes, dim = 32)
+objective align = clip(cells(screen.image), sirnas(screen.sirna), temperature = 0.1)
+train main {
+  objective = align
+  epochs = 8
+  batch = 32
+  optimizer = adamw(lr = 3e-3)
+}
+evaluate replicates = replicate_map(cells(screen.held_out.image), sameby = screen.held_out.sirna,
+  diffby = screen.held_out.plate)
+''')
+p = exp_run("run", rx, "--run-dir", os.path.join(work, "run1"), "--threads", "2")
+if "data: RxRx1 at" not in p.stderr or "images packed" not in p.stderr:
+    sys.exit(f"FAIL: the first run did not pack RxRx1 images:\n{p.stderr}")
+if "replicates map" not in p.stdout:
+    sys.exit(f"FAIL: no evaluation printed:\n{p.stdout}")
+p = exp_run("run", rx, "--run-dir", os.path.join(work, "run2"), "--threads", "2")
+if "packed images reused" not in p.stderr:
+    sys.exit(f"FAIL: the second run decoded again:\n{p.stderr}")
+print("rxrx1 run, packed images reused: ok")
+
+packed = os.path.join(work, "cache", "data", "packed")
+entries = sorted(os.listdir(packed))
+metadata = os.path.join(data, "metadata.csv")
+with open(metadata) as f:
+    lines = f.read().split("\n")
+
+
+def line_of(well, site):
+    for i, text in enumerate(lines):
+        fields = text.split(",")
+        if len(fields) > 7 and fields[4] == "SIM-01" and fields[5] == "1" and fields[6] == well \
+                and fields[7] == site:
+            return i + 1
+    sys.exit(f"FAIL: no metadata row for {well} site {site}")
+
+
+def refused(what, *needles):
+    run_dir = os.path.join(work, "bad")
+    p = exp_run("run", rx, "--run-dir", run_dir, expect_ok=False)
+    missing = [n for n in needles if n not in p.stderr]
+    if p.returncode < 0 or missing:
+        sys.exit(f"FAIL: {what}: exit {p.returncode}, missing {missing} in:\n{p.stderr}")
+    if os.path.exists(run_dir) or glob.glob(run_dir + ".tmp-*"):
+        sys.exit(f"FAIL: {what} left a run directory")
+    if sorted(os.listdir(packed)) != entries:
+        sys.exit(f"FAIL: {what} left a cache entry: {sorted(os.listdir(packed))}")
+    print(f"{what}: refused clearly")
+
+
+png = os.path.join(data, "images", "SIM-01", "Plate1", "B01_s2_w3.png")
+shutil.copy(png, png + ".keep")
+with open(png, "r+b") as f:
+    f.truncate(os.path.getsize(png) // 2)
+refused("a truncated PNG", png + ": not a readable PNG",
+        f"(channel 3 of the site at {metadata}:{line_of('B01', '2')})")
+os.replace(png + ".keep", png)
+
+gone = os.path.join(data, "images", "SIM-01", "Plate1", "A02_s1_w2.png")
+os.rename(gone, gone + ".keep")
+refused("a missing channel file", gone + ": missing",
+        f"(channel 2 of the site at {metadata}:{line_of('A02', '1')})")
+os.rename(gone + ".keep", gone)
+
+bad = list(lines)
+bad[6] = bad[6] + ",extra"
+with open(metadata, "w") as f:
+    f.write("\n".join(bad))
+refused("a malformed metadata row", f"{metadata}:7: the row has 12 fields, the header 11")
+with open(metadata, "w") as f:
+    f.write("\n".join(lines))
+exp_run("run", rx, "--run-dir", os.path.join(work, "run3"), "--threads", "2", "-q")
+print("restored: runs again")

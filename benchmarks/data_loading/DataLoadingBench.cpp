@@ -8,16 +8,17 @@
 #include "prep/Image.h"
 #include "prep/Pack.h"
 #include "prep/Readers.h"
+#include "prep/Workers.h"
 
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <thread>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -125,24 +126,17 @@ int main(int argc, char **argv) {
     std::shuffle(order.begin(), order.end(), rng);
     t0 = Clock::now();
     std::atomic<int64_t> next{0};
-    auto work = [&] {
+    std::atomic<int64_t> decoded{0};
+    runWorkers(threads, [&] {
       for (int64_t i; (i = next++) < decodeSites;) {
         for (const std::string &f : index.files[order[i]]) {
           Image img;
           check(readPng(f, img));
-          sink += img.toTensor().sub(0.1).div(0.2)[0][0][0].item<float>();
+          decoded += img.toTensor().sub(0.1).div(0.2).numel();
         }
       }
-    };
-    int before = torch::get_num_threads();
-    torch::set_num_threads(1);
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t)
-      pool.emplace_back(work);
-    work();
-    for (auto &t : pool)
-      t.join();
-    torch::set_num_threads(before);
+    });
+    sink += double(decoded);
     pngRate = std::max(pngRate, double(decodeSites) / seconds(t0));
   }
 

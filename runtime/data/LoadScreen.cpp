@@ -21,7 +21,7 @@ namespace {
 
 // Bumped whenever the simulator renders differently, so cached screens of
 // the same parameters are not reused.
-constexpr const char *kSimulatorVersion = "exp-simulated-screen/2";
+constexpr const char *kSimulatorVersion = "exp-simulated-screen/3";
 
 // A directory removed when it goes out of scope (screens simulated without
 // a cache).

@@ -30,7 +30,7 @@ enum Feature {
 
 struct Params {
   uint64_t seed;
-  int64_t plates, holdout, perturbations, replicates, controls, sites, channels, size;
+  int64_t plates, holdout, perturbations, replicates, controls, sites, channels, size, modules;
   double effect, batchEffect, noise;
   bool micon = false; // pairing = "micon"
 };
@@ -41,6 +41,7 @@ Status readParams(const nlohmann::json &j, Params &p) {
     p.plates = j.value("plates", int64_t(6));
     p.holdout = j.value("holdout_plates", int64_t(2));
     p.perturbations = j.value("perturbations", int64_t(16));
+    p.modules = j.value("modules", int64_t(4));
     p.replicates = j.value("replicates", int64_t(2));
     p.controls = j.value("controls", int64_t(4));
     p.sites = j.value("sites", int64_t(2));
@@ -57,9 +58,10 @@ Status readParams(const nlohmann::json &j, Params &p) {
     return Status::error(std::string("simulated_screen: bad parameter: ") + e.what());
   }
   if (p.plates < 2 || p.holdout < 1 || p.holdout >= p.plates || p.perturbations < 1 ||
-      p.replicates < 1 || p.controls < 1 || p.sites < 1 || p.channels < 1 || p.size < 8)
+      p.replicates < 1 || p.controls < 1 || p.sites < 1 || p.channels < 1 || p.size < 8 ||
+      p.modules < 1)
     return Status::error("simulated_screen: parameters out of range (plates >= 2, "
-                         "1 <= holdout_plates < plates, counts >= 1, image_size >= 8)");
+                         "1 <= holdout_plates < plates, counts and modules >= 1, image_size >= 8)");
   return Status::ok();
 }
 
@@ -337,6 +339,7 @@ struct Rendered {
   std::vector<int64_t> pert, plateOf, wellOf, wellInPlate, siteInWell;
   std::vector<bool> heldOut;
   std::vector<double> effects; // [K, kFeatures]
+  std::vector<int64_t> module;  // [K] the module of each perturbation; -1 for the control
   int64_t wellsPerPlate = 0;
 };
 
@@ -348,13 +351,27 @@ Status render(const nlohmann::json &json, Rendered &out) {
   std::normal_distribution<double> n01(0.0, 1.0);
   const int64_t K = p.perturbations + 1; // class 0 is the control
 
-  // Ground truth: each perturbation shifts a few features strongly and the
-  // rest a little.
+  // Ground truth: perturbations fall into modules (pathways, complexes:
+  // perturbation k is in module (k - 1) % modules). The effect of k is its
+  // module's effect plus a part of its own; each shifts a few features
+  // strongly and the rest a little.
+  auto sparseEffect = [&](double scale, double *e) {
+    for (int f = 0; f < kFeatures; ++f)
+      e[f] = scale * p.effect * n01(rng) *
+             (std::uniform_real_distribution<double>(0, 1)(rng) < 0.4 ? 1.6 : 0.5);
+  };
+  std::vector<double> moduleEffects(p.modules * kFeatures);
+  for (int64_t m = 0; m < p.modules; ++m)
+    sparseEffect(0.8, &moduleEffects[m * kFeatures]);
   std::vector<double> &effects = out.effects;
   effects.assign(K * kFeatures, 0.0);
-  for (int64_t k = 1; k < K; ++k)
+  out.module.assign(K, -1);
+  for (int64_t k = 1; k < K; ++k) {
+    out.module[k] = (k - 1) % p.modules;
+    sparseEffect(0.6, &effects[k * kFeatures]);
     for (int f = 0; f < kFeatures; ++f)
-      effects[k * kFeatures + f] = p.effect * n01(rng) * (std::uniform_real_distribution<double>(0, 1)(rng) < 0.4 ? 1.6 : 0.5);
+      effects[k * kFeatures + f] += moduleEffects[out.module[k] * kFeatures + f];
+  }
 
   const int64_t wellsPerPlate = p.perturbations * p.replicates + p.controls;
   out.wellsPerPlate = wellsPerPlate;
@@ -415,6 +432,7 @@ Status generateSimulatedScreen(const nlohmann::json &json, Screen &screen) {
   screen.plates = p.plates;
   screen.wells = p.plates * r.wellsPerPlate;
   screen.effects = torch::tensor(r.effects, torch::kFloat64).reshape({screen.perturbations, kFeatures});
+  screen.module = torch::tensor(r.module, torch::kInt64);
   if (p.micon)
     pairSites(screen);
   return Status::ok();
@@ -500,6 +518,12 @@ Status writeSimulatedScreen(const nlohmann::json &json, const std::string &dir) 
         std::vector<double>(r.effects.begin() + k * kFeatures, r.effects.begin() + (k + 1) * kFeatures);
   }
   truth["effects"] = effects;
+  nlohmann::json modules = nlohmann::json::object();
+  for (int64_t k = 1; k < K; ++k) {
+    std::snprintf(pname, sizeof pname, "sim-%04lld", (long long)k);
+    modules[pname] = r.module[k];
+  }
+  truth["modules"] = modules;
   return writeFileAtomic((fs::path(dir) / "ground_truth.json").string(), truth.dump(1) + "\n");
 }
 

@@ -50,6 +50,7 @@ struct Screen {
   int64_t perturbations = 0; // classes, control included
   int64_t plates = 0, wells = 0;
   torch::Tensor effects; // [perturbations, features]: the ground truth
+  torch::Tensor module;  // [perturbations] int64: each one's module (-1: the control)
 
   // pairing = "micon": the splits hold treated sites only; `controls` draws
   // a control for a site (same plate, else same split), `siblings` another

@@ -1,6 +1,7 @@
 #include "prep/Pack.h"
 
 #include "prep/Image.h"
+#include "prep/Workers.h"
 #include "record/SafeTensors.h"
 #include "record/Sha256.h"
 
@@ -8,7 +9,6 @@
 
 #include <atomic>
 #include <filesystem>
-#include <thread>
 
 #include <sys/stat.h>
 
@@ -92,17 +92,7 @@ Status decodeAll(const SiteIndex &index, const PackOptions &o, PackedImages &pac
       }
     }
   };
-  // Decoding threads each run single-threaded ATen ops.
-  int threads = std::max(1, o.threads);
-  int before = torch::get_num_threads();
-  torch::set_num_threads(1);
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t)
-    pool.emplace_back(work);
-  work();
-  for (auto &t : pool)
-    t.join();
-  torch::set_num_threads(before);
+  runWorkers(o.threads, work);
   for (const Status &e : errors) // the first failure in site order
     if (!e)
       return e;

@@ -23,6 +23,14 @@ namespace {
 // the same parameters are not reused.
 constexpr const char *kSimulatorVersion = "exp-simulated-screen/3";
 
+// The simulated screen in the format it names: RxRx1's (default) or JUMP's.
+bool jumpFormat(const nlohmann::json &params) {
+  return params.value("format", std::string("rxrx1")) == "jump";
+}
+Status writeSimulated(const nlohmann::json &params, const std::string &dir) {
+  return jumpFormat(params) ? writeSimulatedScreenJump(params, dir) : writeSimulatedScreen(params, dir);
+}
+
 // A directory removed when it goes out of scope (screens simulated without
 // a cache).
 struct TempDir {
@@ -45,7 +53,7 @@ Status simulatedScreenDir(const nlohmann::json &params, const DataOptions &o, Te
     if (!::mkdtemp(pattern.data()))
       return Status::error(pattern + ": cannot create a temporary directory");
     temp.path = dir = pattern;
-    return writeSimulatedScreen(params, dir);
+    return writeSimulated(params, dir);
   }
   std::string key = Sha256().update(std::string(kSimulatorVersion)).update(params.dump()).hex();
   dir = (fs::path(o.cacheDir) / "simulated" / key.substr(0, 32)).string();
@@ -60,7 +68,7 @@ Status simulatedScreenDir(const nlohmann::json &params, const DataOptions &o, Te
   if (ec)
     return Status::error(tmp + ": cannot create: " + ec.message());
   TempDir cleanup{tmp};
-  if (Status s = writeSimulatedScreen(params, tmp); !s)
+  if (Status s = writeSimulated(params, tmp); !s)
     return s;
   fs::rename(tmp, dir, ec);
   if (ec && !fs::exists(fs::path(dir) / "ground_truth.json")) // another writer may have won
@@ -188,12 +196,13 @@ Status loadScreen(const Plan &plan, const DataOptions &o, Screen &screen, std::s
   TempDir temp;
   std::string dir;
   bool reused = false;
-  // The simulated screen through the RxRx1 reader, like a download; a cached
+  // The simulated screen through its format's reader, like a download; a cached
   // copy that no longer reads (a file deleted or damaged) is written afresh.
   for (int attempt = 0;; ++attempt) {
     if (Status s = simulatedScreenDir(params, o, temp, dir, reused); !s)
       return s;
-    Status s = readRxrx1(dir, params.value("channels", int64_t(3)), index);
+    const int64_t channels = params.value("channels", int64_t(3));
+    Status s = jumpFormat(params) ? readJump(dir, channels, index) : readRxrx1(dir, channels, index);
     if (s)
       s = packImages(index, po, packed);
     if (s)
@@ -206,7 +215,8 @@ Status loadScreen(const Plan &plan, const DataOptions &o, Screen &screen, std::s
     std::error_code ec;
     fs::remove_all(dir, ec);
   }
-  description = std::string("simulated screen") + (reused ? " (cached)" : "") + " in " + dir;
+  description = std::string("simulated screen") + (reused ? " (cached)" : "") + " in " + dir +
+                (jumpFormat(params) ? " (JUMP layout)" : "");
   if (Status s = buildScreen(index, packed, screen); !s)
     return s;
   if (params.value("pairing", std::string("none")) == "micon")

@@ -1,39 +1,21 @@
 #include "data/SimulatedScreen.h"
 
 #include "data/Random.h"
-#include "prep/Csv.h"
-#include "prep/Image.h"
-#include "record/Json.h"
+#include "data/SimulatedRender.h"
 
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <random>
 
 namespace exprt {
+
+const char *const kFeatureNames[kFeatures] = {
+    "nucleus_size",     "nucleus_intensity",  "cell_size",  "cytoplasm_intensity",
+    "texture_frequency", "texture_amplitude", "cell_count", "elongation"};
+
 namespace {
-
-// Morphological features a perturbation shifts (in log space, mostly).
-enum Feature {
-  NucleusSize,
-  NucleusIntensity,
-  CellSize,
-  CytoplasmIntensity,
-  TextureFrequency,
-  TextureAmplitude,
-  CellCount,
-  Elongation,
-  kFeatures
-};
-
-struct Params {
-  uint64_t seed;
-  int64_t plates, holdout, perturbations, replicates, controls, sites, channels, size, modules;
-  double effect, batchEffect, noise;
-  bool micon = false; // pairing = "micon"
-};
 
 Status readParams(const nlohmann::json &j, Params &p) {
   try {
@@ -329,20 +311,6 @@ void splitValidation(Screen &screen, double fraction, uint64_t seed) {
   screen.trainSites = std::move(train);
 }
 
-namespace {
-
-// A rendered screen before it is stored anywhere: raw intensities and the
-// plate maps.
-struct Rendered {
-  Params p;
-  torch::Tensor images; // [N, C, S, S] float32, raw intensities
-  std::vector<int64_t> pert, plateOf, wellOf, wellInPlate, siteInWell;
-  std::vector<bool> heldOut;
-  std::vector<double> effects; // [K, kFeatures]
-  std::vector<int64_t> module;  // [K] the module of each perturbation; -1 for the control
-  int64_t wellsPerPlate = 0;
-};
-
 Status render(const nlohmann::json &json, Rendered &out) {
   Params &p = out.p;
   if (Status s = readParams(json, p); !s)
@@ -412,8 +380,6 @@ Status render(const nlohmann::json &json, Rendered &out) {
   return Status::ok();
 }
 
-} // namespace
-
 Status generateSimulatedScreen(const nlohmann::json &json, Screen &screen) {
   Rendered r;
   if (Status s = render(json, r); !s)
@@ -436,95 +402,6 @@ Status generateSimulatedScreen(const nlohmann::json &json, Screen &screen) {
   if (p.micon)
     pairSites(screen);
   return Status::ok();
-}
-
-namespace {
-// A well's name on a plate of `wells` (96, 384 or 1536) in row-major order:
-// B02, P24, AF48.
-std::string wellName(int64_t index, int64_t wells) {
-  const int64_t columns = wells <= 96 ? 12 : wells <= 384 ? 24 : 48;
-  int64_t row = index / columns, col = index % columns + 1;
-  std::string name = row < 26 ? std::string(1, char('A' + row))
-                              : std::string("A") + char('A' + row - 26); // AA, AB, ... (1536 plates)
-  return name + (col < 10 ? "0" : "") + std::to_string(col);
-}
-} // namespace
-
-Status writeSimulatedScreen(const nlohmann::json &json, const std::string &dir) {
-  Rendered r;
-  if (Status s = render(json, r); !s)
-    return s;
-  const Params &p = r.p;
-  if (r.wellsPerPlate > 1536)
-    return Status::error("simulated_screen: " + std::to_string(r.wellsPerPlate) +
-                         " wells per plate (perturbations x replicates + controls) do not fit a "
-                         "1536-well plate");
-  const int64_t plateWells = r.wellsPerPlate <= 96 ? 96 : r.wellsPerPlate <= 384 ? 384 : 1536;
-  namespace fs = std::filesystem;
-  std::vector<std::vector<std::string>> rows;
-  const int64_t C = p.channels, S = p.size;
-  // Raw intensities to 8 bits over [-0.25, 2.75): background, noise and the
-  // brightest nuclei all keep their levels.
-  torch::Tensor q = r.images.add(0.25).mul(255.0 / 3.0).round_().clamp_(0, 255).to(torch::kUInt8);
-  char pname[32];
-  for (size_t i = 0; i < r.pert.size(); ++i) {
-    // Four plates to an experiment (RxRx1's layout); experiments are batches.
-    int64_t pl = r.plateOf[i];
-    std::snprintf(pname, sizeof pname, "SIM-%02lld", (long long)(pl / 4 + 1));
-    std::string experiment = pname, plate = std::to_string(pl % 4 + 1);
-    std::string well = wellName(r.wellInPlate[i], plateWells), site = std::to_string(r.siteInWell[i] + 1);
-    std::snprintf(pname, sizeof pname, "sim-%04lld", (long long)r.pert[i]);
-    bool control = r.pert[i] == 0;
-    std::string wellId = experiment + "_" + plate + "_" + well;
-    rows.push_back({wellId + "_" + site, wellId, "SIM", r.heldOut[i] ? "test" : "train", experiment,
-                    plate, well, site, control ? "negative_control" : "treatment",
-                    control ? "EMPTY" : pname,
-                    std::to_string(control ? p.perturbations : r.pert[i] - 1)});
-    fs::path folder = fs::path(dir) / "images" / experiment / ("Plate" + plate);
-    std::error_code ec;
-    fs::create_directories(folder, ec);
-    if (ec)
-      return Status::error(folder.string() + ": cannot create: " + ec.message());
-    for (int64_t c = 0; c < C; ++c) {
-      Image img;
-      img.width = img.height = S;
-      img.channels = 1;
-      img.bits = 8;
-      torch::Tensor plane = q[static_cast<int64_t>(i)][c].contiguous();
-      img.data.assign(plane.data_ptr<uint8_t>(), plane.data_ptr<uint8_t>() + S * S);
-      std::string name = well + "_s" + site + "_w" + std::to_string(c + 1) + ".png";
-      if (Status s = writePng((folder / name).string(), img); !s)
-        return s;
-    }
-  }
-  if (Status s = writeCsv((fs::path(dir) / "metadata.csv").string(),
-                          {"site_id", "well_id", "cell_type", "dataset", "experiment", "plate", "well",
-                           "site", "well_type", "sirna", "sirna_id"},
-                          rows);
-      !s)
-    return s;
-  // The ground truth the images were rendered from.
-  nlohmann::json truth = {{"format", "exp-simulated-truth"},
-                          {"version", 1},
-                          {"params", json},
-                          {"features", {"nucleus_size", "nucleus_intensity", "cell_size",
-                                        "cytoplasm_intensity", "texture_frequency",
-                                        "texture_amplitude", "cell_count", "elongation"}}};
-  nlohmann::json effects = nlohmann::json::object();
-  const int64_t K = p.perturbations + 1;
-  for (int64_t k = 0; k < K; ++k) {
-    std::snprintf(pname, sizeof pname, "sim-%04lld", (long long)k);
-    effects[k == 0 ? "EMPTY" : pname] =
-        std::vector<double>(r.effects.begin() + k * kFeatures, r.effects.begin() + (k + 1) * kFeatures);
-  }
-  truth["effects"] = effects;
-  nlohmann::json modules = nlohmann::json::object();
-  for (int64_t k = 1; k < K; ++k) {
-    std::snprintf(pname, sizeof pname, "sim-%04lld", (long long)k);
-    modules[pname] = r.module[k];
-  }
-  truth["modules"] = modules;
-  return writeFileAtomic((fs::path(dir) / "ground_truth.json").string(), truth.dump(1) + "\n");
 }
 
 } // namespace exprt

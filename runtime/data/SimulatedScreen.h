@@ -87,6 +87,11 @@ Status generateSimulatedScreen(const nlohmann::json &params, Screen &screen);
 // (8-bit) and ground_truth.json (the effect vectors). docs/data.md.
 Status writeSimulatedScreen(const nlohmann::json &params, const std::string &dir);
 
+// The same in JUMP's layout: metadata/{plate,well}.csv.gz and split.csv,
+// load_data_csv/{batch}/{plate}/load_data.csv.gz and 16-bit TIFFs named as
+// Harmony names them (docs/data.md).
+Status writeSimulatedScreenJump(const nlohmann::json &params, const std::string &dir);
+
 // pairing = "micon" over a screen's splits (see Screen::paired).
 void pairSites(Screen &screen);
 

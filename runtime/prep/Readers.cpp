@@ -3,6 +3,7 @@
 #include "prep/Csv.h"
 
 #include <filesystem>
+#include <map>
 
 namespace exprt {
 namespace fs = std::filesystem;
@@ -96,6 +97,71 @@ Status readLoadData(const std::string &csv, const std::vector<std::string> &chan
   }
   if (index.size() == 0)
     return Status::error(csv + ": no sites");
+  return Status::ok();
+}
+
+const std::vector<std::string> &jumpChannels() {
+  static const std::vector<std::string> names = {"DNA",  "RNA",         "ER",      "AGP",
+                                                 "Mito", "Brightfield", "HighZBF", "LowZBF"};
+  return names;
+}
+
+Status readJump(const std::string &root, int64_t channels, SiteIndex &index) {
+  index = SiteIndex();
+  if (channels < 1 || channels > static_cast<int64_t>(jumpChannels().size()))
+    return Status::error(root + ": JUMP has " + std::to_string(jumpChannels().size()) +
+                         " channels; asked for " + std::to_string(channels));
+  const fs::path meta = fs::path(root) / "metadata";
+  CsvTable plates, wells, splits;
+  std::vector<int> pc, wc, sc;
+  if (Status s = readCsv((meta / "plate.csv.gz").string(), plates); !s)
+    return s;
+  if (Status s = plates.require({"Metadata_Source", "Metadata_Batch", "Metadata_Plate"}, pc); !s)
+    return s;
+  if (Status s = readCsv((meta / "well.csv.gz").string(), wells); !s)
+    return s;
+  if (Status s = wells.require({"Metadata_Plate", "Metadata_Well", "Metadata_JCP2022"}, wc); !s)
+    return s;
+  std::map<std::string, std::string> jcpOf, splitOf;
+  for (const auto &w : wells.rows)
+    jcpOf[w[wc[0]] + "/" + w[wc[1]]] = w[wc[2]];
+  if (fs::exists(meta / "split.csv")) {
+    if (Status s = readCsv((meta / "split.csv").string(), splits); !s)
+      return s;
+    if (Status s = splits.require({"Metadata_Plate", "split"}, sc); !s)
+      return s;
+    for (const auto &r : splits.rows)
+      splitOf[r[sc[0]]] = r[sc[1]];
+  }
+  const std::vector<std::string> names(jumpChannels().begin(), jumpChannels().begin() + channels);
+  for (const auto &p : plates.rows) {
+    const std::string &source = p[pc[0]], &batch = p[pc[1]], &plate = p[pc[2]];
+    fs::path csv = fs::path(root) / "load_data_csv" / batch / plate / "load_data.csv.gz";
+    if (!fs::exists(csv))
+      csv.replace_extension(); // load_data.csv
+    SiteIndex one;
+    if (Status s = readLoadData(csv.string(), names, "", one); !s)
+      return s;
+    for (size_t i = 0; i < one.size(); ++i) {
+      const std::string &well = one.columns["well"][i]; // plate/well
+      auto jcp = jcpOf.find(well);
+      if (jcp == jcpOf.end())
+        return Status::error(one.where[i] + ": well `" + well.substr(well.find('/') + 1) +
+                             "` of plate `" + plate + "` is not in " + (meta / "well.csv.gz").string());
+      index.files.push_back(one.files[i]);
+      index.where.push_back(one.where[i]);
+      index.add("perturbation", jcp->second);
+      index.add("control", jcp->second == kJumpControl ? "1" : "0");
+      index.add("plate", plate);
+      index.add("well", well);
+      index.add("site", one.columns["site"][i]);
+      index.add("batch", batch);
+      index.add("source", source);
+      index.add("split", splitOf.count(plate) ? splitOf[plate] : "train");
+    }
+  }
+  if (index.size() == 0)
+    return Status::error(root + ": no sites in its load_data files");
   return Status::ok();
 }
 

@@ -7,6 +7,7 @@
 #include "prep/SiteIndex.h"
 
 #include <string>
+#include <vector>
 
 namespace exprt {
 
@@ -24,5 +25,19 @@ Status readRxrx1(const std::string &root, int64_t channels, SiteIndex &index);
 // Metadata_Batch, Metadata_Source and a perturbation column.
 Status readLoadData(const std::string &csv, const std::vector<std::string> &channels,
                     const std::string &perturbationColumn, SiteIndex &index);
+
+// JUMP (cpg0016-style) under `root`: metadata/plate.csv.gz (source, batch,
+// plate), metadata/well.csv.gz (plate, well -> JCP2022 id; DMSO,
+// `kJumpControl`, is the negative control), optionally metadata/split.csv
+// (plate -> train/test), and per plate
+// load_data_csv/{batch}/{plate}/load_data.csv(.gz) naming the first
+// `channels` of `jumpChannels()`. A load_data well missing from well.csv is
+// an error naming the load_data line.
+Status readJump(const std::string &root, int64_t channels, SiteIndex &index);
+
+// DMSO's JUMP identifier.
+inline constexpr const char *kJumpControl = "JCP2022_033924";
+// The channels of JUMP's load_data files, in the order the readers take them.
+const std::vector<std::string> &jumpChannels();
 
 } // namespace exprt

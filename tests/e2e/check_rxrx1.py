@@ -4,7 +4,8 @@ simulated screen as an RxRx1 folder (metadata.csv, PNGs, ground truth); a spec
 reading it with `rxrx1(path = ...)` trains and evaluates; the packed images are
 reused by the next run; and a truncated PNG, a missing channel file or a
 malformed metadata row each stop `exp run` with an error naming the file and
-the metadata line, a non-zero exit, no run directory and no cache entry.
+the metadata line, a non-zero exit, no run directory and no cache entry; the
+simulated screen written in JUMP's layout runs too.
 """
 import glob
 import os
@@ -118,3 +119,14 @@ with open(metadata, "w") as f:
     f.write("\n".join(lines))
 exp_run("run", rx, "--run-dir", os.path.join(work, "run3"), "--threads", "2", "-q")
 print("restored: runs again")
+
+# The simulated screen in JUMP's layout (metadata tables, load_data, 16-bit TIFFs).
+with open(spec) as f:
+    text = f.read()
+jump = os.path.join(work, "jump.exp")
+with open(jump, "w") as f:
+    f.write(text.replace("sites = 2,", 'sites = 2, format = "jump",'))
+p = exp_run("run", jump, "--run-dir", os.path.join(work, "jump"), "--threads", "2")
+if "(JUMP layout)" not in p.stderr or "replicates map" not in p.stdout:
+    sys.exit(f"FAIL: the JUMP-layout screen did not run:\n{p.stderr}\n{p.stdout}")
+print("simulated screen in JUMP's layout: ok")

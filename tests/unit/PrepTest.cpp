@@ -419,3 +419,46 @@ TEST_CASE("real data: CellProfiler profiles (BBBC021, LINCS, pycytominer CSV and
     CHECK(p.featureNames.size() > 0);
   }
 }
+
+TEST_CASE("simulated screen in JUMP's layout: metadata tables, load_data, 16-bit TIFFs") {
+  fs::path d = scratch("jump");
+  nlohmann::json params = {{"seed", 2}, {"plates", 3}, {"holdout_plates", 1}, {"perturbations", 4},
+                           {"replicates", 2}, {"controls", 2}, {"sites", 2}, {"channels", 5},
+                           {"image_size", 20}, {"format", "jump"}};
+  REQUIRE(writeSimulatedScreenJump(params, d.string()).isOk());
+  for (const char *f : {"metadata/plate.csv.gz", "metadata/well.csv.gz", "metadata/split.csv",
+                        "load_data_csv/SIM-01/SIMPLATE-01/load_data.csv.gz",
+                        "images/SIM-01/images/SIMPLATE-01/r01c01f01p01-ch5sk1fk1fl1.tiff",
+                        "ground_truth.json"})
+    CHECK_MESSAGE(fs::exists(d / f), f);
+  SiteIndex index;
+  REQUIRE(readJump(d.string(), 5, index).isOk());
+  REQUIRE(index.size() == 3 * (4 * 2 + 2) * 2);
+  size_t controls = 0, test = 0;
+  for (size_t i = 0; i < index.size(); ++i) {
+    controls += index.columns["control"][i] == "1";
+    test += index.columns["split"][i] == "test";
+    CHECK(index.columns["source"][i] == "source_sim");
+  }
+  CHECK(controls == 3 * 2 * 2);
+  CHECK(test == (4 * 2 + 2) * 2);
+  PackOptions po;
+  po.size = 20;
+  PackedImages p;
+  REQUIRE(packImages(index, po, p).isOk());
+  CHECK((p.images.scalar_type() == torch::kFloat16)); // 16-bit TIFFs keep their precision
+  // A load_data well that the well table does not list names its line.
+  CsvTable wells;
+  REQUIRE(readCsv((d / "metadata/well.csv.gz").string(), wells).isOk());
+  wells.rows.erase(wells.rows.begin());
+  REQUIRE(writeCsv((d / "metadata/well.csv").string(), wells.header, wells.rows).isOk());
+  gzFile gz = gzopen((d / "metadata/well.csv.gz").c_str(), "wb");
+  std::ifstream plain(d / "metadata/well.csv");
+  std::string text((std::istreambuf_iterator<char>(plain)), {});
+  gzwrite(gz, text.data(), unsigned(text.size()));
+  gzclose(gz);
+  Status s = readJump(d.string(), 5, index);
+  CHECK(s.message().find("load_data.csv.gz:2: well `") != std::string::npos);
+  CHECK(s.message().find("is not in " + (d / "metadata" / "well.csv.gz").string()) != std::string::npos);
+  CHECK(readJump(d.string(), 9, index).message().find("JUMP has 8 channels") != std::string::npos);
+}

@@ -12,8 +12,9 @@ PACKAGES=(
   llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools python3
   # runtime: LibTorch (CPU) with the OpenMP OpenBLAS (reference BLAS makes GEMM ~30x slower)
   libtorch-dev libopenblas0-openmp
-  # data preparation: CSV (libcsv), PNG (libspng), TIFF (libtiff), SQLite profiles
-  libcsv-dev libspng-dev libtiff-dev libsqlite3-dev
+  # data preparation: CSV (libcsv), PNG (libspng), TIFF (libtiff), SQLite profiles,
+  # zip/tar archives (.npz sites, WebDataset shards)
+  libcsv-dev libspng-dev libtiff-dev libsqlite3-dev libarchive-dev
   # fuzzing the front end: clang with libFuzzer, ASan and UBSan
   clang libclang-rt-14-dev
   # shared

@@ -1,5 +1,6 @@
 #include "prep/Image.h"
 
+#include "prep/Npy.h"
 #include "record/Json.h"
 
 #include <spng.h>
@@ -187,6 +188,29 @@ Status writeTiff(const std::string &path, const Image &image) {
   return Status::ok();
 }
 
+Status readNpzImage(const std::string &path, Image &image) {
+  torch::Tensor a;
+  if (Status s = readNpz(path, "sample", a); !s)
+    return s;
+  if (a.dim() != 3 || (a.scalar_type() != torch::kUInt8 && a.scalar_type() != torch::kInt32))
+    return Status::error(path + ": array `sample` is " + std::to_string(a.dim()) + "-d " +
+                         std::string(c10::toString(a.scalar_type())) +
+                         "; expected height x width x channels of uint8 or uint16");
+  image.height = a.size(0);
+  image.width = a.size(1);
+  image.channels = a.size(2);
+  image.bits = a.scalar_type() == torch::kUInt8 ? 8 : 16;
+  if (image.bits == 8) {
+    image.data.assign(a.data_ptr<uint8_t>(), a.data_ptr<uint8_t>() + a.numel());
+  } else {
+    image.data.resize(static_cast<size_t>(a.numel()) * 2);
+    auto *out = reinterpret_cast<uint16_t *>(image.data.data());
+    for (int64_t i = 0; i < a.numel(); ++i)
+      out[i] = static_cast<uint16_t>(a.data_ptr<int32_t>()[i]);
+  }
+  return Status::ok();
+}
+
 Status readImage(const std::string &path, Image &image) {
   std::string ext = std::filesystem::path(path).extension().string();
   for (char &c : ext)
@@ -195,7 +219,9 @@ Status readImage(const std::string &path, Image &image) {
     return readPng(path, image);
   if (ext == ".tif" || ext == ".tiff")
     return readTiff(path, image);
-  return Status::error(path + ": unknown image format `" + ext + "`; expected .png or .tif");
+  if (ext == ".npz")
+    return readNpzImage(path, image);
+  return Status::error(path + ": unknown image format `" + ext + "`; expected .png, .tif or .npz");
 }
 
 } // namespace exprt

@@ -1,5 +1,5 @@
-// Decoding and encoding the image files of screens: PNG through libspng and
-// TIFF through libtiff, 8 or 16 bits per sample, one or more samples per
+// Decoding and encoding the image files of screens: PNG through libspng,
+// TIFF through libtiff, NumPy .npz through libarchive, 8 or 16 bits per sample, one or more samples per
 // pixel. Every failure (a missing, truncated or corrupt file, an unsupported
 // layout) is a Status naming the file.
 #pragma once
@@ -25,7 +25,10 @@ struct Image {
 
 Status readPng(const std::string &path, Image &image);
 Status readTiff(const std::string &path, Image &image);
-// By extension: .png, .tif/.tiff.
+// A NumPy .npz holding array `sample`, height x width x channels, uint8 or
+// uint16 (the Bray 2017 sites as CLOOME preprocessed them).
+Status readNpzImage(const std::string &path, Image &image);
+// By extension: .png, .tif/.tiff, .npz.
 Status readImage(const std::string &path, Image &image);
 
 // Writes a single-channel 8- or 16-bit image atomically.

@@ -23,14 +23,15 @@ constexpr const char *kPackFormat = "exp-pack/1";
 Status inputsKey(const SiteIndex &index, const PackOptions &o, std::string &key) {
   Sha256 h;
   h.update(std::string(kPackFormat));
-  h.update(std::to_string(o.size));
+  h.update(std::to_string(o.size) + "/" + std::to_string(index.channelsPerFile));
   for (size_t s = 0; s < index.size(); ++s)
     for (size_t c = 0; c < index.files[s].size(); ++c) {
       const std::string &f = index.files[s][c];
       struct stat st;
       if (::stat(f.c_str(), &st) != 0)
-        return Status::error(f + ": missing (channel " + std::to_string(c + 1) + " of the site at " +
-                             index.where[s] + ")");
+        return Status::error(f + ": missing (" +
+                             (index.channelsPerFile == 1 ? "channel " + std::to_string(c + 1) + " of " : "") +
+                             "the site at " + index.where[s] + ")");
       h.update(f);
       h.update(std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
                std::to_string(st.st_mtim.tv_nsec));
@@ -39,17 +40,19 @@ Status inputsKey(const SiteIndex &index, const PackOptions &o, std::string &key)
   return Status::ok();
 }
 
-// One channel file as [size, size] float32 in [0, 1]: the centred square,
-// resized (area averaging when shrinking, bilinear when enlarging).
-Status decodeChannel(const std::string &path, int64_t size, torch::Tensor &out, int &bits) {
+// One image file as [k, size, size] float32 in [0, 1] (k: its channels,
+// `expected` of them): the centred square, resized (area averaging when
+// shrinking, bilinear when enlarging).
+Status decodeFile(const std::string &path, int64_t size, int64_t expected, torch::Tensor &out,
+                  int &bits) {
   Image img;
   if (Status s = readImage(path, img); !s)
     return s;
-  if (img.channels != 1)
-    return Status::error(path + ": " + std::to_string(img.channels) +
-                         " samples per pixel; expected one channel per file");
+  if (img.channels != expected)
+    return Status::error(path + ": " + std::to_string(img.channels) + " channels; expected " +
+                         std::to_string(expected) + (expected == 1 ? " (one channel per file)" : ""));
   bits = img.bits;
-  torch::Tensor t = img.toTensor(); // [1, H, W]
+  torch::Tensor t = img.toTensor(); // [k, H, W]
   int64_t side = std::min(img.height, img.width);
   t = t.narrow(1, (img.height - side) / 2, side).narrow(2, (img.width - side) / 2, side);
   if (side != size) {
@@ -59,12 +62,13 @@ Status decodeChannel(const std::string &path, int64_t size, torch::Tensor &out, 
                     : F::interpolate(t.unsqueeze(0), opts.mode(torch::kBilinear).align_corners(false));
     t = t.squeeze(0);
   }
-  out = t[0].clamp(0, 1);
+  out = t.clamp(0, 1);
   return Status::ok();
 }
 
 Status decodeAll(const SiteIndex &index, const PackOptions &o, PackedImages &packed) {
-  const int64_t n = static_cast<int64_t>(index.size()), C = index.files[0].size(), S = o.size;
+  const int64_t n = static_cast<int64_t>(index.size()), k = index.channelsPerFile,
+                C = static_cast<int64_t>(index.files[0].size()) * k, S = o.size;
   torch::Tensor all = torch::empty({n, C, S, S}, torch::kFloat32);
   std::vector<Status> errors(static_cast<size_t>(n), Status::ok());
   std::atomic<bool> sixteen{false}, failed{false};
@@ -72,23 +76,24 @@ Status decodeAll(const SiteIndex &index, const PackOptions &o, PackedImages &pac
   auto work = [&] {
     torch::NoGradGuard noGrad;
     for (int64_t s; (s = next++) < n && !failed;) {
-      for (int64_t c = 0; c < C; ++c) {
-        torch::Tensor plane;
+      for (size_t f = 0; f < index.files[s].size(); ++f) {
+        torch::Tensor planes;
         int bits = 8;
         Status st = Status::ok();
         try { // a worker's exception would end the process
-          st = decodeChannel(index.files[s][c], S, plane, bits);
+          st = decodeFile(index.files[s][f], S, k, planes, bits);
         } catch (const std::exception &e) {
-          st = Status::error(index.files[s][c] + ": cannot decode: " + e.what());
+          st = Status::error(index.files[s][f] + ": cannot decode: " + e.what());
         }
         if (!st) {
-          errors[s] = Status::error(st.message() + " (channel " + std::to_string(c + 1) +
-                                    " of the site at " + index.where[s] + ")");
+          errors[s] = Status::error(st.message() + " (" +
+                                    (k == 1 ? "channel " + std::to_string(f + 1) + " of " : "") +
+                                    "the site at " + index.where[s] + ")");
           failed = true;
           break;
         }
         sixteen = sixteen || bits == 16;
-        all[s][c].copy_(plane);
+        all[s].narrow(0, static_cast<int64_t>(f) * k, k).copy_(planes);
       }
     }
   };
@@ -109,11 +114,11 @@ Status packImages(const SiteIndex &index, const PackOptions &o, PackedImages &pa
   packed = PackedImages();
   if (index.size() == 0)
     return Status::error("no sites to pack");
-  size_t C = index.files[0].size();
+  const size_t files = index.files[0].size();
   for (size_t s = 0; s < index.size(); ++s)
-    if (index.files[s].size() != C)
+    if (index.files[s].size() != files)
       return Status::error(index.where[s] + ": " + std::to_string(index.files[s].size()) +
-                           " channel files; the first site has " + std::to_string(C));
+                           " image files; the first site has " + std::to_string(files));
   if (Status s = inputsKey(index, o, packed.key); !s)
     return s;
   fs::path file = o.cacheDir.empty() ? fs::path() : fs::path(o.cacheDir) / (packed.key + ".safetensors");
@@ -132,7 +137,8 @@ Status packImages(const SiteIndex &index, const PackOptions &o, PackedImages &pa
     }
   }
   if (o.progress)
-    std::fprintf(stderr, "data: decoding %zu sites x %zu channels into %lldx%lld\n", index.size(), C,
+    std::fprintf(stderr, "data: decoding %zu sites x %zu channels into %lldx%lld\n", index.size(),
+                 files * index.channelsPerFile,
                  (long long)o.size, (long long)o.size);
   if (Status s = decodeAll(index, o, packed); !s)
     return s;

@@ -100,6 +100,38 @@ Status readLoadData(const std::string &csv, const std::vector<std::string> &chan
   return Status::ok();
 }
 
+Status readBray(const std::string &indexCsv, const std::string &imageDir, SiteIndex &index) {
+  index = SiteIndex();
+  index.channelsPerFile = 5;
+  CsvTable t;
+  if (Status s = readCsv(indexCsv, t); !s)
+    return s;
+  std::vector<int> c;
+  if (Status s = t.require({"SAMPLE_KEY", "PLATE_ID", "WELL_POSITION", "SITE", "SMILES", "CPD_NAME"}, c);
+      !s)
+    return s;
+  enum { Key, Plate, Well, Site, Smiles, Name };
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    const auto &row = t.rows[r];
+    if (row[c[Key]].empty() || row[c[Key]].find('/') != std::string::npos)
+      return Status::error(t.where(r) + ": `SAMPLE_KEY` is `" + row[c[Key]] +
+                           "`; expected PLATE-WELL-SITE");
+    index.files.push_back({(fs::path(imageDir) / (row[c[Key]] + ".npz")).string()});
+    index.where.push_back(t.where(r));
+    const bool dmso = row[c[Name]] == "DMSO" || row[c[Smiles]] == "CS(C)=O";
+    index.add("perturbation", row[c[Name]].empty() ? row[c[Smiles]] : row[c[Name]]);
+    index.add("control", dmso ? "1" : "0");
+    index.add("plate", row[c[Plate]]);
+    index.add("well", row[c[Plate]] + "/" + row[c[Well]]);
+    index.add("site", row[c[Site]]);
+    index.add("smiles", row[c[Smiles]]);
+    index.add("split", "train");
+  }
+  if (index.size() == 0)
+    return Status::error(indexCsv + ": no sites");
+  return Status::ok();
+}
+
 const std::vector<std::string> &jumpChannels() {
   static const std::vector<std::string> names = {"DNA",  "RNA",         "ER",      "AGP",
                                                  "Mito", "Brightfield", "HighZBF", "LowZBF"};

@@ -26,6 +26,13 @@ Status readRxrx1(const std::string &root, int64_t channels, SiteIndex &index);
 Status readLoadData(const std::string &csv, const std::vector<std::string> &channels,
                     const std::string &perturbationColumn, SiteIndex &index);
 
+// Bray et al. 2017 as CLOOME preprocessed it: an index CSV (SAMPLE_KEY as
+// PLATE-WELL-SITE, PLATE_ID, WELL_POSITION, SITE, SMILES, CPD_NAME) and one
+// `imageDir`/{SAMPLE_KEY}.npz per site holding `sample`, uint8
+// 520x696x5 in channel order Mito, ERSyto, ERSytoBleed, Ph_golgi, Hoechst.
+// DMSO (by name or SMILES CS(C)=O) is the negative control.
+Status readBray(const std::string &indexCsv, const std::string &imageDir, SiteIndex &index);
+
 // JUMP (cpg0016-style) under `root`: metadata/plate.csv.gz (source, batch,
 // plate), metadata/well.csv.gz (plate, well -> JCP2022 id; DMSO,
 // `kJumpControl`, is the negative control), optionally metadata/split.csv

@@ -10,7 +10,8 @@
 namespace exprt {
 
 struct SiteIndex {
-  std::vector<std::vector<std::string>> files; // [site][channel] image paths
+  std::vector<std::vector<std::string>> files; // [site][file] image paths: one per channel,
+  size_t channelsPerFile = 1;                  // or files holding several (Bray's .npz: 5)
   std::vector<std::string> where;              // [site] "metadata.csv:17", for messages
   // [name][site]: perturbation, control ("1"/"0"), plate, well, site, batch,
   // source, split, cell_type (the ones a format has).

@@ -9,6 +9,10 @@
 #include "prep/Profiles.h"
 #include "prep/Readers.h"
 
+#include "record/Json.h"
+
+#include <archive.h>
+#include <archive_entry.h>
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 #include <torch/torch.h>
@@ -461,4 +465,92 @@ TEST_CASE("simulated screen in JUMP's layout: metadata tables, load_data, 16-bit
   CHECK(s.message().find("load_data.csv.gz:2: well `") != std::string::npos);
   CHECK(s.message().find("is not in " + (d / "metadata" / "well.csv.gz").string()) != std::string::npos);
   CHECK(readJump(d.string(), 9, index).message().find("JUMP has 8 channels") != std::string::npos);
+}
+
+namespace {
+
+// A .npy of `shape` and `descr` over `data`.
+std::string npy(const std::vector<int64_t> &shape, const std::string &descr, const std::string &data,
+                bool fortran = false) {
+  std::string dims;
+  for (int64_t d : shape)
+    dims += std::to_string(d) + ", ";
+  std::string header = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
+                       ", 'shape': (" + dims + "), }";
+  header.append(63 - (10 + header.size()) % 64, ' ');
+  header += '\n';
+  std::string out("\x93NUMPY\x01\x00", 8);
+  out += char(header.size() & 0xff);
+  out += char(header.size() >> 8);
+  return out + header + data;
+}
+
+// A zip of `entries` (name -> bytes), as numpy.savez writes.
+void writeZip(const fs::path &path, const std::vector<std::pair<std::string, std::string>> &entries) {
+  archive *a = archive_write_new();
+  archive_write_set_format_zip(a);
+  REQUIRE(archive_write_open_filename(a, path.c_str()) == ARCHIVE_OK);
+  for (const auto &[name, bytes] : entries) {
+    archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, name.c_str());
+    archive_entry_set_size(e, static_cast<la_int64_t>(bytes.size()));
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_write_header(a, e);
+    archive_write_data(a, bytes.data(), bytes.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+}
+
+} // namespace
+
+TEST_CASE("bray 2017 (CLOOME): .npz sites through the index CSV; bad arrays are errors") {
+  fs::path d = scratch("bray");
+  fs::create_directories(d / "npzs");
+  const int64_t H = 52, W = 70;
+  std::string index = "SAMPLE_KEY,PLATE_ID,WELL_POSITION,SITE,SMILES,CPD_NAME\n";
+  for (int s = 0; s < 3; ++s) {
+    // Channel c holds the constant 40 (c + 1) + s: the order must survive packing.
+    std::string data(static_cast<size_t>(H * W * 5), '\0');
+    for (int64_t i = 0; i < H * W; ++i)
+      for (int c = 0; c < 5; ++c)
+        data[i * 5 + c] = char(40 * (c + 1) + s);
+    std::string key = "24278-A0" + std::to_string(s + 1) + "-1";
+    writeZip(d / "npzs" / (key + ".npz"), {{"sample.npy", npy({H, W, 5}, "|u1", data)}});
+    index += key + ",24278,A0" + std::to_string(s + 1) + ",1," + (s == 0 ? "CS(C)=O,DMSO" : "CCO,ethanol") + "\n";
+  }
+  writeText(d / "index.csv", index);
+  SiteIndex sites;
+  REQUIRE(readBray((d / "index.csv").string(), (d / "npzs").string(), sites).isOk());
+  REQUIRE(sites.size() == 3);
+  CHECK(sites.columns["control"] == std::vector<std::string>{"1", "0", "0"});
+  CHECK(sites.columns["smiles"][1] == "CCO");
+  PackOptions po;
+  po.size = 32;
+  PackedImages p;
+  REQUIRE(packImages(sites, po, p).isOk());
+  REQUIRE(p.images.sizes().vec() == std::vector<int64_t>{3, 5, 32, 32});
+  for (int s = 0; s < 3; ++s)
+    for (int c = 0; c < 5; ++c)
+      CHECK(p.images[s][c].min().item<int>() == 40 * (c + 1) + s);
+
+  // Broken sites: truncated, no `sample`, a float array, Fortran order.
+  fs::path npz = d / "npzs" / "24278-A02-1.npz";
+  std::string bytes;
+  REQUIRE(readFile(npz.string(), bytes));
+  writeText(npz, bytes.substr(0, bytes.size() / 2));
+  Status s = packImages(sites, po, p);
+  CHECK(s.message().rfind(npz.string() + ": ", 0) == 0);
+  CHECK(s.message().find("(the site at " + (d / "index.csv").string() + ":3)") != std::string::npos);
+  writeZip(npz, {{"other.npy", npy({2}, "|u1", "ab")}});
+  CHECK(packImages(sites, po, p).message().find(npz.string() + ": no array `sample`") == 0);
+  writeZip(npz, {{"sample.npy", npy({H, W, 5}, "<f4", std::string(size_t(H * W * 5 * 4), '\0'))}});
+  CHECK(packImages(sites, po, p).message().find("expected height x width x channels of uint8 or uint16") !=
+        std::string::npos);
+  writeZip(npz, {{"sample.npy", npy({H, W, 5}, "|u1", std::string(size_t(H * W * 5), '\0'), true)}});
+  CHECK(packImages(sites, po, p).message().find("Fortran-ordered") != std::string::npos);
+  writeZip(npz, {{"sample.npy", npy({H, W, 5}, "|u1", std::string(100, '\0'))}});
+  CHECK(packImages(sites, po, p).message().find("(truncated?)") != std::string::npos);
 }

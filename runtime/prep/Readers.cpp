@@ -52,6 +52,45 @@ Status readRxrx1(const std::string &root, int64_t channels, SiteIndex &index) {
   return Status::ok();
 }
 
+Status readRxrx19a(const std::string &root, SiteIndex &index) {
+  index = SiteIndex();
+  CsvTable t;
+  if (Status s = readCsv((fs::path(root) / "metadata.csv").string(), t); !s)
+    return s;
+  std::vector<int> c;
+  if (Status s = t.require({"experiment", "plate", "well", "site", "disease_condition", "treatment",
+                            "treatment_conc", "SMILES", "cell_type"},
+                           c);
+      !s)
+    return s;
+  enum { Experiment, Plate, Well, Site, Condition, Treatment, Conc, Smiles, CellType };
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    const auto &row = t.rows[r];
+    fs::path dir = fs::path(root) / "images" / row[c[Experiment]] / ("Plate" + row[c[Plate]]);
+    std::vector<std::string> files;
+    for (int k = 1; k <= 5; ++k)
+      files.push_back((dir / (row[c[Well]] + "_s" + row[c[Site]] + "_w" + std::to_string(k) + ".png"))
+                          .string());
+    index.files.push_back(std::move(files));
+    index.where.push_back(t.where(r));
+    const std::string plate = row[c[Experiment]] + "/" + row[c[Plate]];
+    const bool control = row[c[Treatment]].empty();
+    index.add("perturbation", control ? "" : row[c[Treatment]] + "@" + row[c[Conc]]);
+    index.add("control", control ? "1" : "0");
+    index.add("plate", plate);
+    index.add("well", plate + "/" + row[c[Well]]);
+    index.add("site", row[c[Site]]);
+    index.add("batch", row[c[Experiment]]);
+    index.add("split", "train");
+    index.add("cell_type", row[c[CellType]]);
+    index.add("disease_condition", row[c[Condition]]);
+    index.add("smiles", row[c[Smiles]]);
+  }
+  if (index.size() == 0)
+    return Status::error(t.path + ": no sites");
+  return Status::ok();
+}
+
 Status readLoadData(const std::string &csv, const std::vector<std::string> &channels,
                     const std::string &perturbationColumn, SiteIndex &index) {
   index = SiteIndex();

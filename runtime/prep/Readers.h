@@ -18,6 +18,13 @@ namespace exprt {
 // `plate` is experiment/plate (unique), `plate_number` the plate's number.
 Status readRxrx1(const std::string &root, int64_t channels, SiteIndex &index);
 
+// RxRx19a: `root`/metadata.csv (site_id, well_id, cell_type, experiment,
+// plate, well, site, disease_condition, treatment, treatment_conc, SMILES)
+// and `root`/images/{experiment}/Plate{plate}/{well}_s{site}_w{1..5}.png.
+// A perturbation is treatment@treatment_conc; wells without a treatment
+// are the controls; `disease_condition` and `smiles` are kept.
+Status readRxrx19a(const std::string &root, SiteIndex &index);
+
 // A Cell Painting "load_data" CSV (JUMP, the Cell Painting Gallery):
 // Metadata_Plate, Metadata_Well, Metadata_Site and FileName_Orig{Channel} /
 // PathName_Orig{Channel} for each of `channels` (e.g. DNA, ER, RNA, AGP,

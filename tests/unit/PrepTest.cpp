@@ -554,3 +554,35 @@ TEST_CASE("bray 2017 (CLOOME): .npz sites through the index CSV; bad arrays are 
   writeZip(npz, {{"sample.npy", npy({H, W, 5}, "|u1", std::string(100, '\0'))}});
   CHECK(packImages(sites, po, p).message().find("(truncated?)") != std::string::npos);
 }
+
+TEST_CASE("rxrx19a: metadata with conditions, treatments and SMILES; 5 PNG channels") {
+  fs::path d = scratch("rxrx19a");
+  fs::path plate = d / "images" / "HRCE-1" / "Plate1";
+  fs::create_directories(plate);
+  writeText(d / "metadata.csv",
+            "site_id,well_id,cell_type,experiment,plate,well,site,disease_condition,treatment,treatment_conc,SMILES\n"
+            "HRCE-1_1_AC19_1,HRCE-1_1_AC19,HRCE,HRCE-1,1,AC19,1,Active SARS-CoV-2,Remdesivir,1.0,"
+            "\"CCC(CC)COC(=O)[C@H](C)N[P@](=O)(OC[C@H]1O[C@](C#N)([C@H](O)[C@@H]1O)c1ccc2n1ncnc2N)Oc1ccccc1\"\n"
+            "HRCE-1_1_B02_1,HRCE-1_1_B02,HRCE,HRCE-1,1,B02,1,Mock,,,\n");
+  for (const char *well : {"AC19", "B02"})
+    for (int k = 1; k <= 5; ++k)
+      REQUIRE(writePng((plate / (std::string(well) + "_s1_w" + std::to_string(k) + ".png")).string(),
+                       gradient(24, 24, 8))
+                  .isOk());
+  SiteIndex index;
+  REQUIRE(readRxrx19a(d.string(), index).isOk());
+  REQUIRE(index.size() == 2);
+  CHECK(index.columns["perturbation"][0] == "Remdesivir@1.0");
+  CHECK(index.columns["control"] == std::vector<std::string>{"0", "1"});
+  CHECK(index.columns["disease_condition"][1] == "Mock");
+  CHECK(index.columns["smiles"][0].rfind("CCC(CC)COC", 0) == 0);
+  PackOptions po;
+  po.size = 16;
+  PackedImages p;
+  REQUIRE(packImages(index, po, p).isOk());
+  CHECK(p.images.sizes().vec() == std::vector<int64_t>{2, 5, 16, 16});
+  fs::remove(plate / "B02_s1_w4.png");
+  CHECK(packImages(index, po, p).message() ==
+        (plate / "B02_s1_w4.png").string() + ": missing (channel 4 of the site at " +
+            (d / "metadata.csv").string() + ":3)");
+}

@@ -5,10 +5,19 @@
 #include "record/SafeTensors.h"
 #include "record/Sha256.h"
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <mutex>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <sys/stat.h>
 
@@ -66,45 +75,131 @@ Status decodeFile(const std::string &path, int64_t size, int64_t expected, torch
   return Status::ok();
 }
 
-Status decodeAll(const SiteIndex &index, const PackOptions &o, PackedImages &packed) {
+// The packed file under construction: a safetensors file of its final
+// size, mapped writable, that sites are decoded straight into, so packing
+// needs memory for the decoding threads only, never for the dataset.
+struct PackFile {
+  std::string path;
+  int fd = -1;
+  char *base = nullptr;
+  size_t size = 0;
+  ~PackFile() {
+    if (base)
+      ::munmap(base, size);
+    if (fd >= 0)
+      ::close(fd);
+  }
+  Status fail(const std::string &what) {
+    ::unlink(path.c_str());
+    return Status::error(path + ": " + what + ": " + std::strerror(errno));
+  }
+};
+
+Status decodeInto(const SiteIndex &index, const PackOptions &o, const std::string &path,
+                  std::string &sha256) {
   const int64_t n = static_cast<int64_t>(index.size()), k = index.channelsPerFile,
                 C = static_cast<int64_t>(index.files[0].size()) * k, S = o.size;
-  torch::Tensor all = torch::empty({n, C, S, S}, torch::kFloat32);
+  // The first file decides the stored type: U8 for 8-bit sources, F16 for 16-bit.
+  torch::Tensor probe;
+  int bits = 8;
+  if (Status st = decodeFile(index.files[0][0], S, k, probe, bits); !st)
+    return Status::error(st.message() + " (" + (k == 1 ? "channel 1 of " : "") + "the site at " +
+                         index.where[0] + ")");
+  const size_t es = bits == 8 ? 1 : 2, plane = static_cast<size_t>(S * S);
+  const size_t imageBytes = static_cast<size_t>(n * C) * plane * es, statBytes = 4 * C;
+  const std::string zeros(64, '0'); // the pixels' hash, filled in at the end
+  nlohmann::json header = {
+      {"images", {{"dtype", bits == 8 ? "U8" : "F16"}, {"shape", {n, C, S, S}}, {"data_offsets", {0, imageBytes}}}},
+      {"mean", {{"dtype", "F32"}, {"shape", {C}}, {"data_offsets", {imageBytes, imageBytes + statBytes}}}},
+      {"std", {{"dtype", "F32"}, {"shape", {C}}, {"data_offsets", {imageBytes + statBytes, imageBytes + 2 * statBytes}}}},
+      {"__metadata__", {{"format", kPackFormat}, {"sha256", zeros}, {"sites", std::to_string(n)}}}};
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  PackFile f;
+  f.path = path;
+  f.size = 8 + text.size() + imageBytes + 2 * statBytes;
+  f.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (f.fd < 0)
+    return Status::error(path + ": cannot create: " + std::strerror(errno));
+  if (::ftruncate(f.fd, static_cast<off_t>(f.size)) != 0)
+    return f.fail("cannot size the packed file");
+  void *at = ::mmap(nullptr, f.size, PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0);
+  if (at == MAP_FAILED)
+    return f.fail("cannot map the packed file");
+  f.base = static_cast<char *>(at);
+  for (int i = 0; i < 8; ++i)
+    f.base[i] = static_cast<char>((uint64_t(text.size()) >> (8 * i)) & 0xff);
+  std::memcpy(f.base + 8, text.data(), text.size());
+  char *pixels = f.base + 8 + text.size();
+
   std::vector<Status> errors(static_cast<size_t>(n), Status::ok());
-  std::atomic<bool> sixteen{false}, failed{false};
+  std::vector<double> sum(C, 0.0), squares(C, 0.0);
+  std::mutex statsMutex;
+  std::atomic<bool> failed{false};
   std::atomic<int64_t> next{0};
   auto work = [&] {
     torch::NoGradGuard noGrad;
+    std::vector<double> mySum(C, 0.0), mySquares(C, 0.0);
     for (int64_t s; (s = next++) < n && !failed;) {
-      for (size_t f = 0; f < index.files[s].size(); ++f) {
+      for (size_t fi = 0; fi < index.files[s].size(); ++fi) {
         torch::Tensor planes;
-        int bits = 8;
+        int fileBits = 8;
         Status st = Status::ok();
         try { // a worker's exception would end the process
-          st = decodeFile(index.files[s][f], S, k, planes, bits);
+          st = decodeFile(index.files[s][fi], S, k, planes, fileBits);
+          if (st && fileBits != bits)
+            st = Status::error(index.files[s][fi] + ": " + std::to_string(fileBits) +
+                               "-bit, but the dataset's first image is " + std::to_string(bits) +
+                               "-bit; a dataset packs one bit depth");
         } catch (const std::exception &e) {
-          st = Status::error(index.files[s][f] + ": cannot decode: " + e.what());
+          st = Status::error(index.files[s][fi] + ": cannot decode: " + e.what());
         }
         if (!st) {
           errors[s] = Status::error(st.message() + " (" +
-                                    (k == 1 ? "channel " + std::to_string(f + 1) + " of " : "") +
+                                    (k == 1 ? "channel " + std::to_string(fi + 1) + " of " : "") +
                                     "the site at " + index.where[s] + ")");
           failed = true;
           break;
         }
-        sixteen = sixteen || bits == 16;
-        all[s].narrow(0, static_cast<int64_t>(f) * k, k).copy_(planes);
+        // Stored as U8 (x 255, rounded) or F16; statistics of what is stored.
+        torch::Tensor stored = bits == 8 ? planes.mul(255.0).round_().to(torch::kUInt8)
+                                         : planes.to(torch::kFloat16);
+        torch::Tensor unit = bits == 8 ? stored.to(torch::kFloat64).div_(255.0) : stored.to(torch::kFloat64);
+        torch::Tensor ps = unit.sum({1, 2}), pq = unit.square().sum({1, 2});
+        const int64_t c0 = static_cast<int64_t>(fi) * k;
+        for (int64_t c = 0; c < k; ++c) {
+          mySum[c0 + c] += ps[c].item<double>();
+          mySquares[c0 + c] += pq[c].item<double>();
+        }
+        std::memcpy(pixels + (static_cast<size_t>(s * C + c0) * plane) * es, stored.data_ptr(),
+                    static_cast<size_t>(k) * plane * es);
       }
+    }
+    std::lock_guard<std::mutex> lock(statsMutex);
+    for (int64_t c = 0; c < C; ++c) {
+      sum[c] += mySum[c];
+      squares[c] += mySquares[c];
     }
   };
   runWorkers(o.threads, work);
   for (const Status &e : errors) // the first failure in site order
-    if (!e)
+    if (!e) {
+      ::unlink(path.c_str());
       return e;
-  packed.mean = all.mean({0, 2, 3});
-  packed.std = all.std(c10::IntArrayRef{0, 2, 3}, /*unbiased=*/false).clamp_min(1e-6);
-  packed.images = sixteen ? all.to(torch::kFloat16)
-                          : all.mul(255.0).round_().to(torch::kUInt8);
+    }
+  const double count = double(n) * double(plane);
+  std::vector<float> mean(C), std(C);
+  for (int64_t c = 0; c < C; ++c) {
+    double m = sum[c] / count;
+    mean[c] = static_cast<float>(m);
+    std[c] = static_cast<float>(std::max(1e-6, std::sqrt(std::max(0.0, squares[c] / count - m * m))));
+  }
+  std::memcpy(pixels + imageBytes, mean.data(), statBytes);
+  std::memcpy(pixels + imageBytes + statBytes, std.data(), statBytes);
+  sha256 = Sha256().update(pixels, imageBytes).hex();
+  std::memcpy(f.base + 8 + text.find(zeros), sha256.data(), zeros.size());
+  if (::msync(f.base, f.size, MS_SYNC) != 0 || ::fsync(f.fd) != 0)
+    return f.fail("cannot write the packed file");
   return Status::ok();
 }
 
@@ -140,18 +235,38 @@ Status packImages(const SiteIndex &index, const PackOptions &o, PackedImages &pa
     std::fprintf(stderr, "data: decoding %zu sites x %zu channels into %lldx%lld\n", index.size(),
                  files * index.channelsPerFile,
                  (long long)o.size, (long long)o.size);
-  if (Status s = decodeAll(index, o, packed); !s)
-    return s;
-  packed.sha256 = Sha256().update(packed.images).hex();
-  if (file.empty())
-    return Status::ok();
+  // Decoded into a temporary file, then renamed into the cache (a failure
+  // leaves no entry); without a cache, into an unnamed temporary that lives
+  // as long as its mapping.
+  std::string tmp;
   std::error_code ec;
-  fs::create_directories(file.parent_path(), ec);
+  if (file.empty()) {
+    tmp = (fs::temp_directory_path() / ("exp-pack-" + packed.key.substr(0, 16) + "-" +
+                                        std::to_string(::getpid()) + ".safetensors"))
+              .string();
+  } else {
+    fs::create_directories(file.parent_path(), ec);
+    tmp = file.string() + ".tmp-" + std::to_string(::getpid());
+  }
+  if (Status s = decodeInto(index, o, tmp, packed.sha256); !s)
+    return s;
+  if (!file.empty()) {
+    fs::rename(tmp, file, ec);
+    if (ec) {
+      fs::remove(tmp, ec);
+      return Status::error(file.string() + ": cannot rename into place: " + ec.message());
+    }
+  }
+  const std::string mapped = file.empty() ? tmp : file.string();
   SafeTensors st;
-  st.tensors = {{"images", packed.images}, {"mean", packed.mean}, {"std", packed.std}};
-  st.metadata = {{"format", kPackFormat}, {"sha256", packed.sha256}, {"sites", std::to_string(index.size())}};
-  if (Status s = writeSafeTensors(file.string(), st); !s)
-    return s; // written to a temporary and renamed: nothing partial stays
+  Status s = mapSafeTensors(mapped, st);
+  if (file.empty())
+    ::unlink(tmp.c_str());
+  if (!s)
+    return s;
+  packed.images = st.tensors["images"];
+  packed.mean = st.tensors["mean"];
+  packed.std = st.tensors["std"];
   return Status::ok();
 }
 

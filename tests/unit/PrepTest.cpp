@@ -251,6 +251,12 @@ TEST_CASE("packing: a missing or corrupt channel file names it and its row, and 
   CHECK(s.message().find("(channel 1 of the site at " + (d / "metadata.csv").string() + ":6)") !=
         std::string::npos);
   CHECK((!fs::exists(d / "cache") || fs::is_empty(d / "cache")));
+  // One bit depth per dataset: a 16-bit file among 8-bit ones is named.
+  REQUIRE(writeSimulatedScreen(params, d.string()).isOk());
+  REQUIRE(writePng(index.files[3][2], gradient(16, 16, 16)).isOk());
+  s = packImages(index, po, p);
+  CHECK(s.message().rfind(index.files[3][2] + ": 16-bit, but the dataset's first image is 8-bit", 0) == 0);
+  CHECK((!fs::exists(d / "cache") || fs::is_empty(d / "cache")));
   // A bad metadata value names its line.
   std::ifstream in(d / "metadata.csv");
   std::string text((std::istreambuf_iterator<char>(in)), {});

@@ -43,8 +43,27 @@ struct TempDir {
   }
 };
 
-// The simulated screen of `params` on disk: `<cache>/simulated/<key>`, written
-// under a temporary name and renamed, so a killed writer leaves no screen.
+} // namespace
+
+Status writeSimulatedScreenDir(const nlohmann::json &params, const std::string &dir) {
+  std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec)
+    return Status::error(tmp + ": cannot create: " + ec.message());
+  TempDir cleanup{tmp}; // gone after the rename, or after a failure
+  if (Status s = writeSimulated(params, tmp); !s)
+    return s;
+  fs::rename(tmp, dir, ec);
+  if (ec)
+    return Status::error(dir + ": cannot rename into place: " + ec.message());
+  return Status::ok();
+}
+
+namespace {
+
+// The simulated screen of `params` on disk: `<cache>/simulated/<key>`.
 Status simulatedScreenDir(const nlohmann::json &params, const DataOptions &o, TempDir &temp,
                           std::string &dir, bool &reused) {
   reused = false;
@@ -61,19 +80,10 @@ Status simulatedScreenDir(const nlohmann::json &params, const DataOptions &o, Te
     reused = true;
     return Status::ok();
   }
-  std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp, ec);
-  if (ec)
-    return Status::error(tmp + ": cannot create: " + ec.message());
-  TempDir cleanup{tmp};
-  if (Status s = writeSimulated(params, tmp); !s)
-    return s;
-  fs::rename(tmp, dir, ec);
-  if (ec && !fs::exists(fs::path(dir) / "ground_truth.json")) // another writer may have won
-    return Status::error(dir + ": cannot rename into place: " + ec.message());
-  return Status::ok();
+  Status s = writeSimulatedScreenDir(params, dir);
+  if (!s && fs::exists(fs::path(dir) / "ground_truth.json")) // another writer won the rename
+    return Status::ok();
+  return s;
 }
 
 // Codes of `values` by sorted distinct value, from `first`.

@@ -17,6 +17,11 @@ struct DataOptions {
   bool progress = false;
 };
 
+// Writes the simulated screen of `params` (a plan's data.params) into `dir`
+// in the layout its `format` names, under a temporary name renamed at the
+// end, so a failed or killed writer leaves no `dir`.
+Status writeSimulatedScreenDir(const nlohmann::json &params, const std::string &dir);
+
 // Whether loadScreen reads data sources of `kind` (a plan's data.kind).
 bool readsDataSource(const std::string &kind);
 

@@ -9,7 +9,6 @@
 #include "record/Json.h"
 
 #include <torch/torch.h>
-#include <zlib.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -96,29 +95,6 @@ Status writeTruth(const nlohmann::json &json, const Rendered &r, const std::vect
   truth["effects"] = effects;
   truth["modules"] = modules;
   return writeFileAtomic((dir / "ground_truth.json").string(), truth.dump(1) + "\n");
-}
-
-// A gzip-compressed CSV, as JUMP ships its metadata.
-Status writeCsvGz(const fs::path &path, const std::vector<std::string> &header,
-                  const std::vector<std::vector<std::string>> &rows) {
-  fs::path plain = path.string() + ".plain";
-  if (Status s = writeCsv(plain.string(), header, rows); !s)
-    return s;
-  std::string text;
-  readFile(plain.string(), text);
-  fs::remove(plain);
-  std::string tmp = path.string() + ".tmp";
-  gzFile gz = gzopen(tmp.c_str(), "wb");
-  bool ok = gz && gzwrite(gz, text.data(), static_cast<unsigned>(text.size())) == int(text.size());
-  ok = (gz && gzclose(gz) == Z_OK) && ok;
-  std::error_code ec;
-  if (ok)
-    fs::rename(tmp, path, ec);
-  if (!ok || ec) {
-    fs::remove(tmp, ec);
-    return Status::error(path.string() + ": cannot write");
-  }
-  return Status::ok();
 }
 
 } // namespace
@@ -209,17 +185,17 @@ Status writeSimulatedScreenJump(const nlohmann::json &json, const std::string &d
                             format("SIMPLATE-%02lld", pl + 1);
     if (Status s = makeDirectory(folder); !s)
       return s;
-    if (Status s = writeCsvGz(folder / "load_data.csv.gz", header, rows); !s)
+    if (Status s = writeCsv((folder / "load_data.csv.gz").string(), header, rows); !s)
       return s;
   }
   if (Status s = makeDirectory(root / "metadata"); !s)
     return s;
-  if (Status s = writeCsvGz(root / "metadata" / "plate.csv.gz",
+  if (Status s = writeCsv((root / "metadata" / "plate.csv.gz").string(),
                             {"Metadata_Source", "Metadata_Batch", "Metadata_Plate", "Metadata_PlateType"},
                             plates);
       !s)
     return s;
-  if (Status s = writeCsvGz(root / "metadata" / "well.csv.gz",
+  if (Status s = writeCsv((root / "metadata" / "well.csv.gz").string(),
                             {"Metadata_Source", "Metadata_Plate", "Metadata_Well", "Metadata_JCP2022"},
                             wells);
       !s)

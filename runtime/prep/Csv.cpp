@@ -137,7 +137,23 @@ Status writeCsv(const std::string &path, const std::vector<std::string> &header,
   line(header);
   for (const auto &r : rows)
     line(r);
-  return writeFileAtomic(path, out);
+  if (path.size() < 3 || path.compare(path.size() - 3, 3, ".gz") != 0)
+    return writeFileAtomic(path, out);
+  // gzip framing (windowBits 15 + 16), compressed in memory and written atomically.
+  z_stream z{};
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return Status::error(path + ": cannot compress");
+  std::string gz(deflateBound(&z, out.size()) + 32, '\0');
+  z.next_in = reinterpret_cast<Bytef *>(out.data());
+  z.avail_in = static_cast<uInt>(out.size());
+  z.next_out = reinterpret_cast<Bytef *>(gz.data());
+  z.avail_out = static_cast<uInt>(gz.size());
+  int rc = deflate(&z, Z_FINISH);
+  gz.resize(z.total_out);
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END)
+    return Status::error(path + ": cannot compress");
+  return writeFileAtomic(path, gz);
 }
 
 } // namespace exprt

@@ -29,8 +29,8 @@ struct CsvTable {
 // the file and line.
 Status readCsv(const std::string &path, CsvTable &table, char delimiter = ',');
 
-// Writes `table`'s header and rows to `path` atomically, quoting fields that
-// need it.
+// Writes `header` and `rows` to `path` atomically, quoting fields that need
+// it; gzip-compressed when `path` ends in .gz.
 Status writeCsv(const std::string &path, const std::vector<std::string> &header,
                 const std::vector<std::vector<std::string>> &rows);
 

@@ -95,8 +95,7 @@ struct PackFile {
   }
 };
 
-Status decodeInto(const SiteIndex &index, const PackOptions &o, const std::string &path,
-                  std::string &sha256) {
+Status decodeInto(const SiteIndex &index, const PackOptions &o, const std::string &path) {
   const int64_t n = static_cast<int64_t>(index.size()), k = index.channelsPerFile,
                 C = static_cast<int64_t>(index.files[0].size()) * k, S = o.size;
   // The first file decides the stored type: U8 for 8-bit sources, F16 for 16-bit.
@@ -196,10 +195,26 @@ Status decodeInto(const SiteIndex &index, const PackOptions &o, const std::strin
   }
   std::memcpy(pixels + imageBytes, mean.data(), statBytes);
   std::memcpy(pixels + imageBytes + statBytes, std.data(), statBytes);
-  sha256 = Sha256().update(pixels, imageBytes).hex();
+  const std::string sha256 = Sha256().update(pixels, imageBytes).hex();
   std::memcpy(f.base + 8 + text.find(zeros), sha256.data(), zeros.size());
   if (::msync(f.base, f.size, MS_SYNC) != 0 || ::fsync(f.fd) != 0)
     return f.fail("cannot write the packed file");
+  return Status::ok();
+}
+
+// Maps the packed file at `path` into `packed`: its images, statistics and
+// pixels' hash, checked to hold `sites` sites.
+Status adopt(const std::string &path, size_t sites, PackedImages &packed) {
+  SafeTensors st;
+  if (Status s = mapSafeTensors(path, st); !s)
+    return s;
+  if (!st.tensors.count("images") || !st.tensors.count("mean") || !st.tensors.count("std") ||
+      !st.metadata.count("sha256") || st.tensors["images"].size(0) != static_cast<int64_t>(sites))
+    return Status::error(path + ": not a packed image file of " + std::to_string(sites) + " sites");
+  packed.images = st.tensors["images"];
+  packed.mean = st.tensors["mean"];
+  packed.std = st.tensors["std"];
+  packed.sha256 = st.metadata["sha256"];
   return Status::ok();
 }
 
@@ -218,15 +233,8 @@ Status packImages(const SiteIndex &index, const PackOptions &o, PackedImages &pa
     return s;
   fs::path file = o.cacheDir.empty() ? fs::path() : fs::path(o.cacheDir) / (packed.key + ".safetensors");
   if (!file.empty() && fs::exists(file)) {
-    SafeTensors st;
     // A damaged entry is decoded again, not trusted.
-    if (mapSafeTensors(file.string(), st) && st.tensors.count("images") && st.tensors.count("mean") &&
-        st.tensors.count("std") && st.metadata.count("sha256") &&
-        st.tensors["images"].size(0) == static_cast<int64_t>(index.size())) {
-      packed.images = st.tensors["images"];
-      packed.mean = st.tensors["mean"];
-      packed.std = st.tensors["std"];
-      packed.sha256 = st.metadata["sha256"];
+    if (adopt(file.string(), index.size(), packed)) {
       packed.reused = true;
       return Status::ok();
     }
@@ -248,7 +256,7 @@ Status packImages(const SiteIndex &index, const PackOptions &o, PackedImages &pa
     fs::create_directories(file.parent_path(), ec);
     tmp = file.string() + ".tmp-" + std::to_string(::getpid());
   }
-  if (Status s = decodeInto(index, o, tmp, packed.sha256); !s)
+  if (Status s = decodeInto(index, o, tmp); !s)
     return s;
   if (!file.empty()) {
     fs::rename(tmp, file, ec);
@@ -257,17 +265,10 @@ Status packImages(const SiteIndex &index, const PackOptions &o, PackedImages &pa
       return Status::error(file.string() + ": cannot rename into place: " + ec.message());
     }
   }
-  const std::string mapped = file.empty() ? tmp : file.string();
-  SafeTensors st;
-  Status s = mapSafeTensors(mapped, st);
+  Status s = adopt(file.empty() ? tmp : file.string(), index.size(), packed);
   if (file.empty())
     ::unlink(tmp.c_str());
-  if (!s)
-    return s;
-  packed.images = st.tensors["images"];
-  packed.mean = st.tensors["mean"];
-  packed.std = st.tensors["std"];
-  return Status::ok();
+  return s;
 }
 
 } // namespace exprt

@@ -7,6 +7,20 @@
 
 namespace exprt {
 namespace fs = std::filesystem;
+namespace {
+
+// Recursion's layout: images/{experiment}/Plate{plate}/{well}_s{site}_w{k}.png.
+std::vector<std::string> rxrxFiles(const std::string &root, const std::string &experiment,
+                                   const std::string &plate, const std::string &well,
+                                   const std::string &site, int64_t channels) {
+  fs::path dir = fs::path(root) / "images" / experiment / ("Plate" + plate);
+  std::vector<std::string> files;
+  for (int64_t k = 1; k <= channels; ++k)
+    files.push_back((dir / (well + "_s" + site + "_w" + std::to_string(k) + ".png")).string());
+  return files;
+}
+
+} // namespace
 
 Status readRxrx1(const std::string &root, int64_t channels, SiteIndex &index) {
   index = SiteIndex();
@@ -29,12 +43,8 @@ Status readRxrx1(const std::string &root, int64_t channels, SiteIndex &index) {
     const std::string &split = row[c[Dataset]];
     if (split != "train" && split != "test")
       return Status::error(t.where(r) + ": `dataset` is `" + split + "`; expected train or test");
-    fs::path dir = fs::path(root) / "images" / row[c[Experiment]] / ("Plate" + row[c[Plate]]);
-    std::vector<std::string> files;
-    for (int64_t k = 1; k <= channels; ++k)
-      files.push_back((dir / (row[c[Well]] + "_s" + row[c[Site]] + "_w" + std::to_string(k) + ".png"))
-                          .string());
-    index.files.push_back(std::move(files));
+    index.files.push_back(
+        rxrxFiles(root, row[c[Experiment]], row[c[Plate]], row[c[Well]], row[c[Site]], channels));
     index.where.push_back(t.where(r));
     const std::string plate = row[c[Experiment]] + "/" + row[c[Plate]];
     index.add("perturbation", row[c[Sirna]]);
@@ -66,12 +76,8 @@ Status readRxrx19a(const std::string &root, SiteIndex &index) {
   enum { Experiment, Plate, Well, Site, Condition, Treatment, Conc, Smiles, CellType };
   for (size_t r = 0; r < t.rows.size(); ++r) {
     const auto &row = t.rows[r];
-    fs::path dir = fs::path(root) / "images" / row[c[Experiment]] / ("Plate" + row[c[Plate]]);
-    std::vector<std::string> files;
-    for (int k = 1; k <= 5; ++k)
-      files.push_back((dir / (row[c[Well]] + "_s" + row[c[Site]] + "_w" + std::to_string(k) + ".png"))
-                          .string());
-    index.files.push_back(std::move(files));
+    index.files.push_back(
+        rxrxFiles(root, row[c[Experiment]], row[c[Plate]], row[c[Well]], row[c[Site]], 5));
     index.where.push_back(t.where(r));
     const std::string plate = row[c[Experiment]] + "/" + row[c[Plate]];
     const bool control = row[c[Treatment]].empty();

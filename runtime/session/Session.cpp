@@ -18,8 +18,6 @@
 #include <filesystem>
 #include <thread>
 
-#include <unistd.h>
-
 #include <cstdarg>
 #include <cstdio>
 
@@ -63,19 +61,7 @@ Status writeSimulatedScreenFiles(const std::string &planJson, const std::string 
   std::error_code ec;
   if (std::filesystem::exists(dir, ec))
     return Status::error(dir + ": already exists; choose a new directory");
-  std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
-  std::filesystem::create_directories(tmp, ec);
-  if (ec)
-    return Status::error(tmp + ": cannot create: " + ec.message());
-  Status s = writeSimulatedScreen(plan.dataParams, tmp);
-  if (s) {
-    std::filesystem::rename(tmp, dir, ec);
-    if (ec)
-      s = Status::error(dir + ": cannot rename into place: " + ec.message());
-  }
-  if (!s)
-    std::filesystem::remove_all(tmp, ec);
-  return s;
+  return writeSimulatedScreenDir(plan.dataParams, dir);
 }
 int planFormatVersion() { return kPlanFormatVersion; }
 

@@ -129,4 +129,9 @@ with open(jump, "w") as f:
 p = exp_run("run", jump, "--run-dir", os.path.join(work, "jump"), "--threads", "2")
 if "(JUMP layout)" not in p.stderr or "replicates map" not in p.stdout:
     sys.exit(f"FAIL: the JUMP-layout screen did not run:\n{p.stderr}\n{p.stdout}")
-print("simulated screen in JUMP's layout: ok")
+jump_data = os.path.join(work, "jump_data")
+exp_run("simulate", jump, "-o", jump_data)
+for f in ["metadata/plate.csv.gz", "metadata/well.csv.gz", "ground_truth.json"]:
+    if not os.path.exists(os.path.join(jump_data, f)):
+        sys.exit(f"FAIL: exp simulate of a JUMP-format screen wrote no {f}")
+print("simulated screen in JUMP's layout (run and exp simulate): ok")

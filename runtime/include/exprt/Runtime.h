@@ -86,8 +86,8 @@ const char *runtimeVersion();
 int planFormatVersion();
 
 // Writes the simulated screen of a compiled plan (`planJson`; its dataset
-// must be a `simulated_screen`) into `dir` in RxRx1's on-disk layout, with
-// its ground truth (docs/data.md). `dir` must not exist yet; it is written
+// must be a `simulated_screen`) into `dir` in the on-disk layout its
+// `format` names (RxRx1's or JUMP's), with its ground truth (docs/data.md). `dir` must not exist yet; it is written
 // under a temporary name and renamed.
 Status writeSimulatedScreenFiles(const std::string &planJson, const std::string &dir);
 

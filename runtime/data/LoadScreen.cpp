@@ -21,7 +21,7 @@ namespace {
 
 // Bumped whenever the simulator renders differently, so cached screens of
 // the same parameters are not reused.
-constexpr const char *kSimulatorVersion = "exp-simulated-screen/3";
+constexpr const char *kSimulatorVersion = "exp-simulated-screen/4";
 
 // The simulated screen in the format it names: RxRx1's (default) or JUMP's.
 bool jumpFormat(const nlohmann::json &params) {
@@ -229,6 +229,9 @@ Status loadScreen(const Plan &plan, const DataOptions &o, Screen &screen, std::s
                 (jumpFormat(params) ? " (JUMP layout)" : "");
   if (Status s = buildScreen(index, packed, screen); !s)
     return s;
+  int64_t lines = 0;
+  screen.labels["cell_type"] = index.has("cell_type") ? codes(index.columns.at("cell_type"), 0, lines)
+                                                      : torch::zeros({screen.perturbation.size(0)}, torch::kInt64);
   if (params.value("pairing", std::string("none")) == "micon")
     pairSites(screen);
   description += packed.reused ? ", packed images reused" : ", images packed";

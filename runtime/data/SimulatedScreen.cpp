@@ -1,6 +1,7 @@
 #include "data/SimulatedScreen.h"
 
 #include "data/Random.h"
+#include "data/SimulatedBiology.h"
 #include "data/SimulatedRender.h"
 
 #include <torch/torch.h>
@@ -32,6 +33,8 @@ Status readParams(const nlohmann::json &j, Params &p) {
     p.effect = j.value("effect", 1.0);
     p.batchEffect = j.value("batch_effect", 0.3);
     p.noise = j.value("noise", 0.05);
+    p.cellLines = j.value("cell_lines", int64_t(1));
+    p.compounds = j.value("compounds", int64_t(0));
     std::string pairing = j.value("pairing", std::string("none"));
     if (pairing != "none" && pairing != "micon")
       return Status::error("simulated_screen: unknown pairing `" + pairing + "`");
@@ -41,9 +44,13 @@ Status readParams(const nlohmann::json &j, Params &p) {
   }
   if (p.plates < 2 || p.holdout < 1 || p.holdout >= p.plates || p.perturbations < 1 ||
       p.replicates < 1 || p.controls < 1 || p.sites < 1 || p.channels < 1 || p.size < 8 ||
-      p.modules < 1)
+      p.modules < 1 || p.cellLines < 1 || p.compounds < 0 || p.compounds > p.perturbations)
     return Status::error("simulated_screen: parameters out of range (plates >= 2, "
-                         "1 <= holdout_plates < plates, counts and modules >= 1, image_size >= 8)");
+                         "1 <= holdout_plates < plates, counts, modules and cell_lines >= 1, "
+                         "0 <= compounds <= perturbations, image_size >= 8)");
+  if (p.cellLines > p.plates)
+    return Status::error("simulated_screen: " + std::to_string(p.cellLines) + " cell lines need at least as "
+                         "many plates (each plate holds one line); there are " + std::to_string(p.plates));
   return Status::ok();
 }
 
@@ -52,11 +59,30 @@ struct PlateNuisance {
   double gradX, gradY;              // illumination gradient
 };
 
-// Renders one site: a few cells whose shapes, intensities and textures follow
-// the perturbation's effect vector `e`.
+// What each channel stains. Up to three channels keep the original
+// nucleus / cytoplasm / textured-cytoplasm stains; four or more follow the
+// assays: Cell Painting's DNA, RNA, ER, AGP, Mito (JUMP's load_data order) for five,
+// RxRx's Hoechst, ConA (ER), phalloidin (actin), SYTO14 (RNA), MitoTracker,
+// WGA (Golgi and membrane) for six.
+enum Stain { Nucleus, Cytoplasm, TexturedCytoplasm, ER, RNA, AGP, Actin, Mito, Golgi };
+
+std::vector<Stain> stains(int64_t channels) {
+  if (channels <= 3)
+    return std::vector<Stain>{Nucleus, Cytoplasm, TexturedCytoplasm}; // the first `channels`
+  if (channels == 4)
+    return {Nucleus, RNA, ER, AGP};
+  if (channels == 5)
+    return {Nucleus, RNA, ER, AGP, Mito};
+  return {Nucleus, ER, Actin, RNA, Mito, Golgi};
+}
+
+// Renders one site: a few cells whose shapes, intensities and organelle
+// textures follow the effect vector `e`.
 void renderSite(float *img, const Params &p, const double *e, const PlateNuisance &plate,
                 double wellGain, std::mt19937_64 &rng) {
   const int64_t S = p.size, C = p.channels;
+  const std::vector<Stain> stain = stains(C);
+  const bool organelles = C > 3;
   std::normal_distribution<double> n01(0.0, 1.0);
   std::uniform_real_distribution<double> u01(0.0, 1.0);
   double scale = S / 32.0; // sizes are defined for 32x32 images
@@ -74,20 +100,69 @@ void renderSite(float *img, const Params &p, const double *e, const PlateNuisanc
     double freq = 1.1 * std::exp(0.3 * e[TextureFrequency]) / scale;
     double amp = std::clamp(0.5 * std::exp(0.5 * e[TextureAmplitude]), 0.0, 1.0);
     double psi = u01(rng) * M_PI, phase = u01(rng) * 2 * M_PI;
+    // Organelles (drawn only when rendered, so three-channel screens draw
+    // as they always did): mitochondrial puncta, nucleoli, the Golgi's side.
+    double mitoPhase[2] = {0, 0}, nucleoli[4] = {0, 0, 0, 0}, golgiAngle = 0;
+    if (organelles) {
+      mitoPhase[0] = u01(rng) * 2 * M_PI;
+      mitoPhase[1] = u01(rng) * 2 * M_PI;
+      for (double &x : nucleoli)
+        x = 0.45 * rn * (2 * u01(rng) - 1);
+      golgiAngle = u01(rng) * 2 * M_PI;
+    }
+    const double mitoFreq = 2.4 * freq, mitoAmp = std::exp(0.5 * e[TextureAmplitude]);
+    const double gx = cx + 1.3 * rn * std::cos(golgiAngle), gy = cy + 1.3 * rn * std::sin(golgiAngle);
+    const double rg = 0.7 * rn * std::exp(0.3 * e[CellSize]);
+    const double actin = std::exp(0.35 * e[Elongation] + 0.2 * e[CytoplasmIntensity]);
     double cphi = std::cos(phi), sphi = std::sin(phi);
     int64_t r = static_cast<int64_t>(std::ceil(rc * elong * 1.5)) + 1;
     for (int64_t y = std::max<int64_t>(0, cy - r); y < std::min<int64_t>(S, cy + r + 1); ++y)
       for (int64_t x = std::max<int64_t>(0, cx - r); x < std::min<int64_t>(S, cx + r + 1); ++x) {
         double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
         double u = (dx * cphi + dy * sphi) / elong, v = (-dx * sphi + dy * cphi) * elong;
-        double d2 = u * u + v * v;
-        double nucleus = 1.0 / (1.0 + std::exp((std::sqrt(d2) - rn) * 2.5));
-        double cyto = 1.0 / (1.0 + std::exp((std::sqrt(d2) - rc) * 1.5));
+        double d = std::sqrt(u * u + v * v);
+        double nucleus = 1.0 / (1.0 + std::exp((d - rn) * 2.5));
+        double cyto = 1.0 / (1.0 + std::exp((d - rc) * 1.5));
         double texture = 0.5 + 0.5 * amp * std::sin(freq * (dx * std::cos(psi) + dy * std::sin(psi)) + phase);
-        double ch[3] = {in * nucleus, ic * cyto, 0.6 * cyto * (1 - 0.7 * nucleus) * texture};
+        double textured = 0.6 * cyto * (1 - 0.7 * nucleus) * texture;
         for (int64_t k = 0; k < C; ++k) {
-          // Channels beyond three mix the basic ones with feature-specific weights.
-          double val = k < 3 ? ch[k] : 0.5 * ch[k % 3] * std::exp(0.3 * e[k % kFeatures]) + 0.3 * ch[(k + 1) % 3];
+          double val = 0;
+          const Stain st = stain[k % stain.size()];
+          switch (st) {
+          case Nucleus: val = in * nucleus; break;
+          case Cytoplasm: val = ic * cyto; break;
+          case TexturedCytoplasm: val = textured; break;
+          case ER: { // reticular, brightest around the nucleus
+            double reticulum = 0.5 + 0.5 * std::sin(1.7 * freq * u + phase) * std::sin(1.7 * freq * v);
+            val = ic * cyto * (0.55 + 0.45 * reticulum) * (0.6 + 0.4 * std::exp(-std::max(0.0, d - rn) / rn));
+            break;
+          }
+          case RNA: {
+            double spots = 0;
+            for (int n = 0; n < 2; ++n) {
+              double ex = u - nucleoli[2 * n], ey = v - nucleoli[2 * n + 1];
+              spots += std::exp(-(ex * ex + ey * ey) / (0.08 * rn * rn));
+            }
+            val = textured + 0.5 * in * nucleus * spots;
+            break;
+          }
+          case Actin: // the cortex, plus stress fibres along the long axis
+            val = actin * ic * (3.2 * cyto * (1 - cyto) + 0.4 * cyto * (0.5 + 0.5 * std::sin(3 * freq * v)));
+            break;
+          case AGP: case Golgi: {
+            double ex = x + 0.5 - gx, ey = y + 0.5 - gy;
+            double golgi = std::exp(-(ex * ex + ey * ey) / (rg * rg));
+            val = ic * (1.6 * cyto * (1 - cyto) * (st == AGP ? actin : 1.0) + 1.2 * golgi * cyto);
+            break;
+          }
+          case Mito: {
+            double punct = std::sin(mitoFreq * dx + mitoPhase[0]) * std::sin(mitoFreq * dy + mitoPhase[1]);
+            val = ic * mitoAmp * cyto * (1 - 0.8 * nucleus) * 1.6 * punct * punct;
+            break;
+          }
+          }
+          if (k >= static_cast<int64_t>(stain.size())) // beyond six: mixes of the six
+            val = 0.5 * val * std::exp(0.3 * e[k % kFeatures]) + 0.3 * in * nucleus;
           buf[(k * S + y) * S + x] += val;
         }
       }
@@ -319,26 +394,34 @@ Status render(const nlohmann::json &json, Rendered &out) {
   std::normal_distribution<double> n01(0.0, 1.0);
   const int64_t K = p.perturbations + 1; // class 0 is the control
 
-  // Ground truth: perturbations fall into modules (pathways, complexes:
-  // perturbation k is in module (k - 1) % modules). The effect of k is its
-  // module's effect plus a part of its own; each shifts a few features
-  // strongly and the rest a little.
-  auto sparseEffect = [&](double scale, double *e) {
+  // Ground truth: genes fall into modules (pathways, complexes: gene g is in
+  // module g % modules). A gene's effect is its module's plus a part of its
+  // own; each shifts a few features strongly and the rest a little.
+  // Knock-downs take their gene's effect, compounds theirs (SimulatedBiology).
+  auto sparseEffect = [&](double scale, EffectVector &e) {
     for (int f = 0; f < kFeatures; ++f)
       e[f] = scale * p.effect * n01(rng) *
              (std::uniform_real_distribution<double>(0, 1)(rng) < 0.4 ? 1.6 : 0.5);
   };
-  std::vector<double> moduleEffects(p.modules * kFeatures);
-  for (int64_t m = 0; m < p.modules; ++m)
-    sparseEffect(0.8, &moduleEffects[m * kFeatures]);
+  std::vector<EffectVector> moduleEffects(p.modules), geneEffects(simulatedGenes(p));
+  for (EffectVector &e : moduleEffects)
+    sparseEffect(0.8, e);
+  for (size_t g = 0; g < geneEffects.size(); ++g) {
+    sparseEffect(0.6, geneEffects[g]);
+    for (int f = 0; f < kFeatures; ++f)
+      geneEffects[g][f] += moduleEffects[g % p.modules][f];
+  }
+  makeBiology(p, moduleEffects, geneEffects, out.bio);
+  const int64_t knockdowns = p.perturbations - p.compounds;
   std::vector<double> &effects = out.effects;
   effects.assign(K * kFeatures, 0.0);
   out.module.assign(K, -1);
   for (int64_t k = 1; k < K; ++k) {
-    out.module[k] = (k - 1) % p.modules;
-    sparseEffect(0.6, &effects[k * kFeatures]);
-    for (int f = 0; f < kFeatures; ++f)
-      effects[k * kFeatures + f] += moduleEffects[out.module[k] * kFeatures + f];
+    const bool knockdown = k <= knockdowns;
+    const SimCompound *cpd = knockdown ? nullptr : &out.bio.compounds[k - 1 - knockdowns];
+    out.module[k] = knockdown ? out.bio.genes[k - 1].module : cpd->module;
+    const EffectVector &e = knockdown ? geneEffects[k - 1] : cpd->effect;
+    std::copy(e.begin(), e.end(), effects.begin() + k * kFeatures);
   }
 
   const int64_t wellsPerPlate = p.perturbations * p.replicates + p.controls;
@@ -348,7 +431,12 @@ Status render(const nlohmann::json &json, Rendered &out) {
   out.images = torch::empty({N, C, S, S}, torch::kFloat32);
   float *data = out.images.data_ptr<float>();
   int64_t site = 0;
+  std::vector<double> shown(kFeatures);
   for (int64_t pl = 0; pl < p.plates; ++pl) {
+    // A plate holds one cell line; a perturbation shows in it as the line's
+    // response scales it, on the line's own base morphology.
+    const int64_t line = pl % p.cellLines;
+    const SimCellLine &cellLine = out.bio.lines[line];
     PlateNuisance nuisance;
     for (int64_t k = 0; k < C; ++k) {
       nuisance.gain.push_back(std::exp(0.25 * p.batchEffect * n01(rng)));
@@ -367,7 +455,11 @@ Status render(const nlohmann::json &json, Rendered &out) {
     for (int64_t w = 0; w < wellsPerPlate; ++w) {
       double wellGain = std::exp(0.05 * p.batchEffect * n01(rng));
       for (int64_t s = 0; s < p.sites; ++s, ++site) {
-        renderSite(data + site * C * S * S, p, &effects[layout[w] * kFeatures], nuisance, wellGain, rng);
+        const double response = out.bio.response[line * K + layout[w]];
+        for (int f = 0; f < kFeatures; ++f)
+          shown[f] = response * effects[layout[w] * kFeatures + f] + cellLine.base[f];
+        renderSite(data + site * C * S * S, p, shown.data(), nuisance, wellGain, rng);
+        out.lineOf.push_back(line);
         out.pert.push_back(layout[w]);
         out.plateOf.push_back(pl);
         out.wellOf.push_back(pl * wellsPerPlate + w);

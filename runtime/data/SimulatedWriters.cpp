@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
 #include <map>
 
@@ -77,23 +78,120 @@ Image plane(const Rendered &r, size_t i, int64_t c, int bits) {
   return img;
 }
 
+// The side information a real study brings from elsewhere, in its real
+// formats under side/: STRING protein.links and protein.info, Hetionet
+// nodes and edges (genes, the modules as pathways, compounds and their
+// targets), and an embedding table of the cell lines' transcriptomes.
+Status writeSide(const Rendered &r, const fs::path &dir) {
+  const Biology &bio = r.bio;
+  if (Status s = makeDirectory(dir / "side"); !s)
+    return s;
+  std::string links = "protein1 protein2 combined_score\n";
+  std::vector<std::string> lines;
+  for (const SimEdge &e : bio.string) { // both directions, as STRING lists them
+    lines.push_back(bio.genes[e.a].protein + " " + bio.genes[e.b].protein + " " + std::to_string(e.score));
+    lines.push_back(bio.genes[e.b].protein + " " + bio.genes[e.a].protein + " " + std::to_string(e.score));
+  }
+  std::sort(lines.begin(), lines.end());
+  for (const std::string &l : lines)
+    links += l + "\n";
+  if (Status s = writeTextFile((dir / "side" / "string.protein.links.txt.gz").string(), links); !s)
+    return s;
+  std::vector<std::vector<std::string>> info, nodes, edges;
+  for (const SimGene &g : bio.genes) {
+    info.push_back({g.protein, g.symbol, "400", "simulated protein"});
+    nodes.push_back({"Gene::" + std::to_string(g.entrez), g.symbol, "Gene"});
+    edges.push_back({"Gene::" + std::to_string(g.entrez), "GpPW", format("Pathway::SIM_PW%02lld", g.module + 1)});
+  }
+  for (int64_t m = 0; m < r.p.modules; ++m)
+    nodes.push_back({format("Pathway::SIM_PW%02lld", m + 1), format("simulated module %lld", m + 1), "Pathway"});
+  for (const SimEdge &e : bio.hetionet)
+    edges.push_back({"Gene::" + std::to_string(bio.genes[e.a].entrez), "GiG",
+                     "Gene::" + std::to_string(bio.genes[e.b].entrez)});
+  for (size_t c = 0; c < bio.compounds.size(); ++c) {
+    const SimCompound &cpd = bio.compounds[c];
+    const std::string id = format("Compound::SIMDB%05lld", static_cast<long long>(c + 1));
+    nodes.push_back({id, cpd.name, "Compound"});
+    if (cpd.target >= 0)
+      edges.push_back({id, "CbG", "Gene::" + std::to_string(bio.genes[cpd.target].entrez)});
+  }
+  if (Status s = writeCsv((dir / "side" / "string.protein.info.txt.gz").string(),
+                          {"#string_protein_id", "preferred_name", "protein_size", "annotation"}, info, '\t');
+      !s)
+    return s;
+  if (Status s = writeCsv((dir / "side" / "hetionet-nodes.tsv").string(), {"id", "name", "kind"}, nodes, '\t'); !s)
+    return s;
+  if (Status s = writeCsv((dir / "side" / "hetionet-edges.sif.gz").string(), {"source", "metaedge", "target"},
+                          edges, '\t');
+      !s)
+    return s;
+  std::vector<std::string> header{"cell_line"};
+  for (size_t d = 0; d < bio.lines.front().embedding.size(); ++d)
+    header.push_back("z" + std::to_string(d));
+  std::vector<std::vector<std::string>> table;
+  for (const SimCellLine &line : bio.lines) {
+    table.push_back({line.name});
+    for (double z : line.embedding)
+      table.back().push_back(std::to_string(z));
+  }
+  return writeCsv((dir / "side" / "cell_lines.csv").string(), header, table);
+}
+
 // The ground truth the images were rendered from; `names[k]` is how the
 // format names perturbation k.
 Status writeTruth(const nlohmann::json &json, const Rendered &r, const std::vector<std::string> &names,
                   const fs::path &dir) {
+  if (Status s = writeSide(r, dir); !s)
+    return s;
+  const Biology &bio = r.bio;
   nlohmann::json truth = {{"format", "exp-simulated-truth"},
-                          {"version", 1},
+                          {"version", 2},
                           {"params", json},
                           {"features", std::vector<std::string>(kFeatureNames, kFeatureNames + kFeatures)}};
-  nlohmann::json effects = nlohmann::json::object(), modules = nlohmann::json::object();
-  for (size_t k = 0; k < names.size(); ++k) {
+  nlohmann::json effects = nlohmann::json::object(), modules = nlohmann::json::object(),
+                 perturbations = nlohmann::json::object();
+  const int64_t knockdowns = r.p.perturbations - r.p.compounds, K = r.p.perturbations + 1;
+  for (int64_t k = 0; k < K; ++k) {
     effects[names[k]] = std::vector<double>(r.effects.begin() + k * kFeatures,
                                             r.effects.begin() + (k + 1) * kFeatures);
-    if (k > 0)
-      modules[names[k]] = r.module[k];
+    if (k == 0)
+      continue;
+    modules[names[k]] = r.module[k];
+    nlohmann::json what = k <= knockdowns
+                              ? nlohmann::json{{"kind", "knockdown"}, {"gene", bio.genes[k - 1].symbol}}
+                              : nlohmann::json{{"kind", "compound"},
+                                               {"compound", bio.compounds[k - 1 - knockdowns].name}};
+    nlohmann::json response = nlohmann::json::object();
+    for (size_t l = 0; l < bio.lines.size(); ++l)
+      response[bio.lines[l].name] = bio.response[l * K + k];
+    what["response"] = response;
+    perturbations[names[k]] = what;
   }
   truth["effects"] = effects;
   truth["modules"] = modules;
+  truth["perturbations"] = perturbations;
+  nlohmann::json genes = nlohmann::json::array(), compounds = nlohmann::json::array(),
+                 lines = nlohmann::json::array();
+  for (const SimGene &g : bio.genes)
+    genes.push_back({{"symbol", g.symbol}, {"module", g.module}, {"string_id", g.protein}, {"entrez", g.entrez}});
+  for (const SimCompound &c : bio.compounds)
+    compounds.push_back({{"name", c.name},
+                         {"smiles", c.smiles},
+                         {"scaffold", c.scaffold},
+                         {"module", c.module},
+                         {"target", c.target < 0 ? nlohmann::json() : nlohmann::json(bio.genes[c.target].symbol)}});
+  for (const SimCellLine &l : bio.lines)
+    lines.push_back({{"name", l.name},
+                     {"base", std::vector<double>(l.base.begin(), l.base.end())},
+                     {"embedding", l.embedding}});
+  truth["genes"] = genes;
+  truth["compounds"] = compounds;
+  truth["cell_lines"] = lines;
+  truth["side"] = {{"string_links", "side/string.protein.links.txt.gz"},
+                   {"string_info", "side/string.protein.info.txt.gz"},
+                   {"hetionet_nodes", "side/hetionet-nodes.tsv"},
+                   {"hetionet_edges", "side/hetionet-edges.sif.gz"},
+                   {"cell_line_embeddings", "side/cell_lines.csv"}};
   return writeFileAtomic((dir / "ground_truth.json").string(), truth.dump(1) + "\n");
 }
 
@@ -105,17 +203,28 @@ Status writeSimulatedScreen(const nlohmann::json &json, const std::string &dir) 
   if (Status s = renderForDisk(json, r, plateWells); !s)
     return s;
   const Params &p = r.p;
+  if (p.compounds > 0)
+    return Status::error("simulated_screen: RxRx1's layout holds siRNAs only; write compounds in "
+                         "JUMP's (format = \"jump\")");
+  // siRNAs are named for their gene, as side/sirna_genes.csv maps them.
+  std::vector<std::string> names{"EMPTY"};
+  std::vector<std::vector<std::string>> sirnaGenes;
+  for (int64_t k = 1; k <= p.perturbations; ++k) {
+    names.push_back("si-" + r.bio.genes[k - 1].symbol);
+    sirnaGenes.push_back({names.back(), r.bio.genes[k - 1].symbol});
+  }
   std::vector<std::vector<std::string>> rows;
   for (size_t i = 0; i < r.pert.size(); ++i) {
-    // Four plates to an experiment (RxRx1's layout); experiments are batches.
-    int64_t pl = r.plateOf[i];
-    std::string experiment = format("SIM-%02lld", pl / 4 + 1), plate = std::to_string(pl % 4 + 1);
+    // Four plates of a cell line to an experiment (RxRx1's layout);
+    // experiments are batches.
+    const int64_t pl = r.plateOf[i], j = pl / p.cellLines;
+    const std::string &cellType = r.bio.lines[r.lineOf[i]].name;
+    std::string experiment = cellType + format("-%02lld", j / 4 + 1), plate = std::to_string(j % 4 + 1);
     std::string well = wellName(r.wellInPlate[i], plateWells), site = std::to_string(r.siteInWell[i] + 1);
     bool control = r.pert[i] == 0;
     std::string wellId = experiment + "_" + plate + "_" + well;
-    rows.push_back({wellId + "_" + site, wellId, "SIM", r.heldOut[i] ? "test" : "train", experiment,
-                    plate, well, site, control ? "negative_control" : "treatment",
-                    control ? "EMPTY" : format("sim-%04lld", r.pert[i]),
+    rows.push_back({wellId + "_" + site, wellId, cellType, r.heldOut[i] ? "test" : "train", experiment,
+                    plate, well, site, control ? "negative_control" : "treatment", names[r.pert[i]],
                     std::to_string(control ? p.perturbations : r.pert[i] - 1)});
     fs::path folder = fs::path(dir) / "images" / experiment / ("Plate" + plate);
     if (Status s = makeDirectory(folder); !s)
@@ -132,10 +241,9 @@ Status writeSimulatedScreen(const nlohmann::json &json, const std::string &dir) 
                           rows);
       !s)
     return s;
-  std::vector<std::string> names{"EMPTY"};
-  for (int64_t k = 1; k <= p.perturbations; ++k)
-    names.push_back(format("sim-%04lld", k));
-  return writeTruth(json, r, names, dir);
+  if (Status s = writeTruth(json, r, names, dir); !s)
+    return s;
+  return writeCsv((fs::path(dir) / "side" / "sirna_genes.csv").string(), {"sirna", "gene"}, sirnaGenes);
 }
 
 Status writeSimulatedScreenJump(const nlohmann::json &json, const std::string &dir) {
@@ -144,9 +252,16 @@ Status writeSimulatedScreenJump(const nlohmann::json &json, const std::string &d
   if (Status s = renderForDisk(json, r, plateWells); !s)
     return s;
   const Params &p = r.p;
+  if (p.cellLines > 1)
+    return Status::error("simulated_screen: JUMP's layout holds one cell line; write several in "
+                         "RxRx1's (format = \"rxrx1\")");
   const fs::path root(dir);
   const int64_t columns = plateWells <= 96 ? 12 : plateWells <= 384 ? 24 : 48;
-  auto jcp = [](int64_t k) { return k == 0 ? std::string(kJumpControl) : format("JCP2022_9%05lld", k); };
+  const int64_t knockdowns = p.perturbations - p.compounds;
+  // JCP2022 ids: 8xxxxx for CRISPR guides, 9xxxxx for compounds.
+  auto jcp = [&](int64_t k) {
+    return k == 0 ? std::string(kJumpControl) : format(k <= knockdowns ? "JCP2022_8%05lld" : "JCP2022_9%05lld", k);
+  };
   std::vector<std::vector<std::string>> plates, wells, splits;
   std::map<int64_t, std::vector<std::vector<std::string>>> loadData; // plate -> rows
   for (size_t i = 0; i < r.pert.size(); ++i) {
@@ -154,7 +269,7 @@ Status writeSimulatedScreenJump(const nlohmann::json &json, const std::string &d
     const std::string batch = format("SIM-%02lld", pl / 4 + 1), plate = format("SIMPLATE-%02lld", pl + 1);
     const std::string well = wellName(w, plateWells), site = std::to_string(r.siteInWell[i] + 1);
     if (loadData[pl].empty()) {
-      plates.push_back({"source_sim", batch, plate, "COMPOUND"});
+      plates.push_back({"source_sim", batch, plate, p.compounds > 0 ? "COMPOUND" : "CRISPR"});
       splits.push_back({plate, r.heldOut[i] ? "test" : "train"});
     }
     if (r.siteInWell[i] == 0)
@@ -201,6 +316,20 @@ Status writeSimulatedScreenJump(const nlohmann::json &json, const std::string &d
       !s)
     return s;
   if (Status s = writeCsv((root / "metadata" / "split.csv").string(), {"Metadata_Plate", "split"}, splits); !s)
+    return s;
+  std::vector<std::vector<std::string>> compounds, crispr;
+  for (int64_t k = 1; k <= p.perturbations; ++k)
+    if (k <= knockdowns)
+      crispr.push_back({jcp(k), std::to_string(r.bio.genes[k - 1].entrez), r.bio.genes[k - 1].symbol});
+    else
+      compounds.push_back({jcp(k), r.bio.compounds[k - 1 - knockdowns].smiles});
+  if (Status s = writeCsv((root / "metadata" / "crispr.csv.gz").string(),
+                          {"Metadata_JCP2022", "Metadata_NCBI_Gene_ID", "Metadata_Symbol"}, crispr);
+      !s)
+    return s;
+  if (Status s = writeCsv((root / "metadata" / "compound.csv.gz").string(), {"Metadata_JCP2022", "Metadata_SMILES"},
+                          compounds);
+      !s)
     return s;
   std::vector<std::string> names;
   for (int64_t k = 0; k <= p.perturbations; ++k)

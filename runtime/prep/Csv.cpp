@@ -71,8 +71,8 @@ void onField(void *s, size_t n, void *data) {
 }
 void onRow(int, void *data) { static_cast<Collector *>(data)->end(); }
 
-bool needsQuotes(const std::string &s) {
-  return s.find_first_of(",\"\n\r") != std::string::npos;
+bool needsQuotes(const std::string &s, char delimiter) {
+  return s.find_first_of(std::string("\"\n\r") + delimiter) != std::string::npos;
 }
 
 } // namespace
@@ -117,13 +117,13 @@ Status readCsv(const std::string &path, CsvTable &table, char delimiter) {
 }
 
 Status writeCsv(const std::string &path, const std::vector<std::string> &header,
-                const std::vector<std::vector<std::string>> &rows) {
+                const std::vector<std::vector<std::string>> &rows, char delimiter) {
   std::string out;
   auto line = [&](const std::vector<std::string> &fields) {
     for (size_t i = 0; i < fields.size(); ++i) {
       if (i)
-        out += ',';
-      if (!needsQuotes(fields[i])) {
+        out += delimiter;
+      if (!needsQuotes(fields[i], delimiter)) {
         out += fields[i];
         continue;
       }
@@ -137,6 +137,10 @@ Status writeCsv(const std::string &path, const std::vector<std::string> &header,
   line(header);
   for (const auto &r : rows)
     line(r);
+  return writeTextFile(path, out);
+}
+
+Status writeTextFile(const std::string &path, const std::string &out) {
   if (path.size() < 3 || path.compare(path.size() - 3, 3, ".gz") != 0)
     return writeFileAtomic(path, out);
   // gzip framing (windowBits 15 + 16), compressed in memory and written atomically.
@@ -144,7 +148,7 @@ Status writeCsv(const std::string &path, const std::vector<std::string> &header,
   if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     return Status::error(path + ": cannot compress");
   std::string gz(deflateBound(&z, out.size()) + 32, '\0');
-  z.next_in = reinterpret_cast<Bytef *>(out.data());
+  z.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(out.data())); // zlib does not write it
   z.avail_in = static_cast<uInt>(out.size());
   z.next_out = reinterpret_cast<Bytef *>(gz.data());
   z.avail_out = static_cast<uInt>(gz.size());

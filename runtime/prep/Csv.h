@@ -32,6 +32,9 @@ Status readCsv(const std::string &path, CsvTable &table, char delimiter = ',');
 // Writes `header` and `rows` to `path` atomically, quoting fields that need
 // it; gzip-compressed when `path` ends in .gz.
 Status writeCsv(const std::string &path, const std::vector<std::string> &header,
-                const std::vector<std::vector<std::string>> &rows);
+                const std::vector<std::vector<std::string>> &rows, char delimiter = ',');
+
+// Writes `text` to `path` atomically; gzip-compressed when `path` ends in .gz.
+Status writeTextFile(const std::string &path, const std::string &text);
 
 } // namespace exprt

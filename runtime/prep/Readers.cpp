@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <map>
+#include <tuple>
 
 namespace exprt {
 namespace fs = std::filesystem;
@@ -210,6 +211,29 @@ Status readJump(const std::string &root, int64_t channels, SiteIndex &index) {
     for (const auto &r : splits.rows)
       splitOf[r[sc[0]]] = r[sc[1]];
   }
+  // What each JCP id is, from the perturbation tables present.
+  struct Perturbation {
+    std::string type, smiles, gene;
+  };
+  std::map<std::string, Perturbation> what;
+  for (auto [file, type, column] : {std::tuple<const char *, const char *, const char *>{
+                                        "compound.csv.gz", "compound", "Metadata_SMILES"},
+                                    {"crispr.csv.gz", "crispr", "Metadata_Symbol"},
+                                    {"orf.csv.gz", "orf", "Metadata_Symbol"}}) {
+    if (!fs::exists(meta / file))
+      continue;
+    CsvTable table;
+    std::vector<int> tc;
+    if (Status s = readCsv((meta / file).string(), table); !s)
+      return s;
+    if (Status s = table.require({"Metadata_JCP2022", column}, tc); !s)
+      return s;
+    for (const auto &r : table.rows) {
+      Perturbation &p = what[r[tc[0]]];
+      p.type = type;
+      (std::string(type) == "compound" ? p.smiles : p.gene) = r[tc[1]];
+    }
+  }
   const std::vector<std::string> names(jumpChannels().begin(), jumpChannels().begin() + channels);
   for (const auto &p : plates.rows) {
     const std::string &source = p[pc[0]], &batch = p[pc[1]], &plate = p[pc[2]];
@@ -228,7 +252,12 @@ Status readJump(const std::string &root, int64_t channels, SiteIndex &index) {
       index.files.push_back(one.files[i]);
       index.where.push_back(one.where[i]);
       index.add("perturbation", jcp->second);
-      index.add("control", jcp->second == kJumpControl ? "1" : "0");
+      const bool control = jcp->second == kJumpControl;
+      index.add("control", control ? "1" : "0");
+      const Perturbation &is = what.count(jcp->second) ? what[jcp->second] : Perturbation();
+      index.add("perturbation_type", control ? "control" : is.type);
+      index.add("smiles", is.smiles);
+      index.add("gene", is.gene);
       index.add("plate", plate);
       index.add("well", well);
       index.add("site", one.columns["site"][i]);

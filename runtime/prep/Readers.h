@@ -46,7 +46,9 @@ Status readBray(const std::string &indexCsv, const std::string &imageDir, SiteIn
 // (plate -> train/test), and per plate
 // load_data_csv/{batch}/{plate}/load_data.csv(.gz) naming the first
 // `channels` of `jumpChannels()`. A load_data well missing from well.csv is
-// an error naming the load_data line.
+// an error naming the load_data line. Where metadata/compound.csv.gz,
+// crispr.csv.gz or orf.csv.gz are present, each site's perturbation_type
+// (control, compound, crispr, orf), smiles and gene come from them.
 Status readJump(const std::string &root, int64_t channels, SiteIndex &index);
 
 // DMSO's JUMP identifier.

@@ -28,7 +28,7 @@ def exp_run(*args, expect_ok=True):
 
 data = os.path.join(work, "data")
 exp_run("simulate", spec, "-o", data)
-for f in ["metadata.csv", "ground_truth.json", "images/SIM-01/Plate1/A01_s1_w1.png"]:
+for f in ["metadata.csv", "ground_truth.json", "images/SIMA-01/Plate1/A01_s1_w1.png"]:
     if not os.path.exists(os.path.join(data, f)):
         sys.exit(f"FAIL: exp simulate wrote no {f}")
 p = exp_run("simulate", spec, "-o", data, expect_ok=False)
@@ -77,7 +77,7 @@ with open(metadata) as f:
 def line_of(well, site):
     for i, text in enumerate(lines):
         fields = text.split(",")
-        if len(fields) > 7 and fields[4] == "SIM-01" and fields[5] == "1" and fields[6] == well \
+        if len(fields) > 7 and fields[4] == "SIMA-01" and fields[5] == "1" and fields[6] == well \
                 and fields[7] == site:
             return i + 1
     sys.exit(f"FAIL: no metadata row for {well} site {site}")
@@ -96,7 +96,7 @@ def refused(what, *needles):
     print(f"{what}: refused clearly")
 
 
-png = os.path.join(data, "images", "SIM-01", "Plate1", "B01_s2_w3.png")
+png = os.path.join(data, "images", "SIMA-01", "Plate1", "B01_s2_w3.png")
 shutil.copy(png, png + ".keep")
 with open(png, "r+b") as f:
     f.truncate(os.path.getsize(png) // 2)
@@ -104,7 +104,7 @@ refused("a truncated PNG", png + ": not a readable PNG",
         f"(channel 3 of the site at {metadata}:{line_of('B01', '2')})")
 os.replace(png + ".keep", png)
 
-gone = os.path.join(data, "images", "SIM-01", "Plate1", "A02_s1_w2.png")
+gone = os.path.join(data, "images", "SIMA-01", "Plate1", "A02_s1_w2.png")
 os.rename(gone, gone + ".keep")
 refused("a missing channel file", gone + ": missing",
         f"(channel 2 of the site at {metadata}:{line_of('A02', '1')})")

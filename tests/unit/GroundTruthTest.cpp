@@ -147,7 +147,7 @@ TEST_CASE("simulated screen: hand-crafted features recover replicates and module
   std::ifstream in(truthFile);
   nlohmann::json truth = nlohmann::json::parse(in);
   std::vector<int64_t> module(1, -1);
-  for (auto &[name, m] : truth["modules"].items()) // nlohmann orders keys: sim-0001, ...
+  for (auto &[name, m] : truth["modules"].items()) // nlohmann orders keys as the reader sorts names
     module.push_back(m.get<int64_t>());
   REQUIRE(static_cast<int64_t>(module.size()) == screen.perturbations);
   screen.module = torch::tensor(module, torch::kInt64);

@@ -169,7 +169,7 @@ TEST_CASE("simulated screen: written in RxRx1's layout, read back, packed and ca
                            {"image_size", 24}};
   REQUIRE(writeSimulatedScreen(params, d.string()).isOk());
   CHECK(fs::exists(d / "ground_truth.json"));
-  CHECK(fs::exists(d / "images" / "SIM-01" / "Plate1"));
+  CHECK(fs::exists(d / "images" / "SIMA-01" / "Plate1"));
   SiteIndex index;
   REQUIRE(readRxrx1(d.string(), 4, index).isOk());
   const size_t sites = 3 * (5 * 2 + 3) * 2;

@@ -126,6 +126,8 @@ Type columnType(MLIRContext *ctx, StringRef source, DictionaryAttr params,
     return LabelsType::get(ctx, intParam(params, "perturbations") + 1);
   if (column == "plate")
     return LabelsType::get(ctx, intParam(params, "plates"));
+  if (column == "cell_type")
+    return LabelsType::get(ctx, intParam(params, "cell_lines", 1));
   error = "dataset source '" + source.str() + "' has no column '" + column.str() + "'";
   return {};
 }

@@ -135,7 +135,8 @@ int main(int argc, char **argv) {
         return 1;
       if (exprt::Status s = exprt::writeSimulatedScreenFiles(out.text, simulateOut); !s)
         return fail(s.message());
-      std::cerr << "wrote " << simulateOut << " (metadata.csv, images/, ground_truth.json)\n";
+      std::cerr << "wrote " << simulateOut
+                << ": images and metadata, ground_truth.json, side information in side/ (docs/data.md)\n";
       return 0;
     }
     if (*compile) {

@@ -99,16 +99,33 @@ private:
       unsupported(d.value->range, fmt::format("running data source `{}`", source));
       return;
     }
-    if (!info->holdOut.empty() || !info->keep.empty() || !info->drop.empty()) {
-      unsupported(d.nameRange, "running `hold_out`, `keep` or `drop`");
-      return;
+    // Row selections: column -> the values as the source's metadata writes
+    // them (strings unquoted).
+    NamedAttrList select;
+    for (auto [key, entries] : {std::pair<const char *, const std::map<std::string, std::vector<std::string>> *>{
+                                    "hold_out", &info->holdOut},
+                                {"keep", &info->keep},
+                                {"drop", &info->drop}}) {
+      NamedAttrList columns;
+      for (const auto &[column, values] : *entries) {
+        SmallVector<Attribute> list;
+        for (std::string v : values) {
+          if (v.size() >= 2 && v.front() == '"' && v.back() == '"')
+            v = v.substr(1, v.size() - 2);
+          list.push_back(b_.getStringAttr(v));
+        }
+        columns.append(column, b_.getArrayAttr(list));
+      }
+      if (!columns.empty())
+        select.append(key, columns.getDictionary(&ctx_));
     }
     datasets_[info] = b_.create<expd::DatasetOp>(loc(d.nameRange), expd::DatasetType::get(&ctx_),
                                                  b_.getStringAttr(d.name),
                                                  b_.getStringAttr(source), params(info->source->args),
                                                  info->augment ? params(info->augment->args) : nullptr,
                                                  b_.getF64FloatAttr(info->valFraction),
-                                                 b_.getI64IntegerAttr(info->bag));
+                                                 b_.getI64IntegerAttr(info->bag),
+                                                 select.empty() ? nullptr : select.getDictionary(&ctx_));
     lastDecl_ = datasets_[info].getDefiningOp();
   }
 

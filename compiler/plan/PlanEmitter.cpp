@@ -189,6 +189,13 @@ FailureOr<json> emitPlan(ModuleOp module, const PlanHeader &header) {
         plan["data"]["val_fraction"] = vf;
       if (src.getBag() > 1)
         plan["data"]["bag"] = src.getBag();
+      if (DictionaryAttr select = src.getSelectAttr()) {
+        FailureOr<json> s = attrToJson(src, select);
+        if (failed(s))
+          return failure();
+        for (auto &[key, value] : s->items()) // hold_out, keep, drop
+          plan["data"][key] = value;
+      }
     } else if (auto p = dyn_cast<step::ParameterOp>(op)) {
       json param = {{"name", p.getSymName().str()},
                     {"shape", shapeOf(p.getType())},

@@ -435,7 +435,8 @@ LogicalResult ExperimentLowering::run() {
   OpBuilder mb(exp_);
   expd::DatasetOp ds = datasets[0];
   mb.create<step::SourceOp>(ds.getLoc(), ds.getNameAttr(), ds.getSourceAttr(), ds.getParamsAttr(),
-                           ds.getAugmentAttr(), ds.getValFractionAttr(), ds.getBagAttr());
+                           ds.getAugmentAttr(), ds.getValFractionAttr(), ds.getBagAttr(),
+                           ds.getSelectAttr());
 
   // The training graph: columns -> scalar loss.
   expd::TrainOp train = trains[0];

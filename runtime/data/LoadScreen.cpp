@@ -102,6 +102,69 @@ torch::Tensor codes(const std::vector<std::string> &values, int64_t first, int64
   return torch::tensor(out, torch::kInt64);
 }
 
+// The index column that holds a source's declared column `name` (values as
+// its metadata writes them).
+std::string indexColumn(const std::string &kind, const std::string &name) {
+  if (kind == "rxrx1") {
+    static const std::map<std::string, std::string> kRxrx1 = {
+        {"sirna", "perturbation"}, {"experiment", "batch"}, {"plate", "plate_number"}};
+    if (auto it = kRxrx1.find(name); it != kRxrx1.end())
+      return it->second;
+  }
+  return name;
+}
+
+// The dataset block's row selections on `index`: rows that match every
+// column of `keep` stay, rows that match every column of `drop` go, and rows
+// that match every column of `hold_out` form the held-out split in place of
+// the source's own. A value no row has is an error (a typo would otherwise
+// select nothing, or everything, silently).
+Status selectSites(const Plan &plan, SiteIndex &index) {
+  const std::string at = plan.sourcePath + ": dataset `" + plan.dataName + "`: ";
+  std::map<std::string, std::vector<bool>> matched;
+  for (const auto &[key, columns] : plan.select) {
+    std::vector<bool> match(index.size(), true);
+    for (const auto &[column, values] : columns) {
+      const std::string name = indexColumn(plan.dataKind, column);
+      if (!index.has(name))
+        return Status::error(at + "`" + key + "` selects on `" + column + "`, which the `" + plan.dataKind +
+                             "` reader does not provide");
+      const std::vector<std::string> &have = index.columns.at(name);
+      std::set<std::string> present(have.begin(), have.end());
+      for (const std::string &v : values)
+        if (!present.count(v)) {
+          std::string some;
+          for (auto it = present.begin(); it != present.end() && some.size() < 200; ++it)
+            some += (some.empty() ? "" : ", ") + *it;
+          return Status::error(at + "`" + key + "`: no row has " + column + " = \"" + v + "\" (its values: " +
+                               some + (present.size() > 1 && some.size() >= 200 ? ", ..." : "") + ")");
+        }
+      std::set<std::string> wanted(values.begin(), values.end());
+      for (size_t i = 0; i < index.size(); ++i)
+        match[i] = match[i] && wanted.count(have[i]);
+    }
+    matched[key] = std::move(match);
+  }
+  std::vector<bool> kept(index.size(), true);
+  for (size_t i = 0; i < index.size(); ++i)
+    kept[i] = (!matched.count("keep") || matched["keep"][i]) && !(matched.count("drop") && matched["drop"][i]);
+  SiteIndex out;
+  out.channelsPerFile = index.channelsPerFile;
+  for (size_t i = 0; i < index.size(); ++i) {
+    if (!kept[i])
+      continue;
+    out.files.push_back(std::move(index.files[i]));
+    out.where.push_back(std::move(index.where[i]));
+    for (auto &[name, values] : index.columns)
+      out.add(name, name == "split" && matched.count("hold_out") ? (matched["hold_out"][i] ? "test" : "train")
+                                                                  : std::move(values[i]));
+  }
+  if (out.size() == 0)
+    return Status::error(at + "`keep` and `drop` leave no rows");
+  index = std::move(out);
+  return Status::ok();
+}
+
 // The Screen of a SiteIndex and its packed images.
 Status buildScreen(const SiteIndex &index, PackedImages &packed, Screen &screen) {
   const size_t n = index.size();
@@ -160,6 +223,8 @@ Status loadRxrx1(const Plan &plan, const PackOptions &po, Screen &screen,
   PackedImages packed;
   if (Status s = readRxrx1(root, params.value("channels", int64_t(6)), index); !s)
     return s;
+  if (Status s = selectSites(plan, index); !s)
+    return s;
   if (Status s = packImages(index, po, packed); !s)
     return s;
   if (Status s = buildScreen(index, packed, screen); !s)
@@ -213,8 +278,11 @@ Status loadScreen(const Plan &plan, const DataOptions &o, Screen &screen, std::s
       return s;
     const int64_t channels = params.value("channels", int64_t(3));
     Status s = jumpFormat(params) ? readJump(dir, channels, index) : readRxrx1(dir, channels, index);
-    if (s)
+    if (s) { // a selection that fails is the .exp's fault, not the cache's
+      if (Status selected = selectSites(plan, index); !selected)
+        return selected;
       s = packImages(index, po, packed);
+    }
     if (s)
       break;
     if (!reused || attempt > 0)

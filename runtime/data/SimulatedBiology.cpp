@@ -209,10 +209,10 @@ void makeBiology(const Params &p, const std::vector<EffectVector> &moduleEffects
     for (int64_t k = 1; k < K; ++k) {
       double logResponse;
       if (k <= knockdowns) {
-        logResponse = activity[bio.genes[k - 1].module] + 0.5 * relative[l * T + k - 1];
+        logResponse = 0.7 * activity[bio.genes[k - 1].module] + 0.35 * relative[l * T + k - 1];
       } else {
         const SimCompound &cpd = bio.compounds[k - 1 - knockdowns];
-        logResponse = activity[cpd.module] + (cpd.target >= 0 ? 0.5 * relative[l * T + cpd.target] : 0.0);
+        logResponse = 0.7 * activity[cpd.module] + (cpd.target >= 0 ? 0.35 * relative[l * T + cpd.target] : 0.0);
       }
       bio.response[l * K + k] = std::clamp(std::exp(logResponse), 0.1, 4.0);
     }

@@ -312,6 +312,22 @@ Status parsePlan(const std::string &text, const std::string &origin, Plan &plan)
       r.fail("data.bag", "must be >= 1");
     if (r.ok() && !(plan.valFraction >= 0 && plan.valFraction <= 0.5))
       r.fail("data.val_fraction", "must be in [0, 0.5]");
+    for (const char *key : {"hold_out", "keep", "drop"}) {
+      const json *sel = r.field(*d, "data", key, /*required=*/false);
+      if (!sel || !r.ok())
+        continue;
+      bool good = sel->is_object();
+      for (auto it = sel->begin(); good && it != sel->end(); ++it) {
+        good = it->is_array() && !it->empty();
+        for (const json &v : good ? *it : json::array())
+          if (v.is_string())
+            plan.select[key][it.key()].push_back(v.get<std::string>());
+          else
+            good = false;
+      }
+      if (!good)
+        r.fail(std::string("data.") + key, "must map columns to non-empty lists of strings");
+    }
     if (const json *a = r.field(*d, "data", "augment", /*required=*/false)) {
       AugmentSpec &aug = plan.augment;
       r.get(*a, "data.augment", "crop", aug.crop, false);

@@ -117,6 +117,9 @@ struct Plan {
   AugmentSpec augment;
   double valFraction = 0; // of the training wells, kept aside for validation
   int64_t bag = 1;        // > 1: rows are wells, image columns bags of sites
+  // The dataset block's row selections: "hold_out", "keep", "drop" -> column
+  // -> values, as the source's metadata writes them.
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> select;
   std::vector<ParameterSpec> parameters;
   std::map<std::string, Graph> graphs;
   TrainSpec train;

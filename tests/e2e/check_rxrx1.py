@@ -5,7 +5,9 @@ reading it with `rxrx1(path = ...)` trains and evaluates; the packed images are
 reused by the next run; and a truncated PNG, a missing channel file or a
 malformed metadata row each stop `exp run` with an error naming the file and
 the metadata line, a non-zero exit, no run directory and no cache entry; the
-simulated screen written in JUMP's layout runs too.
+simulated screen written in JUMP's layout runs too, with compounds; and the
+dataset block's selections (`hold_out`, `drop`) run, while a value no row has
+is refused.
 """
 import glob
 import os
@@ -135,3 +137,43 @@ for f in ["metadata/plate.csv.gz", "metadata/well.csv.gz", "ground_truth.json"]:
     if not os.path.exists(os.path.join(jump_data, f)):
         sys.exit(f"FAIL: exp simulate of a JUMP-format screen wrote no {f}")
 print("simulated screen in JUMP's layout (run and exp simulate): ok")
+
+# Data-level selections: a screen of two cell lines with one held out
+# (`hold_out = { cell_type = ... }` replaces the held-out plates), a dropped
+# perturbation, and a value no row has, which stops the run before any work.
+lines_spec = os.path.join(work, "lines.exp")
+with open(lines_spec, "w") as f:
+    f.write(text.replace("sites = 2,", "sites = 2, cell_lines = 2, channels = 6,")
+            .replace("noise = 0.1)", 'noise = 0.1) {\n  hold_out = { cell_type = "SIMB" }\n'
+                     '  drop = { perturbation = "EMPTY" }\n}'))
+p = exp_run("run", lines_spec, "--run-dir", os.path.join(work, "lines"), "--threads", "2", "-q")
+if "replicates map" not in p.stdout:
+    sys.exit(f"FAIL: the held-out cell line was not evaluated:\n{p.stdout}\n{p.stderr}")
+with open(os.path.join(work, "lines", "plan.json")) as f:
+    plan = f.read()
+if '"hold_out"' not in plan or '"SIMB"' not in plan:
+    sys.exit("FAIL: the plan does not carry the hold_out selection")
+with open(lines_spec) as f:
+    lines_text = f.read()
+with open(lines_spec, "w") as f:
+    f.write(lines_text.replace('"SIMB"', '"SIMC"'))
+p = exp_run("run", lines_spec, "--run-dir", os.path.join(work, "lines_bad"), expect_ok=False)
+want = 'dataset `screen`: `hold_out`: no row has cell_type = "SIMC" (its values: SIMA, SIMB)'
+if want not in p.stderr or os.path.exists(os.path.join(work, "lines_bad")):
+    sys.exit(f"FAIL: an unknown hold_out value: {p.stderr}")
+print("hold_out by cell line, drop by perturbation, unknown value refused: ok")
+
+# Compounds and CRISPR knock-downs in JUMP's layout, with the side files.
+cpd = os.path.join(work, "compounds.exp")
+with open(cpd, "w") as f:
+    f.write(text.replace("sites = 2,", 'sites = 2, compounds = 6, channels = 5, format = "jump",'))
+cpd_data = os.path.join(work, "compound_data")
+exp_run("simulate", cpd, "-o", cpd_data)
+for f in ["metadata/compound.csv.gz", "metadata/crispr.csv.gz", "side/string.protein.links.txt.gz",
+          "side/hetionet-edges.sif.gz", "side/hetionet-nodes.tsv", "side/cell_lines.csv"]:
+    if not os.path.exists(os.path.join(cpd_data, f)):
+        sys.exit(f"FAIL: exp simulate of a compound screen wrote no {f}")
+p = exp_run("run", cpd, "--run-dir", os.path.join(work, "compounds"), "--threads", "2", "-q")
+if "replicates map" not in p.stdout:
+    sys.exit(f"FAIL: the compound screen did not run:\n{p.stdout}\n{p.stderr}")
+print("compounds in JUMP's layout (simulate and run): ok")

@@ -105,11 +105,15 @@ def Exp_DatasetOp : Exp_Op<"dataset", [Pure]> {
     training wells are kept aside as validation rows (early stopping). `bag`
     > 1 makes the rows wells and each image column a bag of that many of the
     well's sites (`!exp.bag`), drawn afresh for every training batch.
+    `select`, when present, holds the dataset block's row selections:
+    `hold_out`, `keep` and `drop`, each a dictionary from a column to the
+    values (strings, as the source's metadata writes them) it selects.
   }];
   let arguments = (ins StrAttr:$name, StrAttr:$source, DictionaryAttr:$params,
                        OptionalAttr<DictionaryAttr>:$augment,
                        DefaultValuedAttr<F64Attr, "0.0">:$val_fraction,
-                       DefaultValuedAttr<I64Attr, "1">:$bag);
+                       DefaultValuedAttr<I64Attr, "1">:$bag,
+                       OptionalAttr<DictionaryAttr>:$select);
   let results = (outs Exp_DatasetType:$result);
   let assemblyFormat = "$name $source $params attr-dict";
   let hasVerifier = 1;

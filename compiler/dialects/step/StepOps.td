@@ -428,11 +428,13 @@ def Step_SourceOp : Step_Op<"source"> {
   let description = [{
     `augment` (from `exp.dataset`) makes its image columns vary between
     training steps: nothing that reads them is hoisted out of the loop.
+    `select` carries `exp.dataset`'s row selections unchanged.
   }];
   let arguments = (ins StrAttr:$name, StrAttr:$kind, DictionaryAttr:$params,
                        OptionalAttr<DictionaryAttr>:$augment,
                        DefaultValuedAttr<F64Attr, "0.0">:$val_fraction,
-                       DefaultValuedAttr<I64Attr, "1">:$bag);
+                       DefaultValuedAttr<I64Attr, "1">:$bag,
+                       OptionalAttr<DictionaryAttr>:$select);
   let assemblyFormat = "$name $kind $params attr-dict";
 }
 

@@ -13,8 +13,8 @@ PACKAGES=(
   # runtime: LibTorch (CPU) with the OpenMP OpenBLAS (reference BLAS makes GEMM ~30x slower)
   libtorch-dev libopenblas0-openmp
   # data preparation: CSV (libcsv), PNG (libspng), TIFF (libtiff), SQLite profiles,
-  # zip/tar archives (.npz sites, WebDataset shards)
-  libcsv-dev libspng-dev libtiff-dev libsqlite3-dev libarchive-dev
+  # zip/tar archives (.npz sites, WebDataset shards), JPEG 2000 (OpenJPEG), AnnData (HDF5)
+  libcsv-dev libspng-dev libtiff-dev libsqlite3-dev libarchive-dev libopenjp2-7-dev libhdf5-dev
   # fuzzing the front end: clang with libFuzzer, ASan and UBSan
   clang libclang-rt-14-dev
   # shared

@@ -3,7 +3,9 @@
 // load_data CSVs and 16-bit TIFFs; each with ground_truth.json.
 #include "data/SimulatedRender.h"
 #include "data/SimulatedScreen.h"
+#include "data/Random.h"
 #include "prep/Csv.h"
+#include "prep/H5ad.h"
 #include "prep/Image.h"
 #include "prep/Readers.h"
 #include "record/Json.h"
@@ -14,6 +16,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <random>
 
 namespace exprt {
 namespace fs = std::filesystem;
@@ -78,10 +81,46 @@ Image plane(const Rendered &r, size_t i, int64_t c, int bits) {
   return img;
 }
 
+// Single-cell RNA counts of each line (the .h5ad a transcriptome study
+// publishes): cells drawn from the line's expression with a per-cell
+// library size, as CSR counts over the screen's genes and background genes.
+Status writeCellLineCounts(const Rendered &r, const fs::path &path) {
+  const Biology &bio = r.bio;
+  constexpr int64_t kCellsPerLine = 40;
+  std::mt19937_64 rng(splitmix64(r.p.seed, "transcriptome"));
+  std::normal_distribution<double> n01(0.0, 1.0);
+  AnnData a;
+  for (const SimGene &g : bio.genes)
+    a.varNames.push_back(g.symbol);
+  a.varNames.insert(a.varNames.end(), bio.backgroundGenes.begin(), bio.backgroundGenes.end());
+  a.vars = static_cast<int64_t>(a.varNames.size());
+  a.obs = kCellsPerLine * static_cast<int64_t>(bio.lines.size());
+  a.sparse = true;
+  a.indptr.push_back(0);
+  std::vector<std::string> lineOf;
+  for (size_t l = 0; l < bio.lines.size(); ++l)
+    for (int64_t c = 0; c < kCellsPerLine; ++c) {
+      a.obsNames.push_back(bio.lines[l].name + format("-c%03lld", c + 1));
+      lineOf.push_back(bio.lines[l].name);
+      const double library = std::exp(0.3 * n01(rng));
+      for (int64_t g = 0; g < a.vars; ++g) {
+        std::poisson_distribution<int> counts(library * std::exp(bio.logExpression[l * a.vars + g]));
+        if (int n = counts(rng); n > 0) {
+          a.data.push_back(static_cast<float>(n));
+          a.indices.push_back(static_cast<int32_t>(g));
+        }
+      }
+      a.indptr.push_back(static_cast<int64_t>(a.data.size()));
+    }
+  a.obsColumns.emplace_back("cell_line", std::move(lineOf));
+  return writeH5ad(path.string(), a);
+}
+
 // The side information a real study brings from elsewhere, in its real
 // formats under side/: STRING protein.links and protein.info, Hetionet
 // nodes and edges (genes, the modules as pathways, compounds and their
-// targets), and an embedding table of the cell lines' transcriptomes.
+// targets), and the cell lines' transcriptomes: single-cell counts (.h5ad)
+// and an embedding table.
 Status writeSide(const Rendered &r, const fs::path &dir) {
   const Biology &bio = r.bio;
   if (Status s = makeDirectory(dir / "side"); !s)
@@ -134,7 +173,9 @@ Status writeSide(const Rendered &r, const fs::path &dir) {
     for (double z : line.embedding)
       table.back().push_back(std::to_string(z));
   }
-  return writeCsv((dir / "side" / "cell_lines.csv").string(), header, table);
+  if (Status s = writeCsv((dir / "side" / "cell_lines.csv").string(), header, table); !s)
+    return s;
+  return writeCellLineCounts(r, dir / "side" / "cell_lines.h5ad");
 }
 
 // The ground truth the images were rendered from; `names[k]` is how the
@@ -191,7 +232,8 @@ Status writeTruth(const nlohmann::json &json, const Rendered &r, const std::vect
                    {"string_info", "side/string.protein.info.txt.gz"},
                    {"hetionet_nodes", "side/hetionet-nodes.tsv"},
                    {"hetionet_edges", "side/hetionet-edges.sif.gz"},
-                   {"cell_line_embeddings", "side/cell_lines.csv"}};
+                   {"cell_line_embeddings", "side/cell_lines.csv"},
+                   {"cell_line_counts", "side/cell_lines.h5ad"}};
   return writeFileAtomic((dir / "ground_truth.json").string(), truth.dump(1) + "\n");
 }
 

@@ -4,6 +4,7 @@
 // layout, and real files from ../shared/data where they are present.
 #include "data/SimulatedScreen.h"
 #include "prep/Csv.h"
+#include "prep/H5ad.h"
 #include "prep/Image.h"
 #include "prep/Pack.h"
 #include "prep/Profiles.h"
@@ -591,4 +592,55 @@ TEST_CASE("rxrx19a: metadata with conditions, treatments and SMILES; 5 PNG chann
   CHECK(packImages(index, po, p).message() ==
         (plate / "B02_s1_w4.png").string() + ": missing (channel 4 of the site at " +
             (d / "metadata.csv").string() + ":3)");
+}
+
+TEST_CASE("h5ad: dense and CSR X with obs/var columns round-trip exactly; damaged files are errors") {
+  fs::path d = scratch("h5ad");
+  fs::create_directories(d);
+  AnnData dense;
+  dense.obs = 3;
+  dense.vars = 4;
+  dense.dense = {0, 1.5f, 2, 0, 3, 0, 0, 4.25f, 0, 0, 5, 6};
+  dense.obsNames = {"cell-1", "cell-2", "cell-3"};
+  dense.varNames = {"GENE1", "GENE2", "GENE3", "GENE \"4\""};
+  dense.obsColumns = {{"cell_line", {"HUVEC", "U2OS", "HUVEC"}}, {"batch", {"b1", "b1", "b2"}}};
+  AnnData sparse = dense;
+  sparse.dense.clear();
+  sparse.sparse = true;
+  sparse.data = {1.5f, 2, 3, 4.25f, 5, 6};
+  sparse.indices = {1, 2, 0, 3, 2, 3};
+  sparse.indptr = {0, 2, 4, 6};
+  for (const AnnData *a : {&dense, &sparse}) {
+    fs::path file = d / (a->sparse ? "sparse.h5ad" : "dense.h5ad");
+    REQUIRE(writeH5ad(file.string(), *a).isOk());
+    AnnData back;
+    REQUIRE(readH5ad(file.string(), back).isOk());
+    CHECK(back.obs == 3);
+    CHECK(back.vars == 4);
+    CHECK(back.sparse == a->sparse);
+    CHECK(back.dense == a->dense);
+    CHECK(back.data == a->data);
+    CHECK(back.indices == a->indices);
+    CHECK(back.indptr == a->indptr);
+    CHECK(back.obsNames == a->obsNames);
+    CHECK(back.varNames == a->varNames);
+    CHECK(back.obsColumns == a->obsColumns);
+    CHECK(back.varColumns.empty());
+  }
+  // Truncated, not HDF5 at all, missing, and inconsistent before writing.
+  fs::path cut = d / "cut.h5ad";
+  fs::copy_file(d / "sparse.h5ad", cut);
+  fs::resize_file(cut, fs::file_size(cut) / 2);
+  AnnData back;
+  Status s = readH5ad(cut.string(), back);
+  CHECK(!s);
+  CHECK(s.message().rfind(cut.string() + ": ", 0) == 0);
+  std::ofstream(d / "text.h5ad") << "cell_line,z0\nHUVEC,1\n";
+  CHECK(readH5ad((d / "text.h5ad").string(), back).message().find("not an HDF5 file") != std::string::npos);
+  CHECK(readH5ad((d / "none.h5ad").string(), back).message().find("missing") != std::string::npos);
+  AnnData wrong = sparse;
+  wrong.indptr.pop_back();
+  CHECK(writeH5ad((d / "wrong.h5ad").string(), wrong).message().find("inconsistent") != std::string::npos);
+  CHECK(!fs::exists(d / "wrong.h5ad"));
+  fs::remove_all(d);
 }

@@ -5,6 +5,7 @@
 #include "data/SimulatedRender.h"
 #include "data/SimulatedScreen.h"
 #include "prep/Csv.h"
+#include "prep/H5ad.h"
 #include "prep/Readers.h"
 
 #include <doctest/doctest.h>
@@ -188,6 +189,23 @@ TEST_CASE("simulated side information: STRING, Hetionet and the cell-line table 
   CHECK(lines.header.size() == 9); // cell_line, z0..z7
   CHECK(lines.rows.size() == 2);
   CHECK(lines.rows[1][0] == "SIMB");
+  // Single-cell counts: pseudo-bulk log expression follows each line's truth.
+  AnnData counts;
+  REQUIRE(readH5ad((d / "side/cell_lines.h5ad").string(), counts).isOk());
+  CHECK(counts.obs == 80);
+  CHECK(counts.vars == 30 + 64);
+  CHECK(counts.sparse);
+  CHECK(counts.obsColumns.at(0).first == "cell_line");
+  for (int64_t l = 0; l < 2; ++l) {
+    std::vector<double> mean(counts.vars, 0.0);
+    for (int64_t c = 40 * l; c < 40 * (l + 1); ++c)
+      for (int64_t k = counts.indptr[c]; k < counts.indptr[c + 1]; ++k)
+        mean[counts.indices[k]] += counts.data[k] / 40.0;
+    double err = 0;
+    for (int64_t g = 0; g < counts.vars; ++g)
+      err += std::abs(std::log(mean[g] + 1e-3) - r.bio.logExpression[l * counts.vars + g]) / counts.vars;
+    CHECK(err < 0.2);
+  }
   REQUIRE(readCsv((d / "side/sirna_genes.csv").string(), sirnas).isOk());
   CHECK(sirnas.rows.size() == 30);
   // The images' metadata names the lines and the siRNAs' genes.

@@ -23,12 +23,21 @@ namespace {
 // the same parameters are not reused.
 constexpr const char *kSimulatorVersion = "exp-simulated-screen/4";
 
-// The simulated screen in the format it names: RxRx1's (default) or JUMP's.
-bool jumpFormat(const nlohmann::json &params) {
-  return params.value("format", std::string("rxrx1")) == "jump";
-}
+// The simulated screen in the format it names: RxRx1's (default), JUMP's
+// or RxRx3-core's.
+std::string screenFormat(const nlohmann::json &params) { return params.value("format", std::string("rxrx1")); }
 Status writeSimulated(const nlohmann::json &params, const std::string &dir) {
-  return jumpFormat(params) ? writeSimulatedScreenJump(params, dir) : writeSimulatedScreen(params, dir);
+  const std::string format = screenFormat(params);
+  return format == "jump"         ? writeSimulatedScreenJump(params, dir)
+         : format == "rxrx3_core" ? writeSimulatedScreenRxrx3(params, dir)
+                                  : writeSimulatedScreen(params, dir);
+}
+Status readSimulated(const nlohmann::json &params, const std::string &dir, SiteIndex &index) {
+  const std::string format = screenFormat(params);
+  const int64_t channels = params.value("channels", int64_t(3));
+  return format == "jump"         ? readJump(dir, channels, index)
+         : format == "rxrx3_core" ? readRxrx3Core(dir, index)
+                                  : readRxrx1(dir, channels, index);
 }
 
 // A directory removed when it goes out of scope (screens simulated without
@@ -276,8 +285,7 @@ Status loadScreen(const Plan &plan, const DataOptions &o, Screen &screen, std::s
   for (int attempt = 0;; ++attempt) {
     if (Status s = simulatedScreenDir(params, o, temp, dir, reused); !s)
       return s;
-    const int64_t channels = params.value("channels", int64_t(3));
-    Status s = jumpFormat(params) ? readJump(dir, channels, index) : readRxrx1(dir, channels, index);
+    Status s = readSimulated(params, dir, index);
     if (s) { // a selection that fails is the .exp's fault, not the cache's
       if (Status selected = selectSites(plan, index); !selected)
         return selected;
@@ -294,7 +302,9 @@ Status loadScreen(const Plan &plan, const DataOptions &o, Screen &screen, std::s
     fs::remove_all(dir, ec);
   }
   description = std::string("simulated screen") + (reused ? " (cached)" : "") + " in " + dir +
-                (jumpFormat(params) ? " (JUMP layout)" : "");
+                (screenFormat(params) == "jump"         ? " (JUMP layout)"
+                 : screenFormat(params) == "rxrx3_core" ? " (RxRx3-core layout)"
+                                                        : "");
   if (Status s = buildScreen(index, packed, screen); !s)
     return s;
   int64_t lines = 0;

@@ -92,6 +92,12 @@ Status writeSimulatedScreen(const nlohmann::json &params, const std::string &dir
 // Harmony names them (docs/data.md).
 Status writeSimulatedScreenJump(const nlohmann::json &params, const std::string &dir);
 
+// The same in RxRx3-core's layout: metadata_rxrx3_core.csv (with a `split`
+// column) and one WebDataset tar shard per experiment of lossless 8-bit
+// JPEG 2000 channels; 6 channels, one site per well; knock-downs and
+// compounds together, several cell lines.
+Status writeSimulatedScreenRxrx3(const nlohmann::json &params, const std::string &dir);
+
 // pairing = "micon" over a screen's splits (see Screen::paired).
 void pairSites(Screen &screen);
 

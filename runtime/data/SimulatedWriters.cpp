@@ -5,7 +5,9 @@
 #include "data/SimulatedScreen.h"
 #include "data/Random.h"
 #include "prep/Csv.h"
+#include "prep/Archive.h"
 #include "prep/H5ad.h"
+#include "prep/Jpeg2000.h"
 #include "prep/Image.h"
 #include "prep/Readers.h"
 #include "record/Json.h"
@@ -14,6 +16,7 @@
 
 #include <cstdio>
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -376,6 +379,61 @@ Status writeSimulatedScreenJump(const nlohmann::json &json, const std::string &d
   std::vector<std::string> names;
   for (int64_t k = 0; k <= p.perturbations; ++k)
     names.push_back(jcp(k));
+  return writeTruth(json, r, names, root);
+}
+
+Status writeSimulatedScreenRxrx3(const nlohmann::json &json, const std::string &dir) {
+  Rendered r;
+  int64_t plateWells = 0;
+  if (Status s = renderForDisk(json, r, plateWells); !s)
+    return s;
+  const Params &p = r.p;
+  if (p.channels != 6)
+    return Status::error("simulated_screen: RxRx3-core's layout has 6 channels; asked for " +
+                         std::to_string(p.channels));
+  if (p.sites != 1)
+    return Status::error("simulated_screen: RxRx3-core's layout has one site per well; asked for " +
+                         std::to_string(p.sites));
+  const fs::path root(dir);
+  if (Status s = makeDirectory(root / "shards"); !s)
+    return s;
+  const int64_t knockdowns = p.perturbations - p.compounds;
+  std::vector<std::string> names{"EMPTY_control"};
+  for (int64_t k = 1; k <= p.perturbations; ++k)
+    names.push_back(k <= knockdowns ? r.bio.genes[k - 1].symbol + "_1" : r.bio.compounds[k - 1 - knockdowns].name);
+  std::vector<std::vector<std::string>> rows;
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> shards; // experiment -> members
+  for (size_t i = 0; i < r.pert.size(); ++i) {
+    // Four plates of a line to an experiment, one shard per experiment.
+    const int64_t pl = r.plateOf[i], j = pl / p.cellLines, k = r.pert[i];
+    const std::string &cellType = r.bio.lines[r.lineOf[i]].name;
+    std::string experiment = cellType + format("-%03lld", j / 4 + 1);
+    for (char &ch : experiment)
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const std::string plate = std::to_string(j % 4 + 1), address = wellName(r.wellInPlate[i], plateWells);
+    const bool compound = k > knockdowns;
+    const SimCompound *cpd = compound ? &r.bio.compounds[k - 1 - knockdowns] : nullptr;
+    rows.push_back({experiment + "_" + plate + "_" + address, experiment, plate, address,
+                    k == 0 ? "EMPTY_control" : compound ? "" : r.bio.genes[k - 1].symbol, names[k],
+                    compound ? cpd->smiles : "", compound ? "1.0" : "", compound ? "COMPOUND" : "CRISPR", cellType,
+                    r.heldOut[i] ? "test" : "train"});
+    for (int64_t c = 0; c < 6; ++c) {
+      std::string bytes;
+      if (Status s = encodeJpeg2000(plane(r, i, c, 8), bytes); !s)
+        return s;
+      shards[experiment].push_back(
+          {experiment + "/Plate" + plate + "/" + address + "_s1_" + std::to_string(c + 1) + ".jp2", std::move(bytes)});
+    }
+  }
+  for (const auto &[experiment, members] : shards)
+    if (Status s = writeTar((root / "shards" / (experiment + ".tar")).string(), members); !s)
+      return s;
+  if (Status s = writeCsv((root / "metadata_rxrx3_core.csv").string(),
+                          {"well_id", "experiment_name", "plate", "address", "gene", "treatment", "SMILES",
+                           "concentration", "perturbation_type", "cell_type", "split"},
+                          rows);
+      !s)
+    return s;
   return writeTruth(json, r, names, root);
 }
 

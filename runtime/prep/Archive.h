@@ -6,6 +6,8 @@
 
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace exprt {
 
@@ -14,5 +16,12 @@ namespace exprt {
 // naming the archive and the entry it was reading.
 Status readArchive(const std::string &path,
                    const std::function<bool(const std::string &name, const std::string &bytes)> &visit);
+
+// Calls `visit(name)` for each regular file, skipping the data (an index of
+// a WebDataset shard).
+Status listArchive(const std::string &path, const std::function<void(const std::string &name)> &visit);
+
+// Writes `entries` (name -> bytes) as a tar file, atomically.
+Status writeTar(const std::string &path, const std::vector<std::pair<std::string, std::string>> &entries);
 
 } // namespace exprt

@@ -1,5 +1,7 @@
 #include "prep/Image.h"
 
+#include "prep/Jpeg2000.h"
+
 #include "prep/Npy.h"
 #include "record/Json.h"
 
@@ -39,6 +41,10 @@ Status readPng(const std::string &path, Image &image) {
   std::string bytes;
   if (!readFile(path, bytes))
     return Status::error(path + ": cannot open");
+  return decodePng(bytes, path, image);
+}
+
+Status decodePng(const std::string &bytes, const std::string &path, Image &image) {
   std::unique_ptr<spng_ctx, void (*)(spng_ctx *)> ctx(spng_ctx_new(0), spng_ctx_free);
   auto fail = [&](int rc) { return Status::error(path + ": not a readable PNG: " + spng_strerror(rc)); };
   spng_set_image_limits(ctx.get(), 1 << 16, 1 << 16);
@@ -211,17 +217,39 @@ Status readNpzImage(const std::string &path, Image &image) {
   return Status::ok();
 }
 
-Status readImage(const std::string &path, Image &image) {
+namespace {
+std::string lowerExtension(const std::string &path) {
   std::string ext = std::filesystem::path(path).extension().string();
   for (char &c : ext)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext;
+}
+} // namespace
+
+Status readImage(const std::string &path, Image &image) {
+  const std::string ext = lowerExtension(path);
   if (ext == ".png")
     return readPng(path, image);
   if (ext == ".tif" || ext == ".tiff")
     return readTiff(path, image);
   if (ext == ".npz")
     return readNpzImage(path, image);
-  return Status::error(path + ": unknown image format `" + ext + "`; expected .png, .tif or .npz");
+  if (ext == ".jp2" || ext == ".j2k") {
+    std::string bytes;
+    if (!readFile(path, bytes))
+      return Status::error(path + ": cannot open");
+    return decodeJpeg2000(bytes, path, image);
+  }
+  return Status::error(path + ": unknown image format `" + ext + "`; expected .png, .tif, .npz or .jp2");
+}
+
+Status decodeImage(const std::string &bytes, const std::string &name, Image &image) {
+  const std::string ext = lowerExtension(name);
+  if (ext == ".png")
+    return decodePng(bytes, name, image);
+  if (ext == ".jp2" || ext == ".j2k")
+    return decodeJpeg2000(bytes, name, image);
+  return Status::error(name + ": unknown image format `" + ext + "` in an archive; expected .png or .jp2");
 }
 
 } // namespace exprt

@@ -1,5 +1,6 @@
 // Decoding and encoding the image files of screens: PNG through libspng,
-// TIFF through libtiff, NumPy .npz through libarchive, 8 or 16 bits per sample, one or more samples per
+// TIFF through libtiff, NumPy .npz through libarchive, JPEG 2000 through
+// OpenJPEG (prep/Jpeg2000.h), 8 or 16 bits per sample, one or more samples per
 // pixel. Every failure (a missing, truncated or corrupt file, an unsupported
 // layout) is a Status naming the file.
 #pragma once
@@ -24,12 +25,16 @@ struct Image {
 };
 
 Status readPng(const std::string &path, Image &image);
+// The same from the file's bytes (an archive member); `name` is for messages.
+Status decodePng(const std::string &bytes, const std::string &name, Image &image);
 Status readTiff(const std::string &path, Image &image);
 // A NumPy .npz holding array `sample`, height x width x channels, uint8 or
 // uint16 (the Bray 2017 sites as CLOOME preprocessed them).
 Status readNpzImage(const std::string &path, Image &image);
-// By extension: .png, .tif/.tiff, .npz.
+// By extension: .png, .tif/.tiff, .npz, .jp2/.j2k.
 Status readImage(const std::string &path, Image &image);
+// An archive member's bytes by its name's extension: .png, .jp2/.j2k.
+Status decodeImage(const std::string &bytes, const std::string &name, Image &image);
 
 // Writes a single-channel 8- or 16-bit image atomically.
 Status writePng(const std::string &path, const Image &image);

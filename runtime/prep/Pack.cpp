@@ -1,5 +1,6 @@
 #include "prep/Pack.h"
 
+#include "prep/Archive.h"
 #include "prep/Image.h"
 #include "prep/Workers.h"
 #include "record/SafeTensors.h"
@@ -13,7 +14,10 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <mutex>
+#include <unordered_map>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -36,8 +40,9 @@ Status inputsKey(const SiteIndex &index, const PackOptions &o, std::string &key)
   for (size_t s = 0; s < index.size(); ++s)
     for (size_t c = 0; c < index.files[s].size(); ++c) {
       const std::string &f = index.files[s][c];
+      const std::string onDisk = f.substr(0, f.find(kMemberSeparator)); // an archive member: its archive
       struct stat st;
-      if (::stat(f.c_str(), &st) != 0)
+      if (::stat(onDisk.c_str(), &st) != 0)
         return Status::error(f + ": missing (" +
                              (index.channelsPerFile == 1 ? "channel " + std::to_string(c + 1) + " of " : "") +
                              "the site at " + index.where[s] + ")");
@@ -49,14 +54,11 @@ Status inputsKey(const SiteIndex &index, const PackOptions &o, std::string &key)
   return Status::ok();
 }
 
-// One image file as [k, size, size] float32 in [0, 1] (k: its channels,
+// One decoded image as [k, size, size] float32 in [0, 1] (k: its channels,
 // `expected` of them): the centred square, resized (area averaging when
 // shrinking, bilinear when enlarging).
-Status decodeFile(const std::string &path, int64_t size, int64_t expected, torch::Tensor &out,
-                  int &bits) {
-  Image img;
-  if (Status s = readImage(path, img); !s)
-    return s;
+Status fitImage(const Image &img, const std::string &path, int64_t size, int64_t expected, torch::Tensor &out,
+                int &bits) {
   if (img.channels != expected)
     return Status::error(path + ": " + std::to_string(img.channels) + " channels; expected " +
                          std::to_string(expected) + (expected == 1 ? " (one channel per file)" : ""));
@@ -73,6 +75,31 @@ Status decodeFile(const std::string &path, int64_t size, int64_t expected, torch
   }
   out = t.clamp(0, 1);
   return Status::ok();
+}
+
+// The same from a file, or from an archive member ("ARCHIVE!/MEMBER",
+// found by reading the archive up to it).
+Status decodeFile(const std::string &path, int64_t size, int64_t expected, torch::Tensor &out, int &bits) {
+  Image img;
+  const size_t sep = path.find(kMemberSeparator);
+  if (sep == std::string::npos) {
+    if (Status s = readImage(path, img); !s)
+      return s;
+    return fitImage(img, path, size, expected, out, bits);
+  }
+  const std::string archive = path.substr(0, sep), member = path.substr(sep + 2);
+  Status decoded = Status::error(path + ": missing (no such member in " + archive + ")");
+  Status read = readArchive(archive, [&](const std::string &name, const std::string &bytes) {
+    if (name != member)
+      return true;
+    decoded = decodeImage(bytes, path, img);
+    return false;
+  });
+  if (!read)
+    return read;
+  if (!decoded)
+    return decoded;
+  return fitImage(img, path, size, expected, out, bits);
 }
 
 // The packed file under construction: a safetensors file of its final
@@ -136,51 +163,119 @@ Status decodeInto(const SiteIndex &index, const PackOptions &o, const std::strin
   std::mutex statsMutex;
   std::atomic<bool> failed{false};
   std::atomic<int64_t> next{0};
-  auto work = [&] {
-    torch::NoGradGuard noGrad;
-    std::vector<double> mySum(C, 0.0), mySquares(C, 0.0);
-    for (int64_t s; (s = next++) < n && !failed;) {
-      for (size_t fi = 0; fi < index.files[s].size(); ++fi) {
-        torch::Tensor planes;
-        int fileBits = 8;
-        Status st = Status::ok();
-        try { // a worker's exception would end the process
-          st = decodeFile(index.files[s][fi], S, k, planes, fileBits);
-          if (st && fileBits != bits)
-            st = Status::error(index.files[s][fi] + ": " + std::to_string(fileBits) +
-                               "-bit, but the dataset's first image is " + std::to_string(bits) +
-                               "-bit; a dataset packs one bit depth");
-        } catch (const std::exception &e) {
-          st = Status::error(index.files[s][fi] + ": cannot decode: " + e.what());
-        }
-        if (!st) {
-          errors[s] = Status::error(st.message() + " (" +
-                                    (k == 1 ? "channel " + std::to_string(fi + 1) + " of " : "") +
-                                    "the site at " + index.where[s] + ")");
-          failed = true;
-          break;
-        }
-        // Stored as U8 (x 255, rounded) or F16; statistics of what is stored.
-        torch::Tensor stored = bits == 8 ? planes.mul(255.0).round_().to(torch::kUInt8)
-                                         : planes.to(torch::kFloat16);
-        torch::Tensor unit = bits == 8 ? stored.to(torch::kFloat64).div_(255.0) : stored.to(torch::kFloat64);
-        torch::Tensor ps = unit.sum({1, 2}), pq = unit.square().sum({1, 2});
-        const int64_t c0 = static_cast<int64_t>(fi) * k;
-        for (int64_t c = 0; c < k; ++c) {
-          mySum[c0 + c] += ps[c].item<double>();
-          mySquares[c0 + c] += pq[c].item<double>();
-        }
-        std::memcpy(pixels + (static_cast<size_t>(s * C + c0) * plane) * es, stored.data_ptr(),
-                    static_cast<size_t>(k) * plane * es);
-      }
+  // Decodes file `fi` of site `s` (`decode` fills the planes) into its slot,
+  // adding its statistics to a worker's sums; false once anything failed.
+  auto store = [&](int64_t s, size_t fi, const std::function<Status(torch::Tensor &, int &)> &decode,
+                   std::vector<double> &mySum, std::vector<double> &mySquares) {
+    torch::Tensor planes;
+    int fileBits = 8;
+    Status st = Status::ok();
+    try { // a worker's exception would end the process
+      st = decode(planes, fileBits);
+      if (st && fileBits != bits)
+        st = Status::error(index.files[s][fi] + ": " + std::to_string(fileBits) +
+                           "-bit, but the dataset's first image is " + std::to_string(bits) +
+                           "-bit; a dataset packs one bit depth");
+    } catch (const std::exception &e) {
+      st = Status::error(index.files[s][fi] + ": cannot decode: " + e.what());
     }
+    if (!st) {
+      errors[s] = Status::error(st.message() + " (" + (k == 1 ? "channel " + std::to_string(fi + 1) + " of " : "") +
+                                "the site at " + index.where[s] + ")");
+      failed = true;
+      return false;
+    }
+    // Stored as U8 (x 255, rounded) or F16; statistics of what is stored.
+    torch::Tensor stored = bits == 8 ? planes.mul(255.0).round_().to(torch::kUInt8) : planes.to(torch::kFloat16);
+    torch::Tensor unit = bits == 8 ? stored.to(torch::kFloat64).div_(255.0) : stored.to(torch::kFloat64);
+    torch::Tensor ps = unit.sum({1, 2}), pq = unit.square().sum({1, 2});
+    const int64_t c0 = static_cast<int64_t>(fi) * k;
+    for (int64_t c = 0; c < k; ++c) {
+      mySum[c0 + c] += ps[c].item<double>();
+      mySquares[c0 + c] += pq[c].item<double>();
+    }
+    std::memcpy(pixels + (static_cast<size_t>(s * C + c0) * plane) * es, stored.data_ptr(),
+                static_cast<size_t>(k) * plane * es);
+    return !failed;
+  };
+  auto addStats = [&](const std::vector<double> &mySum, const std::vector<double> &mySquares) {
     std::lock_guard<std::mutex> lock(statsMutex);
     for (int64_t c = 0; c < C; ++c) {
       sum[c] += mySum[c];
       squares[c] += mySquares[c];
     }
   };
+  // Archive members (WebDataset shards) are read shard by shard, each once,
+  // in stored order; plain files site by site.
+  std::map<std::string, std::unordered_map<std::string, std::vector<std::pair<int64_t, size_t>>>> shards;
+  for (int64_t s = 0; s < n; ++s)
+    for (size_t fi = 0; fi < index.files[s].size(); ++fi) {
+      const std::string &f = index.files[s][fi];
+      if (size_t sep = f.find(kMemberSeparator); sep != std::string::npos)
+        shards[f.substr(0, sep)][f.substr(sep + 2)].push_back({s, fi});
+    }
+  std::vector<std::string> shardList;
+  for (const auto &[shard, members] : shards)
+    shardList.push_back(shard);
+  std::vector<Status> shardErrors(shardList.size(), Status::ok());
+  std::vector<std::vector<bool>> seen(static_cast<size_t>(n));
+  for (int64_t s = 0; s < n; ++s)
+    seen[s].assign(index.files[s].size(), false);
+  auto work = [&] {
+    torch::NoGradGuard noGrad;
+    std::vector<double> mySum(C, 0.0), mySquares(C, 0.0);
+    if (!shardList.empty()) {
+      for (int64_t i; (i = next++) < static_cast<int64_t>(shardList.size()) && !failed;) {
+        const auto &members = shards.at(shardList[i]);
+        shardErrors[i] = readArchive(shardList[i], [&](const std::string &name, const std::string &bytes) {
+          auto it = members.find(name);
+          if (it == members.end())
+            return true;
+          for (auto [s, fi] : it->second) {
+            seen[s][fi] = true;
+            auto decode = [&](torch::Tensor &planes, int &fileBits) {
+              Image img;
+              if (Status st = decodeImage(bytes, index.files[s][fi], img); !st)
+                return st;
+              return fitImage(img, index.files[s][fi], S, k, planes, fileBits);
+            };
+            if (!store(s, fi, decode, mySum, mySquares))
+              return false;
+          }
+          return true;
+        });
+        if (!shardErrors[i])
+          failed = true;
+      }
+    } else {
+      for (int64_t s; (s = next++) < n && !failed;)
+        for (size_t fi = 0; fi < index.files[s].size(); ++fi) {
+          auto decode = [&](torch::Tensor &planes, int &fileBits) {
+            return decodeFile(index.files[s][fi], S, k, planes, fileBits);
+          };
+          if (!store(s, fi, decode, mySum, mySquares))
+            break;
+        }
+    }
+    addStats(mySum, mySquares);
+  };
   runWorkers(o.threads, work);
+  for (const Status &e : shardErrors)
+    if (!e) {
+      ::unlink(path.c_str());
+      return e;
+    }
+  if (!shardList.empty() && !failed)
+    for (int64_t s = 0; s < n; ++s)
+      for (size_t fi = 0; fi < seen[s].size(); ++fi)
+        if (!seen[s][fi]) {
+          const std::string &f = index.files[s][fi];
+          ::unlink(path.c_str());
+          return Status::error(f.substr(0, f.find(kMemberSeparator)) + ": no member `" +
+                               f.substr(f.find(kMemberSeparator) + 2) + "` (" +
+                               (k == 1 ? "channel " + std::to_string(fi + 1) + " of " : "") + "the site at " +
+                               index.where[s] + ")");
+        }
   for (const Status &e : errors) // the first failure in site order
     if (!e) {
       ::unlink(path.c_str());

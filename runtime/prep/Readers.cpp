@@ -1,7 +1,9 @@
 #include "prep/Readers.h"
 
+#include "prep/Archive.h"
 #include "prep/Csv.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <tuple>
@@ -60,6 +62,84 @@ Status readRxrx1(const std::string &root, int64_t channels, SiteIndex &index) {
   }
   if (index.size() == 0)
     return Status::error(t.path + ": no sites");
+  return Status::ok();
+}
+
+Status readRxrx3Core(const std::string &root, SiteIndex &index) {
+  index = SiteIndex();
+  fs::path table = fs::path(root) / "metadata_rxrx3_core.csv";
+  if (!fs::exists(table) && fs::exists(table.string() + ".gz"))
+    table += ".gz";
+  CsvTable t;
+  if (Status s = readCsv(table.string(), t); !s)
+    return s;
+  std::vector<int> c;
+  if (Status s = t.require({"well_id", "experiment_name", "plate", "address", "gene", "treatment", "SMILES",
+                            "concentration", "perturbation_type", "cell_type"},
+                           c);
+      !s)
+    return s;
+  enum { WellId, Experiment, Plate, Address, Gene, Treatment, Smiles, Concentration, Type, CellType };
+  const int split = t.column("split");
+  // Every shard's members by {experiment}/Plate{plate}/{file} (the last three
+  // components of the member's path).
+  std::map<std::string, std::string> member;
+  std::vector<std::string> shards;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_regular_file() && it->path().extension() == ".tar")
+      shards.push_back(it->path().string());
+  std::sort(shards.begin(), shards.end());
+  if (shards.empty())
+    return Status::error(root + ": no WebDataset shards (*.tar) under it");
+  for (const std::string &shard : shards)
+    if (Status s = listArchive(shard, [&](const std::string &name) {
+          fs::path p(name);
+          std::string key = p.parent_path().parent_path().filename().string() + "/" +
+                            p.parent_path().filename().string() + "/" + p.filename().string();
+          member.emplace(key, shard + kMemberSeparator + name);
+        });
+        !s)
+      return s;
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    const auto &row = t.rows[r];
+    const std::string &type = row[c[Type]];
+    if (type != "CRISPR" && type != "COMPOUND")
+      return Status::error(t.where(r) + ": `perturbation_type` is `" + type + "`; expected CRISPR or COMPOUND");
+    std::vector<std::string> files;
+    for (int k = 1; k <= 6; ++k) {
+      std::string key = row[c[Experiment]] + "/Plate" + row[c[Plate]] + "/" + row[c[Address]] + "_s1_" +
+                        std::to_string(k) + ".jp2";
+      auto it = member.find(key);
+      if (it == member.end())
+        return Status::error(t.where(r) + ": no shard under " + root + " holds `" + key + "` (channel " +
+                             std::to_string(k) + ")");
+      files.push_back(it->second);
+    }
+    index.files.push_back(std::move(files));
+    index.where.push_back(t.where(r));
+    const std::string &treatment = row[c[Treatment]], &gene = row[c[Gene]];
+    const bool control = treatment == "EMPTY_control" || treatment == "CRISPR_control" ||
+                         gene == "EMPTY_control" || gene == "CRISPR_control";
+    const std::string plate = row[c[Experiment]] + "/" + row[c[Plate]];
+    index.add("perturbation", control ? "control" : treatment);
+    index.add("control", control ? "1" : "0");
+    index.add("plate", plate);
+    index.add("well", row[c[WellId]]);
+    index.add("site", "1");
+    index.add("batch", row[c[Experiment]]);
+    index.add("gene", control ? "" : gene);
+    index.add("smiles", row[c[Smiles]]);
+    index.add("concentration", row[c[Concentration]]);
+    index.add("perturbation_type", control ? "control" : type == "CRISPR" ? "crispr" : "compound");
+    index.add("cell_type", row[c[CellType]]);
+    const std::string s = split < 0 ? "train" : row[split];
+    if (s != "train" && s != "test")
+      return Status::error(t.where(r) + ": `split` is `" + s + "`; expected train or test");
+    index.add("split", s);
+  }
+  if (index.size() == 0)
+    return Status::error(t.path + ": no wells");
   return Status::ok();
 }
 

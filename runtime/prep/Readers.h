@@ -25,6 +25,17 @@ Status readRxrx1(const std::string &root, int64_t channels, SiteIndex &index);
 // are the controls; `disease_condition` and `smiles` are kept.
 Status readRxrx19a(const std::string &root, SiteIndex &index);
 
+// RxRx3-core: `root`/metadata_rxrx3_core.csv(.gz) (well_id, experiment_name,
+// plate, address, gene, treatment, SMILES, concentration, perturbation_type,
+// cell_type; one site per well) and WebDataset tar shards anywhere under
+// `root` holding {experiment_name}/Plate{plate}/{address}_s1_{1..6}.jp2.
+// EMPTY_control and CRISPR_control wells are the controls; a perturbation is
+// its treatment. There is no split unless the table has a `split` column
+// (the simulated screen writes one); every site is `train` otherwise.
+// Files are "SHARD!/MEMBER" (kMemberSeparator); a well without a member
+// for a channel is an error naming the metadata line.
+Status readRxrx3Core(const std::string &root, SiteIndex &index);
+
 // A Cell Painting "load_data" CSV (JUMP, the Cell Painting Gallery):
 // Metadata_Plate, Metadata_Well, Metadata_Site and FileName_Orig{Channel} /
 // PathName_Orig{Channel} for each of `channels` (e.g. DNA, ER, RNA, AGP,

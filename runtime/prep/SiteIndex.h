@@ -9,6 +9,10 @@
 
 namespace exprt {
 
+// Separates an archive from a member in a file name, as in
+// "shard-000.tar!/compound-004/Plate1/AA02_s1_3.jp2" (WebDataset shards).
+constexpr const char *kMemberSeparator = "!/";
+
 struct SiteIndex {
   std::vector<std::vector<std::string>> files; // [site][file] image paths: one per channel,
   size_t channelsPerFile = 1;                  // or files holding several (Bray's .npz: 5)

@@ -177,3 +177,12 @@ p = exp_run("run", cpd, "--run-dir", os.path.join(work, "compounds"), "--threads
 if "replicates map" not in p.stdout:
     sys.exit(f"FAIL: the compound screen did not run:\n{p.stdout}\n{p.stderr}")
 print("compounds in JUMP's layout (simulate and run): ok")
+
+# RxRx3-core's layout: WebDataset tar shards of JPEG 2000 channels.
+rx3 = os.path.join(work, "rxrx3.exp")
+with open(rx3, "w") as f:
+    f.write(text.replace("sites = 2,", 'sites = 1, channels = 6, compounds = 4, cell_lines = 2, format = "rxrx3_core",'))
+p = exp_run("run", rx3, "--run-dir", os.path.join(work, "rxrx3"), "--threads", "2")
+if "(RxRx3-core layout)" not in p.stderr or "replicates map" not in p.stdout:
+    sys.exit(f"FAIL: the RxRx3-core-layout screen did not run:\n{p.stdout}\n{p.stderr}")
+print("simulated screen in RxRx3-core's layout (tar shards of JPEG 2000): ok")

@@ -4,8 +4,10 @@
 // information comes in, readable by the readers that read real files.
 #include "data/SimulatedRender.h"
 #include "data/SimulatedScreen.h"
+#include "prep/Archive.h"
 #include "prep/Csv.h"
 #include "prep/H5ad.h"
+#include "prep/Pack.h"
 #include "prep/Readers.h"
 
 #include <doctest/doctest.h>
@@ -15,6 +17,8 @@
 #include <fstream>
 #include <map>
 #include <set>
+
+#include <torch/torch.h>
 
 #include <unistd.h>
 
@@ -259,4 +263,58 @@ TEST_CASE("simulated JUMP screen with compounds: the reader joins SMILES and gen
     truth.insert(c.smiles);
   CHECK(smiles == truth);
   fs::remove_all(d);
+}
+
+TEST_CASE("simulated screen in RxRx3-core's layout: JPEG 2000 in tar shards packs as the PNGs do") {
+  // One site per well and 6 channels; lossless JPEG 2000 and 8-bit PNG of
+  // the same rendering pack to the same pixels.
+  nlohmann::json params = smallScreen({{"channels", 6}, {"cell_lines", 2}, {"format", "rxrx3_core"}});
+  fs::path d3 = scratch("rxrx3"), d1 = scratch("rxrx1");
+  REQUIRE(writeSimulatedScreenRxrx3(params, d3.string()).isOk());
+  REQUIRE(writeSimulatedScreen(params, d1.string()).isOk());
+  SiteIndex i3, i1;
+  REQUIRE(readRxrx3Core(d3.string(), i3).isOk());
+  REQUIRE(readRxrx1(d1.string(), 6, i1).isOk());
+  REQUIRE(i3.size() == i1.size());
+  CHECK(i3.files[0][0].find(".tar!/") != std::string::npos);
+  CHECK(i3.columns["cell_type"] == i1.columns["cell_type"]);
+  CHECK(i3.columns["split"] == i1.columns["split"]);
+  PackOptions po;
+  po.size = 16;
+  po.threads = 2;
+  PackedImages p3, p1;
+  REQUIRE(packImages(i3, po, p3).isOk());
+  REQUIRE(packImages(i1, po, p1).isOk());
+  CHECK(torch::equal(p3.images, p1.images));
+  // With compounds: SMILES and genes per well.
+  fs::remove_all(d3);
+  REQUIRE(writeSimulatedScreenRxrx3(smallScreen({{"channels", 6}, {"compounds", 10}}), d3.string()).isOk());
+  REQUIRE(readRxrx3Core(d3.string(), i3).isOk());
+  std::set<std::string> types(i3.columns["perturbation_type"].begin(), i3.columns["perturbation_type"].end());
+  CHECK(types == std::set<std::string>{"compound", "control", "crispr"});
+  // A corrupt member names the shard, the member and the metadata line; a
+  // missing member the metadata line; a truncated shard the shard.
+  std::vector<std::pair<std::string, std::string>> members;
+  fs::path shard = fs::directory_iterator(d3 / "shards")->path();
+  REQUIRE(readArchive(shard.string(), [&](const std::string &n, const std::string &b) {
+            members.push_back({n, b});
+            return true;
+          }).isOk());
+  members[2].second = members[2].second.substr(0, members[2].second.size() / 3);
+  REQUIRE(writeTar(shard.string(), members).isOk());
+  REQUIRE(readRxrx3Core(d3.string(), i3).isOk());
+  Status bad = packImages(i3, po, p3);
+  CHECK(bad.message().find(shard.string() + "!/" + members[2].first + ": not a readable JPEG 2000") !=
+        std::string::npos);
+  CHECK(bad.message().find("(channel 3 of the site at " + (d3 / "metadata_rxrx3_core.csv").string() + ":") !=
+        std::string::npos);
+  REQUIRE(writeTar(shard.string(), {members.begin() + 1, members.end()}).isOk());
+  Status missing = readRxrx3Core(d3.string(), i3);
+  CHECK(missing.message().find("metadata_rxrx3_core.csv:2: no shard under") != std::string::npos);
+  REQUIRE(writeTar(shard.string(), members).isOk());
+  fs::resize_file(shard, fs::file_size(shard) / 2 + 100);
+  Status cut = readRxrx3Core(d3.string(), i3);
+  CHECK_MESSAGE(cut.message().find(shard.string() + ": ") == 0, cut.message());
+  fs::remove_all(d3);
+  fs::remove_all(d1);
 }

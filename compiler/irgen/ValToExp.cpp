@@ -4,6 +4,7 @@
 
 #include "mlir/IR/Builders.h"
 
+#include <algorithm>
 #include <map>
 
 namespace expc {
@@ -95,7 +96,7 @@ private:
   void dataset(const Decl &d) {
     const DatasetInfo *info = sema_.dataset(d);
     const std::string &source = info->source->decl->name;
-    if (source != "simulated_screen" && source != "rxrx1") {
+    if (source != "simulated_screen" && !expd::isRealSource(source)) {
       unsupported(d.value->range, fmt::format("running data source `{}`", source));
       return;
     }
@@ -143,8 +144,8 @@ private:
       else if (t.modality == "images" && t.dims.size() == 4) // a bag of sites
         type = expd::BagType::get(&ctx_, t.dims[0],
                                   expd::ImagesType::get(&ctx_, t.dims[1], t.dims[2], t.dims[3]));
-      else if (t.modality == "labels" && t.dims.size() == 1)
-        type = expd::LabelsType::get(&ctx_, t.dims[0]);
+      else if (t.modality == "labels" && t.dims.size() == 1) // -1: counted when the data is read
+        type = expd::LabelsType::get(&ctx_, std::max<int64_t>(t.dims[0], 0));
       else
         return unsupported(v.origin, fmt::format("a column of type {}", t.describe()));
       return b_.create<expd::ColumnOp>(loc(v.origin), type, ds->second,

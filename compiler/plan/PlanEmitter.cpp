@@ -109,8 +109,11 @@ FailureOr<json> emitGraph(func::FuncOp f) {
     json input = {{"id", id(arg)}, {"shape", shapeOf(arg.getType())}, {"dtype", dtypeOf(arg.getType())}};
     auto features = f.getArgAttrOfType<FlatSymbolRefAttr>(i, step::kFeaturesAttr);
     auto output = f.getArgAttrOfType<IntegerAttr>(i, step::kOutputAttr);
-    if (auto column = f.getArgAttrOfType<StringAttr>(i, step::kColumnAttr))
+    if (auto column = f.getArgAttrOfType<StringAttr>(i, step::kColumnAttr)) {
       input["column"] = column.str();
+      if (auto classes = f.getArgAttrOfType<IntegerAttr>(i, step::kClassesAttr))
+        input["classes"] = classes.getInt();
+    }
     else if (features && output)
       input["features"] = {{"graph", features.getValue().str()}, {"output", output.getInt()}};
     else

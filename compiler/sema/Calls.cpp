@@ -163,7 +163,7 @@ ValPtr Sema::apply(const Decl &callee, int calleeModule, Bound bound, SourceRang
                    what(p), at(p)))
       ok = false;
     else
-      env.vars[p.name] = it->second;
+      env.vars[p.name] = refineClasses(*p.type, it->second, env, calleeModule);
   }
   // 3. Missing parameters: inferred from shapes, defaulted, or an error.
   for (const Param &p : callee.params) {

@@ -134,6 +134,9 @@ private:
   // Types.cpp: type patterns.
   bool checkValue(const ast::Expr &type, const ValPtr &v, Env &env, int module,
                   const std::string &what, SourceRange at, ValPtr &out);
+  // `v` with a class count the data would tell (`labels[?]`) taken from
+  // `type` when the call's bindings know it.
+  ValPtr refineClasses(const ast::Expr &type, const ValPtr &v, Env &env, int module);
   bool matchData(const ast::Expr &type, const Val &v, Env &env, int module,
                  std::vector<int64_t> *lead, const std::string &what, SourceRange at);
   ValPtr resultType(const ast::Expr &type, Env &env, int module, const std::vector<int64_t> &lead,

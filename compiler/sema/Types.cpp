@@ -150,8 +150,13 @@ bool Sema::checkConstraint(const ast::Param &p, const ValPtr &v, Env &env, int m
            (p.maxOpen ? x < hi->number() : x <= hi->number());
   };
   auto report = [&](const Val &x, SourceRange r) {
-    diags_.emit(diag::OutOfRange, r.valid() ? r : at, what, x.str(), describeRange(p, env, module))
-        .note(diag::ValueComesFrom, p.constraintRange, "the allowed range");
+    auto d = diags_.emit(diag::OutOfRange, r.valid() ? r : at, what, x.kind == VK::Int && x.i == kUnknownDim ? "?" : x.str(),
+                         describeRange(p, env, module));
+    d.note(diag::ValueComesFrom, p.constraintRange, "the allowed range");
+    if (x.kind == VK::Int && x.i == kUnknownDim) // inferred from a `labels` column of a real source
+      d.help(fmt::format("the data's class count is known only when it is read; give `{}` explicitly (an upper "
+                         "bound: the run checks that the data fits it)",
+                         p.name));
     return false;
   };
   if (v->isNumber())
@@ -265,6 +270,22 @@ bool Sema::checkValue(const Expr &type, const ValPtr &v, Env &env, int module,
   }
   diags_.emit(diag::NotAType, type.range, n);
   return false;
+}
+
+ValPtr Sema::refineClasses(const Expr &type, const ValPtr &v, Env &env, int module) {
+  // A labels column whose class count only the data knows (`labels[?]`),
+  // passed where `labels[k]` has k known (`EmbeddingTable(classes = 500)`),
+  // is seen inside as labels[k]: the table is sized by the declaration.
+  const DataType &t = v->type;
+  if (v->kind != VK::Data || t.modality != "labels" || t.dims.size() != 1 || t.dims[0] != kUnknownDim ||
+      type.kind != ExprKind::Index || type.operands.size() != 2 || head(type)->text != "labels")
+    return v;
+  int64_t want = kUnknownDim; // matchData evaluated the pattern already, so this cannot fail
+  if (!evalDim(*type.operands[1], env, module, want) || want == kUnknownDim)
+    return v;
+  auto refined = std::make_shared<Val>(*v);
+  refined->type.dims[0] = want;
+  return refined;
 }
 
 bool Sema::matchData(const Expr &type, const Val &v, Env &env, int module,

@@ -150,6 +150,8 @@ FailureOr<Value> GraphBuilder::column(expd::ColumnOp op) {
   BlockArgument arg = entry.addArgument(t, op.getLoc());
   func_.setType(b_.getFunctionType(entry.getArgumentTypes(), {}));
   func_.setArgAttr(arg.getArgNumber(), step::kColumnAttr, op.getColumnAttr());
+  if (auto labels = dyn_cast<expd::LabelsType>(op.getType()); labels && labels.getClasses() > 0)
+    func_.setArgAttr(arg.getArgNumber(), step::kClassesAttr, b_.getI64IntegerAttr(labels.getClasses()));
   return Value(arg);
 }
 
@@ -476,6 +478,9 @@ LogicalResult ExperimentLowering::run() {
       auto labels = enc ? dyn_cast<expd::LabelsType>(enc.getInput().getType()) : nullptr;
       if (!labels)
         return eval.emitOpError() << "needs candidates encoded from a labels column";
+      if (labels.getClasses() == 0)
+        return eval.emitOpError() << "needs candidates from a labels column with a declared class count "
+                                     "(this one is counted only when the data is read)";
       options.set("classes", mb.getI64IntegerAttr(labels.getClasses()));
       embedGraphs[eval.getInputs()[1]]->setAttr(step::kRowsAttr, mb.getStringAttr("classes"));
     }

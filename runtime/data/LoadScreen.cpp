@@ -111,16 +111,25 @@ torch::Tensor codes(const std::vector<std::string> &values, int64_t first, int64
   return torch::tensor(out, torch::kInt64);
 }
 
+// A source's declared columns (stdlib/std/data.exp) held by index columns
+// of another name; the rest are held under their own names.
+const std::map<std::string, std::string> &aliases(const std::string &kind) {
+  static const std::map<std::string, std::map<std::string, std::string>> kAliases = {
+      {"rxrx1", {{"sirna", "perturbation"}, {"experiment", "batch"}, {"plate", "plate_number"}}},
+      {"jump_cp", {{"compound", "perturbation"}}},
+      {"rxrx3_core", {{"treatment", "perturbation"}, {"experiment", "batch"}}},
+      {"rxrx19a", {{"treatment", "perturbation"}, {"experiment", "batch"}}}};
+  static const std::map<std::string, std::string> kNone;
+  auto it = kAliases.find(kind);
+  return it == kAliases.end() ? kNone : it->second;
+}
+
 // The index column that holds a source's declared column `name` (values as
 // its metadata writes them).
 std::string indexColumn(const std::string &kind, const std::string &name) {
-  if (kind == "rxrx1") {
-    static const std::map<std::string, std::string> kRxrx1 = {
-        {"sirna", "perturbation"}, {"experiment", "batch"}, {"plate", "plate_number"}};
-    if (auto it = kRxrx1.find(name); it != kRxrx1.end())
-      return it->second;
-  }
-  return name;
+  const auto &a = aliases(kind);
+  auto it = a.find(name);
+  return it == a.end() ? name : it->second;
 }
 
 // The dataset block's row selections on `index`: rows that match every
@@ -211,7 +220,8 @@ Status buildScreen(const SiteIndex &index, PackedImages &packed, Screen &screen)
       screen.evalSites.push_back(static_cast<int64_t>(i));
   }
   if (screen.trainSites.empty() || screen.evalSites.empty())
-    return Status::error(index.where[0] + ": the dataset needs both `train` and `test` sites");
+    return Status::error(index.where[0] + ": the dataset needs both `train` and `test` sites (declare "
+                         "`hold_out = { column = value }` in its dataset block when the source has no split)");
   screen.images = packed.images;
   screen.mean = packed.mean;
   screen.std = packed.std;
@@ -219,15 +229,68 @@ Status buildScreen(const SiteIndex &index, PackedImages &packed, Screen &screen)
   return Status::ok();
 }
 
+// The dataset's `path`: a relative one is relative to the .exp file, as
+// imports are.
+std::string dataRoot(const Plan &plan) {
+  fs::path given = plan.dataParams.value("path", std::string());
+  return (given.is_absolute() ? given : fs::path(plan.sourcePath).parent_path() / given).lexically_normal().string();
+}
+
+// The real sources beyond RxRx1 (jump_cp, rxrx3_core, rxrx19a): the format's
+// reader, the dataset's selections, packing, and a labels column for every
+// metadata column (codes in sorted order), also under the source's declared
+// names. Columns with a declared class count are checked against it.
+Status loadRealSource(const Plan &plan, const PackOptions &po, Screen &screen, std::string &description) {
+  const std::string root = dataRoot(plan), &kind = plan.dataKind;
+  SiteIndex index;
+  Plan selected = plan;
+  Status s = Status::ok();
+  if (kind == "jump_cp") {
+    s = readJump(root, 5, index);
+  } else if (kind == "rxrx3_core") {
+    s = readRxrx3Core(root, index);
+  } else {
+    s = readRxrx19a(root, index);
+    selected.select["keep"]["cell_type"] = {plan.dataParams.value("cell_type", std::string("HRCE"))};
+  }
+  if (!s)
+    return s;
+  if (s = selectSites(selected, index); !s)
+    return s;
+  PackedImages packed;
+  if (s = packImages(index, po, packed); !s)
+    return s;
+  if (s = buildScreen(index, packed, screen); !s)
+    return s;
+  for (const auto &[name, values] : index.columns) {
+    int64_t classes = 0;
+    screen.labels[name] = codes(values, 0, classes);
+  }
+  for (const auto &[declared, held] : aliases(kind))
+    screen.labels[declared] = held == "perturbation" ? screen.perturbation : screen.labels.at(held);
+  // The declared class counts (stdlib/std/data.exp).
+  const std::map<std::string, int64_t> limits =
+      kind == "jump_cp"      ? std::map<std::string, int64_t>{{"perturbation_type", 4}, {"split", 3}, {"control", 2}}
+      : kind == "rxrx3_core" ? std::map<std::string, int64_t>{{"perturbation_type", 3}}
+                             : std::map<std::string, int64_t>{{"cell_type", 2}};
+  for (const auto &[name, limit] : limits)
+    if (index.has(name)) {
+      int64_t top = screen.labels[name].max().item<int64_t>() + 1;
+      if (top > limit)
+        return Status::error(root + ": " + std::to_string(top) + " distinct `" + name + "` values; `" + kind +
+                             "` declares " + std::to_string(limit));
+    }
+  if (plan.dataParams.value("pairing", std::string("none")) == "micon")
+    pairSites(screen);
+  description = kind + " at " + root + (packed.reused ? ", packed images reused" : ", images packed");
+  return Status::ok();
+}
+
 // RxRx1 from the dataset's `path`: the Screen, with RxRx1's own label columns.
 Status loadRxrx1(const Plan &plan, const PackOptions &po, Screen &screen,
                  std::string &description) {
   const nlohmann::json &params = plan.dataParams;
-  // A relative path is relative to the .exp file, as imports are.
-  fs::path given = params.value("path", std::string());
-  std::string root = (given.is_absolute() ? given : fs::path(plan.sourcePath).parent_path() / given)
-                         .lexically_normal()
-                         .string();
+  const std::string root = dataRoot(plan);
   SiteIndex index;
   PackedImages packed;
   if (Status s = readRxrx1(root, params.value("channels", int64_t(6)), index); !s)
@@ -259,7 +322,8 @@ Status loadRxrx1(const Plan &plan, const PackOptions &po, Screen &screen,
 } // namespace
 
 bool readsDataSource(const std::string &kind) {
-  return kind == "simulated_screen" || kind == "rxrx1";
+  return kind == "simulated_screen" || kind == "rxrx1" || kind == "jump_cp" || kind == "rxrx3_core" ||
+         kind == "rxrx19a";
 }
 
 Status loadScreen(const Plan &plan, const DataOptions &o, Screen &screen, std::string &description) {
@@ -272,6 +336,10 @@ Status loadScreen(const Plan &plan, const DataOptions &o, Screen &screen, std::s
   po.progress = o.progress;
   if (plan.dataKind == "rxrx1")
     return loadRxrx1(plan, po, screen, description);
+  if (plan.dataKind == "jump_cp" || plan.dataKind == "rxrx3_core" || plan.dataKind == "rxrx19a") {
+    po.size = params.value("image_size", int64_t(224));
+    return loadRealSource(plan, po, screen, description);
+  }
   if (plan.dataKind != "simulated_screen")
     return Status::error(plan.sourcePath + ": the `" + plan.dataKind +
                          "` reader is not available yet");

@@ -159,6 +159,7 @@ void readGraph(Reader &r, const std::string &name, const json &g, Graph &graph) 
       in.binding = "features:" + in.features + "/" + std::to_string(in.output);
     } else {
       r.get(x, p, "column", in.column);
+      r.get(x, p, "classes", in.classes, false);
       in.binding = in.column;
     }
     r.get((*inputs)[i], p, "shape", in.shape);

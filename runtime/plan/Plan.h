@@ -13,7 +13,7 @@
 
 namespace exprt {
 
-inline constexpr int kPlanFormatVersion = 5;
+inline constexpr int kPlanFormatVersion = 6;
 
 struct ParameterSpec {
   std::string name;
@@ -51,6 +51,7 @@ struct OpNode {
 struct GraphInput {
   int64_t id;
   std::string column;   // empty when `features` is set
+  int64_t classes = 0;  // a labels column's class count (0: none declared)
   std::string features; // the precompute graph
   int64_t output = 0;
   std::vector<int64_t> shape;

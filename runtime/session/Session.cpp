@@ -145,6 +145,17 @@ Status Session::runUnchecked() {
     return s;
   if (plan.bag > 1 && screen.paired)
     return Status::error(plan.sourcePath + ": a dataset cannot bag sites and pair them at once");
+  // Labels columns the spec sizes (an embedding table's classes) must fit the data.
+  for (const auto &[name, graph] : plan.graphs)
+    for (const GraphInput &in : graph.inputs)
+      if (in.classes > 0 && screen.hasColumn(in.column)) {
+        const torch::Tensor all = screen.column(in.column, torch::arange(screen.perturbation.size(0)));
+        const int64_t have = all.numel() ? all.max().item<int64_t>() + 1 : 0;
+        if (have > in.classes)
+          return Status::error(plan.sourcePath + ": the data has " + std::to_string(have) + " `" + in.column +
+                               "` classes, but the spec sizes the column for " + std::to_string(in.classes) +
+                               " (raise the `classes` of what embeds it)");
+      }
   bagSites(screen, plan.bag);
   double dataSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -186,3 +186,48 @@ p = exp_run("run", rx3, "--run-dir", os.path.join(work, "rxrx3"), "--threads", "
 if "(RxRx3-core layout)" not in p.stderr or "replicates map" not in p.stdout:
     sys.exit(f"FAIL: the RxRx3-core-layout screen did not run:\n{p.stdout}\n{p.stderr}")
 print("simulated screen in RxRx3-core's layout (tar shards of JPEG 2000): ok")
+
+# The real sources read the simulated layouts like downloads: `jump_cp` over
+# the JUMP folder, `rxrx3_core` over an RxRx3-core folder with a cell line
+# held out. Their compound/gene/treatment columns are counted when read, so
+# an embedding table gives `classes`, and too few is refused with the count.
+rx3_data = os.path.join(work, "rxrx3_data")
+exp_run("simulate", rx3, "-o", rx3_data)
+real_sources = {
+    "jump_cp": ('jump_cp(path = "compound_data", image_size = 32)', "", "compound"),
+    "rxrx3_core": ('rxrx3_core(path = "rxrx3_data", image_size = 32)',
+                   ' {\n  hold_out = { cell_type = "SIMB" }\n}', "treatment"),
+}
+for source, (call, block, column) in real_sources.items():
+    spec_path = os.path.join(work, source + ".exp")
+    with open(spec_path, "w") as f:
+        f.write(f'''import std.data.{{{source}}}
+import std.encoders.{{SmallCNN, EmbeddingTable}}
+import std.objectives.{{clip}}
+import std.optim.{{adamw}}
+import std.eval.{{replicate_map}}
+
+dataset d = {call}{block}
+encoder cells = SmallCNN(channels = d.image.channels, width = 16, depth = 2, dim = 32)
+encoder perts = EmbeddingTable(classes = 64, dim = 32)
+objective align = clip(cells(d.image), perts(d.{column}), temperature = 0.1)
+train main {{
+  objective = align
+  epochs = 4
+  batch = 32
+  optimizer = adamw(lr = 3e-3)
+}}
+evaluate replicates = replicate_map(cells(d.held_out.image), sameby = d.held_out.{column},
+  diffby = d.held_out.plate)
+''')
+    p = exp_run("run", spec_path, "--run-dir", os.path.join(work, source), "--threads", "2")
+    if f"data: {source} at" not in p.stderr or "replicates map" not in p.stdout:
+        sys.exit(f"FAIL: {source} over the simulated files did not run:\n{p.stdout}\n{p.stderr}")
+    with open(spec_path) as f:
+        small = f.read().replace("classes = 64", "classes = 4")
+    with open(spec_path, "w") as f:
+        f.write(small)
+    p = exp_run("run", spec_path, "--run-dir", os.path.join(work, source + "_small"), expect_ok=False)
+    if f"classes, but the spec sizes the column for 4" not in p.stderr:
+        sys.exit(f"FAIL: {source}: too few classes not refused clearly:\n{p.stderr}")
+    print(f"{source} over simulated files (and too few classes refused): ok")

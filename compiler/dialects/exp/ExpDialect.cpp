@@ -51,8 +51,10 @@ LogicalResult BagType::verify(function_ref<InFlightDiagnostic()> emitError, int6
 
 LogicalResult LabelsType::verify(function_ref<InFlightDiagnostic()> emitError,
                                  int64_t classes) {
-  if (classes < 1)
-    return emitError() << "labels need at least one class, got " << classes;
+  // 0: a real source's column whose classes only the data knows (counted
+  // when it is read).
+  if (classes < 0)
+    return emitError() << "labels need a non-negative class count (0: counted when read), got " << classes;
   return success();
 }
 
@@ -86,15 +88,64 @@ double floatParam(DictionaryAttr params, StringRef name, double fallback) {
 SmallVector<StringRef> sampledColumns(StringRef source, DictionaryAttr params, int64_t bag) {
   SmallVector<StringRef> sampled;
   auto pairing = params.getAs<StringAttr>("pairing");
-  if (source == "simulated_screen" && pairing && pairing.getValue() == "micon")
+  if ((source == "simulated_screen" || source == "jump_cp") && pairing && pairing.getValue() == "micon")
     sampled = {"control1", "treated2", "control2"};
   if (bag > 1) // each batch draws which sites fill a well's bag
     sampled.push_back("image");
   return sampled;
 }
 
+namespace {
+
+// The readable columns of the real sources beyond RxRx1 (stdlib/std/data.exp):
+// their image channels (0: the `channels` parameter) and labels columns
+// with a fixed class count (0: counted when the data is read).
+struct RealSource {
+  StringRef name;
+  int64_t channels;
+  int64_t defaultSize;
+  ArrayRef<std::pair<StringRef, int64_t>> labels;
+};
+const RealSource *realSource(StringRef source) {
+  static const std::pair<StringRef, int64_t> kJump[] = {
+      {"compound", 0}, {"gene", 0}, {"perturbation_type", 4}, {"split", 3}, {"control", 2},
+      {"plate", 0},    {"batch", 0}, {"source", 0}};
+  static const std::pair<StringRef, int64_t> kRxrx3[] = {
+      {"treatment", 0}, {"gene", 0}, {"perturbation_type", 3}, {"cell_type", 0}, {"experiment", 0}, {"plate", 0}};
+  static const std::pair<StringRef, int64_t> kRxrx19a[] = {
+      {"treatment", 0}, {"disease_condition", 0}, {"cell_type", 2}, {"experiment", 0}, {"plate", 0}};
+  static const RealSource kSources[] = {{"jump_cp", 5, 224, kJump},
+                                        {"rxrx3_core", 6, 512, kRxrx3},
+                                        {"rxrx19a", 5, 1024, kRxrx19a}};
+  for (const RealSource &s : kSources)
+    if (s.name == source)
+      return &s;
+  return nullptr;
+}
+
+} // namespace
+
+bool isRealSource(StringRef source) { return source == "rxrx1" || realSource(source); }
+
 Type columnType(MLIRContext *ctx, StringRef source, DictionaryAttr params,
                 StringRef column, std::string &error) {
+  if (const RealSource *real = realSource(source)) {
+    bool paired = llvm::is_contained({"treated1", "control1", "treated2", "control2"}, column);
+    auto pairing = params.getAs<StringAttr>("pairing");
+    if (paired && source == "jump_cp" && (!pairing || pairing.getValue() != "micon")) {
+      error = "column '" + column.str() + "' needs pairing = \"micon\"";
+      return {};
+    }
+    if (column == "image" || (paired && source == "jump_cp")) {
+      int64_t size = intParam(params, "image_size", real->defaultSize);
+      return ImagesType::get(ctx, real->channels, size, size);
+    }
+    for (auto [name, classes] : real->labels)
+      if (column == name)
+        return LabelsType::get(ctx, classes);
+    error = "dataset source '" + source.str() + "' has no readable column '" + column.str() + "'";
+    return {};
+  }
   if (source == "rxrx1") {
     // RxRx1's columns (stdlib/std/data.exp); `well` has no class count yet.
     static const std::pair<StringRef, int64_t> kLabels[] = {
@@ -199,11 +250,13 @@ static LogicalResult requirePositiveInts(Operation *op, DictionaryAttr params,
 }
 
 LogicalResult DatasetOp::verify() {
-  if (getSource() == "rxrx1") {
+  if (isRealSource(getSource())) {
     auto path = getParams().getAs<StringAttr>("path");
     if (!path || path.getValue().empty())
       return emitOpError() << "needs a non-empty string parameter 'path'";
-    if (failed(requirePositiveInts(*this, getParams(), {"channels", "image_size"})))
+    if (failed(requirePositiveInts(*this, getParams(), {"image_size"})))
+      return failure();
+    if (getSource() == "rxrx1" && failed(requirePositiveInts(*this, getParams(), {"channels"})))
       return failure();
   } else if (getSource() == "simulated_screen") {
     if (failed(requirePositiveInts(*this, getParams(),
@@ -244,6 +297,10 @@ LogicalResult ColumnOp::verify() {
     return emitOpError() << error;
   if (auto images = dyn_cast<ImagesType>(want); images && ds.getBag() > 1)
     want = BagType::get(getContext(), ds.getBag(), images);
+  // A column counted only when read may be given a class count by its use
+  // (`EmbeddingTable(classes = 500)`); the runtime checks the data fits it.
+  if (auto labels = dyn_cast<LabelsType>(want); labels && labels.getClasses() == 0 && isa<LabelsType>(getType()))
+    return success();
   if (want != getType())
     return emitOpError() << "column '" << getColumn() << "' has type " << want
                          << ", not " << getType();

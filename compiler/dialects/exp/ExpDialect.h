@@ -24,6 +24,10 @@ mlir::Type columnType(mlir::MLIRContext *ctx, llvm::StringRef source,
                       mlir::DictionaryAttr params, llvm::StringRef column,
                       std::string &error);
 
+// Whether `source` reads files at a `path` (rxrx1, jump_cp, rxrx3_core,
+// rxrx19a) rather than generating its data.
+bool isRealSource(llvm::StringRef source);
+
 // The columns of a dataset of `source` with `params` whose rows are drawn
 // afresh for every training batch (MICON's paired treated/control images):
 // like augmented images, they vary between steps.

@@ -55,6 +55,12 @@ def Exp_BagType : Exp_Type<"Bag", "bag"> {
 
 def Exp_LabelsType : Exp_Type<"Labels", "labels"> {
   let summary = "a categorical column (perturbation, plate, ...)";
+  let description = [{
+    `classes` is the number of classes; 0 when only the data knows it (a real
+    source's `compound` or `gene`, counted when the files are read). Such a
+    column can label rows (objectives' `labels`, evaluations' `sameby`) but
+    not size a table (`EmbeddingTable`, `recall_at`'s candidates).
+  }];
   let parameters = (ins "int64_t":$classes);
   let assemblyFormat = "`<` $classes `>`";
   let genVerifyDecl = 1;

@@ -31,6 +31,8 @@ bool typesAgree(mlir::TypeRange inferred, mlir::TypeRange declared);
 namespace expc::step {
 // The name of the func argument attribute that names a graph input's column.
 inline constexpr const char *kColumnAttr = "step.column";
+// On a labels column's argument: its class count, which the data must fit.
+inline constexpr const char *kClassesAttr = "step.classes";
 // A graph input that reads cached features instead: output `step.output` of
 // the graph `step.features` names, which a step.precompute computes.
 inline constexpr const char *kFeaturesAttr = "step.features";

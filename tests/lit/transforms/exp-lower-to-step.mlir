@@ -11,7 +11,7 @@
 // CHECK: step.source "screen" "simulated_screen"
 // CHECK-LABEL: func.func @train_step(
 // CHECK-SAME: %[[IMG:.*]]: tensor<?x3x32x32xf32> {step.column = "image"}
-// CHECK-SAME: %[[PERT:.*]]: tensor<?xi64> {step.column = "perturbation"}) -> tensor<f32>
+// CHECK-SAME: %[[PERT:.*]]: tensor<?xi64> {step.classes = 17 : i64, step.column = "perturbation"}) -> tensor<f32>
 // CHECK: %[[W0:.*]] = step.param @cnn.1.conv2d.weight : tensor<16x3x3x3xf32>
 // CHECK: step.conv2d %[[IMG]], %[[W0]]
 // CHECK-SAME: -> tensor<?x16x32x32xf32>
@@ -53,7 +53,7 @@
 // CHECK-NEXT: step.param @cnn.10.linear.weight
 // CHECK: step.evaluate "replicate_map" "reps" [@embed_0]
 // CHECK-LABEL: func.func @embed_1(
-// CHECK-SAME: tensor<?xi64> {step.column = "perturbation"}) -> tensor<?x32xf32>
+// CHECK-SAME: tensor<?xi64> {step.classes = 17 : i64, step.column = "perturbation"}) -> tensor<?x32xf32>
 // CHECK: step.evaluate "recall_at" "retrieval" [@embed_0, @embed_1] {classes = 17 : i64, k = [1, 5]}
 
 exp.experiment @demo {

@@ -54,6 +54,14 @@ Status renderForDisk(const nlohmann::json &json, Rendered &r, int64_t &plateWell
   return Status::ok();
 }
 
+// Recursion's layouts put four plates of a cell line in an experiment (the
+// batch level): site `i`'s experiment, named for its line and numbered with
+// `number` (RxRx1: SIMA-01; RxRx3-core: sima-001), and its plate's number.
+std::pair<std::string, std::string> experimentPlate(const Rendered &r, size_t i, const char *number) {
+  const int64_t j = r.plateOf[i] / r.p.cellLines; // the line's j-th plate
+  return {r.bio.lines[r.lineOf[i]].name + format(number, j / 4 + 1), std::to_string(j % 4 + 1)};
+}
+
 Status makeDirectory(const fs::path &dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -260,11 +268,8 @@ Status writeSimulatedScreen(const nlohmann::json &json, const std::string &dir) 
   }
   std::vector<std::vector<std::string>> rows;
   for (size_t i = 0; i < r.pert.size(); ++i) {
-    // Four plates of a cell line to an experiment (RxRx1's layout);
-    // experiments are batches.
-    const int64_t pl = r.plateOf[i], j = pl / p.cellLines;
     const std::string &cellType = r.bio.lines[r.lineOf[i]].name;
-    std::string experiment = cellType + format("-%02lld", j / 4 + 1), plate = std::to_string(j % 4 + 1);
+    auto [experiment, plate] = experimentPlate(r, i, "-%02lld");
     std::string well = wellName(r.wellInPlate[i], plateWells), site = std::to_string(r.siteInWell[i] + 1);
     bool control = r.pert[i] == 0;
     std::string wellId = experiment + "_" + plate + "_" + well;
@@ -404,13 +409,13 @@ Status writeSimulatedScreenRxrx3(const nlohmann::json &json, const std::string &
   std::vector<std::vector<std::string>> rows;
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> shards; // experiment -> members
   for (size_t i = 0; i < r.pert.size(); ++i) {
-    // Four plates of a line to an experiment, one shard per experiment.
-    const int64_t pl = r.plateOf[i], j = pl / p.cellLines, k = r.pert[i];
+    // One shard per experiment.
+    const int64_t k = r.pert[i];
     const std::string &cellType = r.bio.lines[r.lineOf[i]].name;
-    std::string experiment = cellType + format("-%03lld", j / 4 + 1);
+    auto [experiment, plate] = experimentPlate(r, i, "-%03lld");
     for (char &ch : experiment)
       ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    const std::string plate = std::to_string(j % 4 + 1), address = wellName(r.wellInPlate[i], plateWells);
+    const std::string address = wellName(r.wellInPlate[i], plateWells);
     const bool compound = k > knockdowns;
     const SimCompound *cpd = compound ? &r.bio.compounds[k - 1 - knockdowns] : nullptr;
     rows.push_back({experiment + "_" + plate + "_" + address, experiment, plate, address,

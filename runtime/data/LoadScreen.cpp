@@ -263,6 +263,8 @@ Status loadRealSource(const Plan &plan, const PackOptions &po, Screen &screen, s
   if (s = buildScreen(index, packed, screen); !s)
     return s;
   for (const auto &[name, values] : index.columns) {
+    if (name == "perturbation") // buildScreen's codes, controls class 0, stand for it
+      continue;
     int64_t classes = 0;
     screen.labels[name] = codes(values, 0, classes);
   }

@@ -27,6 +27,9 @@ struct Rendered {
   int64_t wellsPerPlate = 0;
 };
 
+// The parameters `json` (a plan's data.params) gives, checked.
+Status readParams(const nlohmann::json &json, Params &p);
+
 // Renders the screen `json` describes (a plan's data.params).
 Status render(const nlohmann::json &json, Rendered &out);
 

@@ -18,6 +18,8 @@ const char *const kFeatureNames[kFeatures] = {
 
 namespace {
 
+} // namespace
+
 Status readParams(const nlohmann::json &j, Params &p) {
   try {
     p.seed = j.value("seed", int64_t(0));
@@ -53,6 +55,8 @@ Status readParams(const nlohmann::json &j, Params &p) {
                          "many plates (each plate holds one line); there are " + std::to_string(p.plates));
   return Status::ok();
 }
+
+namespace {
 
 struct PlateNuisance {
   std::vector<double> gain, offset; // per channel

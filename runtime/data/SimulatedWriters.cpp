@@ -42,14 +42,38 @@ std::string format(const char *fmt, long long v) {
   return buf;
 }
 
-// Renders and checks that the plates' wells fit a standard plate.
-Status renderForDisk(const nlohmann::json &json, Rendered &r, int64_t &plateWells) {
-  if (Status s = render(json, r); !s)
-    return s;
-  if (r.wellsPerPlate > 1536)
-    return Status::error("simulated_screen: " + std::to_string(r.wellsPerPlate) +
+// What a layout cannot hold, refused before anything is rendered.
+Status checkLayout(const Params &p, const std::string &layout) {
+  const int64_t wells = p.perturbations * p.replicates + p.controls;
+  if (wells > 1536)
+    return Status::error("simulated_screen: " + std::to_string(wells) +
                          " wells per plate (perturbations x replicates + controls) do not fit a "
                          "1536-well plate");
+  if (layout == "rxrx1" && p.compounds > 0)
+    return Status::error("simulated_screen: RxRx1's layout holds siRNAs only; write compounds in "
+                         "JUMP's (format = \"jump\")");
+  if (layout == "jump" && p.cellLines > 1)
+    return Status::error("simulated_screen: JUMP's layout holds one cell line; write several in "
+                         "RxRx1's (format = \"rxrx1\")");
+  if (layout == "rxrx3_core" && p.channels != 6)
+    return Status::error("simulated_screen: RxRx3-core's layout has 6 channels; asked for " +
+                         std::to_string(p.channels));
+  if (layout == "rxrx3_core" && p.sites != 1)
+    return Status::error("simulated_screen: RxRx3-core's layout has one site per well; asked for " +
+                         std::to_string(p.sites));
+  return Status::ok();
+}
+
+// Checks that `layout` holds the screen, then renders it; `plateWells` is
+// the standard plate its wells fit.
+Status renderForDisk(const nlohmann::json &json, const std::string &layout, Rendered &r, int64_t &plateWells) {
+  Params p;
+  if (Status s = readParams(json, p); !s)
+    return s;
+  if (Status s = checkLayout(p, layout); !s)
+    return s;
+  if (Status s = render(json, r); !s)
+    return s;
   plateWells = r.wellsPerPlate <= 96 ? 96 : r.wellsPerPlate <= 384 ? 384 : 1536;
   return Status::ok();
 }
@@ -253,12 +277,9 @@ Status writeTruth(const nlohmann::json &json, const Rendered &r, const std::vect
 Status writeSimulatedScreen(const nlohmann::json &json, const std::string &dir) {
   Rendered r;
   int64_t plateWells = 0;
-  if (Status s = renderForDisk(json, r, plateWells); !s)
+  if (Status s = renderForDisk(json, "rxrx1", r, plateWells); !s)
     return s;
   const Params &p = r.p;
-  if (p.compounds > 0)
-    return Status::error("simulated_screen: RxRx1's layout holds siRNAs only; write compounds in "
-                         "JUMP's (format = \"jump\")");
   // siRNAs are named for their gene, as side/sirna_genes.csv maps them.
   std::vector<std::string> names{"EMPTY"};
   std::vector<std::vector<std::string>> sirnaGenes;
@@ -299,12 +320,9 @@ Status writeSimulatedScreen(const nlohmann::json &json, const std::string &dir) 
 Status writeSimulatedScreenJump(const nlohmann::json &json, const std::string &dir) {
   Rendered r;
   int64_t plateWells = 0;
-  if (Status s = renderForDisk(json, r, plateWells); !s)
+  if (Status s = renderForDisk(json, "jump", r, plateWells); !s)
     return s;
   const Params &p = r.p;
-  if (p.cellLines > 1)
-    return Status::error("simulated_screen: JUMP's layout holds one cell line; write several in "
-                         "RxRx1's (format = \"rxrx1\")");
   const fs::path root(dir);
   const int64_t columns = plateWells <= 96 ? 12 : plateWells <= 384 ? 24 : 48;
   const int64_t knockdowns = p.perturbations - p.compounds;
@@ -390,15 +408,9 @@ Status writeSimulatedScreenJump(const nlohmann::json &json, const std::string &d
 Status writeSimulatedScreenRxrx3(const nlohmann::json &json, const std::string &dir) {
   Rendered r;
   int64_t plateWells = 0;
-  if (Status s = renderForDisk(json, r, plateWells); !s)
+  if (Status s = renderForDisk(json, "rxrx3_core", r, plateWells); !s)
     return s;
   const Params &p = r.p;
-  if (p.channels != 6)
-    return Status::error("simulated_screen: RxRx3-core's layout has 6 channels; asked for " +
-                         std::to_string(p.channels));
-  if (p.sites != 1)
-    return Status::error("simulated_screen: RxRx3-core's layout has one site per well; asked for " +
-                         std::to_string(p.sites));
   const fs::path root(dir);
   if (Status s = makeDirectory(root / "shards"); !s)
     return s;

@@ -10,18 +10,19 @@
 namespace exprt {
 namespace {
 
-// An in-memory stream OpenJPEG reads from or writes to.
+// An in-memory stream OpenJPEG reads from (`in`) or writes to (`bytes`).
 struct Buffer {
-  std::string *bytes;
+  std::string *bytes = nullptr;
+  const std::string *in = nullptr;
   size_t at = 0;
 };
 
 OPJ_SIZE_T readBytes(void *out, OPJ_SIZE_T n, void *user) {
   auto *b = static_cast<Buffer *>(user);
-  if (b->at >= b->bytes->size())
+  if (b->at >= b->in->size())
     return static_cast<OPJ_SIZE_T>(-1);
-  n = std::min<OPJ_SIZE_T>(n, b->bytes->size() - b->at);
-  std::memcpy(out, b->bytes->data() + b->at, n);
+  n = std::min<OPJ_SIZE_T>(n, b->in->size() - b->at);
+  std::memcpy(out, b->in->data() + b->at, n);
   b->at += n;
   return n;
 }
@@ -52,7 +53,7 @@ OPJ_BOOL seekBytes(OPJ_OFF_T to, void *user) {
 opj_stream_t *memoryStream(Buffer &b, bool input) {
   opj_stream_t *s = opj_stream_create(1 << 16, input ? OPJ_TRUE : OPJ_FALSE);
   opj_stream_set_user_data(s, &b, nullptr);
-  opj_stream_set_user_data_length(s, input ? b.bytes->size() : 0);
+  opj_stream_set_user_data_length(s, input ? b.in->size() : 0);
   if (input)
     opj_stream_set_read_function(s, readBytes);
   else
@@ -87,8 +88,8 @@ Status decodeJpeg2000(const std::string &bytes, const std::string &name, Image &
     format = OPJ_CODEC_J2K;
   else
     return Status::error(name + ": not a JPEG 2000 file (no JP2 or J2K signature)");
-  std::string copy = bytes; // the stream reads through a non-const pointer
-  Buffer in{&copy};
+  Buffer in;
+  in.in = &bytes;
   Codec codec(opj_create_decompress(format), opj_destroy_codec);
   Stream stream(memoryStream(in, true), opj_stream_destroy);
   std::string error = "corrupt codestream";
@@ -158,7 +159,8 @@ Status encodeJpeg2000(const Image &image, std::string &bytes) {
   opj_set_warning_handler(codec.get(), ignore, nullptr);
   opj_set_info_handler(codec.get(), ignore, nullptr);
   bytes.clear();
-  Buffer out{&bytes};
+  Buffer out;
+  out.bytes = &bytes;
   Stream stream(memoryStream(out, false), opj_stream_destroy);
   if (!opj_setup_encoder(codec.get(), &params, img.get()) || !opj_start_compress(codec.get(), img.get(), stream.get()) ||
       !opj_encode(codec.get(), stream.get()) || !opj_end_compress(codec.get(), stream.get()))

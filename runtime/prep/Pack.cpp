@@ -218,7 +218,9 @@ Status decodeInto(const SiteIndex &index, const PackOptions &o, const std::strin
   for (const auto &[shard, members] : shards)
     shardList.push_back(shard);
   std::vector<Status> shardErrors(shardList.size(), Status::ok());
-  std::vector<std::vector<bool>> seen(static_cast<size_t>(n));
+  // char, not bool: workers mark different slots at once, and vector<bool>
+  // packs neighbours into one word.
+  std::vector<std::vector<char>> seen(static_cast<size_t>(n));
   for (int64_t s = 0; s < n; ++s)
     seen[s].assign(index.files[s].size(), false);
   auto work = [&] {

@@ -15,6 +15,8 @@ PACKAGES=(
   # data preparation: CSV (libcsv), PNG (libspng), TIFF (libtiff), SQLite profiles,
   # zip/tar archives (.npz sites, WebDataset shards), JPEG 2000 (OpenJPEG), AnnData (HDF5)
   libcsv-dev libspng-dev libtiff-dev libsqlite3-dev libarchive-dev libopenjp2-7-dev libhdf5-dev
+  # side information: molecules (RDKit)
+  librdkit-dev
   # fuzzing the front end: clang with libFuzzer, ASan and UBSan
   clang libclang-rt-14-dev
   # shared

@@ -118,7 +118,9 @@ const std::map<std::string, std::string> &aliases(const std::string &kind) {
       {"rxrx1", {{"sirna", "perturbation"}, {"experiment", "batch"}, {"plate", "plate_number"}}},
       {"jump_cp", {{"compound", "perturbation"}}},
       {"rxrx3_core", {{"treatment", "perturbation"}, {"experiment", "batch"}}},
-      {"rxrx19a", {{"treatment", "perturbation"}, {"experiment", "batch"}}}};
+      {"rxrx19a", {{"treatment", "perturbation"}, {"experiment", "batch"}}},
+      {"bray2017", {{"compound", "perturbation"}}},
+      {"cellpainting", {{"perturbation", "perturbation"}}}};
   static const std::map<std::string, std::string> kNone;
   auto it = kAliases.find(kind);
   return it == kAliases.end() ? kNone : it->second;
@@ -236,7 +238,8 @@ std::string dataRoot(const Plan &plan) {
   return (given.is_absolute() ? given : fs::path(plan.sourcePath).parent_path() / given).lexically_normal().string();
 }
 
-// The real sources beyond RxRx1 (jump_cp, rxrx3_core, rxrx19a): the format's
+// The real sources beyond RxRx1 (jump_cp, rxrx3_core, rxrx19a, bray2017,
+// cellpainting): the format's
 // reader, the dataset's selections, packing, and a labels column for every
 // metadata column (codes in sorted order), also under the source's declared
 // names. Columns with a declared class count are checked against it.
@@ -249,6 +252,13 @@ Status loadRealSource(const Plan &plan, const PackOptions &po, Screen &screen, s
     s = readJump(root, 5, index);
   } else if (kind == "rxrx3_core") {
     s = readRxrx3Core(root, index);
+  } else if (kind == "bray2017") {
+    s = readBray((fs::path(root) / plan.dataParams.value("index", std::string("index.csv"))).string(),
+                 (fs::path(root) / plan.dataParams.value("images", std::string("npzs"))).string(),
+                 plan.dataParams.value("split", std::string("random")), index);
+  } else if (kind == "cellpainting") {
+    s = readCellPainting((fs::path(root) / plan.dataParams.value("metadata", std::string("metadata.csv"))).string(),
+                         plan.dataParams.value("channels", int64_t(5)), index);
   } else {
     s = readRxrx19a(root, index);
     selected.select["keep"]["cell_type"] = {plan.dataParams.value("cell_type", std::string("HRCE"))};
@@ -272,9 +282,11 @@ Status loadRealSource(const Plan &plan, const PackOptions &po, Screen &screen, s
     screen.labels[declared] = held == "perturbation" ? screen.perturbation : screen.labels.at(held);
   // The declared class counts (stdlib/std/data.exp).
   const std::map<std::string, int64_t> limits =
-      kind == "jump_cp"      ? std::map<std::string, int64_t>{{"perturbation_type", 4}, {"split", 3}, {"control", 2}}
-      : kind == "rxrx3_core" ? std::map<std::string, int64_t>{{"perturbation_type", 3}}
-                             : std::map<std::string, int64_t>{{"cell_type", 2}};
+      kind == "jump_cp"        ? std::map<std::string, int64_t>{{"perturbation_type", 4}, {"split", 3}, {"control", 2}}
+      : kind == "rxrx3_core"   ? std::map<std::string, int64_t>{{"perturbation_type", 3}}
+      : kind == "bray2017"     ? std::map<std::string, int64_t>{{"split", 3}}
+      : kind == "cellpainting" ? std::map<std::string, int64_t>{{"control", 2}}
+                               : std::map<std::string, int64_t>{{"cell_type", 2}};
   for (const auto &[name, limit] : limits)
     if (index.has(name)) {
       int64_t top = screen.labels[name].max().item<int64_t>() + 1;
@@ -325,7 +337,7 @@ Status loadRxrx1(const Plan &plan, const PackOptions &po, Screen &screen,
 
 bool readsDataSource(const std::string &kind) {
   return kind == "simulated_screen" || kind == "rxrx1" || kind == "jump_cp" || kind == "rxrx3_core" ||
-         kind == "rxrx19a";
+         kind == "rxrx19a" || kind == "bray2017" || kind == "cellpainting";
 }
 
 Status loadScreen(const Plan &plan, const DataOptions &o, Screen &screen, std::string &description) {
@@ -338,8 +350,8 @@ Status loadScreen(const Plan &plan, const DataOptions &o, Screen &screen, std::s
   po.progress = o.progress;
   if (plan.dataKind == "rxrx1")
     return loadRxrx1(plan, po, screen, description);
-  if (plan.dataKind == "jump_cp" || plan.dataKind == "rxrx3_core" || plan.dataKind == "rxrx19a") {
-    po.size = params.value("image_size", int64_t(224));
+  if (readsDataSource(plan.dataKind) && plan.dataKind != "simulated_screen") {
+    po.size = params.value("image_size", int64_t(plan.dataKind == "bray2017" ? 520 : 224));
     return loadRealSource(plan, po, screen, description);
   }
   if (plan.dataKind != "simulated_screen")

@@ -2,6 +2,7 @@
 
 #include "prep/Archive.h"
 #include "prep/Csv.h"
+#include "side/Molecules.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -178,12 +179,11 @@ Status readRxrx19a(const std::string &root, SiteIndex &index) {
   return Status::ok();
 }
 
-Status readLoadData(const std::string &csv, const std::vector<std::string> &channels,
-                    const std::string &perturbationColumn, SiteIndex &index) {
-  index = SiteIndex();
-  CsvTable t;
-  if (Status s = readCsv(csv, t); !s)
-    return s;
+namespace {
+
+// The sites of a load_data table `t` read from `csv` (readLoadData).
+Status loadDataSites(const CsvTable &t, const std::string &csv, const std::vector<std::string> &channels,
+                     int pert, SiteIndex &index) {
   std::vector<int> meta, names, paths;
   if (Status s = t.require({"Metadata_Plate", "Metadata_Well", "Metadata_Site"}, meta); !s)
     return s;
@@ -197,9 +197,6 @@ Status readLoadData(const std::string &csv, const std::vector<std::string> &chan
   if (Status s = t.require(pathCols, paths); !s)
     return s;
   int batch = t.column("Metadata_Batch"), source = t.column("Metadata_Source");
-  int pert = perturbationColumn.empty() ? -1 : t.column(perturbationColumn);
-  if (!perturbationColumn.empty() && pert < 0)
-    return Status::error(csv + ":1: no column `" + perturbationColumn + "` in the header");
   const fs::path base = fs::path(csv).parent_path();
   for (size_t r = 0; r < t.rows.size(); ++r) {
     const auto &row = t.rows[r];
@@ -226,7 +223,96 @@ Status readLoadData(const std::string &csv, const std::vector<std::string> &chan
   return Status::ok();
 }
 
-Status readBray(const std::string &indexCsv, const std::string &imageDir, SiteIndex &index) {
+} // namespace
+
+Status readLoadData(const std::string &csv, const std::vector<std::string> &channels,
+                    const std::string &perturbationColumn, SiteIndex &index) {
+  index = SiteIndex();
+  CsvTable t;
+  if (Status s = readCsv(csv, t); !s)
+    return s;
+  int pert = perturbationColumn.empty() ? -1 : t.column(perturbationColumn);
+  if (!perturbationColumn.empty() && pert < 0)
+    return Status::error(csv + ":1: no column `" + perturbationColumn + "` in the header");
+  return loadDataSites(t, csv, channels, pert, index);
+}
+
+Status readCellPainting(const std::string &csv, int64_t channels, SiteIndex &index) {
+  index = SiteIndex();
+  CsvTable t;
+  if (Status s = readCsv(csv, t); !s)
+    return s;
+  std::vector<std::string> names;
+  const std::string prefix = "FileName_Orig";
+  for (const std::string &h : t.header)
+    if (h.rfind(prefix, 0) == 0 && names.size() < static_cast<size_t>(channels))
+      names.push_back(h.substr(prefix.size()));
+  if (names.size() < static_cast<size_t>(channels))
+    return Status::error(csv + ":1: the header names " + std::to_string(names.size()) +
+                         " channels (FileName_Orig... columns); the dataset declares " + std::to_string(channels));
+  static const char *kPerturbation[] = {"Metadata_Perturbation", "Metadata_JCP2022",   "Metadata_broad_sample",
+                                        "Metadata_pert_iname",   "Metadata_Compound", "Metadata_Treatment"};
+  int pert = -1;
+  for (const char *name : kPerturbation)
+    if (pert < 0)
+      pert = t.column(name);
+  if (pert < 0) {
+    std::string list;
+    for (const char *name : kPerturbation)
+      list += std::string(list.empty() ? "" : ", ") + name;
+    return Status::error(csv + ":1: no perturbation column in the header (one of " + list + ")");
+  }
+  if (Status s = loadDataSites(t, csv, names, pert, index); !s)
+    return s;
+  const int controlType = t.column("Metadata_control_type"), split = t.column("Metadata_Split");
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    const auto &row = t.rows[r];
+    const std::string &p = row[pert];
+    bool control = p == "DMSO" || p == kJumpControl || (controlType >= 0 && row[controlType] == "negcon");
+    index.add("control", control ? "1" : "0");
+    if (split >= 0) {
+      const std::string &part = row[split];
+      if (part != "train" && part != "val" && part != "test")
+        return Status::error(t.where(r) + ": `Metadata_Split` is `" + part + "`; expected train, val or test");
+    }
+    index.add("split", split >= 0 ? row[split] : "train");
+  }
+  return Status::ok();
+}
+
+namespace {
+
+// Bray 2017's split (the bray2017 source's `split` parameter): 80/10/10 train/val/test
+// by a stable hash of each compound (`random`) or of its Bemis-Murcko
+// scaffold (`scaffold`), so no test molecule, or scaffold, is trained on;
+// DMSO sites by their own key.
+Status braySplit(const std::string &how, SiteIndex &index) {
+  std::vector<std::string> &split = index.columns.at("split");
+  std::map<std::string, std::string> scaffoldOf;
+  for (size_t i = 0; i < index.size(); ++i) {
+    std::string key = index.columns.at("perturbation")[i];
+    if (index.columns.at("control")[i] == "1") {
+      key = index.where[i];
+    } else if (how == "scaffold") {
+      const std::string &smiles = index.columns.at("smiles")[i];
+      auto [it, fresh] = scaffoldOf.emplace(smiles, "");
+      if (fresh)
+        if (Status s = murckoScaffold(smiles, it->second); !s)
+          return Status::error(index.where[i] + ": " + s.message());
+      key = "scaffold:" + it->second;
+    }
+    uint64_t h = 1469598103934665603ull; // FNV-1a: stable across machines and runs
+    for (unsigned char c : key)
+      h = (h ^ c) * 1099511628211ull;
+    split[i] = h % 10 < 8 ? "train" : h % 10 == 8 ? "val" : "test";
+  }
+  return Status::ok();
+}
+
+} // namespace
+
+Status readBray(const std::string &indexCsv, const std::string &imageDir, const std::string &split,
+                SiteIndex &index) {
   index = SiteIndex();
   index.channelsPerFile = 5;
   CsvTable t;
@@ -253,9 +339,11 @@ Status readBray(const std::string &indexCsv, const std::string &imageDir, SiteIn
     index.add("smiles", row[c[Smiles]]);
     index.add("split", "train");
   }
+  if (split != "random" && split != "scaffold")
+    return Status::error(indexCsv + ": unknown split `" + split + "`; expected random or scaffold");
   if (index.size() == 0)
     return Status::error(indexCsv + ": no sites");
-  return Status::ok();
+  return braySplit(split, index);
 }
 
 const std::vector<std::string> &jumpChannels() {

@@ -44,12 +44,25 @@ Status readRxrx3Core(const std::string &root, SiteIndex &index);
 Status readLoadData(const std::string &csv, const std::vector<std::string> &channels,
                     const std::string &perturbationColumn, SiteIndex &index);
 
+// The `cellpainting` source: a load_data CSV whose first `channels`
+// FileName_Orig{Channel} columns (in the header's order) name the images;
+// the perturbation is the first of Metadata_Perturbation, Metadata_JCP2022,
+// Metadata_broad_sample, Metadata_pert_iname, Metadata_Compound,
+// Metadata_Treatment; DMSO (by name or JUMP id) or Metadata_control_type
+// `negcon` is the control; Metadata_Split (train/val/test) is the split,
+// all `train` without it.
+Status readCellPainting(const std::string &csv, int64_t channels, SiteIndex &index);
+
 // Bray et al. 2017 as CLOOME preprocessed it: an index CSV (SAMPLE_KEY as
 // PLATE-WELL-SITE, PLATE_ID, WELL_POSITION, SITE, SMILES, CPD_NAME) and one
 // `imageDir`/{SAMPLE_KEY}.npz per site holding `sample`, uint8
 // 520x696x5 in channel order Mito, ERSyto, ERSytoBleed, Ph_golgi, Hoechst.
-// DMSO (by name or SMILES CS(C)=O) is the negative control.
-Status readBray(const std::string &indexCsv, const std::string &imageDir, SiteIndex &index);
+// DMSO (by name or SMILES CS(C)=O) is the negative control. `split`
+// (train/val/test, 80/10/10) keeps each compound's sites together
+// (`random`) or each Bemis-Murcko scaffold's (`scaffold`, through RDKit: an
+// unparsable SMILES is an error naming its line); DMSO sites split by site.
+Status readBray(const std::string &indexCsv, const std::string &imageDir, const std::string &split,
+                SiteIndex &index);
 
 // JUMP (cpg0016-style) under `root`: metadata/plate.csv.gz (source, batch,
 // plate), metadata/well.csv.gz (plate, well -> JCP2022 id; DMSO,

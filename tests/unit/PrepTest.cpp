@@ -19,6 +19,7 @@
 #include <torch/torch.h>
 #include <zlib.h>
 
+#include <map>
 #include <set>
 
 #include <cstdlib>
@@ -530,7 +531,7 @@ TEST_CASE("bray 2017 (CLOOME): .npz sites through the index CSV; bad arrays are 
   }
   writeText(d / "index.csv", index);
   SiteIndex sites;
-  REQUIRE(readBray((d / "index.csv").string(), (d / "npzs").string(), sites).isOk());
+  REQUIRE(readBray((d / "index.csv").string(), (d / "npzs").string(), "random", sites).isOk());
   REQUIRE(sites.size() == 3);
   CHECK(sites.columns["control"] == std::vector<std::string>{"1", "0", "0"});
   CHECK(sites.columns["smiles"][1] == "CCO");
@@ -643,4 +644,42 @@ TEST_CASE("h5ad: dense and CSR X with obs/var columns round-trip exactly; damage
   CHECK(writeH5ad((d / "wrong.h5ad").string(), wrong).message().find("inconsistent") != std::string::npos);
   CHECK(!fs::exists(d / "wrong.h5ad"));
   fs::remove_all(d);
+}
+
+TEST_CASE("bray 2017 (CLOOME): splits keep a compound's, or a scaffold's, sites together") {
+  fs::path d = scratch("bray_split");
+  std::string index = "SAMPLE_KEY,PLATE_ID,WELL_POSITION,SITE,SMILES,CPD_NAME\n";
+  const std::vector<std::string> rings = {"c1ccccc1", "c1ccncc1", "C1CCCCC1", "C1CCNCC1", "c1ccoc1", "c1ccsc1"};
+  int n = 0;
+  for (int plate = 0; plate < 2; ++plate)
+    for (int c = 0; c < 240; ++c) {
+      std::string smiles = std::string(c % 40 + 1, 'C') + rings[c % rings.size()];
+      index += "P" + std::to_string(plate) + "-W" + std::to_string(c) + "-1,P" + std::to_string(plate) + ",W" +
+               std::to_string(c) + ",1," + smiles + ",cpd" + std::to_string(c) + "\n";
+      ++n;
+    }
+  writeText(d / "index.csv", index);
+  for (const char *how : {"random", "scaffold"}) {
+    SiteIndex sites;
+    REQUIRE(readBray((d / "index.csv").string(), (d / "npzs").string(), how, sites).isOk());
+    std::map<std::string, std::set<std::string>> partsOf; // group -> splits
+    std::map<std::string, int> count;
+    for (size_t i = 0; i < sites.size(); ++i) {
+      std::string smiles = sites.columns["smiles"][i];
+      std::string group = std::string(how) == "random" ? sites.columns["perturbation"][i]
+                                                       : smiles.substr(smiles.find_first_not_of('C'));
+      partsOf[group].insert(sites.columns["split"][i]);
+      ++count[sites.columns["split"][i]];
+    }
+    for (const auto &[group, parts] : partsOf)
+      CHECK_MESSAGE(parts.size() == 1, how << ": " << group << " is in several splits");
+    if (std::string(how) == "random") { // 240 compounds: about 80/10/10
+      CHECK(count["train"] > 0.7 * n);
+      CHECK(count["val"] > 0.04 * n);
+      CHECK(count["test"] > 0.04 * n);
+    }
+  }
+  SiteIndex sites;
+  CHECK(readBray((d / "index.csv").string(), (d / "npzs").string(), "by_plate", sites).message().find(
+            "unknown split `by_plate`") != std::string::npos);
 }

@@ -98,8 +98,8 @@ SmallVector<StringRef> sampledColumns(StringRef source, DictionaryAttr params, i
 namespace {
 
 // The readable columns of the real sources beyond RxRx1 (stdlib/std/data.exp):
-// their image channels (0: the `channels` parameter) and labels columns
-// with a fixed class count (0: counted when the data is read).
+// their image channels (0: the `channels` parameter, 5 by default) and labels
+// columns with a fixed class count (0: counted when the data is read).
 struct RealSource {
   StringRef name;
   int64_t channels;
@@ -114,9 +114,15 @@ const RealSource *realSource(StringRef source) {
       {"treatment", 0}, {"gene", 0}, {"perturbation_type", 3}, {"cell_type", 0}, {"experiment", 0}, {"plate", 0}};
   static const std::pair<StringRef, int64_t> kRxrx19a[] = {
       {"treatment", 0}, {"disease_condition", 0}, {"cell_type", 2}, {"experiment", 0}, {"plate", 0}};
+  static const std::pair<StringRef, int64_t> kBray[] = {
+      {"compound", 0}, {"plate", 0}, {"well", 0}, {"split", 3}};
+  static const std::pair<StringRef, int64_t> kCellPainting[] = {
+      {"perturbation", 0}, {"control", 2}, {"plate", 0}, {"batch", 0}, {"well", 0}};
   static const RealSource kSources[] = {{"jump_cp", 5, 224, kJump},
                                         {"rxrx3_core", 6, 512, kRxrx3},
-                                        {"rxrx19a", 5, 1024, kRxrx19a}};
+                                        {"rxrx19a", 5, 1024, kRxrx19a},
+                                        {"bray2017", 5, 520, kBray},
+                                        {"cellpainting", 0, 224, kCellPainting}};
   for (const RealSource &s : kSources)
     if (s.name == source)
       return &s;
@@ -138,7 +144,8 @@ Type columnType(MLIRContext *ctx, StringRef source, DictionaryAttr params,
     }
     if (column == "image" || (paired && source == "jump_cp")) {
       int64_t size = intParam(params, "image_size", real->defaultSize);
-      return ImagesType::get(ctx, real->channels, size, size);
+      int64_t channels = real->channels ? real->channels : intParam(params, "channels", 5);
+      return ImagesType::get(ctx, channels, size, size);
     }
     for (auto [name, classes] : real->labels)
       if (column == name)

@@ -25,7 +25,7 @@ mlir::Type columnType(mlir::MLIRContext *ctx, llvm::StringRef source,
                       std::string &error);
 
 // Whether `source` reads files at a `path` (rxrx1, jump_cp, rxrx3_core,
-// rxrx19a) rather than generating its data.
+// rxrx19a, bray2017, cellpainting) rather than generating its data.
 bool isRealSource(llvm::StringRef source);
 
 // The columns of a dataset of `source` with `params` whose rows are drawn

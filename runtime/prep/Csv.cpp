@@ -37,6 +37,7 @@ namespace {
 // each row against the header.
 struct Collector {
   CsvTable &table;
+  const CsvRowSink *sink = nullptr; // streaming: rows go here, not into `table`
   std::vector<std::string> row;
   int64_t line = 1;    // the physical line being fed
   int64_t rowLine = 0; // where the current row began (0: no field yet)
@@ -57,9 +58,13 @@ struct Collector {
       error = table.path + ":" + std::to_string(rowLine) + ": the row has " +
               std::to_string(row.size()) + " fields, the header " +
               std::to_string(table.header.size());
-    } else if (!(row.size() == 1 && row[0].empty())) {
-      table.rows.push_back(std::move(row));
-      table.lines.push_back(rowLine);
+    } else if (!(row.size() == 1 && row[0].empty()) && error.empty()) {
+      if (!sink) {
+        table.rows.push_back(std::move(row));
+        table.lines.push_back(rowLine);
+      } else if (Status s = (*sink)(table, row, rowLine); !s) {
+        error = s.message();
+      }
     }
     row.clear();
     rowLine = 0;
@@ -77,7 +82,9 @@ bool needsQuotes(const std::string &s, char delimiter) {
 
 } // namespace
 
-Status readCsv(const std::string &path, CsvTable &table, char delimiter) {
+namespace {
+
+Status parseCsv(const std::string &path, CsvTable &table, char delimiter, const CsvRowSink *sink) {
   table = CsvTable();
   table.path = path;
   // zlib reads plain files unchanged, so one path serves .csv and .csv.gz.
@@ -88,7 +95,7 @@ Status readCsv(const std::string &path, CsvTable &table, char delimiter) {
   csv_init(&parser, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL);
   csv_set_delim(&parser, static_cast<unsigned char>(delimiter));
   std::unique_ptr<csv_parser, void (*)(csv_parser *)> guard(&parser, csv_free);
-  Collector c{table};
+  Collector c{table, sink};
   std::vector<char> buf(1 << 16);
   // Fed a physical line at a time, so rows know their line numbers.
   while (gzgets(in.get(), buf.data(), static_cast<int>(buf.size())) != nullptr) {
@@ -114,6 +121,17 @@ Status readCsv(const std::string &path, CsvTable &table, char delimiter) {
   if (table.header.empty())
     return Status::error(path + ": empty file (no header row)");
   return Status::ok();
+}
+
+} // namespace
+
+Status readCsv(const std::string &path, CsvTable &table, char delimiter) {
+  return parseCsv(path, table, delimiter, nullptr);
+}
+
+Status readCsvRows(const std::string &path, char delimiter, const CsvRowSink &sink) {
+  CsvTable header;
+  return parseCsv(path, header, delimiter, &sink);
 }
 
 Status writeCsv(const std::string &path, const std::vector<std::string> &header,

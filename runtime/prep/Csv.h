@@ -4,6 +4,7 @@
 
 #include "exprt/Runtime.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,14 @@ struct CsvTable {
 // header's, an unterminated quote or an unreadable file is an error naming
 // the file and line.
 Status readCsv(const std::string &path, CsvTable &table, char delimiter = ',');
+
+// Streams the rows of `path` (as readCsv reads it) to `sink` with the header
+// (in `header.header`; `header.path` for messages) and the row's line,
+// keeping none: for tables too large to hold as strings (STRING's 13 million
+// links). The first error `sink` returns stops the read.
+using CsvRowSink =
+    std::function<Status(const CsvTable &header, const std::vector<std::string> &row, int64_t line)>;
+Status readCsvRows(const std::string &path, char delimiter, const CsvRowSink &sink);
 
 // Writes `header` and `rows` to `path` atomically, quoting fields that need
 // it; gzip-compressed when `path` ends in .gz.

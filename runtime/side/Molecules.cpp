@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <unordered_map>
 
 namespace exprt {
 namespace {
@@ -92,6 +93,40 @@ Status morganFingerprint(const std::string &smiles, const MorganOptions &o, std:
   fp->getOnBits(on);
   for (int b : on)
     bits[static_cast<size_t>(b)] = 1.0f;
+  return Status::ok();
+}
+
+Status morganFingerprints(const std::vector<std::string> &smiles, const std::vector<std::string> &where,
+                          const MorganOptions &o, bool dropInvalid, std::vector<float> &bits,
+                          std::vector<char> &valid, std::vector<std::string> &invalid) {
+  const size_t n = smiles.size(), width = static_cast<size_t>(o.bits);
+  bits.assign(n * width, 0.0f);
+  valid.assign(n, 1);
+  invalid.clear();
+  std::unordered_map<std::string, size_t> firstRow; // a SMILES seen before: copy its row
+  std::unordered_map<size_t, std::string> reason;   // why a first row was refused
+  std::vector<float> one;
+  for (size_t r = 0; r < n; ++r) {
+    auto [it, fresh] = firstRow.emplace(smiles[r], r);
+    if (!fresh) {
+      valid[r] = valid[it->second];
+      std::copy_n(bits.begin() + static_cast<std::ptrdiff_t>(it->second * width), width,
+                  bits.begin() + static_cast<std::ptrdiff_t>(r * width));
+      if (!valid[r])
+        invalid.push_back(where[r] + ": " + reason[it->second]);
+      continue;
+    }
+    Status s = morganFingerprint(smiles[r], o, one);
+    if (!s) {
+      if (!dropInvalid)
+        return Status::error(where[r] + ": " + s.message());
+      valid[r] = 0;
+      reason[r] = s.message();
+      invalid.push_back(where[r] + ": " + s.message());
+      continue;
+    }
+    std::copy(one.begin(), one.end(), bits.begin() + static_cast<std::ptrdiff_t>(r * width));
+  }
   return Status::ok();
 }
 

@@ -31,6 +31,16 @@ struct MorganOptions {
 // RDKit's GetMorganFingerprintAsBitVect(mol, radius, nBits, useChirality).
 Status morganFingerprint(const std::string &smiles, const MorganOptions &o, std::vector<float> &bits);
 
+// Morgan fingerprints of a column of SMILES (rows x bits, row-major). The
+// invalid-structure policy of the `morgan` side: with `dropInvalid` an
+// unparsable row gets a zero row, `valid[row] = 0` and an entry in
+// `invalid` ("WHERE: not a valid SMILES ...") for the run record; without
+// it the first one is an error naming `where[row]`. Each distinct SMILES
+// is parsed once.
+Status morganFingerprints(const std::vector<std::string> &smiles, const std::vector<std::string> &where,
+                          const MorganOptions &o, bool dropInvalid, std::vector<float> &bits,
+                          std::vector<char> &valid, std::vector<std::string> &invalid);
+
 // A molecule's heavy-atom graph: kAtomFeatures floats per atom, and each
 // bond as two directed edges with its order (1, 2, 3; 4 for aromatic).
 inline constexpr int kAtomFeatures = 32;

@@ -193,6 +193,9 @@ private:
       net = network(*graph);
       if (!net)
         return "";
+    } else if (enc.decl->kind == DeclKind::Extern && enc.decl->externKind == "side") {
+      unsupported(at, fmt::format("featurising side information `{}` in a run", enc.decl->name));
+      return "";
     } else {
       unsupported(at, fmt::format("running pretrained encoder `{}` (loading weights)", enc.decl->name));
       return "";

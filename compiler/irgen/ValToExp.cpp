@@ -146,11 +146,15 @@ private:
                                   expd::ImagesType::get(&ctx_, t.dims[1], t.dims[2], t.dims[3]));
       else if (t.modality == "labels" && t.dims.size() == 1) // -1: counted when the data is read
         type = expd::LabelsType::get(&ctx_, std::max<int64_t>(t.dims[0], 0));
+      else if (t.modality == "molecules") // codes of the distinct structures, featurised by a side
+        type = expd::LabelsType::get(&ctx_, 0);
       else
         return unsupported(v.origin, fmt::format("a column of type {}", t.describe()));
       return b_.create<expd::ColumnOp>(loc(v.origin), type, ds->second,
                                                        b_.getStringAttr(v.column));
     }
+    if (v.encoder && v.encoder->decl->kind == DeclKind::Extern && v.encoder->decl->externKind == "side")
+      return side(v);
     if (!v.encoder || v.inputs.size() != 1 || v.encoder->decl->externKind == "layer")
       return unsupported(v.origin, "this kind of side information or layer output");
     const Val &enc = *v.encoder;
@@ -170,6 +174,35 @@ private:
     return b_.create<expd::EncodeOp>(
                loc(v.origin), expd::EmbeddingType::get(&ctx_, v.type.dims.back()),
                FlatSymbolRefAttr::get(&ctx_, symbol), in);
+  }
+
+  // Side information keyed by a column (`embedding_file`, `transcriptome`,
+  // `morgan`): an encoder of that kind, without a network, applied to the
+  // key column; the runtime featurises it (docs/sideinfo.md).
+  mlir::Value side(const Val &v) {
+    const std::string &kind = v.encoder->decl->name;
+    if (!expd::isSideKind(kind))
+      return unsupported(v.origin, fmt::format("featurising side information `{}` in a run", kind));
+    if (v.inputs.size() != 1 || v.type.dims.size() != 1)
+      return unsupported(v.origin, fmt::format("side information `{}` over this input", kind));
+    mlir::Value key = data(*v.inputs[0].second);
+    if (!key)
+      return nullptr;
+    if (!key.getDefiningOp<expd::ColumnOp>() || !isa<expd::LabelsType>(key.getType()))
+      return unsupported(v.inputs[0].second->origin, fmt::format("keying `{}` by a value that is not a labels or "
+                                                                 "molecules column",
+                                                                 kind));
+    auto [it, fresh] = sides_.try_emplace(&v, "");
+    if (fresh) {
+      it->second = v.side ? v.side->name : fmt::format("{}_{}", kind, ++anon_);
+      OpBuilder::InsertionGuard guard(b_);
+      if (lastDecl_)
+        b_.setInsertionPointAfter(lastDecl_);
+      lastDecl_ = b_.create<expd::EncoderOp>(loc(v.origin), b_.getStringAttr(it->second), b_.getStringAttr(kind),
+                                             params(v.args), FlatSymbolRefAttr(), b_.getUnitAttr());
+    }
+    return b_.create<expd::EncodeOp>(loc(v.origin), expd::EmbeddingType::get(&ctx_, v.type.dims[0]),
+                                     FlatSymbolRefAttr::get(&ctx_, it->second), key);
   }
 
   // The encoder op for an encoder value, created on first use after the
@@ -193,9 +226,6 @@ private:
       net = network(*graph);
       if (!net)
         return "";
-    } else if (enc.decl->kind == DeclKind::Extern && enc.decl->externKind == "side") {
-      unsupported(at, fmt::format("featurising side information `{}` in a run", enc.decl->name));
-      return "";
     } else {
       unsupported(at, fmt::format("running pretrained encoder `{}` (loading weights)", enc.decl->name));
       return "";
@@ -394,6 +424,7 @@ private:
   int anon_ = 0;
   std::map<const DatasetInfo *, mlir::Value> datasets_;
   std::map<const Val *, std::string> encoders_;
+  std::map<const Val *, std::string> sides_; // side information, by value
   std::map<const NetGraph *, FlatSymbolRefAttr> networks_;
   std::map<const Val *, mlir::Value> losses_;
   std::map<const Val *, std::string> lossNames_;

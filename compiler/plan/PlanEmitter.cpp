@@ -113,6 +113,12 @@ FailureOr<json> emitGraph(func::FuncOp f) {
       input["column"] = column.str();
       if (auto classes = f.getArgAttrOfType<IntegerAttr>(i, step::kClassesAttr))
         input["classes"] = classes.getInt();
+      if (auto side = f.getArgAttrOfType<DictionaryAttr>(i, step::kSideAttr)) {
+        FailureOr<json> how = attrToJson(f, side);
+        if (failed(how))
+          return failure();
+        input["side"] = *how;
+      }
     }
     else if (features && output)
       input["features"] = {{"graph", features.getValue().str()}, {"output", output.getInt()}};

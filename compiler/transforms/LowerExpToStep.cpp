@@ -69,6 +69,7 @@ private:
   FailureOr<Value> checked(expd::LayerOp layer, Operation *built, Type expected);
   FailureOr<Value> column(expd::ColumnOp op);
   FailureOr<Value> encode(expd::EncodeOp op);
+  FailureOr<Value> side(expd::EncoderOp encoder, expd::EncodeOp op);
   FailureOr<Value> apply(expd::EncoderOp encoder, ValueRange inputs, Location loc);
   FailureOr<Value> layer(expd::LayerOp op, ArrayRef<Value> inputs, StringRef prefix);
   FailureOr<Value> contrastive(expd::ContrastiveOp op);
@@ -160,10 +161,31 @@ FailureOr<Value> GraphBuilder::encode(expd::EncodeOp op) {
   auto encoder = symbols_.lookupNearestSymbolFrom<expd::EncoderOp>(op, op.getEncoderAttr());
   if (!encoder)
     return op.emitOpError() << "refers to an unknown encoder";
+  if (expd::isSideKind(encoder.getKind()))
+    return side(encoder, op);
   FailureOr<Value> input = lower(op.getInput());
   if (failed(input))
     return failure();
   return apply(encoder, {*input}, op.getLoc());
+}
+
+// Side information becomes a graph input of its featurised vectors, read as
+// column "side:NAME"; the argument says how to compute them (kind, the key
+// column, the parameters), and the runtime does it once per run.
+FailureOr<Value> GraphBuilder::side(expd::EncoderOp encoder, expd::EncodeOp op) {
+  auto key = op.getInput().getDefiningOp<expd::ColumnOp>();
+  if (!key)
+    return op.emitOpError() << "keys side information '" << encoder.getSymName() << "' by a value that is not a column";
+  Block &entry = func_.getBody().front();
+  BlockArgument arg = entry.addArgument(f32({kBatch, op.getType().getDim()}), op.getLoc());
+  func_.setType(b_.getFunctionType(entry.getArgumentTypes(), {}));
+  func_.setArgAttr(arg.getArgNumber(), step::kColumnAttr, b_.getStringAttr("side:" + encoder.getSymName().str()));
+  NamedAttrList how;
+  how.append("kind", encoder.getKindAttr());
+  how.append("key", key.getColumnAttr());
+  how.append("params", encoder.getParams());
+  func_.setArgAttr(arg.getArgNumber(), step::kSideAttr, how.getDictionary(b_.getContext()));
+  return Value(arg);
 }
 
 // The encoder's (flat) network over batched inputs; its parameters are named

@@ -21,7 +21,7 @@ namespace {
 
 // Bumped whenever the simulator renders differently, so cached screens of
 // the same parameters are not reused.
-constexpr const char *kSimulatorVersion = "exp-simulated-screen/4";
+constexpr const char *kSimulatorVersion = "exp-simulated-screen/5";
 
 // The simulated screen in the format it names: RxRx1's (default), JUMP's
 // or RxRx3-core's.
@@ -126,13 +126,6 @@ const std::map<std::string, std::string> &aliases(const std::string &kind) {
   return it == kAliases.end() ? kNone : it->second;
 }
 
-// The index column that holds a source's declared column `name` (values as
-// its metadata writes them).
-std::string indexColumn(const std::string &kind, const std::string &name) {
-  const auto &a = aliases(kind);
-  auto it = a.find(name);
-  return it == a.end() ? name : it->second;
-}
 
 // The dataset block's row selections on `index`: rows that match every
 // column of `keep` stay, rows that match every column of `drop` go, and rows
@@ -145,7 +138,7 @@ Status selectSites(const Plan &plan, SiteIndex &index) {
   for (const auto &[key, columns] : plan.select) {
     std::vector<bool> match(index.size(), true);
     for (const auto &[column, values] : columns) {
-      const std::string name = indexColumn(plan.dataKind, column);
+      const std::string name = readerColumn(plan.dataKind, column);
       if (!index.has(name))
         return Status::error(at + "`" + key + "` selects on `" + column + "`, which the `" + plan.dataKind +
                              "` reader does not provide");
@@ -224,6 +217,8 @@ Status buildScreen(const SiteIndex &index, PackedImages &packed, Screen &screen)
   if (screen.trainSites.empty() || screen.evalSites.empty())
     return Status::error(index.where[0] + ": the dataset needs both `train` and `test` sites (declare "
                          "`hold_out = { column = value }` in its dataset block when the source has no split)");
+  screen.metadata = index.columns;
+  screen.rowWhere = index.where;
   screen.images = packed.images;
   screen.mean = packed.mean;
   screen.std = packed.std;
@@ -296,6 +291,7 @@ Status loadRealSource(const Plan &plan, const PackOptions &po, Screen &screen, s
     }
   if (plan.dataParams.value("pairing", std::string("none")) == "micon")
     pairSites(screen);
+  screen.dataDir = root;
   description = kind + " at " + root + (packed.reused ? ", packed images reused" : ", images packed");
   return Status::ok();
 }
@@ -329,11 +325,18 @@ Status loadRxrx1(const Plan &plan, const PackOptions &po, Screen &screen,
       return Status::error(root + "/metadata.csv: " + std::to_string(top) + " distinct `" + name +
                            "` values; RxRx1 declares " + std::to_string(limit));
   }
+  screen.dataDir = root;
   description = "RxRx1 at " + root + (packed.reused ? ", packed images reused" : ", images packed");
   return Status::ok();
 }
 
 } // namespace
+
+std::string readerColumn(const std::string &kind, const std::string &name) {
+  const auto &a = aliases(kind);
+  auto it = a.find(name);
+  return it == a.end() ? name : it->second;
+}
 
 bool readsDataSource(const std::string &kind) {
   return kind == "simulated_screen" || kind == "rxrx1" || kind == "jump_cp" || kind == "rxrx3_core" ||
@@ -359,13 +362,13 @@ Status loadScreen(const Plan &plan, const DataOptions &o, Screen &screen, std::s
                          "` reader is not available yet");
   SiteIndex index;
   PackedImages packed;
-  TempDir temp;
+  auto temp = std::make_shared<TempDir>(); // kept by the screen: side files live there
   std::string dir;
   bool reused = false;
   // The simulated screen through its format's reader, like a download; a cached
   // copy that no longer reads (a file deleted or damaged) is written afresh.
   for (int attempt = 0;; ++attempt) {
-    if (Status s = simulatedScreenDir(params, o, temp, dir, reused); !s)
+    if (Status s = simulatedScreenDir(params, o, *temp, dir, reused); !s)
       return s;
     Status s = readSimulated(params, dir, index);
     if (s) { // a selection that fails is the .exp's fault, not the cache's
@@ -389,6 +392,8 @@ Status loadScreen(const Plan &plan, const DataOptions &o, Screen &screen, std::s
                                                         : "");
   if (Status s = buildScreen(index, packed, screen); !s)
     return s;
+  screen.dataDir = dir;
+  screen.dataDirOwner = temp;
   int64_t lines = 0;
   screen.labels["cell_type"] = index.has("cell_type") ? codes(index.columns.at("cell_type"), 0, lines)
                                                       : torch::zeros({screen.perturbation.size(0)}, torch::kInt64);

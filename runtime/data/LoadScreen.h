@@ -25,6 +25,10 @@ Status writeSimulatedScreenDir(const nlohmann::json &params, const std::string &
 // Whether loadScreen reads data sources of `kind` (a plan's data.kind).
 bool readsDataSource(const std::string &kind);
 
+// The reader's column (Screen::metadata) that holds a source's declared
+// column `name` (RxRx1's `sirna` is `perturbation`).
+std::string readerColumn(const std::string &kind, const std::string &name);
+
 // `description` says what was read, for the progress line.
 Status loadScreen(const Plan &plan, const DataOptions &options, Screen &screen,
                   std::string &description);

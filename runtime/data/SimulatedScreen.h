@@ -44,6 +44,18 @@ struct Screen {
   // The source's own label columns by their declared names (RxRx1's `sirna`,
   // `cell_type`, ...), [N] int64; they take precedence over the ones above.
   std::map<std::string, torch::Tensor> labels;
+  // Side information featurised per row ("side:NAME" -> [N, dim] float32).
+  std::map<std::string, torch::Tensor> features;
+  // The reader's metadata per row, as strings (the SiteIndex columns: cell
+  // type names, SMILES, ...), and the metadata line of each row; side
+  // information is keyed by them. Empty for screens generated in memory.
+  std::map<std::string, std::vector<std::string>> metadata;
+  std::vector<std::string> rowWhere;
+  // The dataset's folder on disk (a real source's path, or where the
+  // simulated screen was written), which `@data/` side paths name, and
+  // what keeps a temporary one alive.
+  std::string dataDir;
+  std::shared_ptr<void> dataDirOwner;
   std::string dataSha256;     // the content hash of the images ("" : hash `images`)
   std::vector<int64_t> trainSites, evalSites;
   std::vector<int64_t> valSites; // training wells kept aside (splitValidation)

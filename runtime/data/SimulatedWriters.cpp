@@ -385,7 +385,8 @@ Status writeSimulatedScreenJump(const nlohmann::json &json, const std::string &d
     return s;
   if (Status s = writeCsv((root / "metadata" / "split.csv").string(), {"Metadata_Plate", "split"}, splits); !s)
     return s;
-  std::vector<std::vector<std::string>> compounds, crispr;
+  // JUMP's compound table lists DMSO, the negative control, with its SMILES.
+  std::vector<std::vector<std::string>> compounds = {{kJumpControl, "CS(C)=O"}}, crispr;
   for (int64_t k = 1; k <= p.perturbations; ++k)
     if (k <= knockdowns)
       crispr.push_back({jcp(k), std::to_string(r.bio.genes[k - 1].entrez), r.bio.genes[k - 1].symbol});

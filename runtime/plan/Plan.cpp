@@ -161,6 +161,14 @@ void readGraph(Reader &r, const std::string &name, const json &g, Graph &graph) 
       r.get(x, p, "column", in.column);
       r.get(x, p, "classes", in.classes, false);
       in.binding = in.column;
+      if (x.contains("side")) { // side information: how the runtime featurises it
+        in.side = x["side"];
+        std::string kind, key;
+        r.get(in.side, p + ".side", "kind", kind);
+        r.get(in.side, p + ".side", "key", key);
+        if (r.ok() && (!in.side.contains("params") || !in.side["params"].is_object()))
+          r.fail(p + ".side", "needs a `params` object");
+      }
     }
     r.get((*inputs)[i], p, "shape", in.shape);
     r.get((*inputs)[i], p, "dtype", in.dtype);

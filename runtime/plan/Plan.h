@@ -13,7 +13,7 @@
 
 namespace exprt {
 
-inline constexpr int kPlanFormatVersion = 6;
+inline constexpr int kPlanFormatVersion = 7;
 
 struct ParameterSpec {
   std::string name;
@@ -53,6 +53,9 @@ struct GraphInput {
   std::string column;   // empty when `features` is set
   int64_t classes = 0;  // a labels column's class count (0: none declared)
   std::string features; // the precompute graph
+  // Side information (column "side:NAME"): {kind, key, params}, featurised
+  // by the runtime before training (side/SideTables.h).
+  nlohmann::json side;
   int64_t output = 0;
   std::vector<int64_t> shape;
   std::string dtype;

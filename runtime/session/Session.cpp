@@ -9,6 +9,7 @@
 #include "plan/Plan.h"
 #include "record/Json.h"
 #include "record/Sha256.h"
+#include "side/SideTables.h"
 #include "train/Checkpoint.h"
 #include "train/Trainer.h"
 
@@ -156,6 +157,12 @@ Status Session::runUnchecked() {
                                "` classes, but the spec sizes the column for " + std::to_string(in.classes) +
                                " (raise the `classes` of what embeds it)");
       }
+  // Side information: featurised (or read from the cache) once, before the
+  // rows are bagged; invalid structures may drop rows.
+  impl_->phase = "featurising side information";
+  std::vector<SideRecord> sides;
+  if (Status s = featuriseSides(plan, screen, impl_->options.featureCacheDir, progress, sides); !s)
+    return s;
   bagSites(screen, plan.bag);
   double dataSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -228,6 +235,24 @@ Status Session::runUnchecked() {
                 {"best_epoch", tr.bestEpoch},
                 {"stopped_early", tr.stoppedEarly},
                 {"threads", torch::get_num_threads()}};
+  nlohmann::json side = nlohmann::json::array();
+  int64_t sideHits = 0;
+  for (const SideRecord &r : sides) {
+    side.push_back({{"name", r.name},
+                    {"kind", r.kind},
+                    {"key", r.key},
+                    {"values", r.values},
+                    {"dim", r.dim},
+                    {"source", r.source},
+                    {"cache_key", r.cacheKey},
+                    {"from_cache", r.fromCache},
+                    {"dropped_rows", r.dropped},
+                    {"invalid", r.invalid},
+                    {"seconds", r.seconds}});
+    sideHits += r.fromCache;
+  }
+  m["side"] = side;
+  m["side_cache"] = {{"hits", sideHits}, {"misses", static_cast<int64_t>(sides.size()) - sideHits}};
   m["precompute"] = nlohmann::json::array();
   for (const PrecomputeRecord &r : features.records())
     m["precompute"].push_back({{"graph", r.graph},

@@ -109,13 +109,15 @@ struct RealSource {
 const RealSource *realSource(StringRef source) {
   static const std::pair<StringRef, int64_t> kJump[] = {
       {"compound", 0}, {"gene", 0}, {"perturbation_type", 4}, {"split", 3}, {"control", 2},
-      {"plate", 0},    {"batch", 0}, {"source", 0}};
+      {"plate", 0},    {"batch", 0}, {"source", 0}, {"smiles", 0}};
   static const std::pair<StringRef, int64_t> kRxrx3[] = {
-      {"treatment", 0}, {"gene", 0}, {"perturbation_type", 3}, {"cell_type", 0}, {"experiment", 0}, {"plate", 0}};
+      {"treatment", 0}, {"gene", 0}, {"perturbation_type", 3}, {"cell_type", 0}, {"experiment", 0}, {"plate", 0},
+      {"smiles", 0}};
   static const std::pair<StringRef, int64_t> kRxrx19a[] = {
-      {"treatment", 0}, {"disease_condition", 0}, {"cell_type", 2}, {"experiment", 0}, {"plate", 0}};
+      {"treatment", 0}, {"disease_condition", 0}, {"cell_type", 2}, {"experiment", 0}, {"plate", 0},
+      {"smiles", 0}};
   static const std::pair<StringRef, int64_t> kBray[] = {
-      {"compound", 0}, {"plate", 0}, {"well", 0}, {"split", 3}};
+      {"compound", 0}, {"plate", 0}, {"well", 0}, {"split", 3}, {"smiles", 0}};
   static const std::pair<StringRef, int64_t> kCellPainting[] = {
       {"perturbation", 0}, {"control", 2}, {"plate", 0}, {"batch", 0}, {"well", 0}};
   static const RealSource kSources[] = {{"jump_cp", 5, 224, kJump},
@@ -186,6 +188,8 @@ Type columnType(MLIRContext *ctx, StringRef source, DictionaryAttr params,
     return LabelsType::get(ctx, intParam(params, "plates"));
   if (column == "cell_type")
     return LabelsType::get(ctx, intParam(params, "cell_lines", 1));
+  if (column == "smiles") // a molecules column: codes of its distinct strings
+    return LabelsType::get(ctx, 0);
   error = "dataset source '" + source.str() + "' has no column '" + column.str() + "'";
   return {};
 }
@@ -212,7 +216,15 @@ RankedTensorType rowType(Type column) {
                                  Float32Type::get(column.getContext()));
   if (isa<LabelsType>(column))
     return RankedTensorType::get({}, IntegerType::get(column.getContext(), 64));
+  if (auto vector = dyn_cast<EmbeddingType>(column)) // side information, featurised per row
+    return RankedTensorType::get({vector.getDim()}, Float32Type::get(column.getContext()));
   return nullptr;
+}
+
+bool isSideKind(StringRef kind) { return kind == "embedding_file" || kind == "transcriptome" || kind == "morgan"; }
+
+int64_t sideWidth(StringRef kind, DictionaryAttr params) {
+  return kind == "morgan" ? intParam(params, "bits", 1024) : intParam(params, "dim", 0);
 }
 
 FailureOr<EmbeddingType> encoderResult(StringRef kind, Type input, std::string &error) {
@@ -317,6 +329,13 @@ LogicalResult ColumnOp::verify() {
 LogicalResult EncoderOp::verify() {
   if (getNetwork())
     return success(); // checked against the network in verifySymbolUses
+  if (isSideKind(getKind())) {
+    if (sideWidth(getKind(), getParams()) < 1)
+      return emitOpError() << "side information '" << getKind() << "' needs a positive width";
+    if (!getParams().getAs<StringAttr>("path") && getKind() != "morgan")
+      return emitOpError() << "side information '" << getKind() << "' needs a `path`";
+    return success();
+  }
   std::string error;
   auto probe = ImagesType::get(getContext(), 3, 224, 224);
   if (failed(encoderResult(getKind(), probe, error)) && error.rfind("unknown", 0) == 0)
@@ -348,6 +367,15 @@ LogicalResult EncodeOp::verifySymbolUses(SymbolTableCollection &symbols) {
     if (out.getRank() != 1 || out.getDimSize(0) != getType().getDim())
       return emitOpError() << "network '" << ref.getValue() << "' produces " << out << ", not "
                            << getType();
+    return success();
+  }
+  if (isSideKind(encoder.getKind())) {
+    if (!isa<LabelsType>(getInput().getType()))
+      return emitOpError() << "side information '" << encoder.getKind() << "' is keyed by a labels column, not "
+                           << getInput().getType();
+    if (getType().getDim() != sideWidth(encoder.getKind(), encoder.getParams()))
+      return emitOpError() << "side information '" << encoder.getKind() << "' gives vectors of width "
+                           << sideWidth(encoder.getKind(), encoder.getParams()) << ", not " << getType();
     return success();
   }
   std::string error;

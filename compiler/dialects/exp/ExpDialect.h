@@ -24,6 +24,13 @@ mlir::Type columnType(mlir::MLIRContext *ctx, llvm::StringRef source,
                       mlir::DictionaryAttr params, llvm::StringRef column,
                       std::string &error);
 
+// Side information lowered as per-row vectors keyed by a labels column
+// (`embedding_file`, `transcriptome`, `morgan`): the runtime featurises it
+// into a table and reads the row's entry (docs/sideinfo.md). Its width is
+// the `dim` parameter (`bits` for `morgan`).
+bool isSideKind(llvm::StringRef kind);
+int64_t sideWidth(llvm::StringRef kind, mlir::DictionaryAttr params);
+
 // Whether `source` reads files at a `path` (rxrx1, jump_cp, rxrx3_core,
 // rxrx19a, bray2017, cellpainting) rather than generating its data.
 bool isRealSource(llvm::StringRef source);

@@ -143,8 +143,11 @@ def Exp_EncoderOp : Exp_Op<"encoder", [Symbol, DeclareOpInterfaceMethods<SymbolU
     A network (`kind` names it) with its resolved hyperparameters. When the
     network is written in `.exp`, `network` refers to the `exp.network` of its
     instantiation; otherwise `kind` is a pretrained extern encoder
-    (`dino_vitb8`, `dinov2_giant`). All applications of one encoder share its
-    parameters; `frozen` ones are not trained.
+    (`dino_vitb8`, `dinov2_giant`) or side information featurised by the
+    runtime (`embedding_file`, `transcriptome`, `morgan`: a vector per class
+    of the labels column it is applied to, `params` saying how). All
+    applications of one encoder share its parameters; `frozen` ones are not
+    trained.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind, DictionaryAttr:$params,
                        OptionalAttr<FlatSymbolRefAttr>:$network, UnitAttr:$frozen);
@@ -218,7 +221,13 @@ def Exp_YieldOp : Exp_Op<"yield", [Pure, Terminator, HasParent<"NetworkOp">]> {
 
 def Exp_EncodeOp : Exp_Op<"encode", [Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
   let summary = "apply an encoder to a column";
-  let arguments = (ins FlatSymbolRefAttr:$encoder, Exp_ColumnType:$input);
+  let description = [{
+    The encoder's network over each row of `input`: a column, or per-row
+    side information (the result of an `exp.encode` of a side encoder such as
+    `morgan`, which turns a labels column's values into vectors).
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$encoder,
+                       AnyTypeOf<[Exp_ImagesType, Exp_BagType, Exp_LabelsType, Exp_EmbeddingType]>:$input);
   let results = (outs Exp_EmbeddingType:$result);
   let assemblyFormat = "$encoder `(` $input `)` attr-dict `:` functional-type($input, $result)";
 }

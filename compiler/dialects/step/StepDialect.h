@@ -33,6 +33,9 @@ namespace expc::step {
 inline constexpr const char *kColumnAttr = "step.column";
 // On a labels column's argument: its class count, which the data must fit.
 inline constexpr const char *kClassesAttr = "step.classes";
+// On a graph argument that reads side information (column "side:NAME"):
+// how the runtime featurises it, {kind, key, params} (docs/sideinfo.md).
+inline constexpr const char *kSideAttr = "step.side";
 // A graph input that reads cached features instead: output `step.output` of
 // the graph `step.features` names, which a step.precompute computes.
 inline constexpr const char *kFeaturesAttr = "step.features";

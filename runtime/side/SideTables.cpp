@@ -1,0 +1,227 @@
+#include "side/SideTables.h"
+
+#include "data/LoadScreen.h"
+#include "prep/H5ad.h"
+#include "record/Json.h"
+#include "record/SafeTensors.h"
+#include "record/Sha256.h"
+#include "side/Molecules.h"
+#include "side/Transcriptome.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <set>
+
+namespace exprt {
+namespace fs = std::filesystem;
+namespace {
+
+// Bumped when a featuriser changes what it computes.
+constexpr const char *kSideVersion = "exp-side/1";
+
+// A side's `path`: `@data/...` is inside the dataset's folder (the simulated
+// screen's side files); another relative path is relative to the .exp file.
+std::string resolvePath(const Plan &plan, const Screen &screen, const std::string &path) {
+  if (path.rfind("@data/", 0) == 0)
+    return (fs::path(screen.dataDir) / path.substr(6)).lexically_normal().string();
+  fs::path p(path);
+  return (p.is_absolute() ? p : fs::path(plan.sourcePath).parent_path() / p).lexically_normal().string();
+}
+
+// The table of one side: a row per distinct key value, and which rows hold
+// a valid structure (morgan with `invalid = "drop"`).
+struct Table {
+  torch::Tensor values; // [keys, dim] float32
+  torch::Tensor valid;  // [keys] uint8
+  std::vector<std::string> invalid;
+};
+
+Status compute(const std::string &kind, const nlohmann::json &params, const std::string &file,
+               const std::vector<std::string> &keys, const std::vector<std::string> &where, int64_t dim,
+               const std::string &what, Table &out) {
+  const int64_t n = static_cast<int64_t>(keys.size());
+  out.values = torch::zeros({n, dim}, torch::kFloat32);
+  out.valid = torch::ones({n}, torch::kUInt8);
+  auto gather = [&](const EmbeddingTable &table) -> Status {
+    std::vector<int64_t> rows;
+    if (Status s = mapNames(keys, table, what + ": " + file, rows); !s)
+      return s;
+    for (int64_t i = 0; i < n; ++i)
+      std::copy_n(table.row(static_cast<size_t>(rows[static_cast<size_t>(i)])), dim,
+                  out.values.data_ptr<float>() + i * dim);
+    return Status::ok();
+  };
+  if (kind == "embedding_file") {
+    EmbeddingTable table;
+    if (Status s = readEmbeddingTable(file, table); !s)
+      return s;
+    if (table.dim != dim)
+      return Status::error(file + ": " + std::to_string(table.dim) + " value columns, but " + what +
+                           " declares dim = " + std::to_string(dim));
+    return gather(table);
+  }
+  if (kind == "transcriptome") {
+    AnnData data;
+    if (Status s = readH5ad(file, data); !s)
+      return s;
+    EmbeddingTable bulk, reduced;
+    if (Status s = pseudoBulk(data, params.value("group_by", std::string("cell_line")), bulk); !s)
+      return Status::error(file + ": " + s.message());
+    if (Status s = reduceTable(bulk, dim, params.value("pca", false), reduced); !s)
+      return Status::error(file + ": " + s.message());
+    return gather(reduced);
+  }
+  if (kind == "morgan") {
+    MorganOptions o;
+    o.radius = params.value("radius", 2);
+    o.bits = static_cast<int>(dim);
+    o.chiral = params.value("chiral", false);
+    std::vector<float> bits;
+    std::vector<char> valid;
+    if (Status s = morganFingerprints(keys, where, o, params.value("invalid", std::string("error")) == "drop", bits,
+                                      valid, out.invalid);
+        !s)
+      return Status::error(s.message() + " (" + what + "; `invalid = \"drop\"` drops such rows)");
+    std::copy(bits.begin(), bits.end(), out.values.data_ptr<float>());
+    for (int64_t i = 0; i < n; ++i)
+      out.valid[i] = static_cast<uint8_t>(valid[static_cast<size_t>(i)]);
+    return Status::ok();
+  }
+  return Status::error(what + ": side information of kind `" + kind + "` is not featurised by this runtime");
+}
+
+std::string cachePath(const std::string &cacheDir, const std::string &key) {
+  return (fs::path(cacheDir) / "side" / (key + ".safetensors")).string();
+}
+
+bool readCached(const std::string &path, Table &t) {
+  SafeTensors f;
+  if (!fs::exists(path) || !readSafeTensors(path, f) || !f.tensors.count("values") || !f.tensors.count("valid"))
+    return false; // a damaged entry is computed again
+  t.values = f.tensors["values"];
+  t.valid = f.tensors["valid"];
+  t.invalid.clear();
+  if (auto it = f.metadata.find("invalid"); it != f.metadata.end())
+    for (const auto &line : nlohmann::json::parse(it->second, nullptr, false))
+      if (line.is_string())
+        t.invalid.push_back(line.get<std::string>());
+  return true;
+}
+
+void removeRows(std::vector<int64_t> &sites, const std::vector<char> &drop) {
+  sites.erase(std::remove_if(sites.begin(), sites.end(), [&](int64_t r) { return drop[static_cast<size_t>(r)]; }),
+              sites.end());
+}
+
+} // namespace
+
+Status featuriseSides(const Plan &plan, Screen &screen, const std::string &cacheDir, bool progress,
+                      std::vector<SideRecord> &records) {
+  records.clear();
+  std::map<std::string, const GraphInput *> sides; // by column, once however many graphs read it
+  for (const auto &[name, graph] : plan.graphs)
+    for (const GraphInput &in : graph.inputs)
+      if (!in.side.is_null())
+        sides.emplace(in.column, &in);
+  const int64_t rows = screen.perturbation.size(0);
+  for (const auto &[column, in] : sides) {
+    auto t0 = std::chrono::steady_clock::now();
+    SideRecord rec;
+    rec.name = column.substr(column.find(':') + 1);
+    rec.kind = in->side.value("kind", std::string());
+    rec.key = in->side.value("key", std::string());
+    rec.dim = in->shape.empty() ? 0 : in->shape.back();
+    const nlohmann::json &params = in->side["params"];
+    const std::string what = "side information `" + rec.name + "`";
+    const std::string held = readerColumn(plan.dataKind, rec.key);
+    auto meta = screen.metadata.find(held);
+    if (meta == screen.metadata.end())
+      return Status::error(plan.sourcePath + ": " + what + " is keyed by `" + rec.key + "`, which the `" +
+                           plan.dataKind + "` reader does not provide" +
+                           (plan.dataKind == "simulated_screen" && rec.key == "smiles"
+                                ? " (simulated compounds need `format = \"jump\"` or `\"rxrx3_core\"`)"
+                                : ""));
+    // The table's rows: the key's distinct values, each with the first row that has it.
+    const std::vector<std::string> &values = meta->second;
+    std::map<std::string, int64_t> rowOfValue;
+    for (int64_t r = 0; r < rows; ++r)
+      rowOfValue.emplace(values[static_cast<size_t>(r)], r);
+    std::vector<std::string> keys, where;
+    std::map<std::string, int64_t> code;
+    for (const auto &[value, first] : rowOfValue) {
+      code[value] = static_cast<int64_t>(keys.size());
+      keys.push_back(value);
+      where.push_back(screen.rowWhere.empty() ? "row " + std::to_string(first)
+                                              : screen.rowWhere[static_cast<size_t>(first)]);
+    }
+    rec.values = static_cast<int64_t>(keys.size());
+    if (params.contains("path"))
+      rec.source = resolvePath(plan, screen, params["path"].get<std::string>());
+    // The cache key: what is computed, from what.
+    Sha256 h;
+    h.update(std::string(kSideVersion)).update(rec.kind).update(params.dump()).update(std::to_string(rec.dim));
+    if (!rec.source.empty()) {
+      std::string bytes;
+      if (!readFile(rec.source, bytes))
+        return Status::error(rec.source + ": cannot open (" + what + ")");
+      h.update(Sha256().update(bytes).hex());
+    }
+    for (const std::string &k : keys)
+      h.update(k).update(std::string(1, '\0'));
+    rec.cacheKey = h.hex();
+    Table table;
+    const std::string cached = cacheDir.empty() ? "" : cachePath(cacheDir, rec.cacheKey);
+    rec.fromCache = !cached.empty() && readCached(cached, table) && table.values.size(0) == rec.values &&
+                    table.values.size(1) == rec.dim;
+    if (!rec.fromCache) {
+      if (Status s = compute(rec.kind, params, rec.source, keys, where, rec.dim, what, table); !s)
+        return s;
+      if (!cached.empty()) {
+        std::error_code ec;
+        fs::create_directories(fs::path(cached).parent_path(), ec);
+        SafeTensors f;
+        f.tensors["values"] = table.values;
+        f.tensors["valid"] = table.valid;
+        f.metadata["invalid"] = nlohmann::json(table.invalid).dump();
+        f.metadata["keys"] = std::to_string(keys.size());
+        if (Status s = writeSafeTensors(cached, f); !s && progress) // a cache that cannot be written is not fatal
+          std::fprintf(stderr, "side: cannot cache %s: %s\n", rec.name.c_str(), s.message().c_str());
+      }
+    }
+    // Per row: its key's vector; rows of an invalid structure leave the splits.
+    std::vector<int64_t> rowCode(static_cast<size_t>(rows));
+    std::vector<char> drop(static_cast<size_t>(rows), 0);
+    const uint8_t *valid = table.valid.contiguous().data_ptr<uint8_t>();
+    for (int64_t r = 0; r < rows; ++r) {
+      rowCode[static_cast<size_t>(r)] = code[values[static_cast<size_t>(r)]];
+      drop[static_cast<size_t>(r)] = valid[rowCode[static_cast<size_t>(r)]] == 0;
+    }
+    screen.features[column] = table.values.index_select(0, torch::tensor(rowCode, torch::kInt64)).contiguous();
+    rec.dropped = std::count(drop.begin(), drop.end(), 1);
+    if (rec.dropped) {
+      removeRows(screen.trainSites, drop);
+      removeRows(screen.evalSites, drop);
+      removeRows(screen.valSites, drop);
+      if (screen.trainSites.empty() || screen.evalSites.empty())
+        return Status::error(plan.sourcePath + ": " + what + " drops " + std::to_string(rec.dropped) +
+                             " rows with invalid structures, leaving no training or no held-out rows");
+    }
+    rec.invalid.assign(table.invalid.begin(), table.invalid.begin() + std::min<size_t>(20, table.invalid.size()));
+    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (progress)
+      std::fprintf(stderr, "side: %s (%s by %s): %lld values x %lld, %s%s (%.1fs)\n", rec.name.c_str(),
+                   rec.kind.c_str(), rec.key.c_str(), static_cast<long long>(rec.values),
+                   static_cast<long long>(rec.dim), rec.fromCache ? "cached" : "computed",
+                   rec.dropped ? (", " + std::to_string(rec.dropped) + " rows dropped (invalid structures)").c_str()
+                               : "",
+                   rec.seconds);
+    records.push_back(std::move(rec));
+  }
+  return Status::ok();
+}
+
+} // namespace exprt

@@ -199,7 +199,8 @@ private:
       if (lastDecl_)
         b_.setInsertionPointAfter(lastDecl_);
       lastDecl_ = b_.create<expd::EncoderOp>(loc(v.origin), b_.getStringAttr(it->second), b_.getStringAttr(kind),
-                                             params(v.args), FlatSymbolRefAttr(), b_.getUnitAttr());
+                                             params(v.args), FlatSymbolRefAttr(), b_.getUnitAttr(),
+                                             StringAttr());
     }
     return b_.create<expd::EncodeOp>(loc(v.origin), expd::EmbeddingType::get(&ctx_, v.type.dims[0]),
                                      FlatSymbolRefAttr::get(&ctx_, it->second), key);
@@ -214,10 +215,7 @@ private:
       return it->second;
     std::string symbol = enc.named ? enc.named->name : fmt::format("{}_{}", enc.decl->name, ++anon_);
     FlatSymbolRefAttr net;
-    if (const Val *w = enc.arg("__weights")) {
-      unsupported(w->origin.valid() ? w->origin : at, "loading pretrained `weights`");
-      return "";
-    }
+    const Val *weights = enc.arg("__weights");
     if (enc.decl->kind == DeclKind::Network) {
       if (!graph || graph->output < 0) {
         unsupported(at, fmt::format("running network `{}` here", enc.decl->name));
@@ -235,7 +233,8 @@ private:
       b_.setInsertionPointAfter(lastDecl_);
     lastDecl_ = b_.create<expd::EncoderOp>(loc(enc.origin), b_.getStringAttr(symbol),
                                            b_.getStringAttr(enc.decl->name), params(args), net,
-                                           enc.trainable ? UnitAttr() : b_.getUnitAttr());
+                                           enc.trainable ? UnitAttr() : b_.getUnitAttr(),
+                                           weights ? b_.getStringAttr(weights->s) : StringAttr());
     encoders_[&enc] = symbol;
     return symbol;
   }

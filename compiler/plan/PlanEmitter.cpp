@@ -213,6 +213,8 @@ FailureOr<json> emitPlan(ModuleOp module, const PlanHeader &header) {
                     {"decay", p.getDecay()}};
       if (auto max = p.getMax())
         param["max"] = max->convertToDouble();
+      if (auto weights = p.getWeights())
+        param["weights"] = {{"file", weights->str()}, {"name", p.getWeightsName().value_or("").str()}};
       if (p.getFrozen())
         param["frozen"] = true;
       plan["parameters"].push_back(std::move(param));

@@ -58,6 +58,10 @@ private:
               double scale, bool decay, std::optional<double> max = std::nullopt);
   // Parameters created while lowering a frozen encoder's network are frozen.
   bool frozen_ = false;
+  // The weights file of the encoder being instantiated, and its parameters'
+  // name prefix (names in the file are relative to the encoder).
+  StringAttr weights_;
+  std::string weightsPrefix_;
   // Dimensions between the batch and the network's own input, when an encoder
   // is applied over them (per channel, per site of a bag).
   SmallVector<int64_t> lead_;
@@ -97,7 +101,10 @@ Value GraphBuilder::param(Location loc, StringRef name, ArrayRef<int64_t> shape,
                                           mb.getStringAttr(init), mb.getF64FloatAttr(scale),
                                           mb.getBoolAttr(decay),
                                           max ? mb.getF64FloatAttr(*max) : FloatAttr(),
-                                          frozen_ ? mb.getUnitAttr() : UnitAttr());
+                                          frozen_ ? mb.getUnitAttr() : UnitAttr(),
+                                          weights_ ? weights_ : StringAttr(),
+                                          weights_ ? mb.getStringAttr(name.drop_front(weightsPrefix_.size()))
+                                                   : StringAttr());
     symbols_.insert(p);
   }
   Value v = b_.create<step::ParamOp>(loc, type, FlatSymbolRefAttr::get(b_.getContext(), name));
@@ -207,6 +214,10 @@ FailureOr<Value> GraphBuilder::apply(expd::EncoderOp encoder, ValueRange inputs,
   // network applies it; a trainable encoder applied inside a frozen one is not.
   bool outerFrozen = frozen_;
   frozen_ = encoder.getFrozen();
+  StringAttr outerWeights = weights_;
+  std::string outerPrefix = weightsPrefix_;
+  weights_ = encoder.getWeightsAttr();
+  weightsPrefix_ = prefix;
   SmallVector<int64_t> outerLead = lead_;
   if (!inputs.empty()) {
     auto given = cast<RankedTensorType>(inputs[0].getType());
@@ -217,6 +228,8 @@ FailureOr<Value> GraphBuilder::apply(expd::EncoderOp encoder, ValueRange inputs,
   }
   auto restore = llvm::make_scope_exit([&] {
     frozen_ = outerFrozen;
+    weights_ = outerWeights;
+    weightsPrefix_ = outerPrefix;
     lead_ = outerLead;
   });
   for (Operation &op : body) {

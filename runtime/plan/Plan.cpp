@@ -363,6 +363,10 @@ Status parsePlan(const std::string &text, const std::string &origin, Plan &plan)
       r.get((*ps)[i], p, "scale", spec.scale);
       r.get((*ps)[i], p, "decay", spec.decay);
       r.get((*ps)[i], p, "frozen", spec.frozen, false);
+      if ((*ps)[i].contains("weights")) {
+        r.get((*ps)[i]["weights"], p + ".weights", "file", spec.weightsFile);
+        r.get((*ps)[i]["weights"], p + ".weights", "name", spec.weightsName);
+      }
       double max = 0;
       if ((*ps)[i].contains("max") && r.get((*ps)[i], p, "max", max))
         spec.max = max;

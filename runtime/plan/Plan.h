@@ -23,6 +23,9 @@ struct ParameterSpec {
   bool decay = true;
   std::optional<double> max;
   bool frozen = false; // no gradient, no optimiser updates
+  // Pretrained: the tensor `weightsName` of safetensors file `weightsFile`
+  // (relative to the .exp file) replaces the initial value.
+  std::string weightsFile, weightsName;
 };
 
 // Attributes of one op, decoded once at load time.

@@ -6,6 +6,7 @@
 #include "eval/Evaluator.h"
 #include "exec/Faults.h"
 #include "exec/GraphExecutor.h"
+#include "exec/Pretrained.h"
 #include "plan/Plan.h"
 #include "record/Json.h"
 #include "record/Sha256.h"
@@ -172,6 +173,15 @@ Status Session::runUnchecked() {
 
   ParameterStore params;
   params.initialise(plan.parameters, static_cast<uint64_t>(plan.train.seed));
+  impl_->phase = "loading pretrained weights";
+  std::vector<PretrainedRecord> pretrained;
+  if (Status s = loadPretrained(plan, params, pretrained); !s)
+    return s;
+  for (const PretrainedRecord &r : pretrained)
+    if (progress)
+      std::fprintf(stderr, "weights: %lld tensors from %s%s\n", static_cast<long long>(r.loaded), r.file.c_str(),
+                   r.unexpected.empty() ? ""
+                                        : (" (" + std::to_string(r.unexpected.size()) + " of its tensors unused)").c_str());
   // Frozen encoders the compiler hoisted out of the step and the evaluation
   // graphs run here, once, over every row.
   FeatureStore features;
@@ -252,6 +262,10 @@ Status Session::runUnchecked() {
     sideHits += r.fromCache;
   }
   m["side"] = side;
+  m["pretrained"] = nlohmann::json::array();
+  for (const PretrainedRecord &r : pretrained)
+    m["pretrained"].push_back(
+        {{"file", r.file}, {"sha256", r.sha256}, {"loaded", r.loaded}, {"unexpected", r.unexpected}});
   m["side_cache"] = {{"hits", sideHits}, {"misses", static_cast<int64_t>(sides.size()) - sideHits}};
   m["precompute"] = nlohmann::json::array();
   for (const PrecomputeRecord &r : features.records())

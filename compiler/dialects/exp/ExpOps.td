@@ -147,10 +147,12 @@ def Exp_EncoderOp : Exp_Op<"encoder", [Symbol, DeclareOpInterfaceMethods<SymbolU
     runtime (`embedding_file`, `transcriptome`, `morgan`: a vector per class
     of the labels column it is applied to, `params` saying how). All
     applications of one encoder share its parameters; `frozen` ones are not
-    trained.
+    trained. `weights` names a safetensors file its parameters start from
+    (the encoder block's `weights` setting).
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind, DictionaryAttr:$params,
-                       OptionalAttr<FlatSymbolRefAttr>:$network, UnitAttr:$frozen);
+                       OptionalAttr<FlatSymbolRefAttr>:$network, UnitAttr:$frozen,
+                       OptionalAttr<StrAttr>:$weights);
   let assemblyFormat = "$sym_name $kind $params (`network` $network^)? (`frozen` $frozen^)? attr-dict";
   let hasVerifier = 1;
 }

@@ -76,11 +76,14 @@ def Step_ParameterOp : Step_Op<"parameter", [Symbol]> {
     `constant` (every element = scale). `decay` says whether weight decay
     applies; `max`, when present, clamps the value after every optimiser step
     (used for the CLIP logit scale). `frozen` parameters (of a frozen encoder)
-    get no gradient and no optimiser updates.
+    get no gradient and no optimiser updates. With `weights` (a safetensors
+    file) the runtime replaces the initial value with the file's tensor
+    `weights_name` (the name within its encoder), after checking its shape.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, TypeAttr:$type, StrAttr:$init,
                        F64Attr:$scale, BoolAttr:$decay, OptionalAttr<F64Attr>:$max,
-                       UnitAttr:$frozen);
+                       UnitAttr:$frozen, OptionalAttr<StrAttr>:$weights,
+                       OptionalAttr<StrAttr>:$weights_name);
   let assemblyFormat = "$sym_name `:` $type attr-dict";
   let hasVerifier = 1;
 }

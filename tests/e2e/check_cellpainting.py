@@ -8,27 +8,18 @@ scaffold split, and an unparsable SMILES stops the scaffold split naming the
 index line and RDKit's reason.
 """
 import csv
-import io
 import os
-import shutil
-import struct
-import subprocess
 import sys
-import zipfile
 
-exp, _spec, work = sys.argv[1:4]
-shutil.rmtree(work, ignore_errors=True)
-os.makedirs(work)
-env = {**os.environ, "EXP_CACHE_DIR": os.path.join(work, "cache")}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_util import Check, write_bray_site  # noqa: E402
+
+check = Check(sys.argv)
+exp, work, env = check.exp, check.work, check.env
+exp_run = check.run
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 shared = os.environ.get("EXP_SHARED_DATA", os.path.join(root, "..", "shared", "data"))
 
-
-def exp_run(*args, expect_ok=True):
-    p = subprocess.run([exp, *args], capture_output=True, text=True, env=env)
-    if (p.returncode == 0) != expect_ok:
-        sys.exit(f"FAIL: exp {' '.join(args)} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
-    return p
 
 
 def spec(name, call, block, column):
@@ -103,13 +94,6 @@ else:
 
 
 # --- bray2017: CLOOME's index CSV and .npz sites ------------------------------
-def npy(height, width, fill):
-    header = "{'descr': '|u1', 'fortran_order': False, 'shape': (%d, %d, 5), }" % (height, width)
-    header += " " * (63 - (len(header) + 10) % 64) + "\n"
-    data = bytes((fill + 7 * c + (i % 23)) % 256 for i in range(height * width) for c in range(5))
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + data
-
-
 bray = os.path.join(work, "bray")
 os.makedirs(os.path.join(bray, "npzs"))
 # Three scaffolds (benzene, pyridine, cyclohexane) with ten substituents each.
@@ -122,8 +106,9 @@ for plate in ("24278", "24279"):
                                           [(sub + s, f"cpd{i}-{j}") for i, s in enumerate(scaffolds)
                                            for j, sub in enumerate(substituents)]):
         key = f"{plate}-W{well:02d}-1"
-        with zipfile.ZipFile(os.path.join(bray, "npzs", key + ".npz"), "w") as z:
-            z.writestr("sample.npy", npy(40, 48, 3 * well))
+        fill = 3 * well
+        write_bray_site(os.path.join(bray, "npzs", key + ".npz"), 40, 48,
+                        bytes((fill + 7 * c + (i % 23)) % 256 for i in range(40 * 48) for c in range(5)))
         index.append(f"{key},{plate},W{well:02d},1,{smiles},{name}")
         n += 1
 with open(os.path.join(bray, "index.csv"), "w") as f:

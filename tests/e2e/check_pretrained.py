@@ -12,20 +12,15 @@ import math
 import os
 import shutil
 import struct
-import subprocess
 import sys
 
-exp, _spec, work = sys.argv[1:4]
-shutil.rmtree(work, ignore_errors=True)
-os.makedirs(work)
-env = {**os.environ, "EXP_CACHE_DIR": os.path.join(work, "cache")}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_util import Check  # noqa: E402
 
+check = Check(sys.argv)
+exp, work, env = check.exp, check.work, check.env
+exp_run = check.run
 
-def exp_run(*args, expect_ok=True):
-    p = subprocess.run([exp, *args], capture_output=True, text=True, env=env)
-    if (p.returncode == 0) != expect_ok:
-        sys.exit(f"FAIL: exp {' '.join(args)} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
-    return p
 
 
 def read_safetensors(path):

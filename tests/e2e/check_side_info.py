@@ -10,21 +10,15 @@ unused is never featurised.
 """
 import json
 import os
-import shutil
-import subprocess
 import sys
 
-exp, _spec, work = sys.argv[1:4]
-shutil.rmtree(work, ignore_errors=True)
-os.makedirs(work)
-env = {**os.environ, "EXP_CACHE_DIR": os.path.join(work, "cache")}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_util import Check, write_bray_site  # noqa: E402
 
+check = Check(sys.argv)
+exp, work, env = check.exp, check.work, check.env
+exp_run = check.run
 
-def exp_run(*args, expect_ok=True):
-    p = subprocess.run([exp, *args], capture_output=True, text=True, env=env)
-    if (p.returncode == 0) != expect_ok:
-        sys.exit(f"FAIL: exp {' '.join(args)} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
-    return p
 
 
 def write(name, text):
@@ -120,24 +114,13 @@ print("a cell line missing from the table is named: ok")
 # --- invalid structures: error, or drop and list ------------------------------
 bray = os.path.join(work, "bray")
 os.makedirs(os.path.join(bray, "npzs"))
-import struct
-import zipfile
-
-
-def npy(fill):
-    header = "{'descr': '|u1', 'fortran_order': False, 'shape': (32, 32, 5), }"
-    header += " " * (63 - (len(header) + 10) % 64) + "\n"
-    data = bytes((fill * 11 + i) % 256 for i in range(32 * 32 * 5))
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + data
-
-
 smiles = ["CS(C)=O"] + ["C" * (k + 1) + "c1ccccc1" for k in range(30)] + ["C1CC"]
 index = ["SAMPLE_KEY,PLATE_ID,WELL_POSITION,SITE,SMILES,CPD_NAME"]
 for plate in ("P1", "P2"):
     for w, s in enumerate(smiles):
         key = f"{plate}-W{w:02d}-1"
-        with zipfile.ZipFile(os.path.join(bray, "npzs", key + ".npz"), "w") as z:
-            z.writestr("sample.npy", npy(w))
+        write_bray_site(os.path.join(bray, "npzs", key + ".npz"), 32, 32,
+                        bytes((w * 11 + i) % 256 for i in range(32 * 32 * 5)))
         index.append(f"{key},{plate},W{w:02d},1,{s},{'DMSO' if w == 0 else f'cpd{w}'}")
 with open(os.path.join(bray, "index.csv"), "w") as f:
     f.write("\n".join(index) + "\n")

@@ -2,6 +2,8 @@
 
 #include "prep/Csv.h"
 
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -244,6 +246,25 @@ std::vector<float> normalizedLaplacian(const PerturbationGraph &g) {
     l[key] = static_cast<float>(-invSqrt[i] * w * invSqrt[j]);
   }
   return l;
+}
+
+Status spectralEmbedding(const PerturbationGraph &g, int64_t dim, std::vector<float> &embedding) {
+  if (dim < 1 || dim > g.size)
+    return Status::error("a spectral embedding of " + std::to_string(g.size) + " perturbations cannot have " +
+                         std::to_string(dim) + " dimensions");
+  std::vector<float> l = normalizedLaplacian(g);
+  torch::Tensor lap = torch::from_blob(l.data(), {g.size, g.size}, torch::kFloat32).to(torch::kFloat64);
+  auto [values, vectors] = torch::linalg::eigh(lap, "L"); // ascending eigenvalues
+  torch::Tensor u = vectors.slice(1, 0, dim).clone();
+  for (int64_t c = 0; c < dim; ++c) {
+    torch::Tensor col = u.select(1, c);
+    if (col.index({col.abs().argmax()}).item<double>() < 0)
+      col.neg_();
+  }
+  u = u / u.norm(2, 1, true).clamp_min(1e-12);
+  torch::Tensor f = u.to(torch::kFloat32).contiguous();
+  embedding.assign(f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
+  return Status::ok();
 }
 
 std::string coverageReport(const PerturbationGraph &g, const std::vector<std::string> &names) {

@@ -92,6 +92,14 @@ PerturbationGraph perturbationGraph(const KnowledgeGraph &graph, const std::vect
 // is the identity's.
 std::vector<float> normalizedLaplacian(const PerturbationGraph &g);
 
+// Node embeddings of the perturbations from the graph alone (Ng, Jordan and
+// Weiss's spectral embedding): the eigenvectors of the `dim` smallest
+// eigenvalues of L, each row scaled to unit length (a perturbation without
+// edges gets its own direction), signs fixed so each column's largest entry
+// is positive. Dense: for a screen's perturbations, not all genes.
+// `dim` > size is an error.
+Status spectralEmbedding(const PerturbationGraph &g, int64_t dim, std::vector<float> &embedding);
+
 // "mapped 1,093 of 1,138 perturbations (96.0%), 2,310 weighted pairs; 45
 // without a node in the graph: a, b, ..."
 std::string coverageReport(const PerturbationGraph &g, const std::vector<std::string> &names);

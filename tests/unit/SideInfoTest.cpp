@@ -5,6 +5,7 @@
 #include "prep/H5ad.h"
 #include "side/KnowledgeGraph.h"
 #include "side/Molecules.h"
+#include "side/Prompts.h"
 #include "side/Transcriptome.h"
 #include "side/WordPiece.h"
 
@@ -409,4 +410,51 @@ TEST_CASE("text: WordPiece ids match hand-checked tokenisations") {
   writeText(d / "bad.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\ncells\ncells\n");
   CHECK(readVocab((d / "bad.txt").string(), v).message() ==
         (d / "bad.txt").string() + ":6: token `cells` given twice (also line 5)");
+}
+
+TEST_CASE("text: CellCLIP's prompts from templates over metadata, then WordPiece") {
+  const std::map<std::string, std::vector<std::string>> columns = {
+      {"cell_type", {"U2OS", "U2OS"}},
+      {"name", {"aspirin", ""}},
+      {"smiles", {"CC(=O)Oc1ccccc1C(=O)O", ""}},
+      {"gene", {"", "TP53"}}};
+  std::string out;
+  REQUIRE(renderTemplate("{cell_type} cells treated with compound: {name}, SMILES: {smiles}", columns, 0, out)
+              .isOk());
+  CHECK(out == "U2OS cells treated with compound: aspirin, SMILES: CC(=O)Oc1ccccc1C(=O)O");
+  REQUIRE(renderTemplate("{cell_type} cells treated with orf, targeting genes: {gene}", columns, 1, out).isOk());
+  CHECK(out == "U2OS cells treated with orf, targeting genes: TP53");
+  REQUIRE(renderTemplate("{{literal}} {gene}}}", columns, 1, out).isOk());
+  CHECK(out == "{literal} TP53}");
+  CHECK(renderTemplate("{compound_name}", columns, 0, out).message() ==
+        "template `{compound_name}`: no column `compound_name` (the data has cell_type, gene, name, smiles)");
+  CHECK(renderTemplate("cells {gene", columns, 0, out).message() == "template `cells {gene`: the `{` at 7 is not closed");
+  CHECK(renderTemplate("a } b", columns, 0, out).message().find("closes nothing") != std::string::npos);
+}
+
+TEST_CASE("knowledge graph: the spectral embedding puts a module's perturbations together") {
+  // Two modules (triangles) and a perturbation without edges.
+  KnowledgeGraph kg;
+  for (auto [a, b] : {std::pair{"A", "B"}, {"B", "C"}, {"A", "C"}, {"D", "E"}, {"E", "F"}, {"D", "F"}}) {
+    kg.edges.push_back({a, b, 1.0f});
+    kg.nodes.insert(a);
+    kg.nodes.insert(b);
+  }
+  kg.nodes.insert("G");
+  PerturbationGraph g = perturbationGraph(kg, {{"A"}, {"B"}, {"C"}, {"D"}, {"E"}, {"F"}, {"G"}});
+  std::vector<float> e;
+  REQUIRE(spectralEmbedding(g, 3, e).isOk());
+  REQUIRE(e.size() == 21);
+  auto dist = [&](int i, int j) {
+    double s = 0;
+    for (int k = 0; k < 3; ++k)
+      s += (e[size_t(i * 3 + k)] - e[size_t(j * 3 + k)]) * (e[size_t(i * 3 + k)] - e[size_t(j * 3 + k)]);
+    return std::sqrt(s);
+  };
+  CHECK(dist(0, 1) < 1e-4);
+  CHECK(dist(3, 5) < 1e-4);
+  CHECK(dist(0, 3) > 0.5);
+  CHECK(dist(0, 6) > 0.5);
+  CHECK(dist(3, 6) > 0.5);
+  CHECK(spectralEmbedding(g, 8, e).message() == "a spectral embedding of 7 perturbations cannot have 8 dimensions");
 }

@@ -2,7 +2,6 @@
 
 #include "data/LoadScreen.h"
 #include "prep/H5ad.h"
-#include "record/Json.h"
 #include "record/SafeTensors.h"
 #include "record/Sha256.h"
 #include "side/Molecules.h"
@@ -13,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -164,11 +164,15 @@ Status featuriseSides(const Plan &plan, Screen &screen, const std::string &cache
     // The cache key: what is computed, from what.
     Sha256 h;
     h.update(std::string(kSideVersion)).update(rec.kind).update(params.dump()).update(std::to_string(rec.dim));
-    if (!rec.source.empty()) {
-      std::string bytes;
-      if (!readFile(rec.source, bytes))
+    if (!rec.source.empty()) { // streamed: an .h5ad can be larger than memory allows twice
+      std::ifstream in(rec.source, std::ios::binary);
+      if (!in)
         return Status::error(rec.source + ": cannot open (" + what + ")");
-      h.update(Sha256().update(bytes).hex());
+      Sha256 file;
+      std::vector<char> chunk(1 << 20);
+      while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0)
+        file.update(chunk.data(), static_cast<size_t>(in.gcount()));
+      h.update(file.hex());
     }
     for (const std::string &k : keys)
       h.update(k).update(std::string(1, '\0'));

@@ -120,6 +120,13 @@ private:
       if (!columns.empty())
         select.append(key, columns.getDictionary(&ctx_));
     }
+    if (info->holdOutFraction > 0) {
+      NamedAttrList random;
+      random.append("fraction", b_.getF64FloatAttr(info->holdOutFraction));
+      random.append("by", b_.getStringAttr(info->splitBy));
+      random.append("stratify", b_.getStringAttr(info->stratify));
+      select.append("hold_out_fraction", random.getDictionary(&ctx_));
+    }
     datasets_[info] = b_.create<expd::DatasetOp>(loc(d.nameRange), expd::DatasetType::get(&ctx_),
                                                  b_.getStringAttr(d.name),
                                                  b_.getStringAttr(source), params(info->source->args),

@@ -151,11 +151,43 @@ ValPtr Sema::checkDataset(const Decl &d, int module) {
   };
   if (const Val *vf = settings->arg("val_fraction"))
     info->valFraction = vf->f;
+  if (const Val *f = settings->arg("hold_out_fraction"))
+    info->holdOutFraction = f->f;
+  // split_by and stratify name a labels column (or the wells every reader has).
+  for (auto [key, slot] : {std::pair<const char *, std::string *>{"split_by", &info->splitBy},
+                           {"stratify", &info->stratify}}) {
+    const Val *v = settings->arg(key);
+    if (!v || v->kind != VK::String || v->s.empty() || v->s == "well") {
+      if (v && v->kind == VK::String)
+        *slot = v->s;
+      continue;
+    }
+    const DataType *t = info->column(v->s);
+    if (!t || t->modality != "labels") {
+      std::vector<std::string> labels = {"well"};
+      for (const auto &[n, ct] : info->columns)
+        if (ct.modality == "labels")
+          labels.push_back(n);
+      auto diag = diags_.emit(diag::UnknownMember, v->origin, fmt::format("dataset `{}`", d.name),
+                              fmt::format("{}` labels column `{}", key, v->s));
+      std::string guess = closestMatch(v->s, labels);
+      diag.help(guess.empty() ? fmt::format("`{}` names one of `{}`", key, fmt::join(labels, "`, `"))
+                              : fmt::format("did you mean `{}`?", guess));
+      ok = false;
+      continue;
+    }
+    *slot = v->s;
+  }
   if (const Val *aug = settings->arg("augment"); aug && aug->kind != VK::None && aug->decl)
     info->augment = settings->args.at("augment");
   readSplit("hold_out", info->holdOut);
   readSplit("keep", info->keep);
   readSplit("drop", info->drop);
+  if (info->holdOutFraction > 0 && !info->holdOut.empty()) {
+    diags_.emit(diag::HoldOutTwice, info->holdOutRange.begin()->second, d.name)
+        .help("drop `hold_out_fraction`, or the `hold_out` record");
+    ok = false;
+  }
   for (const auto &[col, vals] : info->holdOut) {
     auto it = info->keep.find(col);
     if (it == info->keep.end())

@@ -136,6 +136,10 @@ struct DatasetInfo {
   std::map<std::string, SourceRange> holdOutRange;
   ValPtr augment; // the `augment` setting: an `augmentations(...)` call, or none
   double valFraction = 0; // training rows kept aside for validation
+  // hold_out_fraction: groups of `splitBy` held out at random, within each
+  // value of `stratify` ("" = none); 0 = the source's split or hold_out.
+  double holdOutFraction = 0;
+  std::string splitBy = "well", stratify;
   int64_t bag = 1;        // sites per bag (rows are wells when > 1)
   // Columns the source has only with `pairing = "micon"` (treated/control
   // pairs), when it is not set.

@@ -1,5 +1,6 @@
 #include "data/LoadScreen.h"
 
+#include "data/Random.h"
 #include "prep/Pack.h"
 #include "prep/Readers.h"
 #include "record/Json.h"
@@ -127,6 +128,51 @@ const std::map<std::string, std::string> &aliases(const std::string &kind) {
 }
 
 
+// `hold_out_fraction`: the held-out split drawn at random in place of the
+// source's own. Rows are grouped by `split_by` (wells, so a well's sites
+// never straddle the split); within each value of `stratify` (all rows as
+// one stratum without it) round(fraction x groups) of its groups, at least
+// one and never all of two or more, are held out. The draw depends only on
+// the dataset's seed and the group names, not on row order.
+Status holdOutFraction(const Plan &plan, SiteIndex &index) {
+  const std::string at = plan.sourcePath + ": dataset `" + plan.dataName + "`: `hold_out_fraction`: ";
+  auto columnOf = [&](const std::string &declared) -> const std::vector<std::string> * {
+    const std::string name = readerColumn(plan.dataKind, declared);
+    return index.has(name) ? &index.columns.at(name) : nullptr;
+  };
+  const std::vector<std::string> *group = columnOf(plan.holdOutBy);
+  const std::vector<std::string> *stratum = plan.holdOutStratify.empty() ? nullptr : columnOf(plan.holdOutStratify);
+  if (!group || (!plan.holdOutStratify.empty() && !stratum))
+    return Status::error(at + "the `" + plan.dataKind + "` reader gives no `" +
+                         (group ? plan.holdOutStratify : plan.holdOutBy) + "` column");
+  // Each group's stratum: that of its first row.
+  std::map<std::string, std::vector<std::string>> groupsOf;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < index.size(); ++i)
+    if (seen.insert((*group)[i]).second)
+      groupsOf[stratum ? (*stratum)[i] : ""].push_back((*group)[i]);
+  const uint64_t seed = plan.dataParams.value("seed", uint64_t(0));
+  std::set<std::string> heldOut;
+  for (auto &[s, groups] : groupsOf) {
+    std::sort(groups.begin(), groups.end());
+    std::vector<std::pair<uint64_t, std::string>> order;
+    for (const std::string &g : groups)
+      order.emplace_back(splitmix64(splitmix64(seed ^ 0x5EEDull, s), g), g);
+    std::sort(order.begin(), order.end());
+    const int64_t n = static_cast<int64_t>(groups.size());
+    int64_t k = n < 2 ? 0 : std::clamp<int64_t>(std::llround(plan.holdOutFraction * n), 1, n - 1);
+    for (int64_t j = 0; j < k; ++j)
+      heldOut.insert(order[static_cast<size_t>(j)].second);
+  }
+  if (heldOut.empty())
+    return Status::error(at + "no stratum has two `" + plan.holdOutBy + "` groups to split");
+  std::vector<std::string> &split = index.columns["split"];
+  split.resize(index.size());
+  for (size_t i = 0; i < index.size(); ++i)
+    split[i] = heldOut.count((*group)[i]) ? "test" : "train";
+  return Status::ok();
+}
+
 // The dataset block's row selections on `index`: rows that match every
 // column of `keep` stay, rows that match every column of `drop` go, and rows
 // that match every column of `hold_out` form the held-out split in place of
@@ -175,7 +221,7 @@ Status selectSites(const Plan &plan, SiteIndex &index) {
   if (out.size() == 0)
     return Status::error(at + "`keep` and `drop` leave no rows");
   index = std::move(out);
-  return Status::ok();
+  return plan.holdOutFraction > 0 ? holdOutFraction(plan, index) : Status::ok();
 }
 
 // The Screen of a SiteIndex and its packed images.

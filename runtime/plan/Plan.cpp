@@ -337,6 +337,15 @@ Status parsePlan(const std::string &text, const std::string &origin, Plan &plan)
       if (!good)
         r.fail(std::string("data.") + key, "must map columns to non-empty lists of strings");
     }
+    if (const json *h = r.field(*d, "data", "hold_out_fraction", /*required=*/false)) {
+      r.get(*h, "data.hold_out_fraction", "fraction", plan.holdOutFraction);
+      r.get(*h, "data.hold_out_fraction", "by", plan.holdOutBy);
+      r.get(*h, "data.hold_out_fraction", "stratify", plan.holdOutStratify);
+      if (r.ok() && !(plan.holdOutFraction > 0 && plan.holdOutFraction <= 0.9))
+        r.fail("data.hold_out_fraction.fraction", "must be in (0, 0.9]");
+      if (r.ok() && plan.select.count("hold_out"))
+        r.fail("data.hold_out_fraction", "cannot be combined with data.hold_out");
+    }
     if (const json *a = r.field(*d, "data", "augment", /*required=*/false)) {
       AugmentSpec &aug = plan.augment;
       r.get(*a, "data.augment", "crop", aug.crop, false);

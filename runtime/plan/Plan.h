@@ -127,6 +127,10 @@ struct Plan {
   // The dataset block's row selections: "hold_out", "keep", "drop" -> column
   // -> values, as the source's metadata writes them.
   std::map<std::string, std::map<std::string, std::vector<std::string>>> select;
+  // data.hold_out_fraction: groups of `holdOutBy` held out at random, within
+  // each value of `holdOutStratify` ("" = none); 0 = none.
+  double holdOutFraction = 0;
+  std::string holdOutBy = "well", holdOutStratify;
   std::vector<ParameterSpec> parameters;
   std::map<std::string, Graph> graphs;
   TrainSpec train;

@@ -12,7 +12,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_util import Check, write_bray_site  # noqa: E402
+from e2e_util import Check, real_source_spec, write_bray_site  # noqa: E402
 
 check = Check(sys.argv)
 exp, work, env = check.exp, check.work, check.env
@@ -23,29 +23,7 @@ shared = os.environ.get("EXP_SHARED_DATA", os.path.join(root, "..", "shared", "d
 
 
 def spec(name, call, block, column):
-    path = os.path.join(work, name + ".exp")
-    source = call.split("(")[0]
-    with open(path, "w") as f:
-        f.write(f'''import std.data.{{{source}}}
-import std.encoders.{{SmallCNN, EmbeddingTable}}
-import std.objectives.{{clip}}
-import std.optim.{{adamw}}
-import std.eval.{{replicate_map}}
-
-dataset d = {call}{block}
-encoder cells = SmallCNN(channels = d.image.channels, width = 16, depth = 2, dim = 32)
-encoder perts = EmbeddingTable(classes = 64, dim = 32)
-objective align = clip(cells(d.image), perts(d.{column}), temperature = 0.1)
-train main {{
-  objective = align
-  epochs = 3
-  batch = 16
-  optimizer = adamw(lr = 3e-3)
-}}
-evaluate replicates = replicate_map(cells(d.held_out.image), sameby = d.held_out.{column},
-  diffby = d.held_out.plate)
-''')
-    return path
+    return real_source_spec(os.path.join(work, name + ".exp"), call, block, column, epochs=3, batch=16)
 
 
 # --- cellpainting: a load_data CSV over the real LINCS PNGs ------------------

@@ -15,7 +15,7 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_util import Check  # noqa: E402
+from e2e_util import Check, real_source_spec  # noqa: E402
 
 check = Check(sys.argv)
 exp, spec, work, env = check.exp, check.spec, check.work, check.env
@@ -194,27 +194,7 @@ real_sources = {
                    ' {\n  hold_out = { cell_type = "SIMB" }\n}', "treatment"),
 }
 for source, (call, block, column) in real_sources.items():
-    spec_path = os.path.join(work, source + ".exp")
-    with open(spec_path, "w") as f:
-        f.write(f'''import std.data.{{{source}}}
-import std.encoders.{{SmallCNN, EmbeddingTable}}
-import std.objectives.{{clip}}
-import std.optim.{{adamw}}
-import std.eval.{{replicate_map}}
-
-dataset d = {call}{block}
-encoder cells = SmallCNN(channels = d.image.channels, width = 16, depth = 2, dim = 32)
-encoder perts = EmbeddingTable(classes = 64, dim = 32)
-objective align = clip(cells(d.image), perts(d.{column}), temperature = 0.1)
-train main {{
-  objective = align
-  epochs = 4
-  batch = 32
-  optimizer = adamw(lr = 3e-3)
-}}
-evaluate replicates = replicate_map(cells(d.held_out.image), sameby = d.held_out.{column},
-  diffby = d.held_out.plate)
-''')
+    spec_path = real_source_spec(os.path.join(work, source + ".exp"), call, block, column, epochs=4, batch=32)
     p = exp_run("run", spec_path, "--run-dir", os.path.join(work, source), "--threads", "2")
     if f"data: {source} at" not in p.stderr or "replicates map" not in p.stdout:
         sys.exit(f"FAIL: {source} over the simulated files did not run:\n{p.stdout}\n{p.stderr}")

@@ -36,3 +36,31 @@ def write_bray_site(path, height, width, data):
     """One Bray 2017 site as CLOOME stores it: `sample` (H x W x 5 uint8) in an .npz."""
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("sample.npy", npy_uint8((height, width, 5), data))
+
+
+def real_source_spec(path, call, block, column, epochs, batch):
+    """Writes a spec that trains a small CNN against an embedding of `column`
+    on the dataset `call` (a real source's call, with its `block`) and
+    evaluates replicate mAP on the held-out rows; returns `path`."""
+    source = call.split("(")[0]
+    with open(path, "w") as f:
+        f.write(f'''import std.data.{{{source}}}
+import std.encoders.{{SmallCNN, EmbeddingTable}}
+import std.objectives.{{clip}}
+import std.optim.{{adamw}}
+import std.eval.{{replicate_map}}
+
+dataset d = {call}{block}
+encoder cells = SmallCNN(channels = d.image.channels, width = 16, depth = 2, dim = 32)
+encoder perts = EmbeddingTable(classes = 64, dim = 32)
+objective align = clip(cells(d.image), perts(d.{column}), temperature = 0.1)
+train main {{
+  objective = align
+  epochs = {epochs}
+  batch = {batch}
+  optimizer = adamw(lr = 3e-3)
+}}
+evaluate replicates = replicate_map(cells(d.held_out.image), sameby = d.held_out.{column},
+  diffby = d.held_out.plate)
+''')
+    return path

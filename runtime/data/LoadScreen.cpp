@@ -274,10 +274,7 @@ Status buildScreen(const SiteIndex &index, PackedImages &packed, Screen &screen)
 
 // The dataset's `path`: a relative one is relative to the .exp file, as
 // imports are.
-std::string dataRoot(const Plan &plan) {
-  fs::path given = plan.dataParams.value("path", std::string());
-  return (given.is_absolute() ? given : fs::path(plan.sourcePath).parent_path() / given).lexically_normal().string();
-}
+std::string dataRoot(const Plan &plan) { return specPath(plan, plan.dataParams.value("path", std::string())); }
 
 // The real sources beyond RxRx1 (jump_cp, rxrx3_core, rxrx19a, bray2017,
 // cellpainting): the format's

@@ -1,17 +1,14 @@
 #include "exec/Pretrained.h"
 
-#include "record/Json.h"
 #include "record/SafeTensors.h"
 #include "record/Sha256.h"
 
 #include <torch/torch.h>
 
-#include <filesystem>
 #include <map>
 #include <set>
 
 namespace exprt {
-namespace fs = std::filesystem;
 namespace {
 
 std::string shapeText(at::IntArrayRef shape) {
@@ -41,14 +38,11 @@ Status loadPretrained(const Plan &plan, ParameterStore &params, std::vector<Pret
   torch::NoGradGuard noGrad;
   for (const auto &[given, specs] : byFile) {
     PretrainedRecord rec;
-    fs::path p(given);
-    rec.file = (p.is_absolute() ? p : fs::path(plan.sourcePath).parent_path() / p).lexically_normal().string();
-    std::string bytes;
-    if (!readFile(rec.file, bytes))
+    rec.file = specPath(plan, given);
+    if (!sha256OfFile(rec.file, rec.sha256))
       return Status::error(rec.file + ": cannot open the pretrained weights");
-    rec.sha256 = Sha256().update(bytes).hex();
-    SafeTensors file;
-    if (Status s = decodeSafeTensors(rec.file, bytes, file); !s)
+    SafeTensors file; // mapped: the tensors view the file's pages until copied into the parameters
+    if (Status s = mapSafeTensors(rec.file, file); !s)
       return s;
     // A checkpoint holds its parameters under `param/`, and bookkeeping besides.
     bool checkpoint = false;

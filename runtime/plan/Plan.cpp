@@ -6,6 +6,7 @@
 #include "record/Sha256.h"
 
 #include <algorithm>
+#include <filesystem>
 
 namespace exprt {
 namespace {
@@ -280,6 +281,13 @@ Status checkReferences(const Plan &plan, const std::string &origin) {
 double numberOr(const nlohmann::json &params, const char *name, double fallback) {
   auto it = params.find(name);
   return it != params.end() && it->is_number() ? it->get<double>() : fallback;
+}
+
+std::string specPath(const Plan &plan, const std::string &path) {
+  std::filesystem::path p(path);
+  return (p.is_absolute() ? p : std::filesystem::path(plan.sourcePath).parent_path() / p)
+      .lexically_normal()
+      .string();
 }
 
 Status parsePlan(const std::string &text, const std::string &origin, Plan &plan) {

@@ -142,6 +142,10 @@ struct Plan {
 // parameters).
 double numberOr(const nlohmann::json &params, const char *name, double fallback);
 
+// `path` as the spec means it: a relative path is relative to the .exp file
+// (`sourcePath`), as imports are.
+std::string specPath(const Plan &plan, const std::string &path);
+
 // Parses and validates a plan; errors name `origin` and the JSON path.
 Status parsePlan(const std::string &text, const std::string &origin, Plan &plan);
 

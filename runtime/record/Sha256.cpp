@@ -1,5 +1,8 @@
 #include "record/Sha256.h"
 
+#include <fstream>
+#include <vector>
+
 #include <openssl/evp.h>
 
 #include <torch/torch.h>
@@ -43,6 +46,20 @@ std::string Sha256::hex() {
     out += kHex[digest[i] & 15];
   }
   return out;
+}
+
+bool sha256OfFile(const std::string &path, std::string &hex) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return false;
+  Sha256 h;
+  std::vector<char> chunk(1 << 20);
+  while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0)
+    h.update(chunk.data(), static_cast<size_t>(in.gcount()));
+  if (in.bad())
+    return false;
+  hex = h.hex();
+  return true;
 }
 
 } // namespace exprt

@@ -25,4 +25,8 @@ private:
   void *ctx_; // EVP_MD_CTX
 };
 
+// The plain SHA-256 of a file's bytes, as `sha256sum` prints it, read in
+// chunks (weights and .h5ad files can be large); false when it cannot be read.
+bool sha256OfFile(const std::string &path, std::string &hex);
+
 } // namespace exprt

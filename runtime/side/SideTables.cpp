@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 
@@ -24,12 +23,11 @@ namespace {
 constexpr const char *kSideVersion = "exp-side/1";
 
 // A side's `path`: `@data/...` is inside the dataset's folder (the simulated
-// screen's side files); another relative path is relative to the .exp file.
+// screen's side files); another is as the spec means it (specPath).
 std::string resolvePath(const Plan &plan, const Screen &screen, const std::string &path) {
   if (path.rfind("@data/", 0) == 0)
     return (fs::path(screen.dataDir) / path.substr(6)).lexically_normal().string();
-  fs::path p(path);
-  return (p.is_absolute() ? p : fs::path(plan.sourcePath).parent_path() / p).lexically_normal().string();
+  return specPath(plan, path);
 }
 
 // The table of one side: a row per distinct key value, and which rows hold
@@ -87,8 +85,7 @@ Status compute(const std::string &kind, const nlohmann::json &params, const std:
         !s)
       return Status::error(s.message() + " (" + what + "; `invalid = \"drop\"` drops such rows)");
     std::copy(bits.begin(), bits.end(), out.values.data_ptr<float>());
-    for (int64_t i = 0; i < n; ++i)
-      out.valid[i] = static_cast<uint8_t>(valid[static_cast<size_t>(i)]);
+    std::copy(valid.begin(), valid.end(), out.valid.data_ptr<uint8_t>());
     return Status::ok();
   }
   return Status::error(what + ": side information of kind `" + kind + "` is not featurised by this runtime");
@@ -164,15 +161,11 @@ Status featuriseSides(const Plan &plan, Screen &screen, const std::string &cache
     // The cache key: what is computed, from what.
     Sha256 h;
     h.update(std::string(kSideVersion)).update(rec.kind).update(params.dump()).update(std::to_string(rec.dim));
-    if (!rec.source.empty()) { // streamed: an .h5ad can be larger than memory allows twice
-      std::ifstream in(rec.source, std::ios::binary);
-      if (!in)
+    if (!rec.source.empty()) {
+      std::string file;
+      if (!sha256OfFile(rec.source, file))
         return Status::error(rec.source + ": cannot open (" + what + ")");
-      Sha256 file;
-      std::vector<char> chunk(1 << 20);
-      while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0)
-        file.update(chunk.data(), static_cast<size_t>(in.gcount()));
-      h.update(file.hex());
+      h.update(file);
     }
     for (const std::string &k : keys)
       h.update(k).update(std::string(1, '\0'));

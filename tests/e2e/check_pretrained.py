@@ -7,6 +7,7 @@ record; a file written by hand with one mis-shaped tensor, or without one of
 the encoder's tensors, stops the run naming them; never a pickle.
 """
 import glob
+import hashlib
 import json
 import math
 import os
@@ -84,6 +85,9 @@ loaded = read_safetensors(os.path.join(work, "pretrained.safetensors"))
 backbone = sorted(k for k in loaded if k.startswith("param/backbone."))
 if len(record) != 1 or record[0]["loaded"] != len(backbone) or not backbone:
     sys.exit(f"FAIL: the run record does not show the weights loaded: {record}")
+with open(os.path.join(work, "pretrained.safetensors"), "rb") as f:
+    if record[0]["sha256"] != hashlib.sha256(f.read()).hexdigest():
+        sys.exit(f"FAIL: the recorded sha256 is not the file's, as sha256sum prints it: {record}")
 if "param/perts.1.embedding.table" not in record[0]["unexpected"]:
     sys.exit(f"FAIL: tensors the encoder did not take are not reported: {record}")
 if f"weights: {len(backbone)} tensors from" not in p.stderr:

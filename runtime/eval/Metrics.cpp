@@ -1,5 +1,7 @@
 #include "eval/Metrics.h"
 
+#include "eval/AveragePrecision.h"
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -16,48 +18,18 @@ static torch::Tensor cosine(const torch::Tensor &a, const torch::Tensor &b) {
 
 MapResult replicateMap(const torch::Tensor &profiles, const std::vector<int64_t> &sameby,
                        const std::vector<int64_t> &diffby, const std::vector<bool> &isControl) {
-  const int64_t n = profiles.size(0);
-  torch::Tensor sim = cosine(profiles, profiles).contiguous();
-  const double *s = sim.data_ptr<double>();
-  std::map<int64_t, std::pair<double, int64_t>> groups; // sum of AP, count
+  PairRules rules;
+  rules.posSameby = {0};
+  rules.posDiffby = {1};
+  rules.controls = isControl;
+  ApScores scores = averagePrecision(profiles, {sameby, diffby}, rules);
   MapResult result;
-  std::vector<std::pair<int64_t, bool>> partners; // index, positive?
-  for (int64_t q = 0; q < n; ++q) {
-    if (isControl[q])
-      continue;
-    partners.clear();
-    int64_t pos = 0, neg = 0;
-    for (int64_t j = 0; j < n; ++j) {
-      if (j == q)
-        continue;
-      if (!isControl[j] && sameby[j] == sameby[q] && diffby[j] != diffby[q]) {
-        partners.push_back({j, true});
-        ++pos;
-      } else if (isControl[j]) {
-        partners.push_back({j, false});
-        ++neg;
-      }
-    }
-    if (pos == 0 || neg == 0)
-      continue;
-    const double *row = s + q * n;
-    std::stable_sort(partners.begin(), partners.end(), [&](const auto &a, const auto &b) {
-      if (row[a.first] != row[b.first])
-        return row[a.first] > row[b.first];
-      return a.first < b.first;
-    });
-    double ap = 0;
-    int64_t hits = 0;
-    for (size_t k = 0; k < partners.size(); ++k)
-      if (partners[k].second) {
-        ++hits;
-        ap += double(hits) / double(k + 1);
-      }
-    ap /= double(pos);
-    auto &g = groups[sameby[q]];
-    g.first += ap;
+  result.queries = int64_t(scores.row.size());
+  std::map<int64_t, std::pair<double, int64_t>> groups; // sum of AP, count
+  for (size_t i = 0; i < scores.row.size(); ++i) {
+    auto &g = groups[sameby[scores.row[i]]];
+    g.first += scores.ap[i];
     g.second += 1;
-    ++result.queries;
   }
   double total = 0;
   for (const auto &[id, g] : groups) {

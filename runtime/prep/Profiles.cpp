@@ -26,16 +26,16 @@ bool isMetadataName(const std::string &name) {
 
 // A cell as a number: true with NaN for a missing value, false when the
 // cell holds something else.
-bool parseNumber(const std::string &cell, float &out) {
+bool parseNumber(const std::string &cell, double &out) {
   if (cell.empty() || cell == "NA" || cell == "NaN" || cell == "nan" || cell == "null") {
-    out = std::nanf("");
+    out = std::nan("");
     return true;
   }
   char *end = nullptr;
   double v = std::strtod(cell.c_str(), &end);
   if (end == cell.c_str() || *end != '\0')
     return false;
-  out = static_cast<float>(v);
+  out = v;
   return true;
 }
 
@@ -47,33 +47,39 @@ bool endsWith(const std::string &s, const std::string &suffix) {
 
 Status readProfilesCsv(const std::string &path, Profiles &p) {
   p = Profiles();
-  CsvTable t;
-  if (Status s = readCsv(path, t, endsWith(path, ".tsv") ? '\t' : ','); !s)
-    return s;
+  // Streamed: a 100,000-row table is held as numbers, never as strings.
   std::vector<int> metaCols, featureCols;
-  for (size_t c = 0; c < t.header.size(); ++c)
-    (isMetadataName(t.header[c]) ? metaCols : featureCols).push_back(static_cast<int>(c));
-  if (featureCols.empty())
-    return Status::error(path + ":1: no feature columns (every column is Metadata_*)");
-  const int64_t n = static_cast<int64_t>(t.rows.size()), f = static_cast<int64_t>(featureCols.size());
-  for (int c : metaCols) {
-    p.metadataNames.push_back(t.header[c]);
-    std::vector<std::string> col;
-    col.reserve(t.rows.size());
-    for (const auto &row : t.rows)
-      col.push_back(row[c]);
-    p.metadata.push_back(std::move(col));
-  }
-  for (int c : featureCols)
-    p.featureNames.push_back(t.header[c]);
-  p.features = torch::empty({n, f}, torch::kFloat32);
-  float *x = p.features.data_ptr<float>();
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t j = 0; j < f; ++j)
-      if (!parseNumber(t.rows[r][featureCols[j]], x[r * f + j]))
-        return Status::error(t.where(r) + ": feature column `" + t.header[featureCols[j]] +
-                             "` holds `" + t.rows[r][featureCols[j]] +
+  std::vector<double> values;
+  Status s = readCsvRows(path, endsWith(path, ".tsv") ? '\t' : ',',
+                         [&](const CsvTable &t, const std::vector<std::string> &row, int64_t line) {
+    if (p.featureNames.empty() && p.metadataNames.empty()) {
+      for (size_t c = 0; c < t.header.size(); ++c) {
+        bool meta = isMetadataName(t.header[c]);
+        (meta ? metaCols : featureCols).push_back(static_cast<int>(c));
+        (meta ? p.metadataNames : p.featureNames).push_back(t.header[c]);
+      }
+      if (featureCols.empty())
+        return Status::error(path + ":1: no feature columns (every column is Metadata_*)");
+      p.metadata.resize(metaCols.size());
+    }
+    for (size_t m = 0; m < metaCols.size(); ++m)
+      p.metadata[m].push_back(row[metaCols[m]]);
+    for (int c : featureCols) {
+      double x = 0;
+      if (!parseNumber(row[c], x))
+        return Status::error(path + ":" + std::to_string(line) + ": feature column `" + t.header[c] +
+                             "` holds `" + row[c] +
                              "`, not a number (metadata columns are named Metadata_*)");
+      values.push_back(x);
+    }
+    return Status::ok();
+  });
+  if (!s)
+    return s;
+  if (p.featureNames.empty())
+    return Status::error(path + ": no rows (a profile table needs a header and rows)");
+  const int64_t n = static_cast<int64_t>(values.size() / p.featureNames.size());
+  p.features = torch::tensor(values, torch::kFloat64).reshape({n, int64_t(p.featureNames.size())});
   return Status::ok();
 }
 
@@ -122,7 +128,7 @@ Status readProfilesSqlite(const std::string &path, const std::string &table, Pro
   if (featureCols.empty())
     return Status::error(path + ": table `" + table + "` has no numeric feature columns");
   p.metadata.resize(metaCols.size());
-  std::vector<float> values;
+  std::vector<double> values;
   int64_t row = 0;
   while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
     ++row;
@@ -133,16 +139,16 @@ Status readProfilesSqlite(const std::string &path, const std::string &table, Pro
     for (int c : featureCols) {
       switch (sqlite3_column_type(stmt.get(), c)) {
       case SQLITE_NULL:
-        values.push_back(std::nanf(""));
+        values.push_back(std::nan(""));
         break;
       case SQLITE_INTEGER:
       case SQLITE_FLOAT:
-        values.push_back(static_cast<float>(sqlite3_column_double(stmt.get(), c)));
+        values.push_back(sqlite3_column_double(stmt.get(), c));
         break;
       default: {
         const unsigned char *v = sqlite3_column_text(stmt.get(), c);
         std::string cell = v ? reinterpret_cast<const char *>(v) : "";
-        float x = 0;
+        double x = 0;
         if (!parseNumber(cell, x))
           return Status::error(path + ": table `" + table + "`, row " + std::to_string(row) +
                                ": feature column `" + sqlite3_column_name(stmt.get(), c) +
@@ -155,7 +161,7 @@ Status readProfilesSqlite(const std::string &path, const std::string &table, Pro
   if (rc != SQLITE_DONE)
     return Status::error(path + ": table `" + table + "`, after row " + std::to_string(row) +
                          ": " + sqlite3_errmsg(db.get()) + " (truncated or corrupt?)");
-  p.features = torch::tensor(values, torch::kFloat32)
+  p.features = torch::tensor(values, torch::kFloat64)
                    .reshape({row, static_cast<int64_t>(featureCols.size())});
   return Status::ok();
 }

@@ -19,7 +19,7 @@ struct Profiles {
   std::vector<std::string> metadataNames;
   std::vector<std::vector<std::string>> metadata; // [column][row]
   std::vector<std::string> featureNames;
-  torch::Tensor features; // [rows, features] float32; NaN where a value is missing
+  torch::Tensor features; // [rows, features] float64; NaN where a value is missing
 
   int64_t rows() const { return features.defined() ? features.size(0) : 0; }
   // The metadata column `name`, or nullptr.

@@ -363,9 +363,9 @@ TEST_CASE("profiles: CSV and SQLite tables; bad cells name file, line and column
   CHECK(p.metadataNames == std::vector<std::string>{"Metadata_Plate", "Metadata_Well"});
   CHECK(p.featureNames == std::vector<std::string>{"Cells_Area", "Nuclei_Intensity"});
   REQUIRE(p.rows() == 2);
-  CHECK(p.features[0][0].item<float>() == doctest::Approx(10.5));
-  CHECK(std::isnan(p.features[0][1].item<float>()));
-  CHECK(std::isnan(p.features[1][0].item<float>()));
+  CHECK(p.features[0][0].item<double>() == doctest::Approx(10.5));
+  CHECK(std::isnan(p.features[0][1].item<double>()));
+  CHECK(std::isnan(p.features[1][0].item<double>()));
   CHECK((*p.meta("Metadata_Well"))[1] == "A02");
 
   writeText(d / "bad.csv", "Metadata_Well,Cells_Area\nA01,1\nA02,big\n");
@@ -390,8 +390,8 @@ TEST_CASE("profiles: CSV and SQLite tables; bad cells name file, line and column
   REQUIRE(readProfiles((d / "p.sqlite").string(), "Cells", p).isOk());
   CHECK(p.featureNames == std::vector<std::string>{"Cells_Area", "Cells_Shape"});
   CHECK(p.metadataNames == std::vector<std::string>{"TableNumber", "ImageNumber", "ObjectNumber"});
-  CHECK(p.features[0][0].item<float>() == 120.0f);
-  CHECK(std::isnan(p.features[1][1].item<float>()));
+  CHECK(p.features[0][0].item<double>() == 120.0);
+  CHECK(std::isnan(p.features[1][1].item<double>()));
   CHECK(readProfiles((d / "p.sqlite").string(), "Nuclei", p).message() ==
         (d / "p.sqlite").string() + ": no table `Nuclei`");
   CHECK(readProfiles((d / "p.sqlite").string(), "Bad", p).message() ==

@@ -9,6 +9,8 @@
 #include "side/Transcriptome.h"
 #include "side/WordPiece.h"
 
+#include "SharedData.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -23,12 +25,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path sharedData() {
-  const char *env = std::getenv("EXP_SHARED_DATA");
-  fs::path p = env ? fs::path(env) : fs::path(EXP_SOURCE_DIR) / ".." / "shared" / "data";
-  return fs::exists(p) ? p : fs::path();
-}
-
 fs::path scratch(const std::string &name) {
   fs::path d = fs::temp_directory_path() / ("exp-side-test-" + name);
   fs::remove_all(d);
@@ -37,13 +33,6 @@ fs::path scratch(const std::string &name) {
 }
 
 void writeText(const fs::path &p, const std::string &text) { std::ofstream(p, std::ios::binary) << text; }
-
-#define SKIP_WITHOUT_SHARED_DATA(dir)                                                                                \
-  const fs::path shared = sharedData();                                                                              \
-  if (shared.empty() || !fs::exists(shared / dir)) {                                                                 \
-    MESSAGE("SKIP: ../shared/data/" dir " is absent");                                                               \
-    return;                                                                                                          \
-  }
 
 std::vector<std::string> split(const std::string &s, char sep) {
   std::vector<std::string> out;

@@ -1,0 +1,173 @@
+// Evaluation (issue 8): copairs-semantics AP and mAP on hand-computed cases
+// and number for number against copairs 0.4.5 on BBBC021; profile stages.
+#include "eval/AveragePrecision.h"
+#include "eval/ProfileStages.h"
+#include "prep/Csv.h"
+
+#include "SharedData.h"
+
+#include <doctest/doctest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+
+using namespace exprt;
+
+TEST_CASE("AP: ranks by similarity with ties to the lower partner row; pairs by rules") {
+  // Rows 0, 1: treatment A on plates 0 and 1; 2, 3: controls.
+  torch::Tensor x = torch::tensor({1.0, 0.0, 0.6, 0.8, 0.8, 0.6, 0.0, 1.0}).reshape({4, 2});
+  MetaColumns meta{{1, 1, 0, 0}, {0, 1, 0, 1}};
+  PairRules rules;
+  rules.posSameby = {0};
+  rules.posDiffby = {1};
+  rules.controls = {false, false, true, true};
+  ApScores s = averagePrecision(x, meta, rules);
+  REQUIRE(s.row == std::vector<int64_t>{0, 1});
+  // Row 0 ranks 2 (0.8) before its positive 1 (0.6): AP 1/2.
+  // Row 1 ranks 2 (0.96), 3 (0.8), then 0 (0.6): AP 1/3.
+  CHECK(s.ap[0] == doctest::Approx(0.5));
+  CHECK(s.ap[1] == doctest::Approx(1.0 / 3.0));
+  CHECK(s.nPos == std::vector<int64_t>{1, 1});
+  CHECK(s.nTotal == std::vector<int64_t>{3, 3});
+
+  // Generic rules (no control mode): negatives are rows of another
+  // treatment; identical rows tie and the lower row index ranks first.
+  torch::Tensor t = torch::tensor({1.0, 0.0, 1.0, 0.0, 1.0, 0.0}).reshape({3, 2});
+  MetaColumns m2{{0, 1, 1}, {0, 0, 1}};
+  PairRules g;
+  g.posSameby = {0};
+  g.posDiffby = {1};
+  g.negDiffby = {0};
+  ApScores s2 = averagePrecision(t, m2, g);
+  // Rows 1 and 2 are positives of each other; row 0 ties and ranks first for
+  // both (it has the lower index): AP 1/2 each. Row 0 has no positive.
+  REQUIRE(s2.row == std::vector<int64_t>{1, 2});
+  CHECK(s2.ap[0] == doctest::Approx(0.5));
+  CHECK(s2.ap[1] == doctest::Approx(0.5));
+}
+
+TEST_CASE("AP of several positives counts every negative above each") {
+  // Query 0 with positives at similarities 0.9, 0.5 and negatives 0.95, 0.7,
+  // 0.1: ranks 2 and 4, AP = (1/2 + 2/4) / 2 = 0.5.
+  torch::Tensor q = torch::tensor({1.0, 0.0});
+  auto at = [](double c) { return torch::tensor({c, std::sqrt(1 - c * c)}); };
+  torch::Tensor x = torch::stack({q, at(0.9), at(0.5), at(0.95), at(0.7), at(0.1)});
+  MetaColumns meta{{1, 1, 1, 0, 0, 0}};
+  PairRules r;
+  r.posSameby = {0};
+  r.controls = {false, false, false, true, true, true};
+  ApScores s = averagePrecision(x, meta, r, ApOptions{Similarity::Cosine, /*block=*/1});
+  REQUIRE(s.row.size() == 3);
+  CHECK(s.ap[0] == doctest::Approx(0.5));
+  CHECK(apOfRanks({2, 4}) == doctest::Approx(0.5));
+}
+
+TEST_CASE("mAP p-values: a perfect group's exact p is the product of 1 / C(n_total, n_pos); BH") {
+  ApScores s;
+  s.row = {0, 1, 2};
+  s.ap = {1.0, 1.0, 0.2};
+  s.nPos = {1, 1, 1};
+  s.nTotal = {5, 4, 5};
+  MapSummary m = meanAveragePrecision(s, {7, 7, 9}, MapOptions{2000, 3, 0.05, 1e6});
+  REQUIRE(m.groups.size() == 2);
+  CHECK(m.groups[0].key == 7);
+  CHECK(m.groups[0].map == doctest::Approx(1.0));
+  CHECK(*m.groups[0].exactP == doctest::Approx(1.0 / 20));
+  // One positive among 5: AP is 1/rank, uniform over ranks 1..5; P(AP >= 0.2) = 1.
+  CHECK(*m.groups[1].exactP == doctest::Approx(1.0));
+  // Monte-Carlo agrees with the exact null within its error.
+  CHECK(m.groups[0].pValue == doctest::Approx(1.0 / 20).epsilon(0.5));
+  CHECK(m.groups[1].pValue > 0.5);
+  std::vector<double> bh = benjaminiHochberg({0.01, 0.04, 0.03, 0.5});
+  CHECK(bh[0] == doctest::Approx(0.04));
+  CHECK(bh[1] == doctest::Approx(0.04 * 4 / 3));
+  CHECK(bh[2] == doctest::Approx(0.04 * 4 / 3));
+  CHECK(bh[3] == doctest::Approx(0.5));
+}
+
+TEST_CASE("mAP null: exact enumeration agrees with Monte-Carlo for small groups") {
+  // Rows 0, 1 (2 positives among 6) share a null draw, as in copairs: the
+  // group's null is one AP's, and P(AP >= 0.65) = 5/15 (first positive on top).
+  // Rows 2, 3 (among 6 and 7) are independent: 15 x 21 joint configurations;
+  // P(mean >= 0.65) = 0.171429 (= 18/105) by enumeration in Python.
+  ApScores s;
+  s.row = {0, 1, 2, 3};
+  s.ap = {0.7, 0.6, 0.7, 0.6};
+  s.nPos = {2, 2, 2, 2};
+  s.nTotal = {6, 6, 6, 7};
+  MapSummary m = meanAveragePrecision(s, {0, 0, 1, 1}, MapOptions{200000, 1, 0.05, 1e6});
+  REQUIRE(m.groups[0].exactP.has_value());
+  CHECK(*m.groups[0].exactP == doctest::Approx(1.0 / 3));
+  CHECK(*m.groups[1].exactP == doctest::Approx(18.0 / 105).epsilon(1e-6));
+  // Monte-Carlo p counts null > mAP, exact null >= mAP: no null value ties 0.65 here.
+  for (const MapGroup &g : m.groups)
+    CHECK(g.pValue == doctest::Approx(*g.exactP).epsilon(0.02));
+}
+
+TEST_CASE("mAP on BBBC021 equals copairs 0.4.5 for every treatment") {
+  SKIP_WITHOUT_SHARED_DATA("bbbc021_profiles");
+  Profiles p;
+  REQUIRE(readProfiles((shared / "bbbc021_profiles/BBBC021_feature_selected_mad_robustize.csv.gz").string(),
+                       "", p)
+              .isOk());
+  REQUIRE(p.rows() == 632);
+  // treatment = compound@concentration; positives on another plate; negatives DMSO.
+  std::vector<std::string> treatment;
+  for (int64_t r = 0; r < p.rows(); ++r)
+    treatment.push_back((*p.meta("Metadata_Compound"))[r] + "@" + (*p.meta("Metadata_Concentration"))[r]);
+  MetaColumns meta{codesOf(treatment), codesOf(*p.meta("Metadata_Plate"))};
+  PairRules rules;
+  rules.posSameby = {0};
+  rules.posDiffby = {1};
+  REQUIRE(selectRows(p, {{"Metadata_Compound", {"DMSO"}}}, rules.controls).isOk());
+  ApScores s = averagePrecision(p.features, meta, rules);
+  MapSummary m = meanAveragePrecision(s, meta[0], MapOptions{10000, 0, 0.05, 2e6});
+
+  // The reference's `indices` count the treatment (non-DMSO) rows only, in
+  // file order (the table lists its 330 DMSO wells first).
+  std::vector<int64_t> treated;
+  for (int64_t r = 0; r < p.rows(); ++r)
+    if (!rules.controls[r])
+      treated.push_back(r);
+  CsvTable ref;
+  REQUIRE(readCsv((shared / "bbbc021_profiles/reference_replicate_map.csv").string(), ref).isOk());
+  std::map<std::set<int64_t>, const MapGroup *> byRows;
+  for (const MapGroup &g : m.groups)
+    byRows[std::set<int64_t>(g.rows.begin(), g.rows.end())] = &g;
+  REQUIRE(m.groups.size() == ref.rows.size());
+  double worst = 0;
+  int callsDiffer = 0;
+  for (const auto &row : ref.rows) {
+    std::set<int64_t> rows;
+    std::string list = row[ref.column("indices")];
+    for (char &c : list)
+      if (c == '[' || c == ']' || c == ',')
+        c = ' ';
+    std::istringstream in(list);
+    for (int64_t r; in >> r;)
+      rows.insert(treated.at(r));
+    if (!byRows.count(rows)) {
+      std::string got;
+      for (int64_t r : rows)
+        got += std::to_string(r) + " ";
+      FAIL("no group with rows " << got);
+    }
+    const MapGroup &g = *byRows[rows];
+    worst = std::max(worst, std::abs(g.map - std::stod(row[ref.column("mean_average_precision")])));
+    const double refP = std::stod(row[ref.column("p_value")]);
+    // Both are Monte-Carlo estimates from 10,000 draws of the same null.
+    CHECK(std::abs(g.pValue - refP) < 4 * std::sqrt(refP * (1 - refP) / 10000) + 2e-4);
+    const bool refCall = row[ref.column("below_corrected_p")] == "True";
+    // Calls may differ only where the reference p is within Monte-Carlo error of 0.05.
+    if (g.belowCorrectedP != refCall) {
+      ++callsDiffer;
+      CHECK(std::abs(refP - 0.05) < 4 * std::sqrt(0.05 * 0.95 / 10000));
+    }
+  }
+  CHECK(worst < 1e-6);
+  MESSAGE("BBBC021: max |mAP - copairs| = " << worst << ", significance calls differing: " << callsDiffer);
+  CHECK(m.meanMap == doctest::Approx(0.9073).epsilon(1e-3));
+  CHECK(m.fractionRetrieved == doctest::Approx(0.990).epsilon(1e-2));
+}

@@ -2,6 +2,7 @@
 // and number for number against copairs 0.4.5 on BBBC021; profile stages.
 #include "eval/AveragePrecision.h"
 #include "eval/ProfileStages.h"
+#include "eval/Retrieval.h"
 #include "prep/Csv.h"
 
 #include "SharedData.h"
@@ -170,4 +171,52 @@ TEST_CASE("mAP on BBBC021 equals copairs 0.4.5 for every treatment") {
   MESSAGE("BBBC021: max |mAP - copairs| = " << worst << ", significance calls differing: " << callsDiffer);
   CHECK(m.meanMap == doctest::Approx(0.9073).epsilon(1e-3));
   CHECK(m.fractionRetrieved == doctest::Approx(0.990).epsilon(1e-2));
+}
+
+TEST_CASE("cross-modal recall@k, both directions, on a hand-computed case") {
+  torch::Tensor q = torch::tensor({1.0, 0.0, 0.0, 1.0, 1.0, 0.1}).reshape({3, 2});
+  torch::Tensor c = torch::tensor({1.0, 0.0, 0.0, 1.0, 0.7, 0.7}).reshape({3, 2});
+  CrossModalRecall r = crossModalRecall(q, c, {0, 2, 0}, {1, 2});
+  // Forward ranks 1, 2, 1 (q1 prefers its c1 to its true c2).
+  CHECK(r.forward.recallAt.at(1) == doctest::Approx(2.0 / 3));
+  CHECK(r.forward.recallAt.at(2) == doctest::Approx(1.0));
+  CHECK(r.forward.meanRank == doctest::Approx(4.0 / 3));
+  CHECK(r.forward.medianRank == doctest::Approx(1.0));
+  // Reverse: c0's best true query (q0) is first; c2 ranks q2 above q1, and
+  // q0 ties q1 with the lower index: rank 3.
+  CHECK(r.reverse.queries == 2);
+  CHECK(r.reverse.recallAt.at(1) == doctest::Approx(0.5));
+  CHECK(r.reverse.meanRank == doctest::Approx(2.0));
+  CHECK(r.reverse.medianRank == doctest::Approx(2.0));
+}
+
+TEST_CASE("kNN retrieval counts only neighbours from another batch") {
+  torch::Tensor x = torch::tensor({1.0, 0.0, 1.0, 0.01, 1.0, 0.1, 0.0, 1.0, 0.2, 1.0}).reshape({5, 2});
+  std::vector<int64_t> label{0, 0, 1, 0, 1}, batch{0, 0, 1, 1, 0};
+  // k = 1: every row's nearest other-batch row has another label.
+  KnnResult k1 = knnRetrieval(x, label, batch, {}, 1);
+  CHECK(k1.queries == 5);
+  CHECK(k1.accuracy == doctest::Approx(0.0));
+  // k = 2: all but row 2 (whose two nearest, rows 0 and 1, are label 0).
+  CHECK(knnRetrieval(x, label, batch, {}, 2).accuracy == doctest::Approx(0.8));
+  // Excluding row 4 (a control): row 2 has no reachable partner and is not a query.
+  KnnResult ex = knnRetrieval(x, label, batch, {false, false, false, false, true}, 2);
+  CHECK(ex.queries == 3);
+  CHECK(ex.accuracy == doctest::Approx(1.0));
+}
+
+TEST_CASE("EFAAR recall: annotated pairs beyond the null's percentiles") {
+  // Cosines: 01 = .8, 02 = 0, 03 = -1, 12 = .6, 13 = -.8, 23 = 0.
+  torch::Tensor x = torch::tensor({1.0, 0.0, 0.8, 0.6, 0.0, 1.0, -1.0, 0.0}).reshape({4, 2});
+  std::vector<std::pair<int64_t, int64_t>> pairs{{0, 1}, {1, 0}, {0, 3}, {1, 2}, {2, 2}};
+  auto r = efaarRecall(x, pairs, {{5, 95}, {10, 90}, {20, 80}}, 2);
+  REQUIRE(r.has_value());
+  CHECK(r->pairs == 3); // deduplicated, self-pairs dropped
+  CHECK(r->entities == 4);
+  // 5/95 percentiles -0.95 / 0.75: pairs 01 and 03 are in; 12 (0.6) is not.
+  CHECK(r->recall.at("5_95") == doctest::Approx(2.0 / 3));
+  CHECK(r->recall.at("10_90") == doctest::Approx(2.0 / 3));
+  // 20/80: -0.8 / 0.6, inclusive: all three.
+  CHECK(r->recall.at("20_80") == doctest::Approx(1.0));
+  CHECK_FALSE(efaarRecall(x, pairs, {{5, 95}}, 20).has_value());
 }

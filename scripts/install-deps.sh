@@ -17,6 +17,8 @@ PACKAGES=(
   libcsv-dev libspng-dev libtiff-dev libsqlite3-dev libarchive-dev libopenjp2-7-dev libhdf5-dev
   # side information: molecules (RDKit)
   librdkit-dev
+  # the run report's browser test: headless Chromium renders report.html
+  chromium
   # fuzzing the front end: clang with libFuzzer, ASan and UBSan
   clang libclang-rt-14-dev
   # shared

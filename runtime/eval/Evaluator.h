@@ -19,8 +19,10 @@ enum class EmbeddingSource {
 
 // Scores every evaluation of `plan`; returns {name: {metric: ..., ...}}.
 // `features` holds the plan's precomputed inputs for the held-out rows.
+// With `plots`, also what the run report draws: {name: {map2d: {x, y,
+// perturbation, batch}, recall_curve: {k, forward, reverse}}}.
 Status evaluateAll(const Plan &plan, const Screen &screen, const FeatureStore &features,
                    ParameterStore &params, EmbeddingSource source, uint64_t seed,
-                   nlohmann::json &out);
+                   nlohmann::json &out, nlohmann::json *plots = nullptr);
 
 } // namespace exprt

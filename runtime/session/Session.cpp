@@ -9,6 +9,7 @@
 #include "exec/Pretrained.h"
 #include "plan/Plan.h"
 #include "record/Json.h"
+#include "record/Report.h"
 #include "record/Sha256.h"
 #include "side/SideTables.h"
 #include "train/Checkpoint.h"
@@ -72,6 +73,7 @@ struct Session::Impl {
   Plan plan;
   bool loaded = false;
   nlohmann::json metrics;
+  nlohmann::json plots; // what the report draws (evaluateAll's plots)
   std::string phase = "starting"; // for messages about exceptions
 };
 
@@ -217,7 +219,9 @@ Status Session::runUnchecked() {
   if (Status s = train(plan, screen, features, params, to, tr); !s)
     return s;
   impl_->phase = "evaluating";
-  if (Status s = evaluateAll(plan, screen, features, params, EmbeddingSource::Model, evalSeed, after); !s)
+  if (Status s = evaluateAll(plan, screen, features, params, EmbeddingSource::Model, evalSeed, after,
+                             &impl_->plots);
+      !s)
     return s;
 
   nlohmann::json m;
@@ -315,7 +319,10 @@ std::string Session::metricsSummary() const {
 }
 
 Status Session::writeRecord(const std::string &dir) const {
-  return writeFileAtomic(dir + "/metrics.json", metricsJson());
+  if (Status s = writeFileAtomic(dir + "/metrics.json", metricsJson()); !s)
+    return s;
+  const std::string title = "exp run: " + std::filesystem::path(dir).filename().string();
+  return writeFileAtomic(dir + "/report.html", renderReport(title, impl_->metrics, impl_->plots));
 }
 
 std::string Session::latestCheckpoint() const {

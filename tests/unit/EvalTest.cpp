@@ -220,3 +220,29 @@ TEST_CASE("EFAAR recall: annotated pairs beyond the null's percentiles") {
   CHECK(r->recall.at("20_80") == doctest::Approx(1.0));
   CHECK_FALSE(efaarRecall(x, pairs, {{5, 95}}, 20).has_value());
 }
+
+TEST_CASE("profile stages: median aggregation, robust MAD on controls, feature selection") {
+  Profiles p;
+  p.metadataNames = {"Metadata_Plate", "Metadata_Well", "Metadata_Compound"};
+  p.metadata = {{"P1", "P1", "P1", "P1", "P1", "P1"},
+                {"A01", "A01", "A02", "A02", "A03", "A03"},
+                {"DMSO", "DMSO", "DMSO", "DMSO", "X", "X"}};
+  p.featureNames = {"f", "g"};
+  p.features = torch::tensor({1.0, 5.0, 3.0, 5.0, 2.0, 5.0, 6.0, 5.0, 10.0, 5.0, 14.0, 5.0}, torch::kFloat64)
+                   .reshape({6, 2});
+  REQUIRE(aggregate(p, {"Metadata_Plate", "Metadata_Well"}, "median").isOk());
+  REQUIRE(p.rows() == 3);
+  CHECK(p.metadataNames == std::vector<std::string>{"Metadata_Plate", "Metadata_Well", "Metadata_Compound"});
+  CHECK(p.features[0][0].item<double>() == 2.0);  // median of 1, 3
+  CHECK(p.features[2][0].item<double>() == 12.0); // median of 10, 14
+  // Controls A01 (2) and A02 (4): median 3, MAD 1; X: (12 - 3) / 1.4826.
+  std::vector<bool> controls;
+  REQUIRE(selectRows(p, {{"Metadata_Compound", {"DMSO"}}}, controls).isOk());
+  REQUIRE(robustMad(p, "Metadata_Plate", controls).isOk());
+  CHECK(p.features[2][0].item<double>() == doctest::Approx(9.0 / 1.4826));
+  // g is constant: MAD 0, guarded by epsilon; then dropped for zero variance.
+  std::vector<std::string> dropped;
+  REQUIRE(selectFeatures(p, FeatureSelection{}, dropped).isOk());
+  CHECK(dropped == std::vector<std::string>{"g"});
+  CHECK(robustMad(p, "Metadata_Batch", controls).message().find("no metadata column `Metadata_Batch`") == 0);
+}

@@ -394,6 +394,7 @@ private:
       inputs.push_back(data(*m->args.at("embedding")));
       options.append("sameby", b_.getStringAttr(m->arg("sameby")->column));
       options.append("diffby", b_.getStringAttr(m->arg("diffby")->column));
+      options.append("null_size", attr(*m->args.at("null_size")));
     } else if (metric == "recall_at") {
       heldOut("query");
       inputs.push_back(data(*m->args.at("query")));

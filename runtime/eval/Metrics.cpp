@@ -1,6 +1,7 @@
 #include "eval/Metrics.h"
 
 #include "eval/AveragePrecision.h"
+#include "eval/Retrieval.h"
 
 #include <torch/torch.h>
 
@@ -8,13 +9,6 @@
 #include <numeric>
 
 namespace exprt {
-
-static torch::Tensor cosine(const torch::Tensor &a, const torch::Tensor &b) {
-  namespace F = torch::nn::functional;
-  auto opts = F::NormalizeFuncOptions().p(2).dim(1).eps(1e-12);
-  return torch::matmul(F::normalize(a.to(torch::kFloat64), opts),
-                       F::normalize(b.to(torch::kFloat64), opts).t());
-}
 
 MapResult replicateMap(const torch::Tensor &profiles, const std::vector<int64_t> &sameby,
                        const std::vector<int64_t> &diffby, const std::vector<bool> &isControl) {
@@ -42,29 +36,11 @@ MapResult replicateMap(const torch::Tensor &profiles, const std::vector<int64_t>
 
 RecallResult recallAtK(const torch::Tensor &queries, const torch::Tensor &candidates,
                        const std::vector<int64_t> &truth, const std::vector<int64_t> &ks) {
-  torch::Tensor sim = cosine(queries, candidates).contiguous();
-  const int64_t n = sim.size(0), m = sim.size(1);
-  const double *s = sim.data_ptr<double>();
-  std::vector<double> ranks;
-  for (int64_t i = 0; i < n; ++i) {
-    const double *row = s + i * m;
-    double t = row[truth[i]];
-    int64_t rank = 1;
-    for (int64_t j = 0; j < m; ++j)
-      rank += row[j] > t || (row[j] == t && j < truth[i]);
-    ranks.push_back(double(rank));
-  }
+  RankSummary f = crossModalRecall(queries, candidates, truth, ks).forward;
   RecallResult r;
-  for (int64_t k : ks)
-    r.recallAt[k] = n == 0 ? 0
-                           : double(std::count_if(ranks.begin(), ranks.end(),
-                                                  [&](double x) { return x <= k; })) / n;
-  if (n > 0) {
-    r.meanRank = std::accumulate(ranks.begin(), ranks.end(), 0.0) / n;
-    std::vector<double> sorted = ranks;
-    std::sort(sorted.begin(), sorted.end());
-    r.medianRank = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-  }
+  r.recallAt = f.recallAt;
+  r.meanRank = f.meanRank;
+  r.medianRank = f.medianRank;
   return r;
 }
 

@@ -28,7 +28,8 @@ struct RecallResult {
   double meanRank = 0, medianRank = 0;
 };
 
-// Cross-modal retrieval: each query ranks all candidates by cosine similarity;
+// Cross-modal retrieval (forward direction of crossModalRecall in
+// eval/Retrieval.h): each query ranks all candidates by cosine similarity;
 // the rank of its true candidate `truth[i]` is 1 + (#higher) + (#equal with a
 // lower index).
 RecallResult recallAtK(const torch::Tensor &queries, const torch::Tensor &candidates,

@@ -65,11 +65,7 @@ struct MapGroup {
   std::vector<int64_t> rows;   // its query rows
   double map = 0;              // mean AP of its rows
   double pValue = 1;           // Monte-Carlo: (#(null > mAP) + 1) / (null_size + 1)
-  double correctedP = 1;       // Each row's id of its value combination over `cols` (0, 1, ... in order of
-// first appearance); all 0 when `cols` is empty.
-std::vector<int64_t> groupIds(const MetaColumns &meta, const std::vector<int> &cols, int64_t rows);
-
-// Benjamini-Hochberg across groups
+  double correctedP = 1;       // Benjamini-Hochberg across groups
   bool belowP = false, belowCorrectedP = false;
   std::optional<double> exactP; // P(null mAP >= mAP), when computable
 };

@@ -389,24 +389,48 @@ private:
         unsupported(v->origin, "evaluating on the training split (evaluate on `.held_out`)");
       return v;
     };
+    // A labels argument: the runtime reads that column of the held-out rows.
+    auto labelColumn = [&](const char *key) {
+      const Val *v = heldOut(key);
+      if (v->column.empty())
+        unsupported(v->origin, "labels that are not a dataset column");
+      return b_.getStringAttr(v->column);
+    };
     if (metric == "replicate_map") {
       heldOut("embedding");
       inputs.push_back(data(*m->args.at("embedding")));
-      options.append("sameby", b_.getStringAttr(m->arg("sameby")->column));
-      options.append("diffby", b_.getStringAttr(m->arg("diffby")->column));
+      options.append("sameby", labelColumn("sameby"));
+      options.append("diffby", labelColumn("diffby"));
       options.append("null_size", attr(*m->args.at("null_size")));
     } else if (metric == "recall_at") {
       heldOut("query");
       inputs.push_back(data(*m->args.at("query")));
       inputs.push_back(data(*m->args.at("candidates")));
       options.append("k", attr(*m->args.at("k")));
+    } else if (metric == "knn_retrieval") {
+      heldOut("embedding");
+      inputs.push_back(data(*m->args.at("embedding")));
+      options.append("labels", labelColumn("labels"));
+      options.append("exclude_same", labelColumn("exclude_same"));
+      options.append("k", attr(*m->args.at("k")));
+    } else if (metric == "zero_shot") {
+      heldOut("images");
+      inputs.push_back(data(*m->args.at("images")));
+      inputs.push_back(data(*m->args.at("molecules")));
+      options.append("labels", labelColumn("labels"));
+      options.append("top", attr(*m->args.at("top")));
+    } else if (metric == "clustering") {
+      heldOut("embedding");
+      inputs.push_back(data(*m->args.at("embedding")));
+      options.append("labels", labelColumn("labels"));
+      options.append("batch", labelColumn("batch"));
     } else {
       unsupported(d.value->range, fmt::format("running evaluation `{}`", metric));
       return;
     }
     // The `evaluate` block's `batch`: rows embedded at a time.
     if (const Val *batch = m->arg("__batch"))
-      options.append("batch", b_.getI64IntegerAttr(batch->i));
+      options.append("embed_batch", b_.getI64IntegerAttr(batch->i));
     for (mlir::Value v : inputs)
       if (!v)
         return;

@@ -97,12 +97,14 @@ function scatter(parent, kind, caption, map, key) {
 const m = data.metrics, body = document.getElementById("report");
 // Metric table: trained, untrained and random-embedding baselines.
 const evals = m.evaluations || {};
+// Sizes of what was scored, not scores.
+const COUNTS = new Set(["queries", "groups", "candidates", "labels", "batches"]);
 const table = el("table", {id: "metrics"});
 table.append(el("tr", {}));
 for (const h of ["evaluation", "metric", "trained", "untrained", "random embeddings"]) table.rows[0].append(el("th", {}, h));
 for (const [name, r] of Object.entries(evals))
   for (const [k, v] of Object.entries(r)) {
-    if (typeof v !== "number" || k === "queries" || k === "groups" || k === "candidates") continue;
+    if (typeof v !== "number" || COUNTS.has(k)) continue;
     const tr = el("tr", {"data-evaluation": name, "data-metric": k});
     const pick = w => (r[w] && typeof r[w][k] === "number") ? fmt(r[w][k]) : "";
     for (const c of [name, k, fmt(v), pick("untrained"), pick("random_embeddings")]) tr.append(el("td", {}, c));

@@ -3,6 +3,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
@@ -502,19 +503,34 @@ LogicalResult TrainOp::verify() {
 
 LogicalResult EvaluateOp::verify() {
   StringRef metric = getMetric();
-  size_t want = metric == "replicate_map" ? 1 : metric == "recall_at" ? 2 : 0;
-  if (want == 0)
+  // Each metric: its embeddings, then the label columns it reads.
+  struct Shape {
+    size_t inputs;
+    SmallVector<StringRef> columns;
+    StringRef list; // a non-empty list of ranks, when it takes one
+  };
+  std::optional<Shape> shape =
+      llvm::StringSwitch<std::optional<Shape>>(metric)
+          .Case("replicate_map", Shape{1, {"sameby", "diffby"}, ""})
+          .Case("recall_at", Shape{2, {}, "k"})
+          .Case("knn_retrieval", Shape{1, {"labels", "exclude_same"}, ""})
+          .Case("zero_shot", Shape{2, {"labels"}, "top"})
+          .Case("clustering", Shape{1, {"labels", "batch"}, ""})
+          .Default(std::nullopt);
+  if (!shape)
     return emitOpError() << "unknown metric '" << metric << "'";
-  if (getInputs().size() != want)
-    return emitOpError() << "'" << metric << "' takes " << want << " embeddings, got "
+  if (getInputs().size() != shape->inputs)
+    return emitOpError() << "'" << metric << "' takes " << shape->inputs << " embeddings, got "
                          << getInputs().size();
-  if (metric == "replicate_map") {
-    if (!getOptions().getAs<StringAttr>("sameby") || !getOptions().getAs<StringAttr>("diffby"))
-      return emitOpError() << "'replicate_map' needs 'sameby' and 'diffby' columns";
-  } else {
-    auto k = getOptions().getAs<ArrayAttr>("k");
-    if (!k || k.empty())
-      return emitOpError() << "'recall_at' needs a non-empty 'k' list";
+  for (StringRef column : shape->columns)
+    if (!getOptions().getAs<StringAttr>(column))
+      return emitOpError() << "'" << metric << "' needs a '" << column << "' column";
+  if (!shape->list.empty()) {
+    auto list = getOptions().getAs<ArrayAttr>(shape->list);
+    if (!list || list.empty())
+      return emitOpError() << "'" << metric << "' needs a non-empty '" << shape->list << "' list";
+  }
+  if (shape->inputs == 2) {
     auto q = cast<EmbeddingType>(getInputs()[0].getType());
     auto c = cast<EmbeddingType>(getInputs()[1].getType());
     if (q.getDim() != c.getDim())

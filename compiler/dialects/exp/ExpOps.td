@@ -281,9 +281,12 @@ def Exp_TrainOp : Exp_Op<"train"> {
 def Exp_EvaluateOp : Exp_Op<"evaluate"> {
   let summary = "evaluate embeddings with a metric";
   let description = [{
-    `replicate_map` takes one image embedding and `sameby`/`diffby` column
-    names; `recall_at` takes a query (image) and a candidate (labels)
-    embedding and `k`.
+    Embeddings of held-out rows, and the names of the label columns the
+    metric reads: `replicate_map` takes one embedding and `sameby`/`diffby`;
+    `recall_at` a query (image) and a candidate (labels) embedding and `k`;
+    `knn_retrieval` one embedding, `labels`, `exclude_same` and `k`;
+    `zero_shot` an image and a molecule embedding, `labels` and `top`;
+    `clustering` one embedding, `labels` and `batch`.
   }];
   let arguments = (ins StrAttr:$metric, StrAttr:$name, Variadic<Exp_EmbeddingType>:$inputs,
                        DictionaryAttr:$options);

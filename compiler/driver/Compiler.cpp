@@ -4,6 +4,7 @@
 #include "dialects/step/StepDialect.h"
 #include "driver/CompileCache.h"
 #include "driver/FrontEnd.h"
+#include "driver/ProfileEval.h"
 #include "format/Formatter.h"
 #include "parse/Parser.h"
 #include "irgen/ValToExp.h"
@@ -126,8 +127,16 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
   }
   if (options.checkOnly)
     return true;
+  if (options.emit == EmitKind::ProfileEval)
+    return profileEvalPlan(sema, diags, options.profileTable, out.text);
   if (!sema.trainDecl()) {
-    diags.emit(diag::MissingTrain, SourceRange{}, out.experimentName);
+    auto d = diags.emit(diag::MissingTrain, SourceRange{}, out.experimentName);
+    for (const ast::Decl &decl : sema.root().decls)
+      if (const DatasetInfo *ds = decl.kind == ast::DeclKind::Dataset ? sema.dataset(decl) : nullptr;
+          ds && ds->source && ds->source->decl && ds->source->decl->name == "profiles") {
+        d.help("a `profiles` table is evaluated without training: `exp eval TABLE --spec FILE.exp`");
+        break;
+      }
     return false;
   }
   if (!fe.points.empty()) {

@@ -10,7 +10,8 @@
 
 namespace expc {
 
-enum class EmitKind { Ast, Exp, Step, Plan };
+// ProfileEval: `exp eval`'s plan over a `profiles` table (no middle end).
+enum class EmitKind { Ast, Exp, Step, Plan, ProfileEval };
 
 struct CompileOptions {
   EmitKind emit = EmitKind::Plan;
@@ -23,6 +24,7 @@ struct CompileOptions {
   bool jsonDiagnostics = false; // one JSON object per diagnostic
   std::vector<std::string> overrides; // `key=value` from the command line
   std::vector<std::string> disabledPasses; // names from optimisingPasses()
+  std::string profileTable;                // ProfileEval: replaces the table's path
 };
 
 // The passes `--disable-pass` may name: those that only make plans faster,

@@ -180,6 +180,16 @@ ValPtr Sema::checkDataset(const Decl &d, int module) {
   }
   if (const Val *aug = settings->arg("augment"); aug && aug->kind != VK::None && aug->decl)
     info->augment = settings->args.at("augment");
+  if (const Val *st = settings->arg("stages"); st && st->kind == VK::List && !st->items.empty()) {
+    // Stages rewrite a table of profiles; image sources have none.
+    if (!src->decl || src->decl->name != "profiles") {
+      diags_.emit(diag::NotAllowedHere, st->origin, "setting `stages`",
+                  fmt::format("on a dataset of `{}`", src->decl ? src->decl->name : "?"))
+          .help("profile stages apply to `profiles` tables (std.profiles)");
+      ok = false;
+    }
+    info->stages = settings->args.at("stages");
+  }
   readSplit("hold_out", info->holdOut);
   readSplit("keep", info->keep);
   readSplit("drop", info->drop);

@@ -30,7 +30,7 @@ namespace {
 const char *kObjectTypes[] = {"loss", "optimizer", "schedule", "metric", "kgsource",
                               "featurizer", "train_settings", "dataset_settings",
                               "evaluate_settings", "sweep_settings", "dataset_source",
-                              "weights", "augment"};
+                              "weights", "augment", "stage"};
 
 bool isObjectType(const std::string &n) {
   for (const char *t : kObjectTypes)

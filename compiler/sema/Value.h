@@ -135,6 +135,7 @@ struct DatasetInfo {
   std::map<std::string, std::vector<std::string>> holdOut, keep, drop;
   std::map<std::string, SourceRange> holdOutRange;
   ValPtr augment; // the `augment` setting: an `augmentations(...)` call, or none
+  ValPtr stages;  // profile tables: the `stages` setting, a list of stage calls
   double valFraction = 0; // training rows kept aside for validation
   // hold_out_fraction: groups of `splitBy` held out at random, within each
   // value of `stratify` ("" = none); 0 = the source's split or hold_out.

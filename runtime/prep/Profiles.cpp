@@ -2,6 +2,7 @@
 
 #include "prep/Csv.h"
 
+#include <algorithm>
 #include <sqlite3.h>
 #include <torch/torch.h>
 
@@ -20,8 +21,9 @@ const std::vector<std::string> *Profiles::meta(const std::string &name) const {
 
 namespace {
 
-bool isMetadataName(const std::string &name) {
-  return name.rfind("Metadata_", 0) == 0 || name.find("_Metadata_") != std::string::npos;
+bool isMetadataName(const std::string &name, const std::vector<std::string> &extra) {
+  return name.rfind("Metadata_", 0) == 0 || name.find("_Metadata_") != std::string::npos ||
+         std::find(extra.begin(), extra.end(), name) != extra.end();
 }
 
 // A cell as a number: true with NaN for a missing value, false when the
@@ -45,7 +47,7 @@ bool endsWith(const std::string &s, const std::string &suffix) {
 
 } // namespace
 
-Status readProfilesCsv(const std::string &path, Profiles &p) {
+Status readProfilesCsv(const std::string &path, Profiles &p, const std::vector<std::string> &metadata) {
   p = Profiles();
   // Streamed: a 100,000-row table is held as numbers, never as strings.
   std::vector<int> metaCols, featureCols;
@@ -54,7 +56,7 @@ Status readProfilesCsv(const std::string &path, Profiles &p) {
                          [&](const CsvTable &t, const std::vector<std::string> &row, int64_t line) {
     if (p.featureNames.empty() && p.metadataNames.empty()) {
       for (size_t c = 0; c < t.header.size(); ++c) {
-        bool meta = isMetadataName(t.header[c]);
+        bool meta = isMetadataName(t.header[c], metadata);
         (meta ? metaCols : featureCols).push_back(static_cast<int>(c));
         (meta ? p.metadataNames : p.featureNames).push_back(t.header[c]);
       }
@@ -83,7 +85,8 @@ Status readProfilesCsv(const std::string &path, Profiles &p) {
   return Status::ok();
 }
 
-Status readProfilesSqlite(const std::string &path, const std::string &table, Profiles &p) {
+Status readProfilesSqlite(const std::string &path, const std::string &table, Profiles &p,
+                          const std::vector<std::string> &metadata) {
   p = Profiles();
   sqlite3 *raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
@@ -120,7 +123,7 @@ Status readProfilesSqlite(const std::string &path, const std::string &table, Pro
       ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     bool text = type.find("CHAR") != std::string::npos || type.find("TEXT") != std::string::npos ||
                 type.find("CLOB") != std::string::npos;
-    isMeta[c] = isMetadataName(name) || text || name == "TableNumber" || name == "ImageNumber" ||
+    isMeta[c] = isMetadataName(name, metadata) || text || name == "TableNumber" || name == "ImageNumber" ||
                 name == "ObjectNumber";
     (isMeta[c] ? metaCols : featureCols).push_back(c);
     (isMeta[c] ? p.metadataNames : p.featureNames).push_back(name);
@@ -166,15 +169,16 @@ Status readProfilesSqlite(const std::string &path, const std::string &table, Pro
   return Status::ok();
 }
 
-Status readProfiles(const std::string &path, const std::string &table, Profiles &profiles) {
+Status readProfiles(const std::string &path, const std::string &table, Profiles &profiles,
+                    const std::vector<std::string> &metadata) {
   if (endsWith(path, ".parquet"))
     return Status::error(path + ": Parquet has no maintained reader in Debian bookworm's C++ "
                                 "libraries; convert it to CSV first, e.g. with DuckDB: "
                                 "COPY (SELECT * FROM 'FILE.parquet') TO 'FILE.csv.gz' (HEADER)");
   if (endsWith(path, ".sqlite") || endsWith(path, ".db"))
-    return readProfilesSqlite(path, table, profiles);
+    return readProfilesSqlite(path, table, profiles, metadata);
   if (endsWith(path, ".csv") || endsWith(path, ".csv.gz") || endsWith(path, ".tsv"))
-    return readProfilesCsv(path, profiles);
+    return readProfilesCsv(path, profiles, metadata);
   return Status::error(path + ": unknown profile format; expected .csv, .csv.gz, .tsv, .sqlite or .db");
 }
 

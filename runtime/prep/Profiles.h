@@ -26,16 +26,22 @@ struct Profiles {
   const std::vector<std::string> *meta(const std::string &name) const;
 };
 
+// Metadata columns are those named Metadata_* (or *_Metadata_*) and those
+// listed in `metadata`; every other column is a feature.
+
 // A CSV (or .csv.gz) profile table. Empty, NA and NaN cells are missing; any
 // other cell of a feature column that is not a number is an error naming the
 // file, line and column.
-Status readProfilesCsv(const std::string &path, Profiles &profiles);
+Status readProfilesCsv(const std::string &path, Profiles &profiles,
+                       const std::vector<std::string> &metadata = {});
 
-// Table `table` of a SQLite profile database.
-Status readProfilesSqlite(const std::string &path, const std::string &table, Profiles &profiles);
+// Table `table` of a SQLite profile database (text columns are metadata too).
+Status readProfilesSqlite(const std::string &path, const std::string &table, Profiles &profiles,
+                          const std::vector<std::string> &metadata = {});
 
 // By extension: .csv/.csv.gz/.tsv, .sqlite/.db (table `table`); .parquet is
 // refused with the conversion to use.
-Status readProfiles(const std::string &path, const std::string &table, Profiles &profiles);
+Status readProfiles(const std::string &path, const std::string &table, Profiles &profiles,
+                    const std::vector<std::string> &metadata = {});
 
 } // namespace exprt

@@ -4,6 +4,7 @@
 //   exp compile FILE --emit=ast|exp|step|plan [-o OUT]
 //   exp run FILE|PLAN.json [--run-dir DIR]   compile, train, evaluate, record
 //   exp run --resume DIR                continue a run from its newest checkpoint
+//   exp eval [TABLE] --spec SPEC.exp [-o DIR]   stages and metrics over a profile table
 //   exp fmt FILE... [--check]           canonical formatting
 //
 // The driver joins the two halves of the project: the compiler (expc) turns a
@@ -14,6 +15,7 @@
 #include "exprt/Runtime.h"
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -105,6 +107,22 @@ int main(int argc, char **argv) {
   simulate->add_option("overrides", overrides, "overrides, `param=value` or `decl.key=value`");
   simulate->add_option("-o,--output", simulateOut, "the directory to create")->required();
 
+  std::string evalTable, evalSpec, evalOut;
+  uint64_t evalSeed = 0;
+  int evalThreads = 0;
+  auto *evalCmd = app.add_subcommand(
+      "eval", "score a profile table (CellProfiler features, exported embeddings) with a spec's "
+              "stages and evaluations");
+  evalCmd->add_option("table", evalTable,
+                      "the table (.csv, .csv.gz, .tsv, .sqlite); default: the spec's `profiles` path");
+  evalCmd->add_option("--spec", evalSpec, "the .exp file with a `profiles` dataset and evaluations")
+      ->required();
+  evalCmd->add_option("overrides", overrides, "overrides, `param=value` or `decl.key=value`");
+  evalCmd->add_option("-o,--output", evalOut, "the directory to create (default evals/SPEC-TIME)");
+  evalCmd->add_option("--seed", evalSeed, "the Monte-Carlo null's and k-means' seed (default 0)");
+  evalCmd->add_option("--threads", evalThreads, "CPU threads (default: one per core)")
+      ->check(CLI::NonNegativeNumber);
+
   auto *fmtCmd = app.add_subcommand("fmt", "format .exp files in place (canonical, keeps comments)");
   fmtCmd->add_option("files", fmtFiles, "the .exp files")->required();
   fmtCmd->add_flag("--check", fmtCheck, "change nothing; exit 1 if a file is not formatted");
@@ -137,6 +155,35 @@ int main(int argc, char **argv) {
         return fail(s.message());
       std::cerr << "wrote " << simulateOut
                 << ": images and metadata, ground_truth.json, side information in side/ (docs/data.md)\n";
+      return 0;
+    }
+    if (*evalCmd) {
+      expc::CompileOptions options;
+      options.emit = expc::EmitKind::ProfileEval;
+      options.overrides = overrides;
+      options.profileTable = evalTable;
+      expc::CompileOutput out;
+      if (!expc::compileFile(evalSpec, options, out, std::cerr))
+        return 1;
+      if (evalTable.empty()) {
+        // The spec's own path is relative to the spec.
+        nlohmann::json plan = nlohmann::json::parse(out.text);
+        fs::path p = plan["source"].value("path", "");
+        if (p.is_relative())
+          plan["source"]["path"] = (fs::path(evalSpec).parent_path() / p).string();
+        out.text = plan.dump(1);
+      }
+      if (evalOut.empty()) {
+        char stamp[32];
+        std::time_t now = std::time(nullptr);
+        std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+        evalOut = (fs::path("evals") / (out.experimentName + "-" + stamp)).string();
+      }
+      std::string summary;
+      if (exprt::Status s = exprt::writeProfileEvaluation(out.text, evalOut, evalSeed, evalThreads, summary); !s)
+        return fail(s.message());
+      std::cout << summary;
+      std::cerr << "wrote " << evalOut << ": metrics.json, report.html\n";
       return 0;
     }
     if (*compile) {

@@ -91,6 +91,14 @@ int planFormatVersion();
 // under a temporary name and renamed.
 Status writeSimulatedScreenFiles(const std::string &planJson, const std::string &dir);
 
+// `exp eval`: runs a profile evaluation plan (expc::profileEvalPlan's JSON)
+// with `threads` (0: one per core) and writes `dir`: metrics.json, one
+// NAME_groups.csv per replicate_map (each perturbation's mAP and corrected
+// p) and report.html. `dir` must not exist; nothing is left on failure.
+// `summary`: the scores, one per line, for the terminal.
+Status writeProfileEvaluation(const std::string &planJson, const std::string &dir, uint64_t seed,
+                              int threads, std::string &summary);
+
 // What this process runs on, as JSON: runtime, plan format and LibTorch
 // versions, CPU model and cores, memory, threads (after Session::create sets
 // them), CUDA, OS and host (docs/artifact.md, "Run record").

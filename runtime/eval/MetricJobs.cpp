@@ -1,0 +1,154 @@
+#include "eval/MetricJobs.h"
+
+#include "eval/AveragePrecision.h"
+#include "eval/Clustering.h"
+#include "eval/Metrics.h"
+#include "eval/Retrieval.h"
+
+#include <torch/torch.h>
+
+#include <map>
+
+namespace exprt {
+namespace {
+
+// The first two principal components of the rows: the report's 2-D map.
+nlohmann::json pcaMap(const torch::Tensor &rows, const std::vector<int64_t> &perturbation,
+                      const std::vector<int64_t> &batch) {
+  torch::Tensor x = rows.to(torch::kFloat64);
+  x = x - x.mean(0, true);
+  torch::Tensor v = std::get<2>(torch::linalg_svd(x, /*full_matrices=*/false));
+  torch::Tensor xy = torch::matmul(x, v.slice(0, 0, std::min<int64_t>(2, v.size(0))).t()).contiguous();
+  std::vector<double> px, py;
+  for (int64_t i = 0; i < xy.size(0); ++i) {
+    px.push_back(xy[i][0].item<double>());
+    py.push_back(xy.size(1) > 1 ? xy[i][1].item<double>() : 0.0);
+  }
+  return {{"x", px}, {"y", py}, {"perturbation", perturbation}, {"batch", batch}};
+}
+
+} // namespace
+
+Status replicateMapJob(const MetricJob &j, const torch::Tensor &profiles) {
+  std::vector<int64_t> same, diff;
+  if (Status s = j.labels("sameby", same); !s)
+    return s;
+  if (Status s = j.labels("diffby", diff); !s)
+    return s;
+  PairRules rules;
+  rules.posSameby = {0};
+  rules.posDiffby = {1};
+  rules.controls = j.controls;
+  ApScores ap = averagePrecision(profiles, {same, diff}, rules);
+  MapOptions mo;
+  mo.nullSize = j.options.value("null_size", int64_t(10000));
+  mo.seed = j.seed;
+  MapSummary m = meanAveragePrecision(ap, same, mo);
+  j.r["map"] = m.meanMap;
+  j.r["fraction_retrieved"] = m.fractionRetrieved;
+  j.r["queries"] = int64_t(ap.row.size());
+  j.r["groups"] = m.groups.size();
+  nlohmann::json per = nlohmann::json::object(), pv = nlohmann::json::object();
+  for (const MapGroup &g : m.groups) {
+    per[std::to_string(g.key)] = g.map;
+    pv[std::to_string(g.key)] = g.correctedP;
+  }
+  j.r["per_group"] = per;
+  j.r["corrected_p"] = pv;
+  if (j.plots)
+    (*j.plots)[j.name]["map2d"] = pcaMap(profiles, j.perturbation, diff);
+  return Status::ok();
+}
+
+// recall@k (or top-k accuracy) in both directions, its curve for the report.
+void rankJob(const MetricJob &j, const torch::Tensor &queries, const torch::Tensor &candidates,
+                 const std::vector<int64_t> &truth, const std::vector<int64_t> &ks, const std::string &prefix) {
+  std::vector<int64_t> curve;
+  for (int64_t k = 1; k <= std::min<int64_t>(candidates.size(0), 50); ++k)
+    curve.push_back(k);
+  std::vector<int64_t> all = ks;
+  all.insert(all.end(), curve.begin(), curve.end());
+  CrossModalRecall cr = crossModalRecall(queries, candidates, truth, all);
+  for (int64_t k : ks) {
+    j.r[prefix + "@" + std::to_string(k)] = cr.forward.recallAt.at(k);
+    j.r["reverse_" + prefix + "@" + std::to_string(k)] = cr.reverse.recallAt.at(k);
+  }
+  j.r["mean_rank"] = cr.forward.meanRank;
+  j.r["median_rank"] = cr.forward.medianRank;
+  j.r["reverse_mean_rank"] = cr.reverse.meanRank;
+  j.r["candidates"] = candidates.size(0);
+  j.r["queries"] = queries.size(0);
+  if (j.plots) {
+    std::vector<double> fwd, rev;
+    for (int64_t k : curve) {
+      fwd.push_back(cr.forward.recallAt.at(k));
+      rev.push_back(cr.reverse.recallAt.at(k));
+    }
+    (*j.plots)[j.name]["recall_curve"] = {{"k", curve}, {"forward", fwd}, {"reverse", rev}};
+  }
+}
+
+// Zero-shot: each treated well's image embedding ranks one molecule
+// embedding per label (the mean over that label's wells; identical when the
+// molecule is the same); controls are not queries.
+Status zeroShotJob(const MetricJob &j, const torch::Tensor &images, const torch::Tensor &molecules) {
+  std::vector<int64_t> label;
+  if (Status s = j.labels("labels", label); !s)
+    return s;
+  std::vector<int64_t> treated, treatedLabel;
+  for (size_t i = 0; i < label.size(); ++i)
+    if (!j.controls[i]) {
+      treated.push_back(int64_t(i));
+      treatedLabel.push_back(label[i]);
+    }
+  if (treated.empty())
+    return Status::error("evaluation `" + j.name + "`: no treated wells among the held-out rows");
+  torch::Tensor idx = torch::tensor(treated, torch::kInt64);
+  std::vector<int64_t> candidateOf;
+  torch::Tensor candidates = aggregateMean(molecules.index_select(0, idx), treatedLabel, candidateOf);
+  // Each query's truth: the position of its label among the candidates.
+  std::map<int64_t, int64_t> position;
+  for (size_t c = 0; c < candidateOf.size(); ++c)
+    position[candidateOf[c]] = int64_t(c);
+  std::vector<int64_t> truth;
+  for (int64_t l : treatedLabel)
+    truth.push_back(position.at(l));
+  rankJob(j, images.index_select(0, idx), candidates, truth,
+              j.options.value("top", std::vector<int64_t>{1, 5, 10}), "top");
+  return Status::ok();
+}
+
+Status knnJob(const MetricJob &j, const torch::Tensor &profiles) {
+  std::vector<int64_t> label, batch;
+  if (Status s = j.labels("labels", label); !s)
+    return s;
+  if (Status s = j.labels("exclude_same", batch); !s)
+    return s;
+  const int64_t k = j.options.value("k", int64_t(10));
+  KnnResult res = knnRetrieval(profiles, label, batch, j.controls, k);
+  j.r["top" + std::to_string(k)] = res.accuracy;
+  j.r["queries"] = res.queries;
+  return Status::ok();
+}
+
+Status clusteringJob(const MetricJob &j, const torch::Tensor &profiles) {
+  std::vector<int64_t> label, batch;
+  if (Status s = j.labels("labels", label); !s)
+    return s;
+  if (Status s = j.labels("batch", batch); !s)
+    return s;
+  ClusteringScores c = clusteringScores(profiles, label, batch, j.seed);
+  j.r["ari"] = c.ari;
+  j.r["nmi"] = c.nmi;
+  j.r["silhouette_label"] = c.silhouetteLabel;
+  j.r["silhouette_batch"] = c.silhouetteBatch;
+  j.r["graph_connectivity"] = c.graphConnectivity;
+  j.r["ilisi"] = c.ilisi;
+  j.r["clisi"] = c.clisi;
+  j.r["queries"] = c.rows;
+  j.r["labels"] = c.labels;
+  j.r["batches"] = c.batches;
+  return Status::ok();
+}
+
+} // namespace exprt

@@ -27,13 +27,18 @@ nlohmann::json pcaMap(const torch::Tensor &rows, const std::vector<int64_t> &per
   return {{"x", px}, {"y", py}, {"perturbation", perturbation}, {"batch", batch}};
 }
 
+// The two label columns a metric reads.
+Status labelPair(const MetricJob &j, const char *a, const char *b, std::vector<int64_t> &va,
+                 std::vector<int64_t> &vb) {
+  Status s = j.labels(a, va);
+  return s ? j.labels(b, vb) : s;
+}
+
 } // namespace
 
 Status replicateMapJob(const MetricJob &j, const torch::Tensor &profiles) {
   std::vector<int64_t> same, diff;
-  if (Status s = j.labels("sameby", same); !s)
-    return s;
-  if (Status s = j.labels("diffby", diff); !s)
+  if (Status s = labelPair(j, "sameby", "diffby", same, diff); !s)
     return s;
   PairRules rules;
   rules.posSameby = {0};
@@ -114,15 +119,13 @@ Status zeroShotJob(const MetricJob &j, const torch::Tensor &images, const torch:
   for (int64_t l : treatedLabel)
     truth.push_back(position.at(l));
   rankJob(j, images.index_select(0, idx), candidates, truth,
-              j.options.value("top", std::vector<int64_t>{1, 5, 10}), "top");
+          j.options.value("top", std::vector<int64_t>{1, 5, 10}), "top");
   return Status::ok();
 }
 
 Status knnJob(const MetricJob &j, const torch::Tensor &profiles) {
   std::vector<int64_t> label, batch;
-  if (Status s = j.labels("labels", label); !s)
-    return s;
-  if (Status s = j.labels("exclude_same", batch); !s)
+  if (Status s = labelPair(j, "labels", "exclude_same", label, batch); !s)
     return s;
   const int64_t k = j.options.value("k", int64_t(10));
   KnnResult res = knnRetrieval(profiles, label, batch, j.controls, k);
@@ -133,9 +136,7 @@ Status knnJob(const MetricJob &j, const torch::Tensor &profiles) {
 
 Status clusteringJob(const MetricJob &j, const torch::Tensor &profiles) {
   std::vector<int64_t> label, batch;
-  if (Status s = j.labels("labels", label); !s)
-    return s;
-  if (Status s = j.labels("batch", batch); !s)
+  if (Status s = labelPair(j, "labels", "batch", label, batch); !s)
     return s;
   ClusteringScores c = clusteringScores(profiles, label, batch, j.seed);
   j.r["ari"] = c.ari;

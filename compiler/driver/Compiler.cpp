@@ -128,7 +128,8 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
   if (options.checkOnly)
     return true;
   if (options.emit == EmitKind::ProfileEval)
-    return profileEvalPlan(sema, diags, options.profileTable, out.text);
+    return profileEvalPlan(sema, diags, options.profileTable,
+                           std::filesystem::path(path).parent_path().string(), out.text);
   if (!sema.trainDecl()) {
     auto d = diags.emit(diag::MissingTrain, SourceRange{}, out.experimentName);
     for (const ast::Decl &decl : sema.root().decls)

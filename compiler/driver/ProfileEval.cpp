@@ -43,6 +43,7 @@ const std::map<std::string, MetricShape> &metrics() {
       {"replicate_map", {{"sameby", "diffby"}, {"null_size"}}},
       {"knn_retrieval", {{"labels", "exclude_same"}, {"k"}}},
       {"clustering", {{"labels", "batch"}, {}}},
+      {"efaar_recall", {{"genes"}, {}}},
   };
   return m;
 }
@@ -68,8 +69,7 @@ public:
       }
       dataset_ = ds;
       nlohmann::json source = args(*ds->source);
-      if (!table.empty())
-        source["path"] = table;
+      source["path"] = table.empty() ? resolve(source.value("path", "")) : table;
       plan["source"] = source;
       plan["dataset"] = d.name;
       plan["stages"] = nlohmann::json::array();
@@ -120,7 +120,7 @@ private:
     if (shape == metrics().end()) {
       diags_.emit(diag::Unsupported, d.value->range,
                   fmt::format("evaluating `{}` over a profile table", m->decl->name))
-          .help("`exp eval` runs replicate_map, knn_retrieval and clustering");
+          .help("`exp eval` runs replicate_map, knn_retrieval, clustering and efaar_recall");
       return false;
     }
     std::string embedding;
@@ -140,10 +140,60 @@ private:
     }
     for (const char *o : shape->second.options)
       options[o] = plain(*m->args.at(o));
+    if (m->decl->name == "efaar_recall" && !knowledgeGraph(*m->args.at("graph"), options))
+      return false;
     out.push_back({{"name", d.name}, {"metric", m->decl->name}, {"options", options}});
     return true;
   }
 
+  // EFAAR's annotations: a `knowledge_graph` over the table's gene column,
+  // its sources' files relative to the spec.
+  bool knowledgeGraph(const Val &g, nlohmann::json &options) {
+    const Val *call = g.encoder ? g.encoder.get() : &g;
+    const Val *nodes = g.inputs.empty() ? nullptr : g.inputs[0].second.get();
+    std::string column;
+    if (!call->decl || call->decl->name != "knowledge_graph" || !nodes ||
+        !this->column(*nodes, "a knowledge graph over nodes", column))
+      return unsupportedGraph(g);
+    const Val *map = g.arg("map") ? g.arg("map") : call->arg("map");
+    if (map && map->s != "gene") {
+      diags_.emit(diag::Unsupported, map->origin, fmt::format("`map = \"{}\"` in `exp eval`", map->s))
+          .help("EFAAR's annotations relate genes: `map = \"gene\"`");
+      return false;
+    }
+    if (column != options.value("genes", "")) {
+      diags_.emit(diag::Unsupported, nodes->origin, "a knowledge graph over other nodes than `genes`");
+      return false;
+    }
+    const Val *sources = g.arg("sources") ? g.arg("sources") : call->arg("sources");
+    nlohmann::json list = nlohmann::json::array();
+    for (const ValPtr &src : sources ? sources->items : std::vector<ValPtr>{}) {
+      nlohmann::json params = args(*src);
+      for (const char *file : {"path", "info", "nodes"})
+        if (params.contains(file) && params[file].is_string())
+          params[file] = resolve(params[file]);
+      list.push_back({{"kind", src->decl ? src->decl->name : ""}, {"params", params}});
+    }
+    options["graph"] = list;
+    return true;
+  }
+
+  bool unsupportedGraph(const Val &g) {
+    diags_.emit(diag::Unsupported, g.origin, "this knowledge graph in `exp eval`")
+        .help("pass `knowledge_graph(nodes = wells.gene, sources = [gene_pairs(\"CORUM.txt\")])`");
+    return false;
+  }
+
+public:
+  // A relative path in the spec is relative to the spec's folder.
+  std::string specDir;
+  std::string resolve(const std::string &path) const {
+    if (path.empty() || path[0] == '/' || specDir.empty())
+      return path;
+    return specDir + "/" + path;
+  }
+
+private:
   const Sema &sema_;
   DiagnosticEngine &diags_;
   const DatasetInfo *dataset_ = nullptr;
@@ -152,9 +202,11 @@ private:
 } // namespace
 
 bool profileEvalPlan(const Sema &sema, DiagnosticEngine &diags, const std::string &table,
-                     std::string &out) {
+                     const std::string &specDir, std::string &out) {
   nlohmann::json plan = {{"format", "exp-profile-eval"}, {"format_version", 1}};
-  if (!Builder(sema, diags).build(table, plan))
+  Builder builder(sema, diags);
+  builder.specDir = specDir;
+  if (!builder.build(table, plan))
     return false;
   out = plan.dump(1) + "\n";
   return true;

@@ -12,9 +12,10 @@
 namespace expc {
 
 // The spec's one `profiles` dataset (its path replaced by `table` when not
-// empty), its stages and its evaluations as JSON; false after reporting
-// what cannot be evaluated over a profile table.
+// empty), its stages and its evaluations as JSON; the spec's relative paths
+// become relative to `specDir`. False after reporting what cannot be
+// evaluated over a profile table.
 bool profileEvalPlan(const Sema &sema, DiagnosticEngine &diags, const std::string &table,
-                     std::string &out);
+                     const std::string &specDir, std::string &out);
 
 } // namespace expc

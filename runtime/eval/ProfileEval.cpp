@@ -1,12 +1,16 @@
 #include "eval/ProfileEval.h"
 
+#include "eval/Metrics.h"
 #include "eval/MetricJobs.h"
 #include "eval/ProfileStages.h"
+#include "eval/Retrieval.h"
 #include "prep/Profiles.h"
+#include "side/KnowledgeGraph.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 
@@ -139,6 +143,65 @@ Status runStage(const json &stage, Profiles &p, json &record) {
   return Status::ok();
 }
 
+Status readGraph(const json &sources, KnowledgeGraph &graph) {
+  for (const json &src : sources) {
+    const std::string kind = src.value("kind", "");
+    const json &a = src.at("params");
+    KnowledgeGraph one;
+    Status s = kind == "gene_pairs"     ? readGenePairs(a.value("path", ""), one)
+               : kind == "string_links" ? readStringLinks(a.value("path", ""), a.value("min_score", 700),
+                                                          a.value("info", ""), one)
+               : kind == "hetionet"     ? readHetionet(a.value("path", ""), a.value("nodes", ""),
+                                                       a.value("metaedges", std::vector<std::string>{}), one)
+                                        : Status::error("unknown knowledge-graph source `" + kind + "`");
+    if (!s)
+      return s;
+    graph.merge(one);
+  }
+  return Status::ok();
+}
+
+// EFAAR: the treated rows' mean profile per gene; annotated pairs are the
+// graph's edges between present genes; recall at the 5/95 and 10/90
+// percentiles of every gene pair's cosine.
+Status efaarJob(const MetricJob &j, const Profiles &p, const torch::Tensor &features) {
+  const std::vector<std::string> *genes = p.meta(j.options.value("genes", ""));
+  if (!genes)
+    return Status::error("evaluation `" + j.name + "`: the table has no gene column (set `gene = \"...\"` "
+                         "in profiles(...))");
+  std::vector<int64_t> rows;
+  std::vector<std::string> rowGene;
+  for (int64_t r = 0; r < p.rows(); ++r)
+    if (!j.controls[r] && !(*genes)[r].empty()) {
+      rows.push_back(r);
+      rowGene.push_back((*genes)[r]);
+    }
+  std::vector<int64_t> code = codesOf(rowGene), order;
+  torch::Tensor x = aggregateMean(features.index_select(0, torch::tensor(rows, torch::kInt64)), code, order);
+  std::map<std::string, int64_t> index; // gene -> row of x
+  for (size_t i = 0; i < rowGene.size(); ++i)
+    index.emplace(rowGene[i], int64_t(std::lower_bound(order.begin(), order.end(), code[i]) - order.begin()));
+  KnowledgeGraph graph;
+  if (Status s = readGraph(j.options.at("graph"), graph); !s)
+    return Status::error("evaluation `" + j.name + "`: " + s.message());
+  std::vector<std::pair<int64_t, int64_t>> annotated;
+  for (const KgEdge &e : graph.edges) {
+    auto a = index.find(e.a), b = index.find(e.b);
+    if (a != index.end() && b != index.end())
+      annotated.push_back({a->second, b->second});
+  }
+  std::optional<EfaarRecall> r = efaarRecall(x, annotated, {{5, 95}, {10, 90}});
+  if (!r)
+    return Status::error("evaluation `" + j.name + "`: fewer than 20 of the table's " +
+                         std::to_string(index.size()) + " genes are in the annotations (EFAAR needs 20)");
+  for (const auto &[k, v] : r->recall)
+    j.r["recall_" + k] = v;
+  j.r["pairs"] = r->pairs;
+  j.r["entities"] = r->entities;
+  j.r["genes"] = int64_t(index.size());
+  return Status::ok();
+}
+
 } // namespace
 
 Status evaluateProfileTable(const json &plan, uint64_t seed, json &out, json &plots, json &groups) {
@@ -184,6 +247,7 @@ Status evaluateProfileTable(const json &plan, uint64_t seed, json &out, json &pl
     Status s = metric == "replicate_map"   ? replicateMapJob(job, p.features)
                : metric == "knn_retrieval" ? knnJob(job, p.features)
                : metric == "clustering"    ? clusteringJob(job, p.features)
+               : metric == "efaar_recall"  ? efaarJob(job, p, p.features)
                                            : Status::error("evaluation `" + name + "`: unknown metric `" + metric + "`");
     if (!s)
       return s;

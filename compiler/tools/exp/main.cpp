@@ -15,7 +15,6 @@
 #include "exprt/Runtime.h"
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -165,14 +164,6 @@ int main(int argc, char **argv) {
       expc::CompileOutput out;
       if (!expc::compileFile(evalSpec, options, out, std::cerr))
         return 1;
-      if (evalTable.empty()) {
-        // The spec's own path is relative to the spec.
-        nlohmann::json plan = nlohmann::json::parse(out.text);
-        fs::path p = plan["source"].value("path", "");
-        if (p.is_relative())
-          plan["source"]["path"] = (fs::path(evalSpec).parent_path() / p).string();
-        out.text = plan.dump(1);
-      }
       if (evalOut.empty()) {
         char stamp[32];
         std::time_t now = std::time(nullptr);

@@ -419,6 +419,20 @@ private:
       inputs.push_back(data(*m->args.at("molecules")));
       options.append("labels", labelColumn("labels"));
       options.append("top", attr(*m->args.at("top")));
+    } else if (metric == "few_shot") {
+      // A linear probe on the frozen embedding; fine-tuning the encoder
+      // needs a training loop over the held-out rows.
+      if (m->arg("finetune")->b)
+        unsupported(m->arg("finetune")->origin.valid() ? m->arg("finetune")->origin : d.value->range,
+                    "fine-tuning the encoder in `few_shot` (`finetune = false` trains a linear probe)");
+      for (const char *key : {"optimizer", "schedule"})
+        if (m->arg(key)->kind != VK::None)
+          unsupported(m->arg(key)->origin, fmt::format("`{}` in `few_shot` (the probe uses Adam at `lr`)", key));
+      heldOut("embedding");
+      inputs.push_back(data(*m->args.at("embedding")));
+      options.append("labels", labelColumn("labels"));
+      for (const char *key : {"shots", "seeds", "epochs", "batch", "lr", "patience", "top"})
+        options.append(key, attr(*m->args.at(key)));
     } else if (metric == "clustering") {
       heldOut("embedding");
       inputs.push_back(data(*m->args.at("embedding")));

@@ -151,6 +151,8 @@ Status evaluateAll(const Plan &plan, const Screen &screen, const FeatureStore &f
       s = knnJob(job, profiles[0]);
     } else if (e.metric == "clustering") {
       s = clusteringJob(job, profiles[0]);
+    } else if (e.metric == "few_shot") {
+      s = fewShotJob(job, profiles[0]);
     } else {
       s = Status::error("evaluation `" + e.name + "`: unknown metric `" + e.metric + "`");
     }

@@ -2,6 +2,7 @@
 
 #include "eval/AveragePrecision.h"
 #include "eval/Clustering.h"
+#include "eval/FewShot.h"
 #include "eval/Metrics.h"
 #include "eval/Retrieval.h"
 
@@ -149,6 +150,33 @@ Status clusteringJob(const MetricJob &j, const torch::Tensor &profiles) {
   j.r["queries"] = c.rows;
   j.r["labels"] = c.labels;
   j.r["batches"] = c.batches;
+  return Status::ok();
+}
+
+Status fewShotJob(const MetricJob &j, const torch::Tensor &profiles) {
+  std::vector<int64_t> label;
+  if (Status s = j.labels("labels", label); !s)
+    return s;
+  FewShotOptions o;
+  o.shots = j.options.value("shots", o.shots);
+  o.seeds = j.options.value("seeds", o.seeds);
+  o.epochs = j.options.value("epochs", o.epochs);
+  o.batch = std::max<int64_t>(1, j.options.value("batch", o.batch));
+  o.patience = j.options.value("patience", o.patience);
+  o.lr = j.options.value("lr", o.lr);
+  o.top = j.options.value("top", o.top);
+  FewShotResult f = fewShotProbe(profiles, label, o, j.seed);
+  if (f.testRows == 0)
+    return Status::error("evaluation `" + j.name + "`: no class has more than " + std::to_string(o.shots) +
+                         " rows, so nothing is left to test on");
+  for (auto [k, m] : f.mean) {
+    j.r["top" + std::to_string(k)] = m;
+    j.r["top" + std::to_string(k) + "_std"] = f.std.at(k);
+  }
+  j.r["classes"] = f.classes;
+  j.r["train_rows"] = f.trainRows;
+  j.r["queries"] = f.testRows;
+  j.r["epochs_trained"] = f.epochs;
   return Status::ok();
 }
 

@@ -46,4 +46,8 @@ Status knnJob(const MetricJob &j, const torch::Tensor &profiles);
 // ARI, NMI, silhouettes, graph connectivity and LISI by `labels` and `batch`.
 Status clusteringJob(const MetricJob &j, const torch::Tensor &profiles);
 
+// Few-shot linear probe by `labels` (eval/FewShot.h): top-k test accuracy,
+// mean and standard deviation over seeds.
+Status fewShotJob(const MetricJob &j, const torch::Tensor &profiles);
+
 } // namespace exprt

@@ -98,7 +98,7 @@ const m = data.metrics, body = document.getElementById("report");
 // Metric table: trained, untrained and random-embedding baselines.
 const evals = m.evaluations || {};
 // Sizes of what was scored, not scores.
-const COUNTS = new Set(["queries", "groups", "candidates", "labels", "batches"]);
+const COUNTS = new Set(["queries", "groups", "candidates", "labels", "batches", "classes", "train_rows"]);
 const table = el("table", {id: "metrics"});
 table.append(el("tr", {}));
 for (const h of ["evaluation", "metric", "trained", "untrained", "random embeddings"]) table.rows[0].append(el("th", {}, h));

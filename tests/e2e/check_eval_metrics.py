@@ -61,8 +61,29 @@ spec = open(c.spec).read().replace("screen.held_out.perturbation, top", "screen.
 bad = os.path.join(c.work, "train_labels.exp")
 open(bad, "w").write(spec)
 p = c.run("check", bad, expect_ok=False)
-if "train_labels.exp:27:" not in p.stderr or "mixes columns of datasets" not in p.stderr:
+line = next(i for i, text in enumerate(spec.splitlines(), 1) if "screen.perturbation, top" in text)
+if f"train_labels.exp:{line}:" not in p.stderr or "mixes columns of datasets" not in p.stderr:
     fail(f"training-split labels were not refused with a place:\n{p.stderr}")
 if os.path.exists(os.path.join(c.work, "train_labels")):
     fail("a refused spec left output")
 print("labels from the training split are refused: ok")
+
+# A one-shot linear probe on the held-out wells: above random embeddings
+# (chance is 1/13), with a spread over its 3 seeds.
+fs = trained["one_shot"]
+if not (fs["classes"] == 13 and fs["train_rows"] == 13 and len(fs["epochs_trained"]) == 3):
+    fail(f"few_shot split: {fs}")
+if not (fs["top1"] > 2 * random["one_shot"]["top1"] and fs["top1"] > 2 / 13 and fs["top3"] >= fs["top1"]):
+    fail(f"one-shot top1 {fs['top1']} (random {random['one_shot']['top1']}) is not above chance")
+if not 0 <= fs["top1_std"] < 0.5:
+    fail(f"one-shot top1_std {fs['top1_std']}")
+print("one-shot linear probe above chance: ok")
+
+# Fine-tuning the encoder inside few_shot is refused where it is asked for.
+spec = open(c.spec).read().replace("finetune = false", "finetune = true")
+bad = os.path.join(c.work, "finetune.exp")
+open(bad, "w").write(spec)
+p = c.run("compile", bad, "--no-cache", expect_ok=False)
+if "finetune.exp:" not in p.stderr or "finetune = false" not in p.stderr or "E0602" not in p.stderr:
+    fail(f"few_shot fine-tuning was not refused at its place:\n{p.stderr}")
+print("few_shot fine-tuning is refused with its place: ok")

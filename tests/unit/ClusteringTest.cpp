@@ -1,8 +1,10 @@
-// Clustering and integration metrics against the published definitions:
+// Clustering and integration metrics against the published definitions
+// (and the few-shot probe on separable and random labels):
 // the literals come from tests/unit/reference/clustering_reference.py
 // (scikit-learn's ARI/NMI/silhouette, scIB's batch ASW and graph
 // connectivity, harmonypy's LISI, written out in NumPy).
 #include "eval/Clustering.h"
+#include "eval/FewShot.h"
 
 #include <doctest/doctest.h>
 #include <torch/torch.h>
@@ -111,4 +113,40 @@ TEST_CASE("k-means recovers separated clusters; clustering scores summarise them
   CHECK(r.ari < 0.2);
   CHECK(r.silhouetteLabel < 0.55);
   CHECK(r.clisi > 1.5);
+}
+
+TEST_CASE("few-shot probe: separable classes from one shot; chance on noise; seeded") {
+  // 6 classes far apart in 10 dimensions, 5 rows each.
+  torch::manual_seed(1);
+  torch::Tensor centres = torch::randn({6, 10}, torch::kFloat64) * 5;
+  std::vector<int64_t> label;
+  std::vector<torch::Tensor> rows;
+  for (int64_t i = 0; i < 30; ++i) {
+    label.push_back(100 + i % 6); // any codes
+    rows.push_back(centres[i % 6] + 0.2 * torch::randn({10}, torch::kFloat64));
+  }
+  torch::Tensor x = torch::stack(rows);
+  FewShotOptions o;
+  o.shots = 1;
+  o.seeds = 3;
+  o.epochs = 200;
+  o.lr = 0.05;
+  o.top = {1, 3};
+  FewShotResult r = fewShotProbe(x, label, o, 7);
+  CHECK(r.classes == 6);
+  CHECK(r.trainRows == 6);
+  CHECK(r.testRows == 18); // 5 rows: 1 shot, 1 validation, 3 test
+  CHECK(r.epochs.size() == 3);
+  CHECK(r.mean.at(1) == 1.0);
+  CHECK(r.std.at(1) == 0.0);
+  CHECK(r.mean.at(3) == 1.0);
+  // The same seed gives the same numbers.
+  FewShotResult again = fewShotProbe(x, label, o, 7);
+  CHECK(again.mean == r.mean);
+  // Labels unrelated to the rows: no better than chance (1/6) by much.
+  std::vector<int64_t> shuffled = label;
+  std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937(3));
+  o.seeds = 5;
+  FewShotResult noise = fewShotProbe(x, shuffled, o, 7);
+  CHECK(noise.mean.at(1) < 0.45);
 }

@@ -516,6 +516,7 @@ LogicalResult EvaluateOp::verify() {
           .Case("knn_retrieval", Shape{1, {"labels", "exclude_same"}, ""})
           .Case("zero_shot", Shape{2, {"labels"}, "top"})
           .Case("clustering", Shape{1, {"labels", "batch"}, ""})
+          .Case("few_shot", Shape{1, {"labels"}, "top"})
           .Default(std::nullopt);
   if (!shape)
     return emitOpError() << "unknown metric '" << metric << "'";

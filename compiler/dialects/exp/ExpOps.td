@@ -286,7 +286,8 @@ def Exp_EvaluateOp : Exp_Op<"evaluate"> {
     `recall_at` a query (image) and a candidate (labels) embedding and `k`;
     `knn_retrieval` one embedding, `labels`, `exclude_same` and `k`;
     `zero_shot` an image and a molecule embedding, `labels` and `top`;
-    `clustering` one embedding, `labels` and `batch`.
+    `clustering` one embedding, `labels` and `batch`; `few_shot` one
+    embedding, `labels`, `top` and the probe's training settings.
   }];
   let arguments = (ins StrAttr:$metric, StrAttr:$name, Variadic<Exp_EmbeddingType>:$inputs,
                        DictionaryAttr:$options);

@@ -85,6 +85,15 @@ Status addRoles(const json &src, const std::string &path, Profiles &p) {
   return Status::ok();
 }
 
+// Aggregating by columns that cut across perturbations drops the roles.
+Status needRole(const Profiles &p, const std::string &role) {
+  if (p.meta(role))
+    return Status::ok();
+  return Status::error("after the stages so far, rows no longer have one `" + role +
+                       "` each; aggregate by columns that keep it, e.g. [\"plate\", \"well\"] or "
+                       "[\"perturbation\"]");
+}
+
 std::vector<bool> controlRows(const Profiles &p) {
   std::vector<bool> out;
   if (const std::vector<std::string> *c = p.meta("control"))
@@ -107,6 +116,11 @@ Status runStage(const json &stage, Profiles &p, json &record) {
   const std::string kind = stage.value("kind", "");
   const json &a = stage.at("params");
   const int64_t before = p.features.size(1), rowsBefore = p.rows();
+  // Stages fitted on the controls need to know them.
+  const bool onControls = kind == "sphere" || kind == "tvn" || kind == "pca_center_scale" ||
+                          (kind == "robust_mad" && a.value("on", "controls") == "controls");
+  if (Status s = onControls ? needRole(p, "control") : Status::ok(); !s)
+    return Status::error("stage `" + kind + "`: " + s.message());
   std::vector<bool> controls = controlRows(p);
   Status s = Status::ok();
   json r = {{"kind", kind}};
@@ -224,6 +238,9 @@ Status evaluateProfileTable(const json &plan, uint64_t seed, json &out, json &pl
     return Status::error(path + ": " + std::to_string(missing) +
                          " missing feature values remain after the stages; add "
                          "`feature_select(na_cutoff = 0)` to drop their features");
+  for (const char *role : {"perturbation", "control"})
+    if (Status s = needRole(p, role); !s)
+      return Status::error(path + ": " + s.message());
   const std::vector<bool> controls = controlRows(p);
   const std::vector<int64_t> pert = codesOf(*p.meta("perturbation"));
   out["evaluations"] = json::object();

@@ -136,6 +136,9 @@ open(corrupt, "w").write("\n".join(lines) + "\n")
 refused([corrupt], "corrupt.csv:6", "Cells_F11", "oops")
 refused([table], "no control rows", spec_text=base.replace('label = "Metadata_MoA"',
                                                            'label = "Metadata_MoA", controls = ["vehicle"]'))
+# Aggregating by plate mixes perturbations: refused rather than guessed.
+refused([table], "stage `robust_mad`", "rows no longer have one `control`",
+        spec_text=base.replace('aggregate(by = ["plate", "well"], method = "mean")', 'aggregate(by = ["plate"])'))
 refused([table], "bad.exp:", "zero_shot", spec_text=base.replace(
     "import std.eval.{replicate_map, knn_retrieval, clustering}",
     "import std.eval.{replicate_map, knn_retrieval, clustering, zero_shot}") +

@@ -107,8 +107,7 @@ ApScores averagePrecision(const torch::Tensor &features, const MetaColumns &meta
       continue;
     torch::Tensor cand = x.index_select(0, torch::tensor(candidates, torch::kInt64));
     const int64_t nc = int64_t(candidates.size());
-    int64_t block = options.block > 0 ? options.block
-                                      : std::clamp<int64_t>((int64_t(16) << 20) / nc, 1, 4096);
+    int64_t block = options.block > 0 ? options.block : similarityBlockRows(nc);
     for (int64_t b0 = 0; b0 < int64_t(queries.size()); b0 += block) {
       const int64_t b1 = std::min<int64_t>(b0 + block, queries.size());
       std::vector<int64_t> qrows(queries.begin() + b0, queries.begin() + b1);

@@ -1,5 +1,8 @@
 #include "eval/Clustering.h"
 
+#include "eval/AveragePrecision.h"
+#include "eval/Similarity.h"
+
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
@@ -13,11 +16,7 @@
 namespace exprt {
 namespace {
 
-constexpr int64_t kBlockEntries = int64_t(16) << 20; // ~128 MB of float64 per block
-
-int64_t blockRows(int64_t columns) {
-  return std::clamp<int64_t>(kBlockEntries / std::max<int64_t>(1, columns), 1, 4096);
-}
+int64_t blockRows(int64_t columns) { return similarityBlockRows(columns); }
 
 torch::Tensor asDouble(const torch::Tensor &x) { return x.to(torch::kFloat64).contiguous(); }
 
@@ -28,12 +27,8 @@ torch::Tensor distances(const torch::Tensor &a, const torch::Tensor &b) {
 
 // Dense codes 0..m-1 of arbitrary integer codes, in order of first appearance.
 std::vector<int64_t> dense(const std::vector<int64_t> &codes, int64_t &m) {
-  std::map<int64_t, int64_t> index;
-  std::vector<int64_t> out;
-  out.reserve(codes.size());
-  for (int64_t c : codes)
-    out.push_back(index.emplace(c, int64_t(index.size())).first->second);
-  m = int64_t(index.size());
+  std::vector<int64_t> out = groupIds({codes}, {0}, int64_t(codes.size()));
+  m = out.empty() ? 0 : *std::max_element(out.begin(), out.end()) + 1;
   return out;
 }
 

@@ -5,14 +5,19 @@
 #include "eval/ProfileStages.h"
 #include "eval/Retrieval.h"
 #include "prep/Profiles.h"
+#include "record/Json.h"
+#include "record/Report.h"
 #include "side/KnowledgeGraph.h"
 
+#include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 namespace exprt {
 namespace {
@@ -190,11 +195,13 @@ Status efaarJob(const MetricJob &j, const Profiles &p, const torch::Tensor &feat
       rows.push_back(r);
       rowGene.push_back((*genes)[r]);
     }
+  // Codes are 0..n-1 and aggregateMean orders groups by ascending code, so a
+  // gene's code is its row of x.
   std::vector<int64_t> code = codesOf(rowGene), order;
   torch::Tensor x = aggregateMean(features.index_select(0, torch::tensor(rows, torch::kInt64)), code, order);
   std::map<std::string, int64_t> index; // gene -> row of x
   for (size_t i = 0; i < rowGene.size(); ++i)
-    index.emplace(rowGene[i], int64_t(std::lower_bound(order.begin(), order.end(), code[i]) - order.begin()));
+    index.emplace(rowGene[i], code[i]);
   KnowledgeGraph graph;
   if (Status s = readGraph(j.options.at("graph"), graph); !s)
     return Status::error("evaluation `" + j.name + "`: " + s.message());
@@ -285,19 +292,9 @@ Status evaluateProfileTable(const json &plan, uint64_t seed, json &out, json &pl
   return Status::ok();
 }
 
-} // namespace exprt
 
 // ---- exp eval's output directory --------------------------------------------
 
-#include "record/Json.h"
-#include "record/Report.h"
-
-#include <ATen/Parallel.h>
-
-#include <filesystem>
-#include <thread>
-
-namespace exprt {
 namespace {
 
 std::string csvCell(const std::string &s) {

@@ -12,9 +12,7 @@
 namespace exprt {
 namespace {
 
-constexpr int64_t kBlockEntries = int64_t(16) << 20; // ~128 MB of float64 per block
-
-int64_t blockRows(int64_t columns) { return std::clamp<int64_t>(kBlockEntries / std::max<int64_t>(1, columns), 1, 4096); }
+int64_t blockRows(int64_t columns) { return similarityBlockRows(columns); }
 
 RankSummary summarise(std::vector<double> ranks, const std::vector<int64_t> &ks) {
   RankSummary r;

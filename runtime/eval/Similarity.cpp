@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 namespace exprt {
 
 std::optional<Similarity> parseSimilarity(const std::string &name) {
@@ -48,6 +50,10 @@ torch::Tensor similarityBlock(const torch::Tensor &a, const torch::Tensor &b, Si
     // cdist's GEMM shortcut for p = 2 loses the digits ties need.
     return -torch::cdist(a, b, distanceP(sim), /*compute_mode=*/2);
   }
+}
+
+int64_t similarityBlockRows(int64_t columns) {
+  return std::clamp<int64_t>((int64_t(16) << 20) / std::max<int64_t>(1, columns), 1, 4096);
 }
 
 torch::Tensor similarityRows(const torch::Tensor &a, const torch::Tensor &b, Similarity sim) {

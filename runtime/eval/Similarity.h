@@ -17,6 +17,10 @@ torch::Tensor prepareForSimilarity(const torch::Tensor &rows, Similarity sim);
 // [a, b] similarities of prepared rows.
 torch::Tensor similarityBlock(const torch::Tensor &a, const torch::Tensor &b, Similarity sim);
 
+// Rows per block when scoring against `columns` candidates: about 128 MB of
+// float64 per block, between 1 and 4096 rows.
+int64_t similarityBlockRows(int64_t columns);
+
 // [n] similarities of a[i] with b[i].
 torch::Tensor similarityRows(const torch::Tensor &a, const torch::Tensor &b, Similarity sim);
 

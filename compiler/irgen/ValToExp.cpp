@@ -162,14 +162,19 @@ private:
     }
     if (v.encoder && v.encoder->decl->kind == DeclKind::Extern && v.encoder->decl->externKind == "side")
       return side(v);
-    if (!v.encoder || v.inputs.size() != 1 || v.encoder->decl->externKind == "layer")
+    if (v.encoder && v.encoder->decl->externKind == "layer")
+      return layer(v);
+    if (!v.encoder || v.inputs.empty())
       return unsupported(v.origin, "this kind of side information or layer output");
     const Val &enc = *v.encoder;
-    mlir::Value in = data(*v.inputs[0].second);
-    if (!in)
-      return nullptr;
-    if (!expd::rowType(in.getType()))
-      return unsupported(v.origin, "encoding this kind of column");
+    SmallVector<mlir::Value> in;
+    for (const auto &[param, x] : v.inputs) {
+      in.push_back(data(*x));
+      if (!in.back())
+        return nullptr;
+      if (!expd::rowType(in.back().getType()))
+        return unsupported(x->origin, "encoding this kind of column");
+    }
     use_ = v.origin;
     useOf_ = enc.decl;
     std::string symbol = encoderSymbol(enc, v.args, v.graph.get(), v.origin);
@@ -178,9 +183,56 @@ private:
     if (symbol.empty())
       return nullptr;
     // One op per use; exp-cse merges the ones that read the same column.
-    return b_.create<expd::EncodeOp>(
-               loc(v.origin), expd::EmbeddingType::get(&ctx_, v.type.dims.back()),
-               FlatSymbolRefAttr::get(&ctx_, symbol), in);
+    return b_.create<expd::EncodeOp>(loc(v.origin), expd::EmbeddingType::get(&ctx_, v.type.dims.back()),
+                                     FlatSymbolRefAttr::get(&ctx_, symbol), in[0], ArrayRef(in).drop_front());
+  }
+
+  // A parameter-free layer applied outside networks (MICON's
+  // `concat(stop_gradient(images(c1)), molecules(fp))`): a one-layer
+  // network, applied like an encoder.
+  mlir::Value layer(const Val &v) {
+    static const char *const kFree[] = {"concat", "stop_gradient", "normalize"};
+    const std::string &op = v.encoder->decl->name;
+    if (!llvm::is_contained(kFree, op) || v.inputs.empty())
+      return unsupported(v.origin, fmt::format("layer `{}` outside a network (wrap it in a `network`)", op));
+    SmallVector<mlir::Value> in;
+    for (const auto &[param, x] : v.inputs) {
+      in.push_back(data(*x));
+      if (!in.back())
+        return nullptr;
+      if (!isa<expd::EmbeddingType>(in.back().getType()))
+        return unsupported(x->origin, fmt::format("layer `{}` over this value outside a network", op));
+    }
+    RankedTensorType out = tensorType(v.type);
+    if (!out || out.getRank() != 1)
+      return unsupported(v.origin, fmt::format("layer `{}` giving {} outside a network", op, v.type.describe()));
+    std::string symbol = fmt::format("{}_{}", op, ++anon_);
+    {
+      OpBuilder::InsertionGuard guard(b_);
+      if (lastNetwork_)
+        b_.setInsertionPointAfter(lastNetwork_);
+      else
+        b_.setInsertionPointToStart(b_.getBlock());
+      auto net = b_.create<expd::NetworkOp>(loc(v.origin), b_.getStringAttr(symbol + "_net"), b_.getStringAttr(op));
+      lastNetwork_ = net;
+      Block &body = net.getBody().emplaceBlock();
+      b_.setInsertionPointToEnd(&body);
+      SmallVector<mlir::Value> args;
+      for (mlir::Value x : in)
+        args.push_back(body.addArgument(expd::rowType(x.getType()), loc(v.origin)));
+      mlir::Value y = b_.create<expd::LayerOp>(loc(v.origin), out, b_.getStringAttr(op),
+                                               b_.getStringAttr(fmt::format("0.{}", op)), args, params(v.args));
+      b_.create<expd::YieldOp>(loc(v.origin), y);
+      if (lastDecl_)
+        b_.setInsertionPointAfter(lastDecl_);
+      else
+        b_.setInsertionPointAfter(net);
+      lastDecl_ = b_.create<expd::EncoderOp>(loc(v.origin), b_.getStringAttr(symbol), b_.getStringAttr(op),
+                                             DictionaryAttr::get(&ctx_), FlatSymbolRefAttr::get(net), UnitAttr(),
+                                             StringAttr());
+    }
+    return b_.create<expd::EncodeOp>(loc(v.origin), expd::EmbeddingType::get(&ctx_, out.getDimSize(0)),
+                                     FlatSymbolRefAttr::get(&ctx_, symbol), in[0], ArrayRef(in).drop_front());
   }
 
   // Side information keyed by a column (`embedding_file`, `transcriptome`,
@@ -206,11 +258,29 @@ private:
       if (lastDecl_)
         b_.setInsertionPointAfter(lastDecl_);
       lastDecl_ = b_.create<expd::EncoderOp>(loc(v.origin), b_.getStringAttr(it->second), b_.getStringAttr(kind),
-                                             params(v.args), FlatSymbolRefAttr(), b_.getUnitAttr(),
-                                             StringAttr());
+                                             sideParams(v), FlatSymbolRefAttr(), b_.getUnitAttr(), StringAttr());
     }
-    return b_.create<expd::EncodeOp>(loc(v.origin), expd::EmbeddingType::get(&ctx_, v.type.dims[0]),
-                                     FlatSymbolRefAttr::get(&ctx_, it->second), key);
+    mlir::Type type = expd::EmbeddingType::get(&ctx_, v.type.dims[0]);
+    if (kind == "knowledge_graph")
+      type = expd::KGraphType::get(&ctx_, cast<expd::LabelsType>(key.getType()).getClasses());
+    return b_.create<expd::EncodeOp>(loc(v.origin), type, FlatSymbolRefAttr::get(&ctx_, it->second), key, ValueRange{});
+  }
+
+  // A side's parameters; a knowledge graph's `sources` become a list of
+  // {kind, params} (the runtime reads each file; docs/sideinfo.md).
+  DictionaryAttr sideParams(const Val &v) {
+    NamedAttrList list(params(v.args));
+    if (const Val *sources = v.arg("sources")) {
+      SmallVector<Attribute> items;
+      for (const ValPtr &src : sources->items) {
+        NamedAttrList one;
+        one.append("kind", b_.getStringAttr(src->decl ? src->decl->name : ""));
+        one.append("params", params(src->args));
+        items.push_back(one.getDictionary(&ctx_));
+      }
+      list.set("sources", b_.getArrayAttr(items));
+    }
+    return list.getDictionary(&ctx_);
   }
 
   // The encoder op for an encoder value, created on first use after the
@@ -323,6 +393,40 @@ private:
     return networks_[&g] = FlatSymbolRefAttr::get(net);
   }
 
+  // std.objectives' data arguments, in the order exp.objective takes them;
+  // null for objectives lowered otherwise (clip) or not at all.
+  static const std::vector<const char *> *objectiveInputs(const std::string &objective) {
+    static const std::map<std::string, std::vector<const char *>> kInputs = {
+        {"cwcl", {"image", "text", "features"}},
+        {"cloob", {"a", "b"}},
+        {"siglip", {"a", "b"}},
+        {"s2l", {"a", "b", "targets"}},
+        {"supcon", {"a", "b", "labels"}},
+        {"paclr", {"treated1", "control1", "treated2", "control2", "labels"}},
+        {"kg_soft_targets", {"x", "labels", "graph"}},
+        {"kg_laplacian", {"x", "labels", "graph"}},
+        {"classify", {"x", "labels"}},
+        {"simclr", {"x"}},
+    };
+    auto it = kInputs.find(objective);
+    return it == kInputs.end() ? nullptr : &it->second;
+  }
+
+  // SimCLR's views are the dataset's augmentations drawn twice: without any,
+  // both views would be the same image.
+  bool viewsAugmented(const Val &objective) {
+    const Val &x = *objective.args.at("x");
+    const DatasetInfo *ds = x.dataset;
+    for (const Val *at = &x; !ds && at->inputs.size() == 1; at = at->inputs[0].second.get())
+      ds = at->inputs[0].second->dataset;
+    if (!ds || ds->augment)
+      return true;
+    diags_.emit(diag::ViewsNeedAugment, x.origin, "simclr", ds->decl ? ds->decl->name : "?")
+        .help("add `augment = augmentations(crop = 0.5, flip = true, rot90 = true, intensity = 0.2)` to the dataset block");
+    failed_ = true;
+    return false;
+  }
+
   mlir::Value loss(const ValPtr &v, const std::string &name) {
     if (auto it = losses_.find(v.get()); it != losses_.end())
       return it->second;
@@ -351,6 +455,19 @@ private:
           b_.getStringAttr(name), a, b, b_.getF64FloatAttr(v->arg("temperature")->f),
           b_.getBoolAttr(v->arg("learnable_temperature")->b),
           b_.getF64FloatAttr(v->arg("max_logit_scale")->f));
+    } else if (const std::vector<const char *> *inputs = objectiveInputs(v->decl ? v->decl->name : "")) {
+      SmallVector<mlir::Value> values;
+      for (const char *arg : *inputs) {
+        mlir::Value x = data(*v->args.at(arg));
+        if (!x)
+          return nullptr;
+        values.push_back(x);
+      }
+      if (v->decl->name == "simclr" && !viewsAugmented(*v))
+        return nullptr;
+      result = b_.create<expd::ObjectiveOp>(loc(v->origin), expd::LossType::get(&ctx_),
+                                            b_.getStringAttr(v->decl->name), b_.getStringAttr(name), values,
+                                            params(v->args));
     } else {
       return unsupported(v->origin, fmt::format("running objective `{}`",
                                                 v->decl ? v->decl->name : "?"));

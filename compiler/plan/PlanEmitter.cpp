@@ -113,6 +113,8 @@ FailureOr<json> emitGraph(func::FuncOp f) {
       input["column"] = column.str();
       if (auto classes = f.getArgAttrOfType<IntegerAttr>(i, step::kClassesAttr))
         input["classes"] = classes.getInt();
+      if (auto view = f.getArgAttrOfType<IntegerAttr>(i, step::kViewAttr))
+        input["view"] = view.getInt();
       if (auto side = f.getArgAttrOfType<DictionaryAttr>(i, step::kSideAttr)) {
         FailureOr<json> how = attrToJson(f, side);
         if (failed(how))

@@ -56,10 +56,26 @@ private:
     auto prefixed = [&](StringAttr name) {
       return b.getStringAttr(call.getName() + "." + name.getValue());
     };
+    // A call over inputs with leading dimensions beyond the callee's
+    // parameters (`ResNet(per_channel(x))`: each channel an image) maps the
+    // callee over them: every value inside gains those dimensions.
+    SmallVector<int64_t> lead;
+    if (!call.getInputs().empty()) {
+      auto given = cast<RankedTensorType>(call.getInputs()[0].getType());
+      auto declared = cast<RankedTensorType>(from.getArgument(0).getType());
+      lead.assign(given.getShape().begin(), given.getShape().begin() + (given.getRank() - declared.getRank()));
+    }
     for (Operation &op : from.without_terminator()) {
       Operation *copy = b.clone(op, map);
       if (auto name = copy->getAttrOfType<StringAttr>("name"))
         copy->setAttr("name", prefixed(name));
+      if (!lead.empty())
+        for (OpResult r : copy->getResults()) {
+          auto t = cast<RankedTensorType>(r.getType());
+          SmallVector<int64_t> shape(lead);
+          shape.append(t.getShape().begin(), t.getShape().end());
+          r.setType(RankedTensorType::get(shape, t.getElementType()));
+        }
     }
     call.getResult().replaceAllUsesWith(map.lookup(from.getTerminator()->getOperand(0)));
     call.erase();

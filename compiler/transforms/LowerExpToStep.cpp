@@ -54,8 +54,10 @@ private:
   RankedTensorType f32(ArrayRef<int64_t> shape) {
     return RankedTensorType::get(shape, b_.getF32Type());
   }
+  // A parameter read inside the graph; `buffer`: state the step updates
+  // itself (batch norm's running statistics), never the optimiser.
   Value param(Location loc, StringRef name, ArrayRef<int64_t> shape, StringRef init,
-              double scale, bool decay, std::optional<double> max = std::nullopt);
+              double scale, bool decay, std::optional<double> max = std::nullopt, bool buffer = false);
   // Parameters created while lowering a frozen encoder's network are frozen.
   bool frozen_ = false;
   // The weights file of the encoder being instantiated, and its parameters'
@@ -77,7 +79,14 @@ private:
   FailureOr<Value> apply(expd::EncoderOp encoder, ValueRange inputs, Location loc);
   FailureOr<Value> layer(expd::LayerOp op, ArrayRef<Value> inputs, StringRef prefix);
   FailureOr<Value> contrastive(expd::ContrastiveOp op);
+  FailureOr<Value> objective(expd::ObjectiveOp op);
   FailureOr<Value> weightedSum(expd::WeightedSumOp op);
+  // The logit scale exp(s) of a temperature-scaled loss: s starts at
+  // log(1 / t), learnable (clamped to log(max)) or fixed.
+  Value logitScale(Location loc, StringRef name, double t, bool learnable, double max);
+  // `v` lowered afresh with its image columns drawn as augmented view `view`.
+  FailureOr<Value> inView(Value v, int64_t view);
+  int64_t view_ = 0;
 
   ModuleOp module_;
   Operation *anchor_; // parameters go before it, at module level
@@ -90,7 +99,7 @@ private:
 };
 
 Value GraphBuilder::param(Location loc, StringRef name, ArrayRef<int64_t> shape, StringRef init,
-                          double scale, bool decay, std::optional<double> max) {
+                          double scale, bool decay, std::optional<double> max, bool buffer) {
   auto it = params_.find(name);
   if (it != params_.end())
     return it->second;
@@ -101,7 +110,7 @@ Value GraphBuilder::param(Location loc, StringRef name, ArrayRef<int64_t> shape,
                                           mb.getStringAttr(init), mb.getF64FloatAttr(scale),
                                           mb.getBoolAttr(decay),
                                           max ? mb.getF64FloatAttr(*max) : FloatAttr(),
-                                          frozen_ ? mb.getUnitAttr() : UnitAttr(),
+                                          frozen_ || buffer ? mb.getUnitAttr() : UnitAttr(),
                                           weights_ ? weights_ : StringAttr(),
                                           weights_ ? mb.getStringAttr(name.drop_front(weightsPrefix_.size()))
                                                    : StringAttr());
@@ -124,6 +133,8 @@ FailureOr<Value> GraphBuilder::lower(Value v) {
     result = encode(op);
   else if (auto op = dyn_cast_or_null<expd::ContrastiveOp>(def))
     result = contrastive(op);
+  else if (auto op = dyn_cast_or_null<expd::ObjectiveOp>(def))
+    result = objective(op);
   else if (auto op = dyn_cast_or_null<expd::WeightedSumOp>(def))
     result = weightedSum(op);
   else if (def)
@@ -158,6 +169,8 @@ FailureOr<Value> GraphBuilder::column(expd::ColumnOp op) {
   BlockArgument arg = entry.addArgument(t, op.getLoc());
   func_.setType(b_.getFunctionType(entry.getArgumentTypes(), {}));
   func_.setArgAttr(arg.getArgNumber(), step::kColumnAttr, op.getColumnAttr());
+  if (view_ > 0 && !isa<expd::LabelsType>(op.getType()))
+    func_.setArgAttr(arg.getArgNumber(), step::kViewAttr, b_.getI64IntegerAttr(view_));
   if (auto labels = dyn_cast<expd::LabelsType>(op.getType()); labels && labels.getClasses() > 0)
     func_.setArgAttr(arg.getArgNumber(), step::kClassesAttr, b_.getI64IntegerAttr(labels.getClasses()));
   return Value(arg);
@@ -170,10 +183,14 @@ FailureOr<Value> GraphBuilder::encode(expd::EncodeOp op) {
     return op.emitOpError() << "refers to an unknown encoder";
   if (expd::isSideKind(encoder.getKind()))
     return side(encoder, op);
-  FailureOr<Value> input = lower(op.getInput());
-  if (failed(input))
-    return failure();
-  return apply(encoder, {*input}, op.getLoc());
+  SmallVector<Value> inputs;
+  for (Value in : op.getOperands()) {
+    FailureOr<Value> x = lower(in);
+    if (failed(x))
+      return failure();
+    inputs.push_back(*x);
+  }
+  return apply(encoder, inputs, op.getLoc());
 }
 
 // Side information becomes a graph input of its featurised vectors, read as
@@ -183,8 +200,19 @@ FailureOr<Value> GraphBuilder::side(expd::EncoderOp encoder, expd::EncodeOp op) 
   auto key = op.getInput().getDefiningOp<expd::ColumnOp>();
   if (!key)
     return op.emitOpError() << "keys side information '" << encoder.getSymName() << "' by a value that is not a column";
+  // A knowledge graph is one [K, K] table shared by every batch; other sides
+  // give each row its key's vector.
+  RankedTensorType type;
+  if (auto graph = dyn_cast<expd::KGraphType>(op.getType())) {
+    if (graph.getClasses() <= 0)
+      return op.emitOpError() << "builds knowledge graph '" << encoder.getSymName()
+                              << "' over a labels column without a declared class count";
+    type = f32({graph.getClasses(), graph.getClasses()});
+  } else {
+    type = f32({kBatch, cast<expd::EmbeddingType>(op.getType()).getDim()});
+  }
   Block &entry = func_.getBody().front();
-  BlockArgument arg = entry.addArgument(f32({kBatch, op.getType().getDim()}), op.getLoc());
+  BlockArgument arg = entry.addArgument(type, op.getLoc());
   func_.setType(b_.getFunctionType(entry.getArgumentTypes(), {}));
   func_.setArgAttr(arg.getArgNumber(), step::kColumnAttr, b_.getStringAttr("side:" + encoder.getSymName().str()));
   NamedAttrList how;
@@ -296,6 +324,23 @@ FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, Strin
                                                     b_.getI64IntegerAttr(i("padding"))),
                    type);
   }
+  if (kind == "avg_pool2d")
+    return checked(op, b_.create<step::AvgPool2dOp>(loc, in[0], b_.getI64IntegerAttr(i("kernel")),
+                                                    b_.getI64IntegerAttr(i("stride"))),
+                   type);
+  if (kind == "batch_norm") {
+    // nn.BatchNorm2d: weight 1, bias 0 (no weight decay), running mean 0 and
+    // variance 1. A frozen encoder's normalises by its running statistics.
+    int64_t c = rowType.getShape().take_back(3)[0];
+    Value w = param(loc, name + ".weight", {c}, "constant", 1.0, false);
+    Value b = param(loc, name + ".bias", {c}, "constant", 0.0, false);
+    Value mean = param(loc, name + ".running_mean", {c}, "constant", 0.0, false, std::nullopt, true);
+    Value var = param(loc, name + ".running_var", {c}, "constant", 1.0, false, std::nullopt, true);
+    return checked(op, b_.create<step::BatchNormOp>(loc, in[0], w, b, mean, var,
+                                                    b_.getBoolAttr(training_ && !frozen_), b_.getF64FloatAttr(0.1),
+                                                    b_.getF64FloatAttr(1e-5)),
+                   type);
+  }
   if (kind == "global_avg_pool")
     return checked(op, b_.create<step::GlobalAvgPoolOp>(loc, in[0]), type);
   if (kind == "per_channel")
@@ -325,8 +370,19 @@ FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, Strin
                                                     b_.getF64FloatAttr(expd::floatParam(cfg, "eps", 1e-6))),
                    type);
   }
-  if (kind == "flatten")
+  // Reshapes of each row: flatten (a, b) -> a*b, merge_tokens (a, n, d) ->
+  // (a*n, d), split_tokens m -> (count, m / count).
+  if (kind == "flatten" || kind == "merge_tokens")
     return Value(b_.create<step::ReshapeOp>(loc, type, in[0]));
+  if (kind == "split_tokens") {
+    int64_t m = cast<RankedTensorType>(in[0].getType()).getShape().back(), count = i("count");
+    if (m % count != 0)
+      return op.emitOpError() << "splits a vector of width " << m << " into " << count
+                              << " tokens; the width must be a multiple of the count";
+    return Value(b_.create<step::ReshapeOp>(loc, type, in[0]));
+  }
+  if (kind == "insert_tokens")
+    return checked(op, b_.create<step::InsertTokensOp>(loc, in[0], in[1], b_.getI64IntegerAttr(i("at"))), type);
   // Transformer layers, initialised as timm's ViT: tokens and position
   // embeddings N(0, 0.02) without weight decay.
   int64_t width = rowType.getShape().empty() ? 0 : rowType.getShape().back();
@@ -340,6 +396,11 @@ FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, Strin
   if (kind == "cls_token") {
     Value t = param(loc, name + ".token", {width}, "normal", 0.02, false);
     return checked(op, b_.create<step::PrependTokenOp>(loc, type, in[0], t), type);
+  }
+  if (kind == "channel_embedding") { // a learned vector per channel token
+    int64_t c = rowType.getShape().take_back(2)[0];
+    Value p = param(loc, name + ".channel", {c, width}, "normal", 0.02, false);
+    return checked(op, b_.create<step::AddPositionOp>(loc, type, in[0], p), type);
   }
   if (kind == "position_embedding") {
     int64_t n = rowType.getShape().take_back(2)[0];
@@ -392,21 +453,21 @@ FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, Strin
   return op.emitOpError() << "layer '" << kind << "' has no step lowering";
 }
 
+Value GraphBuilder::logitScale(Location loc, StringRef name, double t, bool learnable, double max) {
+  if (!learnable)
+    return constant(loc, 1.0 / t);
+  Value s = param(loc, (name + ".logit_scale").str(), {}, "constant", std::log(1.0 / t), false, std::log(max));
+  return b_.create<step::ExpOp>(loc, s);
+}
+
 // CLIP: symmetric InfoNCE over cosine similarities scaled by exp(s).
 FailureOr<Value> GraphBuilder::contrastive(expd::ContrastiveOp op) {
   FailureOr<Value> a = lower(op.getLhs()), b = lower(op.getRhs());
   if (failed(a) || failed(b))
     return failure();
   Location loc = op.getLoc();
-  double t = op.getTemperature().convertToDouble();
-  Value scale;
-  if (op.getLearnableTemperature()) {
-    Value s = param(loc, op.getName().str() + ".logit_scale", {}, "constant", std::log(1.0 / t),
-                    false, std::log(op.getMaxLogitScale().convertToDouble()));
-    scale = b_.create<step::ExpOp>(loc, s);
-  } else {
-    scale = constant(loc, 1.0 / t);
-  }
+  Value scale = logitScale(loc, op.getName(), op.getTemperature().convertToDouble(), op.getLearnableTemperature(),
+                           op.getMaxLogitScale().convertToDouble());
   Value an = b_.create<step::L2NormalizeOp>(loc, *a);
   Value bn = b_.create<step::L2NormalizeOp>(loc, *b);
   Value sim = b_.create<step::MatmulOp>(loc, an, bn, b_.getBoolAttr(true));
@@ -417,6 +478,78 @@ FailureOr<Value> GraphBuilder::contrastive(expd::ContrastiveOp op) {
   Value l2 = b_.create<step::CrossEntropyOp>(loc, lt, targets);
   Value sum = b_.create<step::AddOp>(loc, l1, l2);
   return Value(b_.create<step::MulOp>(loc, sum, constant(loc, 0.5)));
+}
+
+FailureOr<Value> GraphBuilder::inView(Value v, int64_t view) {
+  DenseMap<Value, Value> outer = std::move(lowered_);
+  lowered_.clear();
+  view_ = view;
+  FailureOr<Value> result = lower(v);
+  view_ = 0;
+  lowered_ = std::move(outer);
+  return result;
+}
+
+// The other objectives: one step.loss over the lowered inputs, plus the
+// parameters each kind learns (runtime/objectives/Objectives.h lists the
+// operand order the runtime expects).
+FailureOr<Value> GraphBuilder::objective(expd::ObjectiveOp op) {
+  Location loc = op.getLoc();
+  StringRef kind = op.getKind();
+  DictionaryAttr cfg = op.getParams();
+  auto f = [&](StringRef key, double fallback) { return expd::floatParam(cfg, key, fallback); };
+  SmallVector<Value> in;
+  if (kind == "simclr") { // two augmented views of the same rows
+    for (int64_t view : {1, 2}) {
+      FailureOr<Value> v = inView(op.getInputs()[0], view);
+      if (failed(v))
+        return failure();
+      in.push_back(*v);
+    }
+  } else {
+    for (Value v : op.getInputs()) {
+      FailureOr<Value> x = lower(v);
+      if (failed(x))
+        return failure();
+      in.push_back(*x);
+    }
+  }
+  NamedAttrList params;
+  auto keep = [&](StringRef key, double fallback) { params.append(key, b_.getF64FloatAttr(f(key, fallback))); };
+  std::string name = op.getName().str();
+  StringRef runtimeKind = kind;
+  if (kind == "cwcl") {
+    auto learnable = cfg.getAs<BoolAttr>("learnable_temperature");
+    in.push_back(logitScale(loc, name, f("temperature", 0.07), !learnable || learnable.getValue(),
+                            f("max_logit_scale", 100)));
+  } else if (kind == "siglip" || kind == "s2l") {
+    // SigLIP's t' = log(1 / temperature) and bias b, both learned.
+    in.push_back(logitScale(loc, name, f("temperature", 0.1), true, 1e6));
+    in.push_back(param(loc, name + ".bias", {}, "constant", f("bias", -10), false));
+  } else if (kind == "cloob") {
+    keep("inverse_temperature", 14.3);
+    keep("hopfield_beta", 14.3);
+  } else if (kind == "supcon" || kind == "paclr" || kind == "simclr") {
+    keep("temperature", kind == "paclr" ? 1.0 : 0.1);
+  } else if (kind == "kg_soft_targets") {
+    keep("tau", 0.1);
+  } else if (kind == "classify") {
+    // A head over the labels' classes, initialised as nn.Linear.
+    int64_t classes = cast<expd::LabelsType>(op.getInputs()[1].getType()).getClasses();
+    int64_t d = cast<RankedTensorType>(in[0].getType()).getShape().back();
+    double bound = 1.0 / std::sqrt(double(d));
+    in.push_back(param(loc, name + ".head.weight", {classes, d}, "uniform", bound, true));
+    keep("label_smoothing", 0);
+    auto head = cfg.getAs<StringAttr>("head");
+    if (head && head.getValue() == "arcface") {
+      runtimeKind = "arcface";
+      keep("scale", 64);
+      keep("margin", 0.5);
+    } else {
+      in.push_back(param(loc, name + ".head.bias", {classes}, "uniform", bound, false));
+    }
+  }
+  return Value(b_.create<step::LossOp>(loc, b_.getStringAttr(runtimeKind), in, params.getDictionary(b_.getContext())));
 }
 
 FailureOr<Value> GraphBuilder::weightedSum(expd::WeightedSumOp op) {

@@ -94,7 +94,8 @@ void augmentBatch(std::map<std::string, torch::Tensor> &inputs, const Graph &gra
     if (!in.features.empty() || in.shape.size() < 4 || in.dtype != "f32" || it == inputs.end() ||
         !it->second.is_floating_point())
       continue;
-    it->second = augmentImages(it->second, spec, batchSeed(trainSeed, batch, in.column));
+    // Views of one column draw independently (their binding names the view).
+    it->second = augmentImages(it->second, spec, batchSeed(trainSeed, batch, in.view > 0 ? in.binding : in.column));
   }
 }
 

@@ -186,7 +186,7 @@ void renderSite(float *img, const Params &p, const double *e, const PlateNuisanc
 bool Screen::hasColumn(const std::string &name) const {
   bool pair = name == "treated1" || name == "control1" || name == "treated2" || name == "control2";
   return name == "image" || name == "perturbation" || name == "plate" || name == "well" ||
-         (pair && paired) || labels.count(name) || features.count(name);
+         (pair && paired) || labels.count(name) || features.count(name) || constants.count(name);
 }
 
 // `bag` sites of each row's well: a subset when the well has more, with
@@ -298,6 +298,8 @@ torch::Tensor Screen::column(const std::string &name, const torch::Tensor &sites
     return it->second.index_select(0, sites);
   if (auto it = features.find(name); it != features.end())
     return it->second.index_select(0, sites);
+  if (auto it = constants.find(name); it != constants.end())
+    return it->second; // one table for every batch
   if (name == "perturbation")
     return perturbation.index_select(0, sites);
   if (name == "plate")

@@ -44,8 +44,10 @@ struct Screen {
   // The source's own label columns by their declared names (RxRx1's `sirna`,
   // `cell_type`, ...), [N] int64; they take precedence over the ones above.
   std::map<std::string, torch::Tensor> labels;
-  // Side information featurised per row ("side:NAME" -> [N, dim] float32).
-  std::map<std::string, torch::Tensor> features;
+  // Side information featurised per row ("side:NAME" -> [N, dim] float32),
+  // and side information that is one table for all rows (a knowledge
+  // graph's [K, K] weights over a labels column's classes).
+  std::map<std::string, torch::Tensor> features, constants;
   // The reader's metadata per row, as strings (the SiteIndex columns: cell
   // type names, SMILES, ...), and the metadata line of each row; side
   // information is keyed by them. Empty for screens generated in memory.

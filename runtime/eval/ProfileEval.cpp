@@ -162,24 +162,6 @@ Status runStage(const json &stage, Profiles &p, json &record) {
   return Status::ok();
 }
 
-Status readGraph(const json &sources, KnowledgeGraph &graph) {
-  for (const json &src : sources) {
-    const std::string kind = src.value("kind", "");
-    const json &a = src.at("params");
-    KnowledgeGraph one;
-    Status s = kind == "gene_pairs"     ? readGenePairs(a.value("path", ""), one)
-               : kind == "string_links" ? readStringLinks(a.value("path", ""), a.value("min_score", 700),
-                                                          a.value("info", ""), one)
-               : kind == "hetionet"     ? readHetionet(a.value("path", ""), a.value("nodes", ""),
-                                                       a.value("metaedges", std::vector<std::string>{}), one)
-                                        : Status::error("unknown knowledge-graph source `" + kind + "`");
-    if (!s)
-      return s;
-    graph.merge(one);
-  }
-  return Status::ok();
-}
-
 // EFAAR: the treated rows' mean profile per gene; annotated pairs are the
 // graph's edges between present genes; recall at the 5/95 and 10/90
 // percentiles of every gene pair's cosine.
@@ -203,7 +185,7 @@ Status efaarJob(const MetricJob &j, const Profiles &p, const torch::Tensor &feat
   for (size_t i = 0; i < rowGene.size(); ++i)
     index.emplace(rowGene[i], code[i]);
   KnowledgeGraph graph;
-  if (Status s = readGraph(j.options.at("graph"), graph); !s)
+  if (Status s = readGraphSources(j.options.at("graph"), [](const std::string &p) { return p; }, graph); !s)
     return Status::error("evaluation `" + j.name + "`: " + s.message());
   std::vector<std::pair<int64_t, int64_t>> annotated;
   for (const KgEdge &e : graph.edges) {

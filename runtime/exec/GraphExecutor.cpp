@@ -61,9 +61,15 @@ static std::vector<torch::Tensor> runGraph(const Graph &graph, ParameterStore &p
     args.clear();
     for (int64_t v : op.operands)
       args.push_back(values[v]);
-    values[op.results[0]] = inference && op.op == "dropout"
-                                ? args[0]
-                                : kernelFunction(op.kernel)(args, op.attrs, params);
+    if (inference && op.op == "dropout") {
+      values[op.results[0]] = args[0];
+    } else if (inference && op.attrs.training) { // batch_norm: running statistics, untouched
+      OpAttrs a = op.attrs;
+      a.training = false;
+      values[op.results[0]] = kernelFunction(op.kernel)(args, a, params);
+    } else {
+      values[op.results[0]] = kernelFunction(op.kernel)(args, op.attrs, params);
+    }
     if (static_cast<int64_t>(i) == poison)
       values[op.results[0]] = values[op.results[0]] * std::nan("");
     if (!check(i, values[op.results[0]]))

@@ -3,6 +3,7 @@
 #include "exec/Autocast.h"
 #include "exec/FusedLosses.h"
 #include "exec/GraphExecutor.h"
+#include "objectives/Objectives.h"
 
 #include <torch/torch.h>
 
@@ -38,6 +39,16 @@ T relu(const In &x, const OpAttrs &, ParameterStore &) { return torch::relu(x[0]
 T maxPool2d(const In &x, const OpAttrs &a, ParameterStore &) {
   return overImages(x[0], [&](const T &v) { return torch::max_pool2d(v, a.kernel, a.stride, a.padding); });
 }
+T avgPool2d(const In &x, const OpAttrs &a, ParameterStore &) {
+  return overImages(x[0], [&](const T &v) { return torch::avg_pool2d(v, a.kernel, a.stride); });
+}
+// Running statistics are frozen parameters that batch_norm updates in place
+// while training (they never require gradients).
+T batchNorm(const In &x, const OpAttrs &a, ParameterStore &) {
+  return overImages(x[0], [&](const T &v) {
+    return torch::batch_norm(v, x[1], x[2], x[3], x[4], a.training, a.momentum, a.eps, /*cudnn_enabled=*/true);
+  });
+}
 T globalAvgPool(const In &x, const OpAttrs &, ParameterStore &) { return x[0].mean({-2, -1}); }
 // (..., C, H, W) -> (..., C, copies, H, W): each channel as its own image.
 T perChannel(const In &x, const OpAttrs &a, ParameterStore &) {
@@ -66,6 +77,10 @@ T prependToken(const In &x, const OpAttrs &, ParameterStore &) {
   std::vector<int64_t> shape(x[0].sizes().begin(), x[0].sizes().end());
   shape[shape.size() - 2] = 1;
   return torch::cat({x[1].expand(shape), x[0]}, -2);
+}
+T insertTokens(const In &x, const OpAttrs &a, ParameterStore &) {
+  const int64_t n = x[0].size(-2);
+  return torch::cat({x[0].narrow(-2, 0, a.at), x[1], x[0].narrow(-2, a.at, n - a.at)}, -2);
 }
 T addPosition(const In &x, const OpAttrs &, ParameterStore &) { return x[0] + x[1]; }
 T attention(const In &x, const OpAttrs &a, ParameterStore &) {
@@ -126,6 +141,16 @@ T contrastiveLoss(const In &x, const OpAttrs &a, ParameterStore &) {
   return fusedContrastiveLoss(f32(x[0]), f32(x[1]), f32(x[2]), ContrastiveKind(a.variant));
 }
 
+// The other objectives (runtime/objectives), in float32 under autocast like
+// the contrastive loss; integer operands (labels) pass as they are.
+T loss(const In &x, const OpAttrs &a, ParameterStore &) {
+  In f32;
+  for (const T &t : x)
+    f32.push_back(t.is_floating_point() ? t.to(torch::kFloat32) : t);
+  CpuAutocast off(false);
+  return objectiveLoss(Objective(a.variant), f32, a.params);
+}
+
 struct Entry {
   const char *name;
   size_t arity;
@@ -140,6 +165,9 @@ const Entry kKernels[] = {
     {"relu", 1, relu, true},
     {"max_pool2d", 1, maxPool2d},
     {"global_avg_pool", 1, globalAvgPool},
+    {"avg_pool2d", 1, avgPool2d},
+    {"batch_norm", 5, batchNorm},
+    {"insert_tokens", 2, insertTokens},
     {"linear", 3, linear},
     {"embedding_lookup", 2, embeddingLookup},
     {"l2_normalize", 1, l2Normalize},
@@ -151,6 +179,7 @@ const Entry kKernels[] = {
     {"arange_rows", 1, arangeRows},
     {"cross_entropy", 2, crossEntropy},
     {"contrastive_loss", 3, contrastiveLoss},
+    {"loss", 0, loss}, // variadic: each objective's arity (plan/Plan.cpp checks it)
     {"gelu", 1, gelu, true},
     {"tanh", 1, tanh, true},
     {"sigmoid", 1, sigmoid, true},

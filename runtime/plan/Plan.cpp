@@ -1,8 +1,8 @@
 #include "plan/Plan.h"
 
 #include "exec/FusedLosses.h"
-
 #include "exec/Kernels.h"
+#include "objectives/Objectives.h"
 #include "record/Sha256.h"
 
 #include <algorithm>
@@ -69,11 +69,18 @@ void readAttrs(Reader &r, const json &attrs, const std::string &path, OpAttrs &a
   r.get(attrs, path, "heads", a.heads, false);
   r.get(attrs, path, "index", a.index, false);
   r.get(attrs, path, "from", a.from, false);
+  r.get(attrs, path, "at", a.at, false);
+  r.get(attrs, path, "training", a.training, false);
+  r.get(attrs, path, "momentum", a.momentum, false);
   r.get(attrs, path, "transpose_b", a.transposeB, false);
   r.get(attrs, path, "kind", a.kind, false);
   r.get(attrs, path, "eps", a.eps, false);
   r.get(attrs, path, "p", a.p, false);
   r.get(attrs, path, "shape", a.shape, false);
+  if (attrs.contains("params") && attrs["params"].is_object())
+    for (const auto &[key, v] : attrs["params"].items())
+      if (v.is_number())
+        a.params[key] = v.get<double>();
 }
 
 // Groups are disjoint runs of elementwise ops, in order; a group reads values
@@ -161,7 +168,8 @@ void readGraph(Reader &r, const std::string &name, const json &g, Graph &graph) 
     } else {
       r.get(x, p, "column", in.column);
       r.get(x, p, "classes", in.classes, false);
-      in.binding = in.column;
+      r.get(x, p, "view", in.view, false);
+      in.binding = in.view > 0 ? in.column + "@view" + std::to_string(in.view) : in.column;
       if (x.contains("side")) { // side information: how the runtime featurises it
         in.side = x["side"];
         std::string kind, key;
@@ -191,7 +199,16 @@ void readGraph(Reader &r, const std::string &name, const json &g, Graph &graph) 
     if (node.kernel < 0)
       return r.fail(p, "uses op `" + node.op + "`" + (node.loc.empty() ? "" : " (from " + node.loc + ")") +
                            ", which this runtime has no kernel for; use a runtime that matches the compiler");
-    if (node.operands.size() != kernelArity(node.kernel) || node.results.size() != 1)
+    if (node.op == "loss") { // one kernel for the objectives; each has its arity
+      Objective kind;
+      if (!parseObjective(node.attrs.kind, kind))
+        return r.fail(p + ".attrs.kind", "is `" + node.attrs.kind + "`, an objective this runtime does not know");
+      node.attrs.variant = static_cast<int>(kind);
+      if (node.operands.size() != objectiveArity(kind))
+        return r.fail(p, "gives objective `" + node.attrs.kind + "` " + std::to_string(node.operands.size()) +
+                             " operands; it takes " + std::to_string(objectiveArity(kind)));
+    }
+    if ((node.op != "loss" && node.operands.size() != kernelArity(node.kernel)) || node.results.size() != 1)
       return r.fail(p, "gives `" + node.op + "` " + std::to_string(node.operands.size()) +
                            " operands and " + std::to_string(node.results.size()) + " results");
     if (node.op == "contrastive_loss") {

@@ -13,7 +13,7 @@
 
 namespace exprt {
 
-inline constexpr int kPlanFormatVersion = 7;
+inline constexpr int kPlanFormatVersion = 8;
 
 struct ParameterSpec {
   std::string name;
@@ -33,12 +33,15 @@ struct OpAttrs {
   std::string parameter; // param
   double value = 0;      // constant
   int64_t stride = 1, padding = 0, kernel = 2, copies = 1;
-  int64_t patch = 1, heads = 1, index = 0, from = 0; // token ops
+  int64_t patch = 1, heads = 1, index = 0, from = 0, at = 0; // token ops
   bool transposeB = false;
-  double eps = 1e-5, p = 0;   // layer_norm, dropout
+  bool training = false;      // batch_norm: batch statistics (run as false for validation losses)
+  double eps = 1e-5, p = 0;   // layer_norm, batch_norm, dropout
+  double momentum = 0.1;      // batch_norm
   std::vector<int64_t> shape; // reshape: the per-row result shape
-  std::string kind; // contrastive_loss: clip | infoloob
+  std::string kind; // contrastive_loss: clip | infoloob; loss: the objective
   int variant = 0;  // `kind`, decoded by the kernel's parser at load time
+  std::map<std::string, double> params; // loss: the objective's scalar settings
 };
 
 struct OpNode {
@@ -62,8 +65,11 @@ struct GraphInput {
   int64_t output = 0;
   std::vector<int64_t> shape;
   std::string dtype;
-  // What a caller binds it to in GraphExecutor::run: the column's name, or
-  // "features:GRAPH/OUTPUT".
+  // > 0: an image column drawn as augmented view `view` (SimCLR's two views
+  // of the same rows), bound as "COLUMN@view1", "COLUMN@view2".
+  int64_t view = 0;
+  // What a caller binds it to in GraphExecutor::run: the column's name (with
+  // its view), or "features:GRAPH/OUTPUT".
   std::string binding;
 };
 

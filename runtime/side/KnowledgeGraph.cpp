@@ -2,6 +2,7 @@
 
 #include "prep/Csv.h"
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -280,6 +281,28 @@ std::string coverageReport(const PerturbationGraph &g, const std::vector<std::st
       out += ", ...";
   }
   return out;
+}
+
+Status readGraphSources(const nlohmann::json &sources, const std::function<std::string(const std::string &)> &resolve,
+                        KnowledgeGraph &graph) {
+  for (const nlohmann::json &src : sources) {
+    const std::string kind = src.value("kind", "");
+    const nlohmann::json &a = src.at("params");
+    auto file = [&](const char *key) {
+      std::string path = a.value(key, "");
+      return path.empty() ? path : resolve(path);
+    };
+    KnowledgeGraph one;
+    Status s = kind == "gene_pairs"     ? readGenePairs(file("path"), one)
+               : kind == "string_links" ? readStringLinks(file("path"), a.value("min_score", 700), file("info"), one)
+               : kind == "hetionet"     ? readHetionet(file("path"), file("nodes"),
+                                                       a.value("metaedges", std::vector<std::string>{}), one)
+                                        : Status::error("unknown knowledge-graph source `" + kind + "`");
+    if (!s)
+      return s;
+    graph.merge(one);
+  }
+  return Status::ok();
 }
 
 } // namespace exprt

@@ -8,11 +8,14 @@
 #include "exprt/Runtime.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <unordered_map>
 #include <unordered_set>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 namespace exprt {
 
@@ -54,6 +57,12 @@ Status readHetionet(const std::string &sif, const std::string &nodes, const std:
 // A gene-pair list (CSV or TSV, a header, the first two columns; EFAAR's
 // `entity1,entity2`), weight 1.
 Status readGenePairs(const std::string &path, KnowledgeGraph &graph);
+
+// A plan's knowledge-graph sources, [{kind, params}] with kind
+// `string_links`, `hetionet` or `gene_pairs` (std.sideinfo), read and merged;
+// `resolve` maps each file parameter as the spec wrote it to a path.
+Status readGraphSources(const nlohmann::json &sources, const std::function<std::string(const std::string &)> &resolve,
+                        KnowledgeGraph &graph);
 
 // Hetionet compound ids by InChIKey, from DrugBank's table as Hetionet
 // ships it (`drugbank-slim.tsv`: drugbank_id, inchikey as `InChIKey=...`),

@@ -4,6 +4,7 @@
 #include "prep/H5ad.h"
 #include "record/SafeTensors.h"
 #include "record/Sha256.h"
+#include "side/KnowledgeGraph.h"
 #include "side/Molecules.h"
 #include "side/Transcriptome.h"
 
@@ -114,6 +115,68 @@ void removeRows(std::vector<int64_t> &sites, const std::vector<char> &drop) {
               sites.end());
 }
 
+// A knowledge graph over the classes of its key column: each class's gene
+// (params.genes' table, else the reader's `gene` column, else the class's
+// name) mapped onto the merged sources' nodes, as the dense [K, K] weights
+// every batch reads (screen.constants).
+Status knowledgeGraphTable(const Plan &plan, Screen &screen, const GraphInput &in, const std::vector<std::string> &names,
+                           SideRecord &rec, bool progress) {
+  const nlohmann::json &params = in.side["params"];
+  const std::string what = plan.sourcePath + ": side information `" + rec.name + "`";
+  if (params.value("map", std::string("gene")) != "gene")
+    return Status::error(what + ": `map = \"" + params.value("map", std::string()) +
+                         "\"` is not supported in runs yet (map = \"gene\" is)");
+  const int64_t k = in.shape.at(0), rows = static_cast<int64_t>(names.size());
+  torch::Tensor codes = screen.column(rec.key, torch::arange(rows, torch::kInt64)).contiguous();
+  std::vector<std::string> className(static_cast<size_t>(k));
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t c = codes.data_ptr<int64_t>()[r];
+    if (c < 0 || c >= k)
+      return Status::error(what + ": `" + rec.key + "` has class " + std::to_string(c) + ", outside the graph's " +
+                           std::to_string(k));
+    if (className[static_cast<size_t>(c)].empty())
+      className[static_cast<size_t>(c)] = names[static_cast<size_t>(r)];
+  }
+  auto resolve = [&](const std::string &p) { return resolvePath(plan, screen, p); };
+  std::map<std::string, std::string> geneOf;
+  if (std::string genes = params.value("genes", std::string()); !genes.empty()) {
+    KnowledgeGraph pairs; // the table's rows as (perturbation, gene) pairs
+    if (Status s = readGenePairs(resolve(genes), pairs); !s)
+      return Status::error(what + ": " + s.message());
+    for (const KgEdge &e : pairs.edges)
+      geneOf.emplace(e.a, e.b);
+  }
+  auto geneColumn = screen.metadata.find("gene");
+  std::vector<std::vector<std::string>> nodesOf(static_cast<size_t>(k));
+  for (int64_t r = 0; r < rows; ++r) {
+    auto &nodes = nodesOf[static_cast<size_t>(codes.data_ptr<int64_t>()[r])];
+    if (!nodes.empty())
+      continue;
+    const std::string &name = names[static_cast<size_t>(r)];
+    std::string gene = !geneOf.empty() ? (geneOf.count(name) ? geneOf[name] : "")
+                       : geneColumn != screen.metadata.end() ? geneColumn->second[static_cast<size_t>(r)]
+                                                             : name;
+    if (!gene.empty())
+      nodes.push_back(gene);
+  }
+  KnowledgeGraph graph;
+  if (Status s = readGraphSources(params.value("sources", nlohmann::json::array()), resolve, graph); !s)
+    return Status::error(what + ": " + s.message());
+  PerturbationGraph pg = perturbationGraph(graph, nodesOf);
+  torch::Tensor w = torch::zeros({k, k}, torch::kFloat32);
+  float *out = w.data_ptr<float>();
+  for (const auto &[key, weight] : pg.weight)
+    out[key] = weight;
+  screen.constants["side:" + rec.name] = w;
+  rec.values = k;
+  rec.dim = k;
+  rec.source = graph.sources.empty() ? "" : graph.sources.front();
+  if (progress)
+    std::fprintf(stderr, "side: %s (knowledge_graph over %s): %s\n", rec.name.c_str(), rec.key.c_str(),
+                 coverageReport(pg, className).c_str());
+  return Status::ok();
+}
+
 } // namespace
 
 Status featuriseSides(const Plan &plan, Screen &screen, const std::string &cacheDir, bool progress,
@@ -142,6 +205,13 @@ Status featuriseSides(const Plan &plan, Screen &screen, const std::string &cache
                            (plan.dataKind == "simulated_screen" && rec.key == "smiles"
                                 ? " (simulated compounds need `format = \"jump\"` or `\"rxrx3_core\"`)"
                                 : ""));
+    if (rec.kind == "knowledge_graph") {
+      if (Status s = knowledgeGraphTable(plan, screen, *in, meta->second, rec, progress); !s)
+        return s;
+      rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      records.push_back(std::move(rec));
+      continue;
+    }
     // The table's rows: the key's distinct values, each with the first row that has it.
     const std::vector<std::string> &values = meta->second;
     std::map<std::string, int64_t> rowOfValue;

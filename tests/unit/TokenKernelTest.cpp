@@ -117,3 +117,49 @@ TEST_CASE("gated_attention_pool is Ilse et al.'s pooling, per channel, over bag 
       CHECK(torch::allclose(f64(y[r][ch]), want, 1e-4, 1e-5));
     }
 }
+
+TEST_CASE("batch_norm: batch statistics and a running update while training, running statistics otherwise") {
+  torch::manual_seed(3);
+  torch::Tensor x = torch::randn({4, 2, 3, 5, 5}) * 3 + 1; // rows, per-channel images, 3 channels
+  torch::Tensor w = torch::randn({3}), b = torch::randn({3});
+  torch::Tensor mean = torch::zeros({3}), var = torch::ones({3});
+  OpAttrs a;
+  a.training = true;
+  a.momentum = 0.1;
+  a.eps = 1e-5;
+  torch::Tensor y = run("batch_norm", {x, w, b, mean, var}, a);
+  // Statistics per channel over rows, leading dims and pixels.
+  torch::Tensor flat = f64(x).transpose(0, 2).reshape({3, -1});
+  torch::Tensor mu = flat.mean(1), sigma2 = flat.var(1, /*unbiased=*/false);
+  torch::Tensor want = (f64(x) - mu.view({3, 1, 1})) / (sigma2 + 1e-5).sqrt().view({3, 1, 1}) * f64(w).view({3, 1, 1}) +
+                       f64(b).view({3, 1, 1});
+  CHECK(torch::allclose(f64(y), want, 1e-4, 1e-4));
+  // nn.BatchNorm's update: the unbiased variance, momentum 0.1.
+  CHECK(torch::allclose(f64(mean), 0.1 * mu, 1e-5, 1e-5));
+  CHECK(torch::allclose(f64(var), 0.9 + 0.1 * flat.var(1, /*unbiased=*/true), 1e-4, 1e-4));
+  a.training = false;
+  torch::Tensor before = mean.clone();
+  torch::Tensor z = run("batch_norm", {x, w, b, mean, var}, a);
+  CHECK(torch::equal(mean, before));
+  torch::Tensor wantEval = (f64(x) - f64(mean).view({3, 1, 1})) / (f64(var) + 1e-5).sqrt().view({3, 1, 1}) *
+                               f64(w).view({3, 1, 1}) + f64(b).view({3, 1, 1});
+  CHECK(torch::allclose(f64(z), wantEval, 1e-4, 1e-4));
+}
+
+TEST_CASE("insert_tokens puts k tokens at position `at`; avg_pool2d averages windows") {
+  torch::Tensor x = torch::arange(2 * 3 * 2, torch::kFloat32).view({2, 3, 2});
+  torch::Tensor t = -torch::arange(2 * 2 * 2, torch::kFloat32).view({2, 2, 2}) - 1;
+  OpAttrs a;
+  a.at = 1;
+  torch::Tensor y = run("insert_tokens", {x, t}, a);
+  REQUIRE(y.sizes() == torch::IntArrayRef({2, 5, 2}));
+  CHECK(torch::equal(y[1][0], x[1][0]));
+  CHECK(torch::equal(y[1].slice(0, 1, 3), t[1]));
+  CHECK(torch::equal(y[1].slice(0, 3, 5), x[1].slice(0, 1, 3)));
+  OpAttrs p;
+  p.kernel = 2;
+  p.stride = 2;
+  torch::Tensor im = torch::arange(16, torch::kFloat32).view({1, 1, 4, 4});
+  torch::Tensor pooled = run("avg_pool2d", {im}, p);
+  CHECK(torch::equal(pooled.view({4}), torch::tensor({2.5f, 4.5f, 10.5f, 12.5f})));
+}

@@ -201,7 +201,8 @@ bool hasStepLowering(StringRef layer) {
       "layer_norm", "normalize", "flatten", "embedding", "dropout", "stop_gradient", "concat",
       "add", "sub", "mul", "scale", "per_channel", "patch_embed", "cls_token",
       "position_embedding", "attention", "take", "mean_tokens", "mean_pool",
-      "gated_attention_pool"};
+      "gated_attention_pool", "avg_pool2d", "batch_norm", "merge_tokens", "split_tokens", "insert_tokens",
+      "channel_embedding"};
   return llvm::is_contained(kLowered, layer);
 }
 
@@ -222,7 +223,9 @@ RankedTensorType rowType(Type column) {
   return nullptr;
 }
 
-bool isSideKind(StringRef kind) { return kind == "embedding_file" || kind == "transcriptome" || kind == "morgan"; }
+bool isSideKind(StringRef kind) {
+  return kind == "embedding_file" || kind == "transcriptome" || kind == "morgan" || kind == "knowledge_graph";
+}
 
 int64_t sideWidth(StringRef kind, DictionaryAttr params) {
   return kind == "morgan" ? intParam(params, "bits", 1024) : intParam(params, "dim", 0);
@@ -330,6 +333,12 @@ LogicalResult ColumnOp::verify() {
 LogicalResult EncoderOp::verify() {
   if (getNetwork())
     return success(); // checked against the network in verifySymbolUses
+  if (getKind() == "knowledge_graph") {
+    auto sources = getParams().getAs<ArrayAttr>("sources");
+    if (!sources || sources.empty())
+      return emitOpError() << "knowledge graph needs a non-empty list of `sources`";
+    return success();
+  }
   if (isSideKind(getKind())) {
     if (sideWidth(getKind(), getParams()) < 1)
       return emitOpError() << "side information '" << getKind() << "' needs a positive width";
@@ -360,21 +369,37 @@ LogicalResult EncodeOp::verifySymbolUses(SymbolTableCollection &symbols) {
     if (!net)
       return success(); // the encoder reports it
     Block &body = net.getBody().front();
-    RankedTensorType row = rowType(getInput().getType());
-    if (body.getNumArguments() != 1 || body.getArgument(0).getType() != row)
-      return emitOpError() << "applies network '" << ref.getValue() << "' to rows of type "
-                           << row << ", but it takes " << body.getArgumentTypes();
+    SmallVector<Type> rows;
+    for (Value in : getOperands())
+      rows.push_back(rowType(in.getType()));
+    if (TypeRange(rows) != body.getArgumentTypes())
+      return emitOpError() << "applies network '" << ref.getValue() << "' to rows of types " << TypeRange(rows)
+                           << ", but it takes " << body.getArgumentTypes();
     auto out = cast<RankedTensorType>(body.getTerminator()->getOperand(0).getType());
-    if (out.getRank() != 1 || out.getDimSize(0) != getType().getDim())
+    auto emb = dyn_cast<EmbeddingType>(getType());
+    if (out.getRank() != 1 || !emb || out.getDimSize(0) != emb.getDim())
       return emitOpError() << "network '" << ref.getValue() << "' produces " << out << ", not "
                            << getType();
     return success();
   }
+  if (!getExtra().empty())
+    return emitOpError() << "applies '" << encoder.getKind() << "' to " << getNumOperands()
+                         << " inputs; only networks written in .exp take more than one";
   if (isSideKind(encoder.getKind())) {
-    if (!isa<LabelsType>(getInput().getType()))
+    auto labels = dyn_cast<LabelsType>(getInput().getType());
+    if (!labels)
       return emitOpError() << "side information '" << encoder.getKind() << "' is keyed by a labels column, not "
                            << getInput().getType();
-    if (getType().getDim() != sideWidth(encoder.getKind(), encoder.getParams()))
+    auto graph = dyn_cast<KGraphType>(getType());
+    if ((encoder.getKind() == "knowledge_graph") != bool(graph))
+      return emitOpError() << "side information '" << encoder.getKind() << "' cannot give " << getType();
+    if (graph) {
+      if (graph.getClasses() != labels.getClasses())
+        return emitOpError() << "relates " << graph.getClasses() << " classes over a labels column of "
+                             << labels.getClasses();
+      return success();
+    }
+    if (cast<EmbeddingType>(getType()).getDim() != sideWidth(encoder.getKind(), encoder.getParams()))
       return emitOpError() << "side information '" << encoder.getKind() << "' gives vectors of width "
                            << sideWidth(encoder.getKind(), encoder.getParams()) << ", not " << getType();
     return success();
@@ -463,6 +488,56 @@ LogicalResult ContrastiveOp::verify() {
   if (1.0 / t > max * (1 + 1e-12))
     return emitOpError() << "initial logit scale 1/" << shortNumber(t)
                          << " exceeds max_logit_scale " << shortNumber(max);
+  return success();
+}
+
+LogicalResult ObjectiveOp::verify() {
+  // Each kind's inputs: e(mbedding), l(abels column), g(raph); and how many
+  // leading embeddings must share a width (pairs, views).
+  struct Shape {
+    StringRef inputs;
+    size_t paired;
+  };
+  std::optional<Shape> shape = llvm::StringSwitch<std::optional<Shape>>(getKind())
+                                   .Case("cwcl", Shape{"eee", 2})
+                                   .Cases("cloob", "siglip", Shape{"ee", 2})
+                                   .Case("s2l", Shape{"eee", 2})
+                                   .Case("supcon", Shape{"eel", 2})
+                                   .Case("paclr", Shape{"eeeel", 4})
+                                   .Cases("kg_soft_targets", "kg_laplacian", Shape{"elg", 1})
+                                   .Case("classify", Shape{"el", 1})
+                                   .Case("simclr", Shape{"e", 1})
+                                   .Default(std::nullopt);
+  if (!shape)
+    return emitOpError() << "unknown objective '" << getKind() << "'";
+  if (getInputs().size() != shape->inputs.size())
+    return emitOpError() << "'" << getKind() << "' takes " << shape->inputs.size() << " inputs, got "
+                         << getInputs().size();
+  int64_t labelClasses = -1;
+  for (auto [k, in] : llvm::enumerate(getInputs())) {
+    Type t = in.getType();
+    char want = shape->inputs[k];
+    bool ok = want == 'e' ? isa<EmbeddingType>(t) : want == 'l' ? isa<LabelsType>(t) : isa<KGraphType>(t);
+    if (!ok)
+      return emitOpError() << "input " << k << " of '" << getKind() << "' must be "
+                           << (want == 'e' ? "an embedding" : want == 'l' ? "a labels column" : "a knowledge graph")
+                           << ", got " << t;
+    if (auto l = dyn_cast<LabelsType>(t))
+      labelClasses = l.getClasses();
+    if (auto g = dyn_cast<KGraphType>(t); g && labelClasses > 0 && g.getClasses() > 0 &&
+                                          g.getClasses() != labelClasses)
+      return emitOpError() << "relates " << g.getClasses() << " classes by a graph, but its labels have "
+                           << labelClasses;
+  }
+  for (size_t k = 1; k < shape->paired; ++k) {
+    int64_t a = cast<EmbeddingType>(getInputs()[0].getType()).getDim();
+    int64_t b = cast<EmbeddingType>(getInputs()[k].getType()).getDim();
+    if (a != b)
+      return emitOpError() << "pairs embeddings of width " << a << " and " << b;
+  }
+  if (getKind() == "classify" && labelClasses <= 0)
+    return emitOpError() << "sizes its head by the labels' class count, which only the data knows "
+                            "(declare the column with a class count)";
   return success();
 }
 

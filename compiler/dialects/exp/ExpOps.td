@@ -73,6 +73,17 @@ def Exp_EmbeddingType : Exp_Type<"Embedding", "embedding"> {
   let genVerifyDecl = 1;
 }
 
+def Exp_KGraphType : Exp_Type<"KGraph", "kgraph"> {
+  let summary = "a knowledge graph over the classes of a labels column";
+  let description = [{
+    A `classes` x `classes` weight matrix relating the classes (siRNAs,
+    compounds) of the labels column it was built over; the runtime reads and
+    maps it once per run (docs/sideinfo.md).
+  }];
+  let parameters = (ins "int64_t":$classes);
+  let assemblyFormat = "`<` $classes `>`";
+}
+
 def Exp_LossType : Exp_Type<"Loss", "loss"> {
   let summary = "a scalar training objective";
 }
@@ -226,12 +237,15 @@ def Exp_EncodeOp : Exp_Op<"encode", [Pure, DeclareOpInterfaceMethods<SymbolUserO
   let description = [{
     The encoder's network over each row of `input`: a column, or per-row
     side information (the result of an `exp.encode` of a side encoder such as
-    `morgan`, which turns a labels column's values into vectors).
+    `morgan`, which turns a labels column's values into vectors). A network
+    with several data parameters takes the others, in order, as `extra`
+    (a ViT's cell-line `condition`, a generator's molecule embedding).
   }];
   let arguments = (ins FlatSymbolRefAttr:$encoder,
-                       AnyTypeOf<[Exp_ImagesType, Exp_BagType, Exp_LabelsType, Exp_EmbeddingType]>:$input);
-  let results = (outs Exp_EmbeddingType:$result);
-  let assemblyFormat = "$encoder `(` $input `)` attr-dict `:` functional-type($input, $result)";
+                       AnyTypeOf<[Exp_ImagesType, Exp_BagType, Exp_LabelsType, Exp_EmbeddingType]>:$input,
+                       Variadic<AnyTypeOf<[Exp_ImagesType, Exp_BagType, Exp_LabelsType, Exp_EmbeddingType]>>:$extra);
+  let results = (outs AnyTypeOf<[Exp_EmbeddingType, Exp_KGraphType]>:$result);
+  let assemblyFormat = "$encoder `(` $input (`,` $extra^)? `)` attr-dict `:` functional-type(operands, $result)";
 }
 
 def Exp_ContrastiveOp : Exp_Op<"contrastive", [Pure]> {
@@ -247,6 +261,33 @@ def Exp_ContrastiveOp : Exp_Op<"contrastive", [Pure]> {
                        BoolAttr:$learnable_temperature, F64Attr:$max_logit_scale);
   let results = (outs Exp_LossType:$result);
   let assemblyFormat = "$kind $name $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs)";
+  let hasVerifier = 1;
+}
+
+def Exp_ObjectiveOp : Exp_Op<"objective", [Pure]> {
+  let summary = "one of std.objectives' losses other than CLIP";
+  let description = [{
+    `kind` names the objective; `inputs` are its data arguments in the
+    stdlib's order (embeddings, labels columns, a knowledge graph) and
+    `params` its scalar settings. Per kind:
+
+    | kind | inputs |
+    | --- | --- |
+    | `cwcl` | image, text, features (the frozen per-channel input features) |
+    | `cloob`, `siglip` | a, b |
+    | `s2l` | a, b, targets (e.g. fingerprints: soft targets from their Tanimoto similarity) |
+    | `supcon` | a, b, labels |
+    | `paclr` | treated1, control1, treated2, control2, labels |
+    | `kg_soft_targets`, `kg_laplacian` | x, labels, graph |
+    | `classify` | x, labels (with a declared class count: the head's size) |
+    | `simclr` | x (its images' column is drawn twice, augmented) |
+
+    Parameters it creates (logit scales, biases, heads) are named after `name`.
+  }];
+  let arguments = (ins StrAttr:$kind, StrAttr:$name, Variadic<AnyType>:$inputs,
+                       DictionaryAttr:$params);
+  let results = (outs Exp_LossType:$result);
+  let assemblyFormat = "$kind $name `(` $inputs `)` $params attr-dict `:` type($inputs)";
   let hasVerifier = 1;
 }
 

@@ -36,6 +36,9 @@ inline constexpr const char *kClassesAttr = "step.classes";
 // On a graph argument that reads side information (column "side:NAME"):
 // how the runtime featurises it, {kind, key, params} (docs/sideinfo.md).
 inline constexpr const char *kSideAttr = "step.side";
+// On an image column's argument: the column drawn as augmented view N (1,
+// 2) of the same rows, each view with its own draws (SimCLR's two views).
+inline constexpr const char *kViewAttr = "step.view";
 // A graph input that reads cached features instead: output `step.output` of
 // the graph `step.features` names, which a step.precompute computes.
 inline constexpr const char *kFeaturesAttr = "step.features";

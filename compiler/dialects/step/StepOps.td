@@ -130,6 +130,32 @@ def Step_MaxPool2dOp : Step_ShapedOp<"max_pool2d", [Pure, Step_RowWise]> {
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
+def Step_AvgPool2dOp : Step_ShapedOp<"avg_pool2d", [Pure, Step_RowWise]> {
+  let summary = "2-D average pooling over (N, ..., C, H, W), without padding";
+  let arguments = (ins Step_F32Tensor:$input, I64Attr:$kernel, I64Attr:$stride);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Step_BatchNormOp : Step_ShapedOp<"batch_norm", [Pure, Step_RowWise]> {
+  let summary = "batch normalisation over (N, ..., C, H, W), per channel C";
+  let description = [{
+    With `training`, normalises by the batch's statistics (over every
+    leading dimension and the spatial ones) and updates the running mean and
+    variance (frozen parameters: buffers, saved in checkpoints) with
+    `momentum`, as nn.BatchNorm2d in train mode; without, normalises by the
+    running statistics. Evaluation graphs and frozen encoders lower with
+    `training` false; the runtime also runs it false for validation losses.
+    (Rows are not independent in training; `Step_RowWise` holds for the
+    evaluation form, which is the one step-hoist-frozen-encoders may move.)
+  }];
+  let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$weight, Step_F32Tensor:$bias,
+                       Step_F32Tensor:$running_mean, Step_F32Tensor:$running_var, BoolAttr:$training,
+                       F64Attr:$momentum, F64Attr:$eps);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input `,` $weight `,` $bias `,` $running_mean `,` $running_var attr-dict `:` functional-type(operands, results)";
+}
+
 def Step_GlobalAvgPoolOp : Step_ShapedOp<"global_avg_pool", [Pure, Step_RowWise]> {
   let summary = "mean over the spatial dimensions: (N, ..., C, H, W) -> (N, ..., C)";
   let arguments = (ins Step_F32Tensor:$input);
@@ -212,6 +238,13 @@ def Step_PrependTokenOp : Step_ShapedOp<"prepend_token", [Pure, Step_RowWise]> {
   let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$token);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$input `,` $token attr-dict `:` functional-type(operands, results)";
+}
+
+def Step_InsertTokensOp : Step_ShapedOp<"insert_tokens", [Pure, Step_RowWise]> {
+  let summary = "k tokens inserted at position `at` of each sequence: (N, ..., n, d), (N, ..., k, d) -> (N, ..., n + k, d)";
+  let arguments = (ins Step_F32Tensor:$input, Step_F32Tensor:$tokens, I64Attr:$at);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input `,` $tokens attr-dict `:` functional-type(operands, results)";
 }
 
 def Step_AddPositionOp : Step_ShapedOp<"add_position", [Pure, Step_RowWise]> {
@@ -383,6 +416,24 @@ def Step_ContrastiveLossOp : Step_ShapedOp<"contrastive_loss", [Pure]> {
                        0DTensorOf<[F32]>:$scale);
   let results = (outs 0DTensorOf<[F32]>:$result);
   let assemblyFormat = "$kind $lhs `,` $rhs `,` $scale attr-dict `:` functional-type(operands, results)";
+}
+
+def Step_LossOp : Step_ShapedOp<"loss", [Pure]> {
+  let summary = "one of the runtime's objectives over its operands";
+  let description = [{
+    A stdlib objective other than CLIP (runtime/objectives/Objectives.h lists
+    each kind's operands in order; docs/objectives.md its formula), with its
+    scalar settings in `params`. The runtime composes it from LibTorch ops,
+    so autograd gives its backward.
+
+    ```mlir
+    %loss = step.loss "supcon" %a, %b, %labels {params = {temperature = 0.1}}
+        : (tensor<?x32xf32>, tensor<?x32xf32>, tensor<?xi64>) -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$kind, Variadic<AnyRankedTensor>:$inputs, DictionaryAttr:$params);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = "$kind $inputs attr-dict `:` functional-type(operands, results)";
 }
 
 //===----------------------------------------------------------------------===//

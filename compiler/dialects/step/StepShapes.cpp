@@ -258,6 +258,56 @@ STEP_INFER(PrependTokenOp) {
                out);
 }
 
+STEP_INFER(AvgPool2dOp) {
+  Diag d{loc, getOperationName()};
+  FailureOr<RankedTensorType> x = imageInput(d, a.getInput());
+  if (failed(x))
+    return failure();
+  int64_t k = a.getKernel(), s = a.getStride();
+  if (k < 1 || s < 1)
+    return d("needs kernel and stride >= 1");
+  ArrayRef<int64_t> chw = x->getShape().take_back(3);
+  if (!ShapedType::isDynamic(chw[1]) && chw[1] < k)
+    return d("input of height ", chw[1], " is smaller than the kernel");
+  return infer(ctx, withLeading(*x, 3, {chw[0], windows(chw[1], k, s, 0), windows(chw[2], k, s, 0)}), out);
+}
+
+STEP_INFER(BatchNormOp) {
+  Diag d{loc, getOperationName()};
+  FailureOr<RankedTensorType> x = imageInput(d, a.getInput());
+  if (failed(x))
+    return failure();
+  int64_t c = x->getShape().take_back(3)[0];
+  for (auto [v, what] : {std::pair{a.getWeight(), "weight"}, std::pair{a.getBias(), "bias"},
+                         std::pair{a.getRunningMean(), "running_mean"}, std::pair{a.getRunningVar(), "running_var"}}) {
+    FailureOr<RankedTensorType> t = ofRank(d, v, 1, what);
+    if (failed(t))
+      return failure();
+    if (!dimsAgree(t->getDimSize(0), c))
+      return d(what, " has ", t->getDimSize(0), " entries for ", c, " channels");
+  }
+  if (!(a.getEps().convertToDouble() > 0))
+    return d("eps must be positive");
+  return infer(ctx, x->getShape(), out);
+}
+
+STEP_INFER(InsertTokensOp) {
+  Diag d{loc, getOperationName()};
+  FailureOr<RankedTensorType> x = sequence(d, a.getInput());
+  if (failed(x))
+    return failure();
+  FailureOr<RankedTensorType> t = sequence(d, a.getTokens());
+  if (failed(t))
+    return failure();
+  if (!dimsAgree(t->getShape().back(), x->getShape().back()))
+    return d("tokens of width ", t->getShape().back(), " into sequences of width ", x->getShape().back());
+  int64_t n = x->getShape().take_back(2)[0], k = t->getShape().take_back(2)[0];
+  if (a.getAt() < 0 || (!ShapedType::isDynamic(n) && a.getAt() > n))
+    return d("inserts at ", a.getAt(), ", outside sequences of ", n, " tokens");
+  int64_t total = ShapedType::isDynamic(n) || ShapedType::isDynamic(k) ? ShapedType::kDynamic : n + k;
+  return infer(ctx, withLeading(*x, 2, {total, x->getShape().back()}), out);
+}
+
 STEP_INFER(AddPositionOp) {
   Diag d{loc, getOperationName()};
   FailureOr<RankedTensorType> x = sequence(d, a.getInput());
@@ -417,6 +467,16 @@ STEP_INFER(ContrastiveLossOp) {
   auto [l, r] = *operands;
   if (failed(verifyCompatibleShape(l, r)))
     return d("pairs rows of ", l, " with rows of ", r, "; both sides need the same batch and width");
+  return infer(ctx, {}, out);
+}
+
+// The operands' shapes per kind are checked where the objective is built
+// (exp.objective's verifier, the lowering) and by the runtime, which knows
+// each kind's operands.
+STEP_INFER(LossOp) {
+  Diag d{loc, getOperationName()};
+  if (a.getInputs().empty())
+    return d("needs operands");
   return infer(ctx, {}, out);
 }
 

@@ -31,7 +31,7 @@ exp.experiment @encoder_input {
   %ds = exp.dataset "screen" "simulated_screen" {seed = 0 : i64, plates = 6 : i64, holdout_plates = 2 : i64, perturbations = 16 : i64, replicates = 2 : i64, controls = 4 : i64, sites = 2 : i64, channels = 5 : i64, image_size = 32 : i64}
   %img = exp.column %ds "image" : !exp.images<5, 32, 32>
   exp.encoder @cnn "SmallCNN" {} network @Cnn_0
-  // expected-error @+1 {{applies network 'Cnn_0' to rows of type 'tensor<5x32x32xf32>', but it takes 'tensor<3x32x32xf32>'}}
+  // expected-error @+1 {{applies network 'Cnn_0' to rows of types 'tensor<5x32x32xf32>', but it takes 'tensor<3x32x32xf32>'}}
   %a = exp.encode @cnn(%img) : (!exp.images<5, 32, 32>) -> !exp.embedding<32>
 }
 
@@ -186,4 +186,72 @@ exp.experiment @apply_leading {
     %y = exp.apply @head "2.head" (%x) : (tensor<3x8xf32>) -> tensor<2x4xf32>
     exp.yield %y : tensor<2x4xf32>
   }
+}
+
+// -----
+
+// exp.objective checks each kind's inputs.
+exp.experiment @objective_byol {
+  exp.network @Table8 "EmbeddingTable" {
+  ^bb0(%x: tensor<i64>):
+    %y = exp.layer "embedding" "1.embedding" (%x) {k = 17 : i64, dim = 8 : i64} : (tensor<i64>) -> tensor<8xf32>
+    exp.yield %y : tensor<8xf32>
+  }
+  %ds = exp.dataset "screen" "simulated_screen" {seed = 0 : i64, plates = 6 : i64, holdout_plates = 2 : i64, perturbations = 16 : i64, replicates = 2 : i64, controls = 4 : i64, sites = 2 : i64, channels = 3 : i64, image_size = 32 : i64}
+  %pert = exp.column %ds "perturbation" : !exp.labels<17>
+  exp.encoder @table "EmbeddingTable" {} network @Table8
+  %b = exp.encode @table(%pert) : (!exp.labels<17>) -> !exp.embedding<8>
+  // expected-error @+1 {{unknown objective 'byol'}}
+  %l = exp.objective "byol" "x"(%b) {} : !exp.embedding<8>
+}
+
+// -----
+
+exp.experiment @objective_supcon_arity {
+  exp.network @Table8 "EmbeddingTable" {
+  ^bb0(%x: tensor<i64>):
+    %y = exp.layer "embedding" "1.embedding" (%x) {k = 17 : i64, dim = 8 : i64} : (tensor<i64>) -> tensor<8xf32>
+    exp.yield %y : tensor<8xf32>
+  }
+  %ds = exp.dataset "screen" "simulated_screen" {seed = 0 : i64, plates = 6 : i64, holdout_plates = 2 : i64, perturbations = 16 : i64, replicates = 2 : i64, controls = 4 : i64, sites = 2 : i64, channels = 3 : i64, image_size = 32 : i64}
+  %pert = exp.column %ds "perturbation" : !exp.labels<17>
+  exp.encoder @table "EmbeddingTable" {} network @Table8
+  %b = exp.encode @table(%pert) : (!exp.labels<17>) -> !exp.embedding<8>
+  // expected-error @+1 {{'supcon' takes 3 inputs, got 2}}
+  %l = exp.objective "supcon" "x"(%b, %b) {} : !exp.embedding<8>, !exp.embedding<8>
+}
+
+// -----
+
+exp.experiment @objective_supcon_labels {
+  exp.network @Table8 "EmbeddingTable" {
+  ^bb0(%x: tensor<i64>):
+    %y = exp.layer "embedding" "1.embedding" (%x) {k = 17 : i64, dim = 8 : i64} : (tensor<i64>) -> tensor<8xf32>
+    exp.yield %y : tensor<8xf32>
+  }
+  %ds = exp.dataset "screen" "simulated_screen" {seed = 0 : i64, plates = 6 : i64, holdout_plates = 2 : i64, perturbations = 16 : i64, replicates = 2 : i64, controls = 4 : i64, sites = 2 : i64, channels = 3 : i64, image_size = 32 : i64}
+  %pert = exp.column %ds "perturbation" : !exp.labels<17>
+  exp.encoder @table "EmbeddingTable" {} network @Table8
+  %b = exp.encode @table(%pert) : (!exp.labels<17>) -> !exp.embedding<8>
+  // expected-error @+1 {{input 2 of 'supcon' must be a labels column, got '!exp.embedding<8>'}}
+  %l = exp.objective "supcon" "x"(%b, %b, %b) {} : !exp.embedding<8>, !exp.embedding<8>, !exp.embedding<8>
+}
+
+// -----
+
+exp.experiment @objective_kg_classes {
+  exp.network @Table8 "EmbeddingTable" {
+  ^bb0(%x: tensor<i64>):
+    %y = exp.layer "embedding" "1.embedding" (%x) {k = 17 : i64, dim = 8 : i64} : (tensor<i64>) -> tensor<8xf32>
+    exp.yield %y : tensor<8xf32>
+  }
+  %ds = exp.dataset "screen" "simulated_screen" {seed = 0 : i64, plates = 6 : i64, holdout_plates = 2 : i64, perturbations = 16 : i64, replicates = 2 : i64, controls = 4 : i64, sites = 2 : i64, channels = 3 : i64, image_size = 32 : i64}
+  %pert = exp.column %ds "perturbation" : !exp.labels<17>
+  exp.encoder @table "EmbeddingTable" {} network @Table8
+  %b = exp.encode @table(%pert) : (!exp.labels<17>) -> !exp.embedding<8>
+  exp.encoder @kg "knowledge_graph" {sources = [{kind = "gene_pairs", params = {path = "p.csv"}}]} frozen
+  %plate = exp.column %ds "plate" : !exp.labels<6>
+  %g = exp.encode @kg(%plate) : (!exp.labels<6>) -> !exp.kgraph<6>
+  // expected-error @+1 {{relates 6 classes by a graph, but its labels have 17}}
+  %l = exp.objective "kg_laplacian" "x"(%b, %pert, %g) {} : !exp.embedding<8>, !exp.labels<17>, !exp.kgraph<6>
 }

@@ -36,8 +36,8 @@ exp.experiment @no_kernel {
   exp.network @Net "Net" {
   ^bb0(%x: tensor<i64>):
     %y = exp.layer "embedding" "1.embedding" (%x) {k = 17 : i64, dim = 8 : i64} : (tensor<i64>) -> tensor<8xf32>
-    // expected-error @+1 {{layer 'batch_norm' has no step lowering}}
-    %z = exp.layer "batch_norm" "2.batch_norm" (%y) {} : (tensor<8xf32>) -> tensor<8xf32>
+    // expected-error @+1 {{layer 'graph_pool' has no step lowering}}
+    %z = exp.layer "graph_pool" "2.graph_pool" (%y) {} : (tensor<8xf32>) -> tensor<8xf32>
     exp.yield %z : tensor<8xf32>
   }
   %ds = exp.dataset "screen" "simulated_screen" {seed = 0 : i64, plates = 6 : i64, holdout_plates = 2 : i64, perturbations = 16 : i64, replicates = 2 : i64, controls = 4 : i64, sites = 2 : i64, channels = 3 : i64, image_size = 32 : i64}

@@ -91,6 +91,16 @@ bool applyOverrides(const std::vector<std::string> &overrides, ast::Module &root
       decl->params[0].value = std::move(value);
       continue;
     }
+    // DECL=EXPR: the declaration's whole value (a dataset's source call:
+    // `screen=jump_cp("data/cpg0016")` points a spec at real data); its
+    // block settings stay.
+    bool valued = decl->kind == ast::DeclKind::Dataset || decl->kind == ast::DeclKind::Side ||
+                  decl->kind == ast::DeclKind::Encoder || decl->kind == ast::DeclKind::Objective ||
+                  decl->kind == ast::DeclKind::Evaluate;
+    if (path.size() == 1 && valued && decl->value) {
+      decl->value = std::move(value);
+      continue;
+    }
     if (path.size() == 1 || decl->kind == ast::DeclKind::Network ||
         decl->kind == ast::DeclKind::Extern) {
       diags.emit(diag::OverrideNotSettable, ranges[0], text.substr(0, eq),

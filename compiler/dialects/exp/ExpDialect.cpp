@@ -109,16 +109,18 @@ struct RealSource {
 };
 const RealSource *realSource(StringRef source) {
   static const std::pair<StringRef, int64_t> kJump[] = {
-      {"compound", 0}, {"gene", 0}, {"perturbation_type", 4}, {"split", 3}, {"control", 2},
+      {"compound", 0}, {"perturbation", 0}, {"gene", 0}, {"perturbation_type", 4}, {"split", 3}, {"control", 2},
       {"plate", 0},    {"batch", 0}, {"source", 0}, {"smiles", 0}};
   static const std::pair<StringRef, int64_t> kRxrx3[] = {
-      {"treatment", 0}, {"gene", 0}, {"perturbation_type", 3}, {"cell_type", 0}, {"experiment", 0}, {"plate", 0},
+      {"treatment", 0}, {"perturbation", 0}, {"gene", 0}, {"perturbation_type", 3}, {"cell_type", 0},
+      {"experiment", 0}, {"plate", 0},
       {"smiles", 0}};
   static const std::pair<StringRef, int64_t> kRxrx19a[] = {
-      {"treatment", 0}, {"disease_condition", 0}, {"cell_type", 2}, {"experiment", 0}, {"plate", 0},
+      {"treatment", 0}, {"perturbation", 0}, {"disease_condition", 0}, {"cell_type", 2}, {"experiment", 0},
+      {"plate", 0},
       {"smiles", 0}};
   static const std::pair<StringRef, int64_t> kBray[] = {
-      {"compound", 0}, {"plate", 0}, {"well", 0}, {"split", 3}, {"smiles", 0}};
+      {"compound", 0}, {"perturbation", 0}, {"plate", 0}, {"well", 0}, {"split", 3}, {"smiles", 0}};
   static const std::pair<StringRef, int64_t> kCellPainting[] = {
       {"perturbation", 0}, {"control", 2}, {"plate", 0}, {"batch", 0}, {"well", 0}};
   static const RealSource kSources[] = {{"jump_cp", 5, 224, kJump},
@@ -159,7 +161,7 @@ Type columnType(MLIRContext *ctx, StringRef source, DictionaryAttr params,
   if (source == "rxrx1") {
     // RxRx1's columns (stdlib/std/data.exp); `well` has no class count yet.
     static const std::pair<StringRef, int64_t> kLabels[] = {
-        {"sirna", 1139}, {"cell_type", 4}, {"experiment", 51}, {"plate", 4}, {"site", 2}};
+        {"sirna", 1139}, {"perturbation", 1139}, {"cell_type", 4}, {"experiment", 51}, {"plate", 4}, {"site", 2}};
     if (column == "image") {
       int64_t size = intParam(params, "image_size", 512);
       return ImagesType::get(ctx, intParam(params, "channels", 6), size, size);

@@ -55,14 +55,16 @@ T infoLoob(const T &x, const T &y, double inverseTemperature) {
   return (negatives - logits.diagonal()).mean();
 }
 
-// CLOOB (Fürst et al. 2022), as its reference code: U = Hopfield retrievals
-// with image queries, V with text queries, InfoLOOB both ways, times tau.
+// CLOOB (Fürst et al. 2022), as its reference code (ml-jku/cloob): each
+// modality's memory is queried by both modalities, and InfoLOOB aligns the two
+// retrievals from one memory — images retrieved by images with images
+// retrieved by texts, and likewise from the text memory — times tau.
 T cloob(const In &x, const Params &p) {
   const double invTau = get(p, "inverse_temperature", 14.3), beta = get(p, "hopfield_beta", 14.3);
   T a = normalize(x[0]), b = normalize(x[1]);
-  T ua = hopfield(a, a, beta), ub = hopfield(a, b, beta);
-  T va = hopfield(b, a, beta), vb = hopfield(b, b, beta);
-  return (infoLoob(ua, ub, invTau) + infoLoob(vb, va, invTau)) / invTau;
+  T aByA = hopfield(a, a, beta), aByB = hopfield(b, a, beta); // from the image memory
+  T bByB = hopfield(b, b, beta), bByA = hopfield(a, b, beta); // from the text memory
+  return (infoLoob(aByA, aByB, invTau) + infoLoob(bByB, bByA, invTau)) / invTau;
 }
 
 // -1/N sum_ij [s_ij log sig(l_ij) + (1 - s_ij) log sig(-l_ij)]: SigLIP with

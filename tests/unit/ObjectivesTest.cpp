@@ -126,11 +126,14 @@ double infoLoobDirect(const Mat &x, const Mat &y, double invTau) {
   }
   return total / double(x.size());
 }
+// ml-jku/cloob's `cloob`: p_xx, p_xy (the image memory queried by images and
+// by texts), p_yy, p_yx (the text memory); loss_img = infoLOOB(p_xx, p_xy),
+// loss_txt = infoLOOB(p_yy, p_yx), each times tau.
 double cloobDirect(const Mat &a0, const Mat &b0, double invTau, double beta) {
-  Mat a = units(a0), b = units(b0);
-  Mat ua = hopfieldDirect(a, a, beta), ub = hopfieldDirect(a, b, beta);
-  Mat va = hopfieldDirect(b, a, beta), vb = hopfieldDirect(b, b, beta);
-  return (infoLoobDirect(ua, ub, invTau) + infoLoobDirect(vb, va, invTau)) / invTau;
+  Mat x = units(a0), y = units(b0);
+  Mat pxx = hopfieldDirect(x, x, beta), pxy = hopfieldDirect(y, x, beta);
+  Mat pyy = hopfieldDirect(y, y, beta), pyx = hopfieldDirect(x, y, beta);
+  return (infoLoobDirect(pxx, pxy, invTau) + infoLoobDirect(pyy, pyx, invTau)) / invTau;
 }
 
 double sigmoidDirect(const Mat &a, const Mat &b, double scale, double bias, const Mat &soft) {

@@ -48,6 +48,8 @@ public:
   }
 
   FailureOr<Value> lower(Value v);
+  // Each of `values`, lowered; failure at the first that cannot be.
+  FailureOr<SmallVector<Value>> lowerAll(ValueRange values);
   void finish(Value result, Location loc);
 
 private:
@@ -146,6 +148,17 @@ FailureOr<Value> GraphBuilder::lower(Value v) {
   return result;
 }
 
+FailureOr<SmallVector<Value>> GraphBuilder::lowerAll(ValueRange values) {
+  SmallVector<Value> out;
+  for (Value v : values) {
+    FailureOr<Value> x = lower(v);
+    if (failed(x))
+      return failure();
+    out.push_back(*x);
+  }
+  return out;
+}
+
 FailureOr<Value> GraphBuilder::checked(expd::LayerOp layer, Operation *built, Type expected) {
   Value v = built->getResult(0);
   if (v.getType() != expected)
@@ -183,14 +196,10 @@ FailureOr<Value> GraphBuilder::encode(expd::EncodeOp op) {
     return op.emitOpError() << "refers to an unknown encoder";
   if (expd::isSideKind(encoder.getKind()))
     return side(encoder, op);
-  SmallVector<Value> inputs;
-  for (Value in : op.getOperands()) {
-    FailureOr<Value> x = lower(in);
-    if (failed(x))
-      return failure();
-    inputs.push_back(*x);
-  }
-  return apply(encoder, inputs, op.getLoc());
+  FailureOr<SmallVector<Value>> inputs = lowerAll(op.getOperands());
+  if (failed(inputs))
+    return failure();
+  return apply(encoder, *inputs, op.getLoc());
 }
 
 // Side information becomes a graph input of its featurised vectors, read as
@@ -507,12 +516,10 @@ FailureOr<Value> GraphBuilder::objective(expd::ObjectiveOp op) {
       in.push_back(*v);
     }
   } else {
-    for (Value v : op.getInputs()) {
-      FailureOr<Value> x = lower(v);
-      if (failed(x))
-        return failure();
-      in.push_back(*x);
-    }
+    FailureOr<SmallVector<Value>> all = lowerAll(op.getInputs());
+    if (failed(all))
+      return failure();
+    in = std::move(*all);
   }
   NamedAttrList params;
   auto keep = [&](StringRef key, double fallback) { params.append(key, b_.getF64FloatAttr(f(key, fallback))); };

@@ -19,6 +19,9 @@ double get(const Params &p, const char *name, double fallback) {
 
 T normalize(const T &x) { return F::normalize(x, F::NormalizeFuncOptions().p(2).dim(-1).eps(1e-12)); }
 
+// scale * cos(a_i, b_j): the logits of CLIP-style objectives.
+T scaledCosine(const T &a, const T &b, const T &scale) { return torch::matmul(normalize(a), normalize(b).t()) * scale; }
+
 // Mean over rows i of -sum_j targets_ij log softmax_j(logits_i).
 T softCrossEntropy(const T &logits, const T &targets) {
   return -(targets * torch::log_softmax(logits, 1)).sum(1).mean();
@@ -32,7 +35,7 @@ T arangeLike(const T &x) {
 // w_ij = rownorm(mean_c cos(f_i^c, f_j^c) / 2 + 0.5) from the input features
 // (pooled over a bag's sites first), so look-alike wells are not pushed apart.
 T cwcl(const In &x, const Params &) {
-  T logits = torch::matmul(normalize(x[0]), normalize(x[1]).t()) * x[3];
+  T logits = scaledCosine(x[0], x[1], x[3]);
   T f = x[2].dim() == 4 ? x[2].mean(1) : x[2]; // [N, C, F]
   T fn = normalize(f.detach()).transpose(0, 1); // [C, N, F]
   T w = torch::matmul(fn, fn.transpose(1, 2)).mean(0) / 2 + 0.5;
@@ -74,14 +77,14 @@ T sigmoidPairs(const T &logits, const T &s) {
 }
 
 T siglip(const In &x, const Params &) {
-  T logits = torch::matmul(normalize(x[0]), normalize(x[1]).t()) * x[2] + x[3];
+  T logits = scaledCosine(x[0], x[1], x[2]) + x[3];
   return sigmoidPairs(logits, torch::eye(logits.size(0), logits.options()));
 }
 
 // MolPhenix's S2L: soft targets from the continuous Tanimoto similarity of
 // `targets` (fingerprints): x.y / (|x|^2 + |y|^2 - x.y), 1 on the diagonal.
 T s2l(const In &x, const Params &) {
-  T logits = torch::matmul(normalize(x[0]), normalize(x[1]).t()) * x[3] + x[4];
+  T logits = scaledCosine(x[0], x[1], x[3]) + x[4];
   T t = x[2].detach();
   T dot = torch::matmul(t, t.t());
   T sq = (t * t).sum(1);
@@ -116,23 +119,25 @@ T paclr(const In &x, const Params &p) {
   return supconRows(torch::cat({x[0], x[1], x[2], x[3]}), labels, get(p, "temperature", 1.0));
 }
 
-// Per-class means of x over the classes present in the batch, L2-normalised,
-// and those classes' codes.
-std::pair<T, T> classMeans(const T &x, const T &labels) {
-  auto [present, inverse] = torch::_unique(labels, /*sorted=*/true, /*return_inverse=*/true);
-  T sums = torch::zeros({present.size(0), x.size(1)}, x.options()).index_add(0, inverse, x);
-  T counts = torch::zeros({present.size(0)}, x.options()).index_add(0, inverse, torch::ones_like(labels, x.options()));
-  return {normalize(sums / counts.unsqueeze(1)), present};
+// The KG objectives' view of a batch (operands x, labels, graph): per-class
+// means of x over the classes present, L2-normalised, and the graph's
+// weights among those classes (data: no gradient).
+std::pair<T, T> classMeansAndGraph(const In &x) {
+  auto [present, inverse] = torch::_unique(x[1], /*sorted=*/true, /*return_inverse=*/true);
+  T sums = torch::zeros({present.size(0), x[0].size(1)}, x[0].options()).index_add(0, inverse, x[0]);
+  T counts =
+      torch::zeros({present.size(0)}, x[0].options()).index_add(0, inverse, torch::ones_like(x[1], x[0].options()));
+  T w = x[2].detach().index_select(0, present).index_select(1, present);
+  return {normalize(sums / counts.unsqueeze(1)), w};
 }
 
 // Knowledge-graph soft targets: p = softmax_j(cos(F_i, F_j) / tau), j != i,
 // over the batch's classes; loss = -(1/K_b) sum_ij W_ij log p_ij.
 T kgSoftTargets(const In &x, const Params &p) {
-  auto [f, present] = classMeans(x[0], x[1]);
+  auto [f, w] = classMeansAndGraph(x);
   const int64_t k = f.size(0);
   if (k < 2)
     return x[0].sum() * 0; // nothing to relate in this batch
-  T w = x[2].detach().index_select(0, present).index_select(1, present);
   T logits = torch::matmul(f, f.t()) / get(p, "tau", 0.1);
   T self = torch::eye(k, logits.options().dtype(torch::kBool));
   T logp = torch::log_softmax(logits.masked_fill(self, -std::numeric_limits<double>::infinity()), 1);
@@ -143,9 +148,8 @@ T kgSoftTargets(const In &x, const Params &p) {
 // classes, L = I - D^-1/2 W D^-1/2 of the batch's subgraph (an isolated
 // class's row is the identity's).
 T kgLaplacian(const In &x, const Params &) {
-  auto [f, present] = classMeans(x[0], x[1]);
+  auto [f, w] = classMeansAndGraph(x);
   const int64_t k = f.size(0);
-  T w = x[2].detach().index_select(0, present).index_select(1, present);
   T d = w.sum(1);
   T inv = torch::where(d > 0, d.rsqrt(), torch::zeros_like(d));
   T lap = torch::eye(k, f.options()) - inv.unsqueeze(1) * w * inv.unsqueeze(0);
@@ -174,15 +178,10 @@ T arcface(const In &x, const Params &p) {
 }
 
 // SimCLR's NT-Xent over the 2N views: each view's positive is the other view
-// of its row; every other view is a negative.
+// of its row, every other view a negative — SupCon with each row its own class.
 T simclr(const In &x, const Params &p) {
-  T z = normalize(torch::cat({x[0], x[1]}));
-  const int64_t n = x[0].size(0);
-  T logits = torch::matmul(z, z.t()) / get(p, "temperature", 0.1);
-  T self = torch::eye(2 * n, logits.options().dtype(torch::kBool));
-  logits = logits.masked_fill(self, -std::numeric_limits<double>::infinity());
-  T targets = torch::cat({arangeLike(x[0]) + n, arangeLike(x[0])});
-  return F::cross_entropy(logits, targets);
+  T row = arangeLike(x[0]);
+  return supconRows(torch::cat({x[0], x[1]}), torch::cat({row, row}), get(p, "temperature", 0.1));
 }
 
 // MAE's loss: mean squared error over the hidden patches, each patch's

@@ -519,6 +519,8 @@ private:
       options.append("sameby", labelColumn("sameby"));
       options.append("diffby", labelColumn("diffby"));
       options.append("null_size", attr(*m->args.at("null_size")));
+      if (m->arg("normalize_by")->kind != VK::None)
+        options.append("normalize_by", labelColumn("normalize_by"));
     } else if (metric == "recall_at") {
       heldOut("query");
       inputs.push_back(data(*m->args.at("query")));

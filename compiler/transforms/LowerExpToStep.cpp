@@ -350,6 +350,8 @@ FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, Strin
                                                     b_.getF64FloatAttr(1e-5)),
                    type);
   }
+  if (kind == "hand_crafted")
+    return checked(op, b_.create<step::HandCraftedOp>(loc, in[0]), type);
   if (kind == "global_avg_pool")
     return checked(op, b_.create<step::GlobalAvgPoolOp>(loc, in[0]), type);
   if (kind == "per_channel")

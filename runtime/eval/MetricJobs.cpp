@@ -4,6 +4,7 @@
 #include "eval/Clustering.h"
 #include "eval/FewShot.h"
 #include "eval/Metrics.h"
+#include "eval/ProfileStages.h"
 #include "eval/Retrieval.h"
 
 #include <torch/torch.h>
@@ -35,12 +36,37 @@ Status labelPair(const MetricJob &j, const char *a, const char *b, std::vector<i
   return s ? j.labels(b, vb) : s;
 }
 
+// pycytominer's mad_robustize against the controls of each `normalize_by`
+// value (plate): the step CellProfiler profiles need before cosine
+// similarity means anything, applied alike to learned ones when asked.
+Status normalizeToControls(const MetricJob &j, torch::Tensor &profiles) {
+  std::vector<int64_t> plate;
+  if (Status s = j.labels("normalize_by", plate); !s)
+    return s;
+  Profiles p;
+  p.metadataNames = {"plate"};
+  p.metadata.emplace_back();
+  for (int64_t v : plate)
+    p.metadata[0].push_back(std::to_string(v));
+  p.features = profiles.to(torch::kFloat64).cpu();
+  // A feature constant across a plate's controls would divide by ~0; the
+  // floor keeps it finite (scaled by 1e6) instead of dominating the cosine.
+  if (Status s = robustMad(p, "plate", j.controls, 1e-6); !s)
+    return Status::error("evaluation `" + j.name + "`: " + s.message());
+  profiles = p.features.nan_to_num(0.0, 0.0, 0.0).to(torch::kFloat32);
+  return Status::ok();
+}
+
 } // namespace
 
-Status replicateMapJob(const MetricJob &j, const torch::Tensor &profiles) {
+Status replicateMapJob(const MetricJob &j, const torch::Tensor &rawProfiles) {
   std::vector<int64_t> same, diff;
   if (Status s = labelPair(j, "sameby", "diffby", same, diff); !s)
     return s;
+  torch::Tensor profiles = rawProfiles;
+  if (j.options.contains("normalize_by"))
+    if (Status s = normalizeToControls(j, profiles); !s)
+      return s;
   PairRules rules;
   rules.posSameby = {0};
   rules.posDiffby = {1};

@@ -28,7 +28,9 @@ struct MetricJob {
 };
 
 // Replicate retrieval: copairs mAP of same-`sameby` rows on other `diffby`
-// values against the controls, with p-values and fraction retrieved.
+// values against the controls, with p-values and fraction retrieved; with
+// option `normalize_by`, profiles are first robust-MAD normalised to the
+// controls of each value of that column (plate).
 Status replicateMapJob(const MetricJob &j, const torch::Tensor &profiles);
 
 // `prefix`@k for each k and the mean/median rank, both directions, of

@@ -3,6 +3,7 @@
 #include "exec/Autocast.h"
 #include "exec/FusedLosses.h"
 #include "exec/GraphExecutor.h"
+#include "eval/HandCrafted.h"
 #include "objectives/Objectives.h"
 
 #include <torch/torch.h>
@@ -48,6 +49,9 @@ T batchNorm(const In &x, const OpAttrs &a, ParameterStore &) {
   return overImages(x[0], [&](const T &v) {
     return torch::batch_norm(v, x[1], x[2], x[3], x[4], a.training, a.momentum, a.eps, /*cudnn_enabled=*/true);
   });
+}
+T handCrafted(const In &x, const OpAttrs &, ParameterStore &) {
+  return overImages(x[0], [](const T &v) { return handCraftedFeatures(v.cpu()).to(v.device()); });
 }
 T globalAvgPool(const In &x, const OpAttrs &, ParameterStore &) { return x[0].mean({-2, -1}); }
 // (..., C, H, W) -> (..., C, copies, H, W): each channel as its own image.
@@ -165,6 +169,7 @@ const Entry kKernels[] = {
     {"relu", 1, relu, true},
     {"max_pool2d", 1, maxPool2d},
     {"global_avg_pool", 1, globalAvgPool},
+    {"hand_crafted", 1, handCrafted},
     {"avg_pool2d", 1, avgPool2d},
     {"batch_norm", 5, batchNorm},
     {"insert_tokens", 2, insertTokens},

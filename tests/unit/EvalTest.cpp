@@ -1,6 +1,7 @@
 // Evaluation (issue 8): copairs-semantics AP and mAP on hand-computed cases
 // and number for number against copairs 0.4.5 on BBBC021; profile stages.
 #include "eval/AveragePrecision.h"
+#include "eval/MetricJobs.h"
 #include "eval/ProfileStages.h"
 #include "eval/Retrieval.h"
 #include "prep/Csv.h"
@@ -245,4 +246,38 @@ TEST_CASE("profile stages: median aggregation, robust MAD on controls, feature s
   REQUIRE(selectFeatures(p, FeatureSelection{}, dropped).isOk());
   CHECK(dropped == std::vector<std::string>{"g"});
   CHECK(robustMad(p, "Metadata_Batch", controls).message().find("no metadata column `Metadata_Batch`") == 0);
+}
+
+TEST_CASE("replicate_map's normalize_by removes each plate's shift and scale before mAP") {
+  // Two plates, each with two controls and one well of perturbations 1 and 2;
+  // plate 1's profiles are plate 0's scaled by 3 and shifted, as a strong
+  // plate effect would leave hand-crafted features.
+  torch::manual_seed(0);
+  torch::Tensor base = torch::randn({4, 6});
+  torch::Tensor controls0 = torch::randn({2, 6}) * 0.1, controls1 = controls0;
+  torch::Tensor plate0 = torch::cat({controls0, base[0].unsqueeze(0), base[1].unsqueeze(0)});
+  torch::Tensor plate1 = torch::cat({controls1, base[2].unsqueeze(0) * 0.2 + base[0].unsqueeze(0),
+                                     base[3].unsqueeze(0) * 0.2 + base[1].unsqueeze(0)});
+  torch::Tensor shift = torch::full({1, 6}, 5.0);
+  torch::Tensor x = torch::cat({plate0, plate1 * 3 + shift}).to(torch::kFloat32);
+  std::vector<int64_t> pert{0, 0, 1, 2, 0, 0, 1, 2}, plate{0, 0, 0, 0, 1, 1, 1, 1};
+  std::vector<bool> controls{true, true, false, false, true, true, false, false};
+  auto run = [&](bool normalize) {
+    nlohmann::json options = {{"sameby", "perturbation"}, {"diffby", "plate"}, {"null_size", 100}};
+    if (normalize)
+      options["normalize_by"] = "plate";
+    nlohmann::json r;
+    MetricJob job{"replicates", options,
+                  [&](const char *key, std::vector<int64_t> &out) {
+                    out = std::string(key) == "sameby" ? pert : plate;
+                    return Status::ok();
+                  },
+                  pert, controls, 0, r, nullptr};
+    REQUIRE(replicateMapJob(job, x).isOk());
+    return r["map"].get<double>();
+  };
+  // Raw, every treated well of plate 1 sits far from plate 0's: replicates
+  // rank below controls. Normalised to each plate's controls, they pair up.
+  CHECK(run(false) < 0.6);
+  CHECK(run(true) == doctest::Approx(1.0));
 }

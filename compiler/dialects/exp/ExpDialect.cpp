@@ -204,7 +204,7 @@ bool hasStepLowering(StringRef layer) {
       "add", "sub", "mul", "scale", "per_channel", "patch_embed", "cls_token",
       "position_embedding", "attention", "take", "mean_tokens", "mean_pool",
       "gated_attention_pool", "avg_pool2d", "batch_norm", "merge_tokens", "split_tokens", "insert_tokens",
-      "channel_embedding"};
+      "channel_embedding", "hand_crafted"};
   return llvm::is_contained(kLowered, layer);
 }
 

@@ -163,6 +163,18 @@ def Step_GlobalAvgPoolOp : Step_ShapedOp<"global_avg_pool", [Pure, Step_RowWise]
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
+def Step_HandCraftedOp : Step_ShapedOp<"hand_crafted", [Pure, Step_RowWise]> {
+  let summary = "CellProfiler-like features of each image: (N, ..., C, H, W) -> (N, ..., 9C + 4)";
+  let description = [{
+    Intensity, texture, foreground, colocalisation and nuclear-object
+    features (runtime/eval/HandCrafted.h), computed without gradient: the
+    classical baseline that learned profiles are compared with.
+  }];
+  let arguments = (ins Step_F32Tensor:$input);
+  let results = (outs Step_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
 def Step_PerChannelOp : Step_ShapedOp<"per_channel", [Pure, Step_RowWise]> {
   let summary = "each channel as its own image: (N, ..., C, H, W) -> (N, ..., C, copies, H, W)";
   let description = [{

@@ -199,6 +199,15 @@ STEP_INFER(GlobalAvgPoolOp) {
   return infer(ctx, withLeading(*x, 3, {x->getShape().take_back(3)[0]}), out);
 }
 
+// 9 features per channel and 4 more (runtime/eval/HandCrafted.h).
+STEP_INFER(HandCraftedOp) {
+  FailureOr<RankedTensorType> x = imageInput({loc, getOperationName()}, a.getInput());
+  if (failed(x))
+    return failure();
+  int64_t c = x->getShape().take_back(3)[0];
+  return infer(ctx, withLeading(*x, 3, {ShapedType::isDynamic(c) ? c : 9 * c + 4}), out);
+}
+
 STEP_INFER(PerChannelOp) {
   Diag d{loc, getOperationName()};
   FailureOr<RankedTensorType> x = imageInput(d, a.getInput());

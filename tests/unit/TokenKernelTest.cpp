@@ -163,3 +163,20 @@ TEST_CASE("insert_tokens puts k tokens at position `at`; avg_pool2d averages win
   torch::Tensor pooled = run("avg_pool2d", {im}, p);
   CHECK(torch::equal(pooled.view({4}), torch::tensor({2.5f, 4.5f, 10.5f, 12.5f})));
 }
+
+TEST_CASE("hand_crafted: 9C + 4 features per image, per channel over extra leading dims, no gradient") {
+  torch::manual_seed(3);
+  torch::Tensor x = torch::rand({2, 3, 16, 16}); // 2 rows, 3 channels
+  OpAttrs a;
+  torch::Tensor y = run("hand_crafted", {x}, a);
+  REQUIRE(y.sizes() == torch::IntArrayRef({2, 9 * 3 + 4}));
+  CHECK(!y.requires_grad());
+  // Feature 0 is the first channel's mean intensity.
+  CHECK(y[0][0].item<double>() == doctest::Approx(x[0][0].mean().item<double>()).epsilon(1e-5));
+  // Per channel (MICON-style per_channel input [N, C, 1, H, W]): each
+  // channel's own 13 features, the same as that channel alone.
+  torch::Tensor per = run("hand_crafted", {x.unsqueeze(2)}, a);
+  REQUIRE(per.sizes() == torch::IntArrayRef({2, 3, 13}));
+  torch::Tensor alone = run("hand_crafted", {x.select(1, 2).unsqueeze(1)}, a);
+  CHECK(torch::allclose(per.select(1, 2), alone));
+}

@@ -15,8 +15,8 @@ PACKAGES=(
   # data preparation: CSV (libcsv), PNG (libspng), TIFF (libtiff), SQLite profiles,
   # zip/tar archives (.npz sites, WebDataset shards), JPEG 2000 (OpenJPEG), AnnData (HDF5)
   libcsv-dev libspng-dev libtiff-dev libsqlite3-dev libarchive-dev libopenjp2-7-dev libhdf5-dev
-  # side information: molecules (RDKit)
-  librdkit-dev
+  # side information: molecules (RDKit; its headers include Boost, which librdkit-dev does not pull in)
+  librdkit-dev libboost-dev
   # the run report's browser test: headless Chromium renders report.html
   chromium
   # fuzzing the front end: clang with libFuzzer, ASan and UBSan

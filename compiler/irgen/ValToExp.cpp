@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace expc {
 namespace {
@@ -166,10 +167,13 @@ private:
       return layer(v);
     if (!v.encoder || v.inputs.empty())
       return unsupported(v.origin, "this kind of side information or layer output");
+    if (v.inputs.size() == 1 && isLayer(*v.inputs[0].second, "per_channel"))
+      return perChannelEncode(v);
     const Val &enc = *v.encoder;
     SmallVector<mlir::Value> in;
-    for (const auto &[param, x] : v.inputs) {
-      in.push_back(data(*x));
+    for (size_t p = 0; p < v.inputs.size(); ++p) {
+      const ValPtr &x = v.inputs[p].second;
+      in.push_back(isText(*x) ? textSide(*x, v.graph.get(), p) : data(*x));
       if (!in.back())
         return nullptr;
       if (!expd::rowType(in.back().getType()))
@@ -183,8 +187,61 @@ private:
     if (symbol.empty())
       return nullptr;
     // One op per use; exp-cse merges the ones that read the same column.
-    return b_.create<expd::EncodeOp>(loc(v.origin), expd::EmbeddingType::get(&ctx_, v.type.dims.back()),
+    return b_.create<expd::EncodeOp>(loc(v.origin), expd::EmbeddingType::get(&ctx_, ArrayRef(v.type.dims)),
                                      FlatSymbolRefAttr::get(&ctx_, symbol), in[0], ArrayRef(in).drop_front());
+  }
+
+  static bool isLayer(const Val &v, const char *name) {
+    return v.kind == VK::Data && v.encoder && v.encoder->decl->externKind == "layer" &&
+           v.encoder->decl->name == name;
+  }
+
+  // `backbone(per_channel(x, copies))` outside a network (CellCLIP's frozen
+  // backbone over each channel of each site, CWCL's `features`): a network
+  // that splits the channels and applies the encoder, mapped over the
+  // channels (and sites), giving a (sites,) channels x width tensor per row.
+  mlir::Value perChannelEncode(const Val &v) {
+    const Val &split = *v.inputs[0].second;
+    mlir::Value column = split.inputs.size() == 1 ? data(*split.inputs[0].second) : nullptr;
+    if (!column)
+      return nullptr;
+    RankedTensorType in = expd::rowType(column.getType()), mid = tensorType(split.type), out = tensorType(v.type);
+    if (!column.getDefiningOp<expd::ColumnOp>() || !in || !mid || !out)
+      return unsupported(split.origin, "`per_channel` outside a network over this value");
+    use_ = v.origin;
+    useOf_ = v.encoder->decl;
+    std::string inner = encoderSymbol(*v.encoder, v.args, v.graph.get(), v.origin);
+    use_ = {};
+    useOf_ = nullptr;
+    if (inner.empty())
+      return nullptr;
+    const Val *copies = split.arg("copies");
+    std::string symbol = fmt::format("per_channel{}_{}", copies ? copies->i : 1, inner);
+    if (perChannel_.insert(symbol).second) {
+      OpBuilder::InsertionGuard guard(b_);
+      if (lastNetwork_)
+        b_.setInsertionPointAfter(lastNetwork_);
+      else
+        b_.setInsertionPointToStart(b_.getBlock());
+      auto net = b_.create<expd::NetworkOp>(loc(split.origin), b_.getStringAttr(symbol + "_net"),
+                                            b_.getStringAttr("per_channel"));
+      lastNetwork_ = net;
+      Block &body = net.getBody().emplaceBlock();
+      b_.setInsertionPointToEnd(&body);
+      mlir::Value x = body.addArgument(in, loc(split.origin));
+      mlir::Value channels = b_.create<expd::LayerOp>(loc(split.origin), mid, b_.getStringAttr("per_channel"),
+                                                      b_.getStringAttr("0.per_channel"), ValueRange{x},
+                                                      params(split.args));
+      mlir::Value y = b_.create<expd::ApplyOp>(loc(v.origin), out, FlatSymbolRefAttr::get(&ctx_, inner),
+                                               b_.getStringAttr("1." + inner), ValueRange{channels});
+      b_.create<expd::YieldOp>(loc(v.origin), y);
+      b_.setInsertionPointAfter(lastDecl_ ? lastDecl_ : net.getOperation());
+      lastDecl_ = b_.create<expd::EncoderOp>(loc(v.origin), b_.getStringAttr(symbol), b_.getStringAttr("per_channel"),
+                                             DictionaryAttr::get(&ctx_), FlatSymbolRefAttr::get(net),
+                                             v.encoder->trainable ? UnitAttr() : b_.getUnitAttr(), StringAttr());
+    }
+    return b_.create<expd::EncodeOp>(loc(v.origin), expd::EmbeddingType::get(&ctx_, ArrayRef(v.type.dims)),
+                                     FlatSymbolRefAttr::get(&ctx_, symbol), column, ValueRange{});
   }
 
   // A parameter-free layer applied outside networks (MICON's
@@ -264,6 +321,75 @@ private:
     if (kind == "knowledge_graph")
       type = expd::KGraphType::get(&ctx_, cast<expd::LabelsType>(key.getType()).getClasses());
     return b_.create<expd::EncodeOp>(loc(v.origin), type, FlatSymbolRefAttr::get(&ctx_, it->second), key, ValueRange{});
+  }
+
+  static bool isText(const Val &v) {
+    // Rows of a dataset, not a column, are its input: the call itself is the value.
+    return v.kind == VK::Data && v.decl && v.decl->kind == DeclKind::Extern && v.decl->externKind == "side" &&
+           v.decl->name == "text";
+  }
+
+  // The `tokenize` layer that reads network input `input`, if any.
+  static const NetNode *tokenizer(const NetGraph &g, size_t input) {
+    for (size_t k = g.inputs; k < g.nodes.size(); ++k)
+      if (g.nodes[k].kind == NetNode::Kind::Layer && g.nodes[k].op == "tokenize" &&
+          g.nodes[k].operands.size() == 1 && g.nodes[k].operands[0] == static_cast<int>(input))
+        return &g.nodes[k];
+    return nullptr;
+  }
+
+  // A `text` side given to input `input` of an encoder whose network
+  // tokenises it: the tokenizer moves into the side (its vocabulary, length
+  // and casing join the template), so the network takes token ids. Keyed,
+  // for the IR, by the template's first column; the runtime renders every
+  // row's whole template.
+  mlir::Value textSide(const Val &v, const NetGraph *g, size_t input) {
+    const NetNode *tok = g ? tokenizer(*g, input) : nullptr;
+    if (!tok)
+      return unsupported(v.origin, "text into an encoder that does not `tokenize` it first");
+    const Val *tmpl = v.arg("template");
+    std::string first;
+    for (size_t k = 0; tmpl && k < tmpl->s.size() && first.empty(); ++k) {
+      if ((tmpl->s[k] == '{' || tmpl->s[k] == '}') && k + 1 < tmpl->s.size() && tmpl->s[k + 1] == tmpl->s[k]) {
+        ++k;
+        continue;
+      }
+      if (size_t end = tmpl->s.find('}', k); tmpl->s[k] == '{' && end != std::string::npos)
+        first = tmpl->s.substr(k + 1, end - k - 1);
+    }
+    auto ds = datasets_.find(v.dataset);
+    const DataType *column = v.dataset && !first.empty() ? v.dataset->column(first) : nullptr;
+    if (ds == datasets_.end() || !column)
+      return unsupported(tmpl ? tmpl->origin : v.origin, "a `text` template that names no column");
+    if (column->modality != "labels" && column->modality != "molecules")
+      return unsupported(tmpl->origin, fmt::format("a `text` template whose first placeholder `{}` is {}, not "
+                                                   "labels or molecules",
+                                                   first, column->describe()));
+    mlir::Type keyType = expd::LabelsType::get(
+        &ctx_, column->modality == "labels" && !column->dims.empty() ? std::max<int64_t>(column->dims[0], 0) : 0);
+    mlir::Value key = b_.create<expd::ColumnOp>(loc(v.origin), keyType, ds->second, b_.getStringAttr(first));
+    NamedAttrList list(params(v.args));
+    for (const char *k : {"vocab", "length", "vocab_file", "lowercase"})
+      if (auto it = tok->config.find(k); it != tok->config.end())
+        if (Attribute a = attr(*it->second))
+          list.set(k, a);
+    DictionaryAttr how = list.getDictionary(&ctx_);
+    auto [it, fresh] = textSides_.try_emplace({&v, how.getAsOpaquePointer()}, "");
+    if (fresh) {
+      // One side per (declaration, tokenizer); a second tokenizer of the
+      // same prompts gets its own name.
+      std::string name = v.side ? v.side->name : "text";
+      it->second = v.side && !usedSideNames_.count(name) ? name : fmt::format("{}_{}", name, ++anon_);
+      usedSideNames_.insert(it->second);
+      OpBuilder::InsertionGuard guard(b_);
+      if (lastDecl_)
+        b_.setInsertionPointAfter(lastDecl_);
+      lastDecl_ = b_.create<expd::EncoderOp>(loc(v.origin), b_.getStringAttr(it->second), b_.getStringAttr("text"),
+                                             how, FlatSymbolRefAttr(), b_.getUnitAttr(), StringAttr());
+    }
+    return b_.create<expd::EncodeOp>(loc(v.origin),
+                                     expd::TokenIdsType::get(&ctx_, expd::intParam(how, "length", 0)),
+                                     FlatSymbolRefAttr::get(&ctx_, it->second), key, ValueRange{});
   }
 
   // A side's parameters; a knowledge graph's `sources` become a list of
@@ -347,7 +473,7 @@ private:
         if (sym.empty())
           return nullptr;
         targets[k] = FlatSymbolRefAttr::get(&ctx_, sym);
-      } else if (n.kind == NetNode::Kind::Layer && !expd::hasStepLowering(n.op)) {
+      } else if (n.kind == NetNode::Kind::Layer && !expd::hasStepLowering(n.op) && n.op != "tokenize") {
         return unsupported(n.at, fmt::format("running layer `{}`", n.op)), nullptr;
       }
     }
@@ -365,7 +491,16 @@ private:
     b_.setInsertionPointToEnd(&body);
     for (size_t k = 0; k < g.nodes.size(); ++k) {
       const NetNode &n = g.nodes[k];
+      // Text inputs arrive tokenised (textSide): the input is the ids and
+      // `tokenize` is the identity on them.
+      if (n.kind == NetNode::Kind::Layer && n.op == "tokenize" && n.operands.size() == 1 && values[n.operands[0]]) {
+        values[k] = values[n.operands[0]];
+        continue;
+      }
       RankedTensorType type = tensorType(n.type);
+      if (!type && k < g.inputs && n.type.modality == "text")
+        if (const NetNode *tok = tokenizer(g, k); tok && tok->config.count("length"))
+          type = RankedTensorType::get({tok->config.at("length")->i}, b_.getI64Type());
       if (!type)
         return unsupported(n.at, fmt::format("running a network over {}", n.type.describe())), nullptr;
       if (k < g.inputs) {
@@ -378,6 +513,12 @@ private:
           return unsupported(n.at, "this tensor expression in a network"), nullptr;
         operands.push_back(values[o]);
       }
+      // Token embeddings look up ids, which only `tokenize` gives.
+      if (n.op == "token_embedding" && !operands.empty() &&
+          !cast<RankedTensorType>(operands[0].getType()).getElementType().isInteger(64))
+        return unsupported(n.at, "layer `token_embedding` over values that are not token ids (`tokenize` a "
+                                 "`text` input first)"),
+               nullptr;
       std::string name = fmt::format("{}.{}", k, n.op);
       if (n.kind == NetNode::Kind::Layer)
         values[k] = b_.create<expd::LayerOp>(loc(n.at), type, b_.getStringAttr(n.op),
@@ -589,6 +730,9 @@ private:
   std::map<const DatasetInfo *, mlir::Value> datasets_;
   std::map<const Val *, std::string> encoders_;
   std::map<const Val *, std::string> sides_; // side information, by value
+  std::map<std::pair<const Val *, const void *>, std::string> textSides_; // by value and tokenizer
+  std::set<std::string> usedSideNames_;
+  std::set<std::string> perChannel_; // per_channel wrappers made
   std::map<const NetGraph *, FlatSymbolRefAttr> networks_;
   std::map<const Val *, mlir::Value> losses_;
   std::map<const Val *, std::string> lossNames_;

@@ -217,6 +217,8 @@ FailureOr<Value> GraphBuilder::side(expd::EncoderOp encoder, expd::EncodeOp op) 
       return op.emitOpError() << "builds knowledge graph '" << encoder.getSymName()
                               << "' over a labels column without a declared class count";
     type = f32({graph.getClasses(), graph.getClasses()});
+  } else if (auto ids = dyn_cast<expd::TokenIdsType>(op.getType())) {
+    type = RankedTensorType::get({kBatch, ids.getLength()}, b_.getI64Type());
   } else {
     type = f32({kBatch, cast<expd::EmbeddingType>(op.getType()).getDim()});
   }
@@ -449,6 +451,10 @@ FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, Strin
     Value table = param(loc, name + ".table", {k, dim}, "normal", 1.0, true);
     return checked(op, b_.create<step::EmbeddingLookupOp>(loc, table, in[0]), type);
   }
+  if (kind == "token_embedding") { // BERT's word embeddings: N(0, 0.02)
+    Value table = param(loc, name + ".table", {i("vocab"), i("dim")}, "normal", 0.02, true);
+    return checked(op, b_.create<step::EmbeddingLookupOp>(loc, table, in[0]), type);
+  }
   if (kind == "concat")
     return checked(op, b_.create<step::ConcatOp>(loc, in[0], in[1]), type);
   if (kind == "add" || kind == "sub" || kind == "mul") {
@@ -650,9 +656,18 @@ LogicalResult ExperimentLowering::run() {
     }
     NamedAttrList options(eval.getOptions());
     if (eval.getMetric() == "recall_at") {
-      // Candidates are every class of the labels column the second graph reads.
+      // Candidates are every class of the labels column the second graph
+      // reads; candidates from per-row side information (a text side's
+      // prompts) are the held-out wells' embeddings, averaged per
+      // perturbation by the runtime.
       auto enc = eval.getInputs()[1].getDefiningOp<expd::EncodeOp>();
       auto labels = enc ? dyn_cast<expd::LabelsType>(enc.getInput().getType()) : nullptr;
+      if (!labels && enc && enc.getInput().getDefiningOp<expd::EncodeOp>()) {
+        options.set("candidates", mb.getStringAttr("rows"));
+        mb.create<step::EvaluateOp>(eval.getLoc(), eval.getMetricAttr(), eval.getNameAttr(),
+                                    mb.getArrayAttr(refs), options.getDictionary(mb.getContext()));
+        continue;
+      }
       if (!labels)
         return eval.emitOpError() << "needs candidates encoded from a labels column";
       if (labels.getClasses() == 0)

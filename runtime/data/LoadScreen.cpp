@@ -22,7 +22,7 @@ namespace {
 
 // Bumped whenever the simulator renders differently, so cached screens of
 // the same parameters are not reused.
-constexpr const char *kSimulatorVersion = "exp-simulated-screen/5";
+constexpr const char *kSimulatorVersion = "exp-simulated-screen/6";
 
 // The simulated screen in the format it names: RxRx1's (default), JUMP's
 // or RxRx3-core's.

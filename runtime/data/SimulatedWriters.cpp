@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <set>
 
 namespace exprt {
 namespace fs = std::filesystem;
@@ -151,11 +152,41 @@ Status writeCellLineCounts(const Rendered &r, const fs::path &path) {
   return writeH5ad(path.string(), a);
 }
 
+// A WordPiece vocabulary (BERT's vocab.txt format) for text side
+// information over this screen: the special tokens, every printable ASCII
+// character alone and as a `##` continuation (so any ASCII prompt is
+// covered), words prompts are made of, and the screen's own names (genes,
+// compounds, cell lines) as whole words. A real study uses its text
+// encoder's vocabulary (bert-base-cased's vocab.txt).
+std::string vocabulary(const Biology &bio) {
+  std::vector<std::string> tokens{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+  for (char c = '!'; c <= '~'; ++c)
+    tokens.emplace_back(1, c);
+  for (char c = '!'; c <= '~'; ++c)
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      tokens.push_back(std::string("##") + c);
+  for (const char *w : {"cells", "cell", "treated", "with", "compound", "crispr", "sequence", "targeting", "genes",
+                        "gene", "orf", "siRNA", "knockdown", "control", "SMILES", "of", "and", "the", "a", "an", "in"})
+    tokens.emplace_back(w);
+  for (const SimGene &g : bio.genes)
+    tokens.push_back(g.symbol);
+  for (const SimCompound &c : bio.compounds)
+    tokens.push_back(c.name);
+  for (const SimCellLine &l : bio.lines)
+    tokens.push_back(l.name);
+  std::string text;
+  std::set<std::string> seen;
+  for (const std::string &t : tokens)
+    if (seen.insert(t).second)
+      text += t + "\n";
+  return text;
+}
+
 // The side information a real study brings from elsewhere, in its real
 // formats under side/: STRING protein.links and protein.info, Hetionet
 // nodes and edges (genes, the modules as pathways, compounds and their
 // targets), and the cell lines' transcriptomes: single-cell counts (.h5ad)
-// and an embedding table.
+// and an embedding table; a WordPiece vocabulary for prompts.
 Status writeSide(const Rendered &r, const fs::path &dir) {
   const Biology &bio = r.bio;
   if (Status s = makeDirectory(dir / "side"); !s)
@@ -209,6 +240,8 @@ Status writeSide(const Rendered &r, const fs::path &dir) {
       table.back().push_back(std::to_string(z));
   }
   if (Status s = writeCsv((dir / "side" / "cell_lines.csv").string(), header, table); !s)
+    return s;
+  if (Status s = writeTextFile((dir / "side" / "vocab.txt").string(), vocabulary(bio)); !s)
     return s;
   return writeCellLineCounts(r, dir / "side" / "cell_lines.h5ad");
 }
@@ -268,7 +301,8 @@ Status writeTruth(const nlohmann::json &json, const Rendered &r, const std::vect
                    {"hetionet_nodes", "side/hetionet-nodes.tsv"},
                    {"hetionet_edges", "side/hetionet-edges.sif.gz"},
                    {"cell_line_embeddings", "side/cell_lines.csv"},
-                   {"cell_line_counts", "side/cell_lines.h5ad"}};
+                   {"cell_line_counts", "side/cell_lines.h5ad"},
+                   {"vocab", "side/vocab.txt"}};
   return writeFileAtomic((dir / "ground_truth.json").string(), truth.dump(1) + "\n");
 }
 
@@ -337,7 +371,8 @@ Status writeSimulatedScreenJump(const nlohmann::json &json, const std::string &d
     const std::string batch = format("SIM-%02lld", pl / 4 + 1), plate = format("SIMPLATE-%02lld", pl + 1);
     const std::string well = wellName(w, plateWells), site = std::to_string(r.siteInWell[i] + 1);
     if (loadData[pl].empty()) {
-      plates.push_back({"source_sim", batch, plate, p.compounds > 0 ? "COMPOUND" : "CRISPR"});
+      plates.push_back({"source_sim", batch, plate, p.compounds > 0 ? "COMPOUND" : "CRISPR",
+                        r.bio.lines[static_cast<size_t>(pl % p.cellLines)].name});
       splits.push_back({plate, r.heldOut[i] ? "test" : "train"});
     }
     if (r.siteInWell[i] == 0)
@@ -374,7 +409,8 @@ Status writeSimulatedScreenJump(const nlohmann::json &json, const std::string &d
   if (Status s = makeDirectory(root / "metadata"); !s)
     return s;
   if (Status s = writeCsv((root / "metadata" / "plate.csv.gz").string(),
-                            {"Metadata_Source", "Metadata_Batch", "Metadata_Plate", "Metadata_PlateType"},
+                            {"Metadata_Source", "Metadata_Batch", "Metadata_Plate", "Metadata_PlateType",
+                             "Metadata_CellType"},
                             plates);
       !s)
     return s;

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <map>
 #include <set>
 
 namespace exprt {
@@ -126,7 +127,10 @@ Status evaluateAll(const Plan &plan, const Screen &screen, const FeatureStore &f
                   wells.pert, controls, seed, r, plots};
     // Each input graph's embedding of the held-out sites, aggregated to wells.
     std::vector<torch::Tensor> profiles;
-    const size_t siteInputs = e.metric == "recall_at" ? 1 : e.graphs.size();
+    // recall_at's candidates are per class, unless they come from rows
+    // (a text side's prompts): then they are the held-out wells'.
+    const bool rowCandidates = e.options.value("candidates", std::string()) == "rows";
+    const size_t siteInputs = e.metric == "recall_at" && !rowCandidates ? 1 : e.graphs.size();
     for (size_t g = 0; g < siteInputs; ++g) {
       torch::Tensor x;
       if (Status s = emb.get(e.graphs[g], sites, "sites", batch, x); !s)
@@ -137,6 +141,17 @@ Status evaluateAll(const Plan &plan, const Screen &screen, const FeatureStore &f
     Status s = Status::ok();
     if (e.metric == "replicate_map") {
       s = replicateMapJob(job, profiles[0]);
+    } else if (e.metric == "recall_at" && rowCandidates) {
+      // Candidates: the wells' embeddings averaged per perturbation.
+      std::vector<int64_t> classOf;
+      torch::Tensor cand = aggregateMean(profiles[1], wells.pert, classOf);
+      std::map<int64_t, int64_t> position;
+      for (size_t c = 0; c < classOf.size(); ++c)
+        position[classOf[c]] = int64_t(c);
+      std::vector<int64_t> truth;
+      for (int64_t p : wells.pert)
+        truth.push_back(position.at(p));
+      rankJob(job, profiles[0], cand, truth, e.options.value("k", std::vector<int64_t>{1, 5, 10}), "recall");
     } else if (e.metric == "recall_at") {
       // Candidates: the second graph over every class id of its column.
       int64_t classes = e.options.value("classes", int64_t(0));

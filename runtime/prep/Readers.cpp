@@ -403,8 +403,13 @@ Status readJump(const std::string &root, int64_t channels, SiteIndex &index) {
     }
   }
   const std::vector<std::string> names(jumpChannels().begin(), jumpChannels().begin() + channels);
+  // The cell line: cpg0016's plates are all U2OS; a plate table that says
+  // otherwise (CP-JUMP1's A549 plates, the simulated screen's lines) names
+  // it in `Metadata_CellType`.
+  const int cellType = plates.column("Metadata_CellType");
   for (const auto &p : plates.rows) {
     const std::string &source = p[pc[0]], &batch = p[pc[1]], &plate = p[pc[2]];
+    const std::string cells = cellType >= 0 && !p[cellType].empty() ? p[cellType] : "U2OS";
     fs::path csv = fs::path(root) / "load_data_csv" / batch / plate / "load_data.csv.gz";
     if (!fs::exists(csv))
       csv.replace_extension(); // load_data.csv
@@ -431,6 +436,7 @@ Status readJump(const std::string &root, int64_t channels, SiteIndex &index) {
       index.add("site", one.columns["site"][i]);
       index.add("batch", batch);
       index.add("source", source);
+      index.add("cell_type", cells);
       index.add("split", splitOf.count(plate) ? splitOf[plate] : "train");
     }
   }

@@ -1,5 +1,7 @@
 #include "side/Prompts.h"
 
+#include <algorithm>
+
 namespace exprt {
 
 Status renderTemplate(const std::string &tmpl, const std::map<std::string, std::vector<std::string>> &columns,
@@ -34,6 +36,26 @@ Status renderTemplate(const std::string &tmpl, const std::map<std::string, std::
     i = close;
   }
   return Status::ok();
+}
+
+std::vector<std::string> templateColumns(const std::string &tmpl) {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    if ((tmpl[i] == '{' || tmpl[i] == '}') && i + 1 < tmpl.size() && tmpl[i + 1] == tmpl[i]) {
+      ++i;
+      continue;
+    }
+    if (tmpl[i] != '{')
+      continue;
+    size_t close = tmpl.find('}', i + 1);
+    if (close == std::string::npos)
+      break;
+    std::string name = tmpl.substr(i + 1, close - i - 1);
+    if (std::find(names.begin(), names.end(), name) == names.end())
+      names.push_back(std::move(name));
+    i = close;
+  }
+  return names;
 }
 
 } // namespace exprt

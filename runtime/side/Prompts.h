@@ -18,4 +18,8 @@ namespace exprt {
 Status renderTemplate(const std::string &tmpl, const std::map<std::string, std::vector<std::string>> &columns,
                       size_t row, std::string &out);
 
+// The columns `tmpl`'s placeholders name, in order of first appearance
+// (`{{` is a literal brace, not a placeholder).
+std::vector<std::string> templateColumns(const std::string &tmpl);
+
 } // namespace exprt

@@ -6,7 +6,9 @@
 #include "record/Sha256.h"
 #include "side/KnowledgeGraph.h"
 #include "side/Molecules.h"
+#include "side/Prompts.h"
 #include "side/Transcriptome.h"
+#include "side/WordPiece.h"
 
 #include <torch/torch.h>
 
@@ -177,6 +179,58 @@ Status knowledgeGraphTable(const Plan &plan, Screen &screen, const GraphInput &i
   return Status::ok();
 }
 
+// Text: each row's prompt rendered from its template over the row's
+// metadata, then WordPiece ids ([CLS] ... [SEP], padded to `length`) from
+// the encoder's vocabulary; the tokenizer is hoisted out of the text
+// encoder's network by the compiler, so the ids are the network's input.
+// Distinct prompts are tokenised once.
+Status textTable(const Plan &plan, Screen &screen, const GraphInput &in, const std::string &column, SideRecord &rec,
+                 bool progress) {
+  const nlohmann::json &params = in.side["params"];
+  const std::string what = plan.sourcePath + ": side information `" + rec.name + "`";
+  const std::string tmpl = params.value("template", std::string());
+  const int64_t length = rec.dim, tableRows = params.value("vocab", int64_t(0));
+  const bool lowercase = params.value("lowercase", false);
+  std::map<std::string, std::vector<std::string>> columns;
+  for (const std::string &name : templateColumns(tmpl)) {
+    auto meta = screen.metadata.find(readerColumn(plan.dataKind, name));
+    if (meta == screen.metadata.end())
+      return Status::error(what + ": its template names `" + name + "`, which the `" + plan.dataKind +
+                           "` reader does not provide");
+    columns[name] = meta->second;
+  }
+  rec.source = resolvePath(plan, screen, params.value("vocab_file", std::string()));
+  WordPieceVocab vocab;
+  if (Status s = readVocab(rec.source, vocab); !s)
+    return Status::error(what + ": " + s.message());
+  if (static_cast<int64_t>(vocab.tokens.size()) > tableRows)
+    return Status::error(what + ": " + rec.source + " has " + std::to_string(vocab.tokens.size()) +
+                         " tokens, but the text encoder's token table has `vocab = " + std::to_string(tableRows) +
+                         "` rows (set `vocab` to at least the file's size)");
+  const int64_t rows = screen.perturbation.size(0);
+  torch::Tensor ids = torch::empty({rows, length}, torch::kInt64);
+  std::map<std::string, std::pair<std::vector<int64_t>, bool>> encoded; // prompt -> ids, truncated
+  std::string prompt;
+  int64_t truncated = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    if (Status s = renderTemplate(tmpl, columns, static_cast<size_t>(r), prompt); !s)
+      return Status::error(what + ": " + s.message());
+    auto [it, fresh] = encoded.try_emplace(prompt);
+    if (fresh) {
+      it->second.first = encodeText(vocab, prompt, length, lowercase, &it->second.second);
+      truncated += it->second.second;
+    }
+    std::copy(it->second.first.begin(), it->second.first.end(), ids.data_ptr<int64_t>() + r * length);
+  }
+  screen.features[column] = ids;
+  rec.values = static_cast<int64_t>(encoded.size());
+  if (progress)
+    std::fprintf(stderr, "side: %s (text): %lld prompts x %lld tokens%s\n", rec.name.c_str(),
+                 static_cast<long long>(rec.values), static_cast<long long>(length),
+                 truncated ? (", " + std::to_string(truncated) + " truncated to `length`").c_str() : "");
+  return Status::ok();
+}
+
 } // namespace
 
 Status featuriseSides(const Plan &plan, Screen &screen, const std::string &cacheDir, bool progress,
@@ -205,8 +259,10 @@ Status featuriseSides(const Plan &plan, Screen &screen, const std::string &cache
                            (plan.dataKind == "simulated_screen" && rec.key == "smiles"
                                 ? " (simulated compounds need `format = \"jump\"` or `\"rxrx3_core\"`)"
                                 : ""));
-    if (rec.kind == "knowledge_graph") {
-      if (Status s = knowledgeGraphTable(plan, screen, *in, meta->second, rec, progress); !s)
+    if (rec.kind == "knowledge_graph" || rec.kind == "text") {
+      if (Status s = rec.kind == "text" ? textTable(plan, screen, *in, column, rec, progress)
+                                        : knowledgeGraphTable(plan, screen, *in, meta->second, rec, progress);
+          !s)
         return s;
       rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       records.push_back(std::move(rec));

@@ -5,7 +5,7 @@
 set -euo pipefail
 exp=$1
 dir=$2
-runnable="clip_screen.exp cloome.exp micon.exp denovo_kg.exp baselines.exp"
+runnable="clip_screen.exp cloome.exp micon.exp denovo_kg.exp baselines.exp cellclip.exp"
 n=0
 for f in "$dir"/*.exp; do
   "$exp" check "$f"

@@ -1,6 +1,7 @@
 // Side information (issue 7): knowledge graphs, transcriptomes, molecules and
 // text, on the real files in ../shared/data (skipped when absent) and on
 // small cases checked by hand.
+#include "data/LoadScreen.h"
 #include "prep/Csv.h"
 #include "prep/H5ad.h"
 #include "side/KnowledgeGraph.h"
@@ -13,6 +14,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -419,6 +421,32 @@ TEST_CASE("text: CellCLIP's prompts from templates over metadata, then WordPiece
         "template `{compound_name}`: no column `compound_name` (the data has cell_type, gene, name, smiles)");
   CHECK(renderTemplate("cells {gene", columns, 0, out).message() == "template `cells {gene`: the `{` at 7 is not closed");
   CHECK(renderTemplate("a } b", columns, 0, out).message().find("closes nothing") != std::string::npos);
+}
+
+TEST_CASE("text: a template's columns, in order, braces escaped") {
+  CHECK(templateColumns("{cell_type} cells {{not}} treated with {gene}, {cell_type}") ==
+        std::vector<std::string>{"cell_type", "gene"});
+  CHECK(templateColumns("no placeholders {{here}}").empty());
+}
+
+TEST_CASE("text: the simulated screen's vocabulary covers any ASCII prompt without [UNK]") {
+  fs::path d = scratch("vocab");
+  const nlohmann::json params = {{"seed", 1},      {"plates", 2},       {"holdout_plates", 1},
+                                 {"perturbations", 4}, {"compounds", 4}, {"replicates", 1},
+                                 {"controls", 1},  {"sites", 1},        {"image_size", 16},
+                                 {"format", "jump"}};
+  REQUIRE(writeSimulatedScreenDir(params, (d / "screen").string()).isOk());
+  WordPieceVocab v;
+  REQUIRE(readVocab((d / "screen" / "side" / "vocab.txt").string(), v).isOk());
+  CHECK(v.tokens.size() < 512);
+  for (const char *prompt : {"SIMA cells treated with compound: JCP2022_900003, SMILES: CC(=O)Nc1ccc(O)cc1[N+](=O)[O-]",
+                             "odd ~`|\\ text 123 #$% ^&* <>?/ {}[] \"quoted\""}) {
+    std::vector<int64_t> ids = encodeText(v, prompt, 128, false);
+    CHECK(std::count(ids.begin(), ids.end(), v.unk) == 0);
+  }
+  // Prompt words and the screen's names are whole tokens.
+  CHECK(wordPieces(v, "SIMA cells treated with", false) == std::vector<std::string>{"SIMA", "cells", "treated", "with"});
+  fs::remove_all(d);
 }
 
 TEST_CASE("knowledge graph: the spectral embedding puts a module's perturbations together") {

@@ -59,10 +59,18 @@ LogicalResult LabelsType::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
-LogicalResult EmbeddingType::verify(function_ref<InFlightDiagnostic()> emitError,
-                                    int64_t dim) {
-  if (dim < 1)
-    return emitError() << "an embedding needs a positive width, got " << dim;
+LogicalResult EmbeddingType::verify(function_ref<InFlightDiagnostic()> emitError, ArrayRef<int64_t> shape) {
+  if (shape.empty())
+    return emitError() << "an embedding needs at least one dimension";
+  for (int64_t d : shape)
+    if (d < 1)
+      return emitError() << "an embedding needs positive dimensions, got " << d;
+  return success();
+}
+
+LogicalResult TokenIdsType::verify(function_ref<InFlightDiagnostic()> emitError, int64_t length) {
+  if (length < 2)
+    return emitError() << "token ids need room for [CLS] and [SEP], got length " << length;
   return success();
 }
 
@@ -204,7 +212,7 @@ bool hasStepLowering(StringRef layer) {
       "add", "sub", "mul", "scale", "per_channel", "patch_embed", "cls_token",
       "position_embedding", "attention", "take", "mean_tokens", "mean_pool",
       "gated_attention_pool", "avg_pool2d", "batch_norm", "merge_tokens", "split_tokens", "insert_tokens",
-      "channel_embedding", "hand_crafted"};
+      "channel_embedding", "hand_crafted", "token_embedding"};
   return llvm::is_contained(kLowered, layer);
 }
 
@@ -220,17 +228,22 @@ RankedTensorType rowType(Type column) {
                                  Float32Type::get(column.getContext()));
   if (isa<LabelsType>(column))
     return RankedTensorType::get({}, IntegerType::get(column.getContext(), 64));
-  if (auto vector = dyn_cast<EmbeddingType>(column)) // side information, featurised per row
-    return RankedTensorType::get({vector.getDim()}, Float32Type::get(column.getContext()));
+  if (auto emb = dyn_cast<EmbeddingType>(column)) // side information or an encoder's output, per row
+    return RankedTensorType::get(emb.getShape(), Float32Type::get(column.getContext()));
+  if (auto ids = dyn_cast<TokenIdsType>(column)) // a text side, tokenised per row
+    return RankedTensorType::get({ids.getLength()}, IntegerType::get(column.getContext(), 64));
   return nullptr;
 }
 
 bool isSideKind(StringRef kind) {
-  return kind == "embedding_file" || kind == "transcriptome" || kind == "morgan" || kind == "knowledge_graph";
+  return kind == "embedding_file" || kind == "transcriptome" || kind == "morgan" || kind == "knowledge_graph" ||
+         kind == "text";
 }
 
 int64_t sideWidth(StringRef kind, DictionaryAttr params) {
-  return kind == "morgan" ? intParam(params, "bits", 1024) : intParam(params, "dim", 0);
+  return kind == "morgan" ? intParam(params, "bits", 1024)
+         : kind == "text" ? intParam(params, "length", 0)
+                          : intParam(params, "dim", 0);
 }
 
 FailureOr<EmbeddingType> encoderResult(StringRef kind, Type input, std::string &error) {
@@ -344,6 +357,14 @@ LogicalResult EncoderOp::verify() {
   if (isSideKind(getKind())) {
     if (sideWidth(getKind(), getParams()) < 1)
       return emitOpError() << "side information '" << getKind() << "' needs a positive width";
+    if (getKind() == "text") {
+      for (const char *key : {"template", "vocab_file"})
+        if (!getParams().getAs<StringAttr>(key))
+          return emitOpError() << "side information 'text' needs a `" << key << "`";
+      if (intParam(getParams(), "vocab", 0) < 1)
+        return emitOpError() << "side information 'text' needs the token table's `vocab` size";
+      return success();
+    }
     if (!getParams().getAs<StringAttr>("path") && getKind() != "morgan")
       return emitOpError() << "side information '" << getKind() << "' needs a `path`";
     return success();
@@ -379,7 +400,7 @@ LogicalResult EncodeOp::verifySymbolUses(SymbolTableCollection &symbols) {
                            << ", but it takes " << body.getArgumentTypes();
     auto out = cast<RankedTensorType>(body.getTerminator()->getOperand(0).getType());
     auto emb = dyn_cast<EmbeddingType>(getType());
-    if (out.getRank() != 1 || !emb || out.getDimSize(0) != emb.getDim())
+    if (!emb || out.getShape() != emb.getShape())
       return emitOpError() << "network '" << ref.getValue() << "' produces " << out << ", not "
                            << getType();
     return success();
@@ -399,6 +420,15 @@ LogicalResult EncodeOp::verifySymbolUses(SymbolTableCollection &symbols) {
       if (graph.getClasses() != labels.getClasses())
         return emitOpError() << "relates " << graph.getClasses() << " classes over a labels column of "
                              << labels.getClasses();
+      return success();
+    }
+    auto ids = dyn_cast<TokenIdsType>(getType());
+    if ((encoder.getKind() == "text") != bool(ids))
+      return emitOpError() << "side information '" << encoder.getKind() << "' cannot give " << getType();
+    if (ids) {
+      if (ids.getLength() != sideWidth("text", encoder.getParams()))
+        return emitOpError() << "gives " << sideWidth("text", encoder.getParams()) << " token ids per row, not "
+                             << getType();
       return success();
     }
     if (cast<EmbeddingType>(getType()).getDim() != sideWidth(encoder.getKind(), encoder.getParams()))
@@ -480,6 +510,8 @@ LogicalResult ContrastiveOp::verify() {
     return emitOpError() << "unknown contrastive loss '" << getKind() << "'";
   auto lhs = cast<EmbeddingType>(getLhs().getType());
   auto rhs = cast<EmbeddingType>(getRhs().getType());
+  if (!lhs.isVector() || !rhs.isVector())
+    return emitOpError() << "pairs vector embeddings, not " << lhs << " and " << rhs;
   if (lhs.getDim() != rhs.getDim())
     return emitOpError() << "pairs embeddings of width " << lhs.getDim() << " and "
                          << rhs.getDim();
@@ -494,14 +526,15 @@ LogicalResult ContrastiveOp::verify() {
 }
 
 LogicalResult ObjectiveOp::verify() {
-  // Each kind's inputs: e(mbedding), l(abels column), g(raph); and how many
+  // Each kind's inputs: e(mbedding, a vector), f(eatures: (M,) C, F), l(abels
+  // column), g(raph); and how many
   // leading embeddings must share a width (pairs, views).
   struct Shape {
     StringRef inputs;
     size_t paired;
   };
   std::optional<Shape> shape = llvm::StringSwitch<std::optional<Shape>>(getKind())
-                                   .Case("cwcl", Shape{"eee", 2})
+                                   .Case("cwcl", Shape{"eef", 2})
                                    .Cases("cloob", "siglip", Shape{"ee", 2})
                                    .Case("s2l", Shape{"eee", 2})
                                    .Case("supcon", Shape{"eel", 2})
@@ -519,10 +552,17 @@ LogicalResult ObjectiveOp::verify() {
   for (auto [k, in] : llvm::enumerate(getInputs())) {
     Type t = in.getType();
     char want = shape->inputs[k];
-    bool ok = want == 'e' ? isa<EmbeddingType>(t) : want == 'l' ? isa<LabelsType>(t) : isa<KGraphType>(t);
+    auto emb = dyn_cast<EmbeddingType>(t);
+    bool ok = want == 'e'   ? emb && emb.isVector()
+              : want == 'f' ? emb && (emb.getShape().size() == 2 || emb.getShape().size() == 3)
+              : want == 'l' ? isa<LabelsType>(t)
+                            : isa<KGraphType>(t);
     if (!ok)
       return emitOpError() << "input " << k << " of '" << getKind() << "' must be "
-                           << (want == 'e' ? "an embedding" : want == 'l' ? "a labels column" : "a knowledge graph")
+                           << (want == 'e'   ? "a vector embedding"
+                               : want == 'f' ? "per-channel features ((sites,) channels, width)"
+                               : want == 'l' ? "a labels column"
+                                             : "a knowledge graph")
                            << ", got " << t;
     if (auto l = dyn_cast<LabelsType>(t))
       labelClasses = l.getClasses();
@@ -608,6 +648,9 @@ LogicalResult EvaluateOp::verify() {
     if (!list || list.empty())
       return emitOpError() << "'" << metric << "' needs a non-empty '" << shape->list << "' list";
   }
+  for (Value in : getInputs())
+    if (!cast<EmbeddingType>(in.getType()).isVector())
+      return emitOpError() << "'" << metric << "' scores vector embeddings, not " << in.getType();
   if (shape->inputs == 2) {
     auto q = cast<EmbeddingType>(getInputs()[0].getType());
     auto c = cast<EmbeddingType>(getInputs()[1].getType());

@@ -67,9 +67,38 @@ def Exp_LabelsType : Exp_Type<"Labels", "labels"> {
 }
 
 def Exp_EmbeddingType : Exp_Type<"Embedding", "embedding"> {
-  let summary = "one vector per sample";
-  let parameters = (ins "int64_t":$dim);
-  let assemblyFormat = "`<` $dim `>`";
+  let summary = "one vector (or, with more dims, one tensor) per sample";
+  let description = [{
+    `!exp.embedding<512>` is a vector per row, what objectives pair and
+    evaluations score. More dimensions are an encoder's per-row tensor that
+    only an objective's feature input takes: a frozen backbone's per-channel
+    features over a bag of sites, `!exp.embedding<6, 5, 64>` (sites,
+    channels, width), CWCL's `features`.
+  }];
+  let parameters = (ins ArrayRefParameter<"int64_t">:$shape);
+  let builders = [
+    TypeBuilder<(ins "int64_t":$dim), [{ return $_get($_ctxt, ArrayRef<int64_t>{dim}); }]>
+  ];
+  let assemblyFormat = "`<` $shape `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    // The width: the last dimension.
+    int64_t getDim() const { return getShape().back(); }
+    bool isVector() const { return getShape().size() == 1; }
+  }];
+}
+
+def Exp_TokenIdsType : Exp_Type<"TokenIds", "token_ids"> {
+  let summary = "WordPiece ids of a text side, `length` per row";
+  let description = [{
+    A `text` side's prompt for each row, tokenised: [CLS], the word pieces,
+    [SEP], padded with [PAD] to `length`. The compiler hoists a text
+    encoder's `tokenize` layer into the side (its vocabulary and length
+    become the side's parameters), so the network takes the ids; the
+    runtime renders and tokenises once per run (docs/sideinfo.md).
+  }];
+  let parameters = (ins "int64_t":$length);
+  let assemblyFormat = "`<` $length `>`";
   let genVerifyDecl = 1;
 }
 
@@ -156,7 +185,9 @@ def Exp_EncoderOp : Exp_Op<"encoder", [Symbol, DeclareOpInterfaceMethods<SymbolU
     instantiation; otherwise `kind` is a pretrained extern encoder
     (`dino_vitb8`, `dinov2_giant`) or side information featurised by the
     runtime (`embedding_file`, `transcriptome`, `morgan`: a vector per class
-    of the labels column it is applied to, `params` saying how). All
+    of the labels column it is applied to, `params` saying how; `text`: the
+    token ids of each row's prompt, keyed by its template's first column,
+    with the template, vocabulary file and length as `params`). All
     applications of one encoder share its parameters; `frozen` ones are not
     trained. `weights` names a safetensors file its parameters start from
     (the encoder block's `weights` setting).
@@ -237,14 +268,17 @@ def Exp_EncodeOp : Exp_Op<"encode", [Pure, DeclareOpInterfaceMethods<SymbolUserO
   let description = [{
     The encoder's network over each row of `input`: a column, or per-row
     side information (the result of an `exp.encode` of a side encoder such as
-    `morgan`, which turns a labels column's values into vectors). A network
+    `morgan`, which turns a labels column's values into vectors, or `text`,
+    which gives each row the token ids of its prompt). A network
     with several data parameters takes the others, in order, as `extra`
     (a ViT's cell-line `condition`, a generator's molecule embedding).
   }];
   let arguments = (ins FlatSymbolRefAttr:$encoder,
-                       AnyTypeOf<[Exp_ImagesType, Exp_BagType, Exp_LabelsType, Exp_EmbeddingType]>:$input,
-                       Variadic<AnyTypeOf<[Exp_ImagesType, Exp_BagType, Exp_LabelsType, Exp_EmbeddingType]>>:$extra);
-  let results = (outs AnyTypeOf<[Exp_EmbeddingType, Exp_KGraphType]>:$result);
+                       AnyTypeOf<[Exp_ImagesType, Exp_BagType, Exp_LabelsType, Exp_EmbeddingType,
+                                  Exp_TokenIdsType]>:$input,
+                       Variadic<AnyTypeOf<[Exp_ImagesType, Exp_BagType, Exp_LabelsType, Exp_EmbeddingType,
+                                           Exp_TokenIdsType]>>:$extra);
+  let results = (outs AnyTypeOf<[Exp_EmbeddingType, Exp_KGraphType, Exp_TokenIdsType]>:$result);
   let assemblyFormat = "$encoder `(` $input (`,` $extra^)? `)` attr-dict `:` functional-type(operands, $result)";
 }
 

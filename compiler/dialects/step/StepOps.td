@@ -195,7 +195,7 @@ def Step_LinearOp : Step_ShapedOp<"linear", [Pure, Step_RowWise]> {
 }
 
 def Step_EmbeddingLookupOp : Step_ShapedOp<"embedding_lookup", [Pure, Step_RowWise]> {
-  let summary = "rows of a table selected by integer labels";
+  let summary = "rows of a table selected by integer labels (N) or token ids (N, n)";
   let arguments = (ins Step_F32Tensor:$table, Step_I64Tensor:$indices);
   let results = (outs Step_F32Tensor:$result);
   let assemblyFormat = "$table `,` $indices attr-dict `:` functional-type(operands, results)";

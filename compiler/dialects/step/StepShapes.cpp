@@ -420,11 +420,16 @@ STEP_INFER(AddOp) { return inferElementwise(ctx, {loc, getOperationName()}, a.ge
 
 STEP_INFER(EmbeddingLookupOp) {
   Diag d{loc, getOperationName()};
-  auto operands = ofRanks(d, a.getTable(), 2, "table", a.getIndices(), 1, "indices");
-  if (failed(operands))
+  FailureOr<RankedTensorType> t = ofRank(d, a.getTable(), 2, "table");
+  if (failed(t))
     return failure();
-  auto [t, i] = *operands;
-  return infer(ctx, {i.getDimSize(0), t.getDimSize(1)}, out);
+  auto i = ranked(a.getIndices());
+  if (!i || i.getRank() < 1)
+    return d("indices must be (N, ...), got ", a.getIndices().getType());
+  // One row per index: (N) labels, or (N, n) token ids.
+  SmallVector<int64_t> shape(i.getShape());
+  shape.push_back(t->getDimSize(1));
+  return infer(ctx, shape, out);
 }
 
 STEP_INFER(MatmulOp) {

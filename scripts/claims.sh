@@ -3,10 +3,11 @@
 # (the training seed, `main.seed`), one run directory per run under
 # runs/claims/CLAIM/VARIANT-seedN; then prints the summary tables.
 #
-#   scripts/claims.sh [CLAIM...]     claims: micon kg crossmodal handcrafted (default: all)
+#   scripts/claims.sh [CLAIM...]     claims: micon kg crossmodal cellclip handcrafted (default: all)
 #
-# EXP (default build/bin/exp) and SEEDS ("1 2 3") may be set. A run whose
-# metrics.json exists is kept, so an interrupted sweep resumes.
+# EXP (default build/bin/exp), SEEDS ("1 2 3") and THREADS (each run's
+# --threads, default all cores) may be set. A run whose metrics.json exists
+# is kept, so an interrupted sweep resumes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXP="${EXP:-build/bin/exp}"
@@ -22,7 +23,7 @@ run() {
     [[ -f "$dir/metrics.json" ]] && continue
     rm -rf "$dir"
     echo "== $claim/$variant seed $seed" >&2
-    "$EXP" run "$spec" --run-dir "$dir" -q main.seed="$seed" "$@" > /dev/null
+    "$EXP" run "$spec" --run-dir "$dir" -q ${THREADS:+--threads "$THREADS"} main.seed="$seed" "$@" > /dev/null
   done
 }
 
@@ -41,8 +42,15 @@ claim_kg() {
 # Image<->molecule: CLOOB (CLOOME) and CLIP on compounds with look-alikes
 # (shared scaffolds); these runs also score the hand-crafted baseline.
 claim_crossmodal() {
-  run crossmodal cloob examples/cloome.exp
-  run crossmodal clip examples/cloome.exp main.objective=direct
+  run crossmodal cloob examples/cloome.exp main.epochs=10
+  run crossmodal clip examples/cloome.exp main.objective=direct main.epochs=10
+}
+
+# Image<->text: CellCLIP's CWCL against CLIP on the same encoders, prompts
+# naming compounds that share scaffolds (look-alikes).
+claim_cellclip() {
+  run cellclip cwcl examples/cellclip.exp
+  run cellclip clip examples/cellclip.exp main.objective=direct
 }
 
 claim_handcrafted() {
@@ -51,7 +59,7 @@ claim_handcrafted() {
 }
 
 claims=("$@")
-[[ ${#claims[@]} -eq 0 ]] && claims=(micon kg crossmodal handcrafted)
+[[ ${#claims[@]} -eq 0 ]] && claims=(micon kg crossmodal cellclip handcrafted)
 for c in "${claims[@]}"; do
   "claim_$c"
 done

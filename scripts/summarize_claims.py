@@ -3,9 +3,10 @@
 
     summarize_claims.py RUNS_DIR [CLAIM...]
 
-For each claim (a folder of RUNS_DIR), one row per variant: every scalar
-metric of every evaluation, mean +- sample std over the seeds' runs, and the
-untrained encoders' value beside it. Standard library only.
+For each claim (a folder of RUNS_DIR), one row per variant: the headline
+metrics of every evaluation (mAP, top-k, recall@k), mean +- sample std over
+the seeds' runs, and the untrained encoders' value beside it. Standard
+library only.
 """
 import json
 import math
@@ -15,10 +16,14 @@ import sys
 from collections import defaultdict
 
 
+# The headline numbers of each metric (mAP, top-k, recall@k); the run's
+# metrics.json has the rest.
+HEADLINE = re.compile(r"map|top\d+|top@\d+|recall@\d+")
+
+
 def scalars(evaluation):
     return {k: v for k, v in evaluation.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "queries"
-            and not k.endswith("_std") and k not in ("groups",)}
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and HEADLINE.fullmatch(k)}
 
 
 def mean_std(values):

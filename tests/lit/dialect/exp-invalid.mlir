@@ -255,3 +255,43 @@ exp.experiment @objective_kg_classes {
   // expected-error @+1 {{relates 6 classes by a graph, but its labels have 17}}
   %l = exp.objective "kg_laplacian" "x"(%b, %pert, %g) {} : !exp.embedding<8>, !exp.labels<17>, !exp.kgraph<6>
 }
+
+// -----
+
+// CWCL's features are per-channel tensors ((sites,) channels, width), not vectors.
+exp.experiment @cwcl_features_rank {
+  exp.network @Table8 "EmbeddingTable" {
+  ^bb0(%x: tensor<i64>):
+    %y = exp.layer "embedding" "1.embedding" (%x) {k = 17 : i64, dim = 8 : i64} : (tensor<i64>) -> tensor<8xf32>
+    exp.yield %y : tensor<8xf32>
+  }
+  %ds = exp.dataset "screen" "simulated_screen" {seed = 0 : i64, plates = 6 : i64, holdout_plates = 2 : i64, perturbations = 16 : i64, replicates = 2 : i64, controls = 4 : i64, sites = 2 : i64, channels = 3 : i64, image_size = 32 : i64}
+  %pert = exp.column %ds "perturbation" : !exp.labels<17>
+  exp.encoder @table "EmbeddingTable" {} network @Table8
+  %b = exp.encode @table(%pert) : (!exp.labels<17>) -> !exp.embedding<8>
+  // expected-error @+1 {{input 2 of 'cwcl' must be per-channel features ((sites,) channels, width), got '!exp.embedding<8>'}}
+  %l = exp.objective "cwcl" "x"(%b, %b, %b) {} : !exp.embedding<8>, !exp.embedding<8>, !exp.embedding<8>
+}
+
+// -----
+
+// A text side gives token ids of its `length`.
+exp.experiment @text_length {
+  %ds = exp.dataset "screen" "simulated_screen" {seed = 0 : i64, plates = 6 : i64, holdout_plates = 2 : i64, perturbations = 16 : i64, replicates = 2 : i64, controls = 4 : i64, sites = 2 : i64, channels = 3 : i64, image_size = 32 : i64}
+  %pert = exp.column %ds "perturbation" : !exp.labels<17>
+  exp.encoder @prompts "text" {template = "{perturbation}", vocab_file = "@data/side/vocab.txt", vocab = 512 : i64, length = 16 : i64} frozen
+  // expected-error @+1 {{gives 16 token ids per row, not '!exp.token_ids<8>'}}
+  %ids = exp.encode @prompts(%pert) : (!exp.labels<17>) -> !exp.token_ids<8>
+}
+
+// -----
+
+exp.experiment @text_vocab {
+  // expected-error @+1 {{side information 'text' needs a `vocab_file`}}
+  exp.encoder @prompts "text" {template = "{perturbation}", vocab = 512 : i64, length = 16 : i64} frozen
+}
+
+// -----
+
+// expected-error @+1 {{token ids need room for [CLS] and [SEP], got length 1}}
+func.func private @short() -> !exp.token_ids<1>

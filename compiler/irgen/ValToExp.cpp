@@ -215,9 +215,16 @@ private:
     useOf_ = nullptr;
     if (inner.empty())
       return nullptr;
+    // One wrapper per (encoder, copies, row type): a bag column and a plain
+    // one need two.
     const Val *copies = split.arg("copies");
-    std::string symbol = fmt::format("per_channel{}_{}", copies ? copies->i : 1, inner);
-    if (perChannel_.insert(symbol).second) {
+    std::string base = fmt::format("per_channel{}_{}", copies ? copies->i : 1, inner);
+    auto [wrapper, fresh] = perChannel_.try_emplace({base, in.getAsOpaquePointer()}, "");
+    if (fresh)
+      wrapper->second = usedWrapperNames_.count(base) ? fmt::format("{}_{}", base, ++anon_) : base;
+    usedWrapperNames_.insert(wrapper->second);
+    const std::string &symbol = wrapper->second;
+    if (fresh) {
       OpBuilder::InsertionGuard guard(b_);
       if (lastNetwork_)
         b_.setInsertionPointAfter(lastNetwork_);
@@ -329,6 +336,18 @@ private:
            v.decl->name == "text";
   }
 
+  // The column a template's first `{placeholder}` names ("" if none; `{{`
+  // is a literal brace).
+  static std::string firstPlaceholder(const std::string &t) {
+    for (size_t k = 0; k < t.size(); ++k) {
+      if ((t[k] == '{' || t[k] == '}') && k + 1 < t.size() && t[k + 1] == t[k])
+        ++k;
+      else if (size_t end = t.find('}', k); t[k] == '{' && end != std::string::npos)
+        return t.substr(k + 1, end - k - 1);
+    }
+    return "";
+  }
+
   // The `tokenize` layer that reads network input `input`, if any.
   static const NetNode *tokenizer(const NetGraph &g, size_t input) {
     for (size_t k = g.inputs; k < g.nodes.size(); ++k)
@@ -348,15 +367,7 @@ private:
     if (!tok)
       return unsupported(v.origin, "text into an encoder that does not `tokenize` it first");
     const Val *tmpl = v.arg("template");
-    std::string first;
-    for (size_t k = 0; tmpl && k < tmpl->s.size() && first.empty(); ++k) {
-      if ((tmpl->s[k] == '{' || tmpl->s[k] == '}') && k + 1 < tmpl->s.size() && tmpl->s[k + 1] == tmpl->s[k]) {
-        ++k;
-        continue;
-      }
-      if (size_t end = tmpl->s.find('}', k); tmpl->s[k] == '{' && end != std::string::npos)
-        first = tmpl->s.substr(k + 1, end - k - 1);
-    }
+    std::string first = tmpl ? firstPlaceholder(tmpl->s) : "";
     auto ds = datasets_.find(v.dataset);
     const DataType *column = v.dataset && !first.empty() ? v.dataset->column(first) : nullptr;
     if (ds == datasets_.end() || !column)
@@ -732,7 +743,9 @@ private:
   std::map<const Val *, std::string> sides_; // side information, by value
   std::map<std::pair<const Val *, const void *>, std::string> textSides_; // by value and tokenizer
   std::set<std::string> usedSideNames_;
-  std::set<std::string> perChannel_; // per_channel wrappers made
+  // per_channel wrappers, by (base name, row type), and the names taken.
+  std::map<std::pair<std::string, const void *>, std::string> perChannel_;
+  std::set<std::string> usedWrapperNames_;
   std::map<const NetGraph *, FlatSymbolRefAttr> networks_;
   std::map<const Val *, mlir::Value> losses_;
   std::map<const Val *, std::string> lossNames_;

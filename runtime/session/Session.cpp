@@ -250,7 +250,7 @@ Status Session::runUnchecked() {
                 {"stopped_early", tr.stoppedEarly},
                 {"threads", torch::get_num_threads()}};
   nlohmann::json side = nlohmann::json::array();
-  int64_t sideHits = 0;
+  int64_t sideHits = 0, sideCached = 0;
   for (const SideRecord &r : sides) {
     side.push_back({{"name", r.name},
                     {"kind", r.kind},
@@ -262,15 +262,18 @@ Status Session::runUnchecked() {
                     {"from_cache", r.fromCache},
                     {"dropped_rows", r.dropped},
                     {"invalid", r.invalid},
+                    {"truncated", r.truncated},
                     {"seconds", r.seconds}});
     sideHits += r.fromCache;
+    sideCached += !r.cacheKey.empty();
   }
   m["side"] = side;
   m["pretrained"] = nlohmann::json::array();
   for (const PretrainedRecord &r : pretrained)
     m["pretrained"].push_back(
         {{"file", r.file}, {"sha256", r.sha256}, {"loaded", r.loaded}, {"unexpected", r.unexpected}});
-  m["side_cache"] = {{"hits", sideHits}, {"misses", static_cast<int64_t>(sides.size()) - sideHits}};
+  // Only tables keyed by content are cached (not knowledge graphs or text).
+  m["side_cache"] = {{"hits", sideHits}, {"misses", sideCached - sideHits}};
   m["precompute"] = nlohmann::json::array();
   for (const PrecomputeRecord &r : features.records())
     m["precompute"].push_back({{"graph", r.graph},

@@ -224,6 +224,7 @@ Status textTable(const Plan &plan, Screen &screen, const GraphInput &in, const s
   }
   screen.features[column] = ids;
   rec.values = static_cast<int64_t>(encoded.size());
+  rec.truncated = truncated;
   if (progress)
     std::fprintf(stderr, "side: %s (text): %lld prompts x %lld tokens%s\n", rec.name.c_str(),
                  static_cast<long long>(rec.values), static_cast<long long>(length),

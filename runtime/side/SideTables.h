@@ -19,6 +19,7 @@ struct SideRecord {
   int64_t dim = 0;
   int64_t dropped = 0; // rows dropped for an invalid structure (`invalid = "drop"`)
   std::vector<std::string> invalid; // "FILE:LINE: not a valid SMILES ...", first 20
+  int64_t truncated = 0; // text: distinct prompts cut to the tokenizer's `length`
   std::string source;  // the file read ("" for morgan)
   std::string cacheKey;
   bool fromCache = false;

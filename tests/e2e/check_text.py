@@ -51,8 +51,10 @@ print("images aligned with tokenised prompts: ok")
 # Prompts longer than `length` are cut (keeping [SEP]) and the run says so.
 short = variant("short", "length = 64", "length = 8")
 p = check.run("run", short, "--run-dir", os.path.join(work, "short"), "--threads", "2")
-if "17 prompts x 8 tokens, 17 truncated to `length`" not in p.stderr:
-    sys.exit(f"FAIL: truncation was not reported:\n{p.stderr}")
+with open(os.path.join(work, "short", "metrics.json")) as f:
+    recorded = {s["name"]: s["truncated"] for s in json.load(f)["side"]}
+if "17 prompts x 8 tokens, 17 truncated to `length`" not in p.stderr or recorded.get("prompts") != 17:
+    sys.exit(f"FAIL: truncation was not reported and recorded:\n{p.stderr}\n{recorded}")
 print("prompts cut to `length` are reported: ok")
 
 # Refusals: each names the file and leaves no run directory.

@@ -336,18 +336,6 @@ private:
            v.decl->name == "text";
   }
 
-  // The column a template's first `{placeholder}` names ("" if none; `{{`
-  // is a literal brace).
-  static std::string firstPlaceholder(const std::string &t) {
-    for (size_t k = 0; k < t.size(); ++k) {
-      if ((t[k] == '{' || t[k] == '}') && k + 1 < t.size() && t[k + 1] == t[k])
-        ++k;
-      else if (size_t end = t.find('}', k); t[k] == '{' && end != std::string::npos)
-        return t.substr(k + 1, end - k - 1);
-    }
-    return "";
-  }
-
   // The `tokenize` layer that reads network input `input`, if any.
   static const NetNode *tokenizer(const NetGraph &g, size_t input) {
     for (size_t k = g.inputs; k < g.nodes.size(); ++k)
@@ -367,7 +355,8 @@ private:
     if (!tok)
       return unsupported(v.origin, "text into an encoder that does not `tokenize` it first");
     const Val *tmpl = v.arg("template");
-    std::string first = tmpl ? firstPlaceholder(tmpl->s) : "";
+    std::vector<Placeholder> placeholders = tmpl ? templatePlaceholders(tmpl->s) : std::vector<Placeholder>{};
+    std::string first = !placeholders.empty() && placeholders[0].closed ? placeholders[0].name : "";
     auto ds = datasets_.find(v.dataset);
     const DataType *column = v.dataset && !first.empty() ? v.dataset->column(first) : nullptr;
     if (ds == datasets_.end() || !column)

@@ -285,21 +285,13 @@ ValPtr Sema::apply(const Decl &callee, int calleeModule, Bound bound, SourceRang
     std::vector<std::string> names;
     for (const auto &[n, t] : table->dataset->columns)
       names.push_back(n);
-    const std::string &text = v->s;
-    for (size_t k = 0; k < text.size(); ++k) {
-      if (text[k] == '{' && k + 1 < text.size() && text[k + 1] == '{') {
-        ++k;
-        continue;
-      }
-      if (text[k] != '{')
-        continue;
-      size_t end = text.find('}', k);
-      std::string name = text.substr(k + 1, end == std::string::npos ? std::string::npos : end - k - 1);
+    for (const Placeholder &ph : templatePlaceholders(v->s)) {
+      const std::string &name = ph.name;
       if (!table->dataset->column(name)) {
         // Point at the placeholder inside the literal (its opening quote + 1).
         SourceRange r = v->origin;
         if (r.valid() && r.beginLine == r.endLine) {
-          r.beginCol += uint32_t(k) + 1;
+          r.beginCol += uint32_t(ph.at) + 1;
           r.endCol = r.beginCol + uint32_t(name.size()) + 2;
         }
         auto d = diags_.emit(diag::BadTemplate, r.valid() ? r : at(p), name,
@@ -311,9 +303,6 @@ ValPtr Sema::apply(const Decl &callee, int calleeModule, Bound bound, SourceRang
           d.help(fmt::format("its columns are `{}`", fmt::join(names, "`, `")));
         return makeError();
       }
-      if (end == std::string::npos)
-        break;
-      k = end;
     }
   }
   if (r->kind == VK::Data && !rows && table) {

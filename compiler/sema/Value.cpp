@@ -22,6 +22,25 @@ bool isModality(const std::string &name) {
   return name == "tensor" || modalityRank(name) >= 0;
 }
 
+std::vector<Placeholder> templatePlaceholders(const std::string &text) {
+  std::vector<Placeholder> out;
+  for (size_t k = 0; k < text.size(); ++k) {
+    if (text[k] == '{' && k + 1 < text.size() && text[k + 1] == '{') {
+      ++k;
+      continue;
+    }
+    if (text[k] != '{')
+      continue;
+    size_t end = text.find('}', k);
+    out.push_back({k, text.substr(k + 1, end == std::string::npos ? std::string::npos : end - k - 1),
+                   end != std::string::npos});
+    if (end == std::string::npos)
+      break;
+    k = end;
+  }
+  return out;
+}
+
 static std::string dim(int64_t d) { return d == kUnknownDim ? "?" : std::to_string(d); }
 
 std::string DataType::describe() const {

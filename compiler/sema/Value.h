@@ -47,6 +47,16 @@ struct DataType {
 int modalityRank(const std::string &modality);
 bool isModality(const std::string &name);
 
+// The `{column}` placeholders of a `template` string, in order: where each
+// opens and the name inside. `{{` is a literal brace; an unclosed `{` names
+// the rest of the string (closed = false) and ends the list.
+struct Placeholder {
+  size_t at;
+  std::string name;
+  bool closed;
+};
+std::vector<Placeholder> templatePlaceholders(const std::string &text);
+
 struct DatasetInfo;
 struct NetGraph;
 

@@ -664,17 +664,15 @@ LogicalResult ExperimentLowering::run() {
       auto labels = enc ? dyn_cast<expd::LabelsType>(enc.getInput().getType()) : nullptr;
       if (!labels && enc && enc.getInput().getDefiningOp<expd::EncodeOp>()) {
         options.set("candidates", mb.getStringAttr("rows"));
-        mb.create<step::EvaluateOp>(eval.getLoc(), eval.getMetricAttr(), eval.getNameAttr(),
-                                    mb.getArrayAttr(refs), options.getDictionary(mb.getContext()));
-        continue;
+      } else {
+        if (!labels)
+          return eval.emitOpError() << "needs candidates encoded from a labels column";
+        if (labels.getClasses() == 0)
+          return eval.emitOpError() << "needs candidates from a labels column with a declared class count "
+                                       "(this one is counted only when the data is read)";
+        options.set("classes", mb.getI64IntegerAttr(labels.getClasses()));
+        embedGraphs[eval.getInputs()[1]]->setAttr(step::kRowsAttr, mb.getStringAttr("classes"));
       }
-      if (!labels)
-        return eval.emitOpError() << "needs candidates encoded from a labels column";
-      if (labels.getClasses() == 0)
-        return eval.emitOpError() << "needs candidates from a labels column with a declared class count "
-                                     "(this one is counted only when the data is read)";
-      options.set("classes", mb.getI64IntegerAttr(labels.getClasses()));
-      embedGraphs[eval.getInputs()[1]]->setAttr(step::kRowsAttr, mb.getStringAttr("classes"));
     }
     mb.create<step::EvaluateOp>(eval.getLoc(), eval.getMetricAttr(), eval.getNameAttr(),
                                 mb.getArrayAttr(refs), options.getDictionary(mb.getContext()));

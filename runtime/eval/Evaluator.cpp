@@ -5,7 +5,6 @@
 
 #include <torch/torch.h>
 
-#include <map>
 #include <set>
 
 namespace exprt {
@@ -143,15 +142,8 @@ Status evaluateAll(const Plan &plan, const Screen &screen, const FeatureStore &f
       s = replicateMapJob(job, profiles[0]);
     } else if (e.metric == "recall_at" && rowCandidates) {
       // Candidates: the wells' embeddings averaged per perturbation.
-      std::vector<int64_t> classOf;
-      torch::Tensor cand = aggregateMean(profiles[1], wells.pert, classOf);
-      std::map<int64_t, int64_t> position;
-      for (size_t c = 0; c < classOf.size(); ++c)
-        position[classOf[c]] = int64_t(c);
-      std::vector<int64_t> truth;
-      for (int64_t p : wells.pert)
-        truth.push_back(position.at(p));
-      rankJob(job, profiles[0], cand, truth, e.options.value("k", std::vector<int64_t>{1, 5, 10}), "recall");
+      rankClassMeansJob(job, profiles[0], profiles[1], wells.pert,
+                        e.options.value("k", std::vector<int64_t>{1, 5, 10}), "recall");
     } else if (e.metric == "recall_at") {
       // Candidates: the second graph over every class id of its column.
       int64_t classes = e.options.value("classes", int64_t(0));

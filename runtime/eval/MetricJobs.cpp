@@ -136,18 +136,23 @@ Status zeroShotJob(const MetricJob &j, const torch::Tensor &images, const torch:
   if (treated.empty())
     return Status::error("evaluation `" + j.name + "`: no treated wells among the held-out rows");
   torch::Tensor idx = torch::tensor(treated, torch::kInt64);
+  rankClassMeansJob(j, images.index_select(0, idx), molecules.index_select(0, idx), treatedLabel,
+                    j.options.value("top", std::vector<int64_t>{1, 5, 10}), "top");
+  return Status::ok();
+}
+
+void rankClassMeansJob(const MetricJob &j, const torch::Tensor &queries, const torch::Tensor &candidateRows,
+                       const std::vector<int64_t> &label, const std::vector<int64_t> &ks, const std::string &prefix) {
   std::vector<int64_t> candidateOf;
-  torch::Tensor candidates = aggregateMean(molecules.index_select(0, idx), treatedLabel, candidateOf);
+  torch::Tensor candidates = aggregateMean(candidateRows, label, candidateOf);
   // Each query's truth: the position of its label among the candidates.
   std::map<int64_t, int64_t> position;
   for (size_t c = 0; c < candidateOf.size(); ++c)
     position[candidateOf[c]] = int64_t(c);
   std::vector<int64_t> truth;
-  for (int64_t l : treatedLabel)
+  for (int64_t l : label)
     truth.push_back(position.at(l));
-  rankJob(j, images.index_select(0, idx), candidates, truth,
-          j.options.value("top", std::vector<int64_t>{1, 5, 10}), "top");
-  return Status::ok();
+  rankJob(j, queries, candidates, truth, ks, prefix);
 }
 
 Status knnJob(const MetricJob &j, const torch::Tensor &profiles) {

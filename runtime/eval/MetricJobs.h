@@ -38,6 +38,11 @@ Status replicateMapJob(const MetricJob &j, const torch::Tensor &profiles);
 void rankJob(const MetricJob &j, const torch::Tensor &queries, const torch::Tensor &candidates,
              const std::vector<int64_t> &truth, const std::vector<int64_t> &ks, const std::string &prefix);
 
+// rankJob against one candidate per label: the mean of `candidateRows`
+// sharing it; each query's truth is its own label's candidate.
+void rankClassMeansJob(const MetricJob &j, const torch::Tensor &queries, const torch::Tensor &candidateRows,
+                       const std::vector<int64_t> &label, const std::vector<int64_t> &ks, const std::string &prefix);
+
 // Zero-shot: each treated row's image embedding ranks one molecule embedding
 // per `labels` value (the mean over its rows); controls are not queries.
 Status zeroShotJob(const MetricJob &j, const torch::Tensor &images, const torch::Tensor &molecules);

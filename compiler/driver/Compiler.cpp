@@ -155,9 +155,10 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
   std::string passOptions;
   for (const std::string &p : options.disabledPasses)
     passOptions += ";disable=" + p;
+  std::string target = options.target == "cuda" ? "cuda/" + options.gpuArch : options.target;
   std::string cacheKey = compileCacheKey(buildId(), normalizedHash,
                                          "plan;experiment=" + out.experimentName + passOptions,
-                                         options.target);
+                                         target);
   out.cacheKey = cacheKey;
   if (options.emit == EmitKind::Plan && options.useCache && !options.printIrAfterAll)
     if (std::optional<std::string> cached = readCachedPlan(cacheKey)) {
@@ -211,6 +212,12 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
       pm.addPass(p.create());
     if (p.cseAfter)
       pm.addPass(createExpCSE());
+  }
+  // The GPU backend of the grouping contract: a kernel pair per group.
+  if (options.target == "cuda") {
+    StepGenerateGpuKernelsOptions gpu;
+    gpu.arch = options.gpuArch;
+    pm.addPass(createStepGenerateGpuKernels(gpu));
   }
   if (failed(pm.run(*ir))) {
     diagOut << "note: a reproducer of the failing pass is in " << reproducer

@@ -15,7 +15,8 @@ enum class EmitKind { Ast, Exp, Step, Plan, ProfileEval };
 
 struct CompileOptions {
   EmitKind emit = EmitKind::Plan;
-  std::string target = "cpu";
+  std::string target = "cpu";   // cpu, or cuda (the plan carries PTX kernels)
+  std::string gpuArch = "sm_80"; // cuda: the architecture the PTX is for
   bool printIrAfterAll = false; // to the diagnostics stream
   bool debugLocations = false;  // print locations in --emit=exp|step
   bool checkOnly = false;       // stop after the front end (`exp check`)

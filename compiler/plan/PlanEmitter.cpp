@@ -156,6 +156,8 @@ FailureOr<json> emitGraph(func::FuncOp f) {
         group["outputs"].push_back(id(yielded));
       }
       group["count"] = g["ops"].size() - group["first"].get<size_t>();
+      if (auto kernel = fusion->getAttrOfType<StringAttr>("step.kernel"))
+        group["kernel"] = kernel.getValue().str();
       g["fusions"].push_back(std::move(group));
       continue;
     }
@@ -178,6 +180,13 @@ FailureOr<json> emitPlan(ModuleOp module, const PlanHeader &header) {
                     {"normalized_sha256", header.normalizedSha256},
                     {"overrides", header.overrides}};
   plan["target"] = header.target;
+  // step-generate-gpu-kernels' PTX module, which the groups' kernels name.
+  if (auto gpu = module->getAttrOfType<DictionaryAttr>("step.gpu")) {
+    FailureOr<json> g = attrToJson(module, gpu);
+    if (failed(g))
+      return failure();
+    plan["gpu"] = *g;
+  }
   plan["parameters"] = json::array();
   plan["graphs"] = json::object();
   plan["evaluations"] = json::array();

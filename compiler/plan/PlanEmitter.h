@@ -14,7 +14,7 @@ namespace expc {
 
 // Bumped on any incompatible change to the plan's layout; the runtime refuses
 // plans of any other version.
-inline constexpr int kPlanFormatVersion = 8;
+inline constexpr int kPlanFormatVersion = 9;
 
 struct PlanHeader {
   std::string sourcePath;

@@ -161,4 +161,34 @@ def StepGroupElementwise : Pass<"step-group-elementwise", "::mlir::ModuleOp"> {
   let dependentDialects = ["::expc::step::StepDialect"];
 }
 
+def StepGenerateGpuKernels : Pass<"step-generate-gpu-kernels", "::mlir::ModuleOp"> {
+  let summary = "Generate a GPU kernel, forward and backward, for each step.fusion";
+  let description = [{
+    The GPU backend of `step-group-elementwise`'s contract (compiler/codegen/).
+    Each group's element computation becomes two kernels in one `gpu.module`:
+    `NAME` computes the group's results, `NAME_grad` recomputes them and
+    runs reverse mode to the inputs' gradients, with LibTorch's formulas.
+    Groups whose kernels would be the same (the same ops over the same kinds
+    of inputs) share them. The module goes through upstream MLIR's lowering
+    (math expanded into polynomials, `convert-gpu-to-nvvm`) and LLVM's NVPTX
+    backend to PTX for `arch`, stored on the module as `step.gpu = {arch,
+    block, ptx}`; each group names its kernel in `step.kernel`. The plan
+    carries both (docs/artifact.md); a CUDA runtime loads the PTX with the
+    driver API, and the CPU runtime ignores it.
+
+    Runs only for `exp compile --target cuda`, after grouping. With
+    `explain`, remarks say how many kernels were made and why a group got
+    none; `keep-kernels` leaves the kernels' `gpu.module`, before lowering,
+    in the output (for tests).
+  }];
+  let options = [
+    Option<"arch", "arch", "std::string", /*default=*/"\"sm_80\"",
+           "The GPU architecture the PTX is for (sm_75 .. sm_90)">,
+    Option<"explain", "explain", "bool", /*default=*/"false",
+           "Remark on the kernels made, and on each group that got none, and why">,
+    Option<"keepKernels", "keep-kernels", "bool", /*default=*/"false",
+           "Keep the generated gpu.module (before lowering) in the module">,
+  ];
+}
+
 #endif // EXP_PASSES_TD

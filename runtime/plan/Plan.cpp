@@ -107,6 +107,7 @@ void readFusions(Reader &r, const json &fusions, const std::string &path, Graph 
     r.get(fusions[i], p, "count", f.count);
     r.get(fusions[i], p, "inputs", f.inputs);
     r.get(fusions[i], p, "outputs", f.outputs);
+    r.get(fusions[i], p, "kernel", f.kernel, false);
     if (!r.ok())
       return;
     if (f.first < end || f.count < 1 || f.first + f.count > nops)
@@ -307,6 +308,27 @@ std::string specPath(const Plan &plan, const std::string &path) {
       .string();
 }
 
+// Every kernel a group names, and its _grad, is an entry of the plan's PTX:
+// a CUDA runtime could not launch it otherwise, and a CPU one refuses the
+// plan too, so a damaged plan fails where it is checked, not where it is
+// carried.
+static Status checkKernels(const Plan &plan, const std::string &origin) {
+  for (const auto &[name, g] : plan.graphs)
+    for (size_t i = 0; i < g.fusions.size(); ++i) {
+      const std::string &k = g.fusions[i].kernel;
+      if (k.empty())
+        continue;
+      std::string where = origin + ": graphs." + name + ".fusions[" + std::to_string(i) + "]";
+      if (plan.gpu.ptx.empty())
+        return Status::error(where + " names kernel `" + k + "`, but the plan has no `gpu` PTX");
+      for (const std::string &entry : {k, k + "_grad"})
+        if (plan.gpu.ptx.find(".entry " + entry + "(") == std::string::npos)
+          return Status::error(where + " names kernel `" + entry +
+                               "`, which is not an entry of the plan's PTX");
+    }
+  return Status::ok();
+}
+
 Status parsePlan(const std::string &text, const std::string &origin, Plan &plan) {
   plan = Plan();
   json doc;
@@ -335,6 +357,13 @@ Status parsePlan(const std::string &text, const std::string &origin, Plan &plan)
     r.get(*s, "source", "sha256", plan.sourceSha256);
   }
   r.get(doc, "", "target", plan.target);
+  if (const json *g = r.field(doc, "", "gpu", false)) {
+    r.get(*g, "gpu", "arch", plan.gpu.arch);
+    r.get(*g, "gpu", "block", plan.gpu.block);
+    r.get(*g, "gpu", "ptx", plan.gpu.ptx);
+    if (r.ok() && (plan.gpu.block < 1 || plan.gpu.block > 1024))
+      r.fail("gpu.block", "is " + std::to_string(plan.gpu.block) + ", not 1 .. 1024 threads");
+  }
   if (const json *d = r.field(doc, "", "data")) {
     r.get(*d, "data", "name", plan.dataName);
     r.get(*d, "data", "kind", plan.dataKind);
@@ -475,7 +504,7 @@ Status parsePlan(const std::string &text, const std::string &origin, Plan &plan)
     return Status::error(r.error());
   if (Status s = checkReferences(plan, origin); !s)
     return s;
-  return Status::ok();
+  return checkKernels(plan, origin);
 }
 
 } // namespace exprt

@@ -13,7 +13,7 @@
 
 namespace exprt {
 
-inline constexpr int kPlanFormatVersion = 8;
+inline constexpr int kPlanFormatVersion = 9;
 
 struct ParameterSpec {
   std::string name;
@@ -78,6 +78,13 @@ struct GraphInput {
 struct Fusion {
   int64_t first = 0, count = 0;
   std::vector<int64_t> inputs, outputs;
+  std::string kernel; // its generated kernel in the plan's PTX ("" = none)
+};
+
+// A `cuda` plan's generated kernels: one PTX module (docs/gpu.md).
+struct GpuKernels {
+  std::string arch, ptx;
+  int64_t block = 0; // threads per block
 };
 
 struct Graph {
@@ -142,6 +149,7 @@ struct Plan {
   TrainSpec train;
   std::vector<EvalSpec> evaluations;
   std::vector<std::string> precompute; // graphs computed once over the training rows
+  GpuKernels gpu;                      // empty unless compiled with --target cuda
 };
 
 // `params[name]` when it is a number, else `fallback` (optimizer and schedule

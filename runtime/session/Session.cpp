@@ -8,6 +8,7 @@
 #include "exec/GraphExecutor.h"
 #include "exec/Pretrained.h"
 #include "plan/Plan.h"
+#include "session/Device.h"
 #include "record/Json.h"
 #include "record/Report.h"
 #include "record/Sha256.h"
@@ -81,9 +82,15 @@ Session::Session() : impl_(std::make_unique<Impl>()) {}
 Session::~Session() = default;
 
 std::unique_ptr<Session> Session::create(const SessionOptions &options, Status &status) {
-  if (options.device != "cpu") {
+  torch::Device device(torch::kCPU);
+  if (status = resolveDevice(options.device, device); !status)
+    return nullptr;
+  // The executor, data pipeline and evaluation run on the CPU only so far;
+  // a CUDA build refuses rather than silently running there (docs/gpu.md).
+  if (!device.is_cpu()) {
     status = Status::error("device `" + options.device +
-                           "` is not available in this build; use `cpu`");
+                           "`: training and evaluation on CUDA devices are not implemented in "
+                           "this runtime yet (docs/gpu.md, \"Status\")");
     return nullptr;
   }
   std::unique_ptr<Session> s(new Session());
@@ -99,9 +106,11 @@ Status Session::loadPlan(const std::string &planJson, const std::string &origin)
   Plan plan;
   if (Status s = parsePlan(planJson, origin, plan); !s)
     return s;
-  if (plan.target != impl_->options.device)
+  // A cuda plan also runs on a CPU (its groups' ops one by one; the PTX is
+  // unused), so it can be checked before it is carried to the GPU machine.
+  if (plan.target != "cpu" && plan.target != "cuda")
     return Status::error(origin + ": compiled for target `" + plan.target +
-                         "`, but this session runs on `" + impl_->options.device + "`");
+                         "`, which this runtime does not know (it runs `cpu` and `cuda` plans)");
   if (!readsDataSource(plan.dataKind))
     return Status::error(origin + ": the `" + plan.dataKind +
                          "` data source cannot be read by this runtime yet (docs/data.md lists "

@@ -27,7 +27,7 @@ with open(os.path.join(run_dir, "spec.exp")) as f, open(spec) as g:
         sys.exit("FAIL: the recorded spec differs from the source")
 with open(os.path.join(run_dir, "plan.json")) as f:
     plan = json.load(f)
-    assert plan["format"] == "exp-plan" and plan["format_version"] == 8, plan["format"]
+    assert plan["format"] == "exp-plan" and plan["format_version"] == 9, plan["format"]
 
 with open(os.path.join(run_dir, "metrics.json")) as f:
     m = json.load(f)

@@ -15,3 +15,9 @@ config.environment["PATH"] = os.pathsep.join(
 config.substitutions.append(("%exp_src", config.exp_source_dir))
 import sys
 config.substitutions.append(("%python", sys.executable))
+
+# The CUDA toolkit's ptxas, when CMake found one: tests that assemble PTX.
+ptxas = getattr(config, "ptxas", "")
+if ptxas and os.path.exists(ptxas):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))

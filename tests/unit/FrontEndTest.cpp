@@ -122,7 +122,7 @@ TEST_CASE("the compiler pipeline produces a plan from the lowered IR") {
   REQUIRE(compileFile(path, options, out, err));
   CHECK(err.str().empty());
   CHECK(out.experimentName == "frontend_test_tmp");
-  CHECK(out.text.find("\"format_version\": 8") != std::string::npos);
+  CHECK(out.text.find("\"format_version\": 9") != std::string::npos);
   // The CLIP objective reaches the plan as one fused loss op.
   CHECK(out.text.find("\"contrastive_loss\"") != std::string::npos);
   CHECK(out.text.find("\"cross_entropy\"") == std::string::npos);

@@ -103,6 +103,7 @@ std::unique_ptr<exprt::Session> openSession(const RunInfo &info, bool resume, bo
   exprt::Status status = exprt::Status::ok();
   exprt::SessionOptions options;
   options.threads = info.doc["threads"].get<int>();
+  options.device = info.doc.value("device", "cpu");
   options.progress = !quiet;
   const char *term = std::getenv("TERM");
   options.progressBar = ::isatty(STDERR_FILENO) && !(term && std::string(term) == "dumb");
@@ -220,6 +221,9 @@ bool writeFile(const std::string &pathText, const std::string &contents, std::st
 int runCommand(const RunRequest &r) {
   if (!r.resumeDir.empty())
     return resumeRun(r);
+  // Before compiling: a device this runtime cannot use is the first error.
+  if (exprt::Status s = exprt::checkDevice(r.device); !s)
+    return fail(s.message());
   // A compiled plan runs as it is; an .exp file is compiled first.
   std::string planText, source, name = fs::path(r.file).stem().string();
   bool isPlan = fs::path(r.file).extension() == ".json";
@@ -228,7 +232,10 @@ int runCommand(const RunRequest &r) {
       return fail(r.file + ": cannot open plan");
   } else {
     expc::CompileOutput compiled;
-    if (!expc::compileFile(r.file, r.compile, compiled, std::cerr))
+    expc::CompileOptions compile = r.compile;
+    if (r.device != "cpu") // the plan carries the GPU kernels
+      compile.target = "cuda";
+    if (!expc::compileFile(r.file, compile, compiled, std::cerr))
       return 1;
     planText = compiled.text;
     source = compiled.source;
@@ -248,6 +255,7 @@ int runCommand(const RunRequest &r) {
               {"started", timestamp("%Y-%m-%dT%H:%M:%S")},
               {"started_ms", unixMs()},
               {"threads", r.threads > 0 ? r.threads : static_cast<int>(cores)},
+              {"device", r.device},
               {"checkpoint_every", r.checkpointEvery},
               {"data_workers", r.dataWorkers >= 0 ? r.dataWorkers : 1},
               {"runtime_version", exprt::runtimeVersion()},

@@ -18,6 +18,7 @@ struct RunRequest {
   long long checkpointEvery = 0; // optimiser steps; 0: as recorded, else per epoch
   int dataWorkers = -1;          // batch-building threads; -1: as recorded, else 1
   std::string mlruns;            // the MLflow store; "" = `mlruns` beside the run directory
+  std::string device = "cpu";    // cpu, cuda, cuda:N; when resuming, the run's
   expc::CompileOptions compile;
 };
 

@@ -58,8 +58,15 @@ int main(int argc, char **argv) {
   compile->add_option("--emit", emit, "what to print: ast, exp, step or plan")
       ->check(CLI::IsMember({"ast", "exp", "step", "plan"}));
   compile->add_option("-o,--output", output, "write to this file instead of stdout");
-  compile->add_option("--target", target, "the device the plan is for")
-      ->check(CLI::IsMember({"cpu"}));
+  std::string gpuArch = "sm_80";
+  compile->add_option("--target", target,
+                      "the device the plan is for: cpu, or cuda (the plan carries PTX kernels for "
+                      "its elementwise groups; it still runs on a CPU)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  compile->add_option("--gpu-arch", gpuArch,
+                      "with --target cuda: the GPU architecture of the PTX (it runs there and on "
+                      "newer GPUs; default sm_80)")
+      ->check(CLI::IsMember({"sm_75", "sm_80", "sm_86", "sm_89", "sm_90"}));
   compile->add_flag("--print-ir-after-all", printIr, "print the IR after every pass (to stderr)");
   compile->add_flag("--debug-locations", debugLocs, "print source locations in IR output");
   std::string reproducer;
@@ -88,6 +95,9 @@ int main(int argc, char **argv) {
                   "the MLflow file store the run is recorded in too (default: `mlruns` beside "
                   "the run directory)");
   run->add_flag("-q,--quiet", runRequest.quiet, "no per-epoch progress lines");
+  run->add_option("--device", runRequest.device,
+                  "cpu (default), cuda or cuda:N; a CUDA device compiles the plan with "
+                  "--target cuda (docs/gpu.md)");
 
   bool noCache = false;
   std::vector<std::string> disabledPasses;
@@ -184,6 +194,7 @@ int main(int argc, char **argv) {
                      : emit == "step" ? expc::EmitKind::Step
                                       : expc::EmitKind::Plan;
       options.target = target;
+      options.gpuArch = gpuArch;
       options.printIrAfterAll = printIr;
       options.debugLocations = debugLocs;
       options.crashReproducer = reproducer;

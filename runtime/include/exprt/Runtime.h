@@ -26,6 +26,10 @@ private:
   std::string message_;
 };
 
+// Whether this runtime can run on `device` (`cpu`, `cuda`, `cuda:N`); the
+// error says why not (a CPU-only LibTorch, no such GPU).
+Status checkDevice(const std::string &device);
+
 struct SessionOptions {
   std::string device = "cpu";
   int threads = 0;        // 0: one per core

@@ -97,7 +97,7 @@ int main(int argc, char **argv) {
   run->add_flag("-q,--quiet", runRequest.quiet, "no per-epoch progress lines");
   run->add_option("--device", runRequest.device,
                   "cpu (default), cuda or cuda:N; a CUDA device compiles the plan with "
-                  "--target cuda (docs/gpu.md)");
+                  "--target cuda (docs/gpu.md); when resuming, the run's");
 
   bool noCache = false;
   std::vector<std::string> disabledPasses;
@@ -216,6 +216,8 @@ int main(int argc, char **argv) {
       return fail("`exp run` takes a file to run, or --resume DIR");
     if (!runRequest.resumeDir.empty() && (!overrides.empty() || !disabledPasses.empty()))
       return fail("a resumed run keeps its plan; overrides and --disable-pass do not apply");
+    if (!runRequest.resumeDir.empty() && run->get_option("--device")->count() > 0)
+      return fail("a resumed run keeps its device (run.json's `device`); --device does not apply");
     if (fs::path(file).extension() == ".json" && (!overrides.empty() || !disabledPasses.empty()))
       return fail("`" + file + "` is a compiled plan; overrides and --disable-pass apply to .exp files");
     runRequest.file = file;

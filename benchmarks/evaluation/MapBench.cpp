@@ -5,6 +5,11 @@
 // one fits in memory.
 //
 //   exp-bench-map [--shared DIR] [--rows N] [--features D] [--repeats R] [--threads T]
+//                 [--device cuda[:N]]
+//
+// With --device, AP runs as tensor ops there (ApOptions::device; the GPU
+// path of exp run --device) and its APs are compared with the host's on
+// the 10k-row table; benchmarks/gpu/run.sh times 1,000,000 rows that way.
 #include "eval/AveragePrecision.h"
 #include "eval/ProfileStages.h"
 
@@ -15,8 +20,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -46,8 +53,12 @@ double seconds(const std::function<void()> &f, int repeats) {
   return best;
 }
 
+std::optional<torch::Device> gDevice; // --device
+
 MapSummary ours(const Case &c) {
-  ApScores s = averagePrecision(c.x, c.meta, c.rules);
+  ApOptions o;
+  o.device = gDevice;
+  ApScores s = averagePrecision(c.x, c.meta, c.rules, o);
   return meanAveragePrecision(s, c.meta[0], MapOptions{10000, 0, 0.05, 0});
 }
 
@@ -142,6 +153,8 @@ int main(int argc, char **argv) {
       repeats = std::stoi(argv[i + 1]);
     else if (a == "--threads")
       threads = std::stoi(argv[i + 1]);
+    else if (a == "--device")
+      gDevice = torch::Device(std::string(argv[i + 1]));
   }
   torch::set_num_threads(std::max(1, threads)); // OpenMP may default to 1 in containers
   std::printf("threads %d; best of %d; null 10,000 draws per configuration\n", at::get_num_threads(), repeats);
@@ -165,7 +178,19 @@ int main(int argc, char **argv) {
   } else {
     std::printf("BBBC021: %s absent, skipped\n", bbbc.c_str());
   }
-  report("synthetic, 10k rows", synthetic(10000, features), repeats, true);
+  if (gDevice) { // the device's APs against the host's, before timing them
+    Case c = synthetic(10000, features);
+    ApScores host = averagePrecision(c.x, c.meta, c.rules);
+    ApOptions o;
+    o.device = gDevice;
+    ApScores dev = averagePrecision(c.x, c.meta, c.rules, o);
+    double worst = host.ap.size() == dev.ap.size() ? 0 : 1;
+    for (size_t i = 0; i < host.ap.size() && i < dev.ap.size(); ++i)
+      worst = std::max(worst, std::abs(host.ap[i] - dev.ap[i]));
+    std::printf("device %s: max |AP - host AP| over %zu queries = %.3g\n", gDevice->str().c_str(),
+                host.ap.size(), worst);
+  }
+  report("synthetic, 10k rows", synthetic(10000, features), repeats, !gDevice);
   report("synthetic", synthetic(rows, features), std::max(1, repeats / 3), false);
   return 0;
 }

@@ -3,7 +3,7 @@
 // budget (evaluations removed, no checkpoints) and reports the difference per
 // step, so data generation, precomputation and warm-up cancel out.
 //
-//   exp-bench-train-step PLAN.json [THREADS] [REPEATS]
+//   exp-bench-train-step PLAN.json [THREADS] [REPEATS] [DEVICE]
 #include "exprt/Runtime.h"
 
 #include <nlohmann/json.hpp>
@@ -16,13 +16,14 @@
 
 namespace {
 
-double trainSeconds(const nlohmann::json &plan, int steps, int threads) {
+double trainSeconds(const nlohmann::json &plan, int steps, int threads, const char *device) {
   nlohmann::json p = plan;
   p["train"]["steps"] = steps;
   p["evaluations"] = nlohmann::json::array();
   exprt::SessionOptions options;
   options.threads = threads;
   options.progress = false;
+  options.device = device;
   exprt::Status status = exprt::Status::ok();
   auto session = exprt::Session::create(options, status);
   if (status)
@@ -40,7 +41,7 @@ double trainSeconds(const nlohmann::json &plan, int steps, int threads) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: exp-bench-train-step PLAN.json [THREADS] [REPEATS]\n");
+    std::fprintf(stderr, "usage: exp-bench-train-step PLAN.json [THREADS] [REPEATS] [DEVICE]\n");
     return 2;
   }
   std::ifstream in(argv[1]);
@@ -53,10 +54,11 @@ int main(int argc, char **argv) {
   }
   int threads = argc > 2 ? std::atoi(argv[2]) : 2;
   int repeats = argc > 3 ? std::atoi(argv[3]) : 3;
+  const char *device = argc > 4 ? argv[4] : "cpu";
   const int shortRun = 5, longRun = 45;
   std::vector<double> perStep;
   for (int r = 0; r < repeats; ++r)
-    perStep.push_back((trainSeconds(plan, longRun, threads) - trainSeconds(plan, shortRun, threads)) /
+    perStep.push_back((trainSeconds(plan, longRun, threads, device) - trainSeconds(plan, shortRun, threads, device)) /
                       (longRun - shortRun));
   std::sort(perStep.begin(), perStep.end());
   std::printf("%.3f\n", 1000 * perStep[perStep.size() / 2]);

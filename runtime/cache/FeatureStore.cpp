@@ -41,8 +41,8 @@ std::vector<torch::Tensor> compute(const Graph &g, ParameterStore &params,
     for (const auto &[binding, values] : inputs)
       chunk[binding] = values.slice(0, begin, std::min(begin + kChunk, rows));
     std::vector<torch::Tensor> out = exec.run(chunk);
-    for (size_t i = 0; i < out.size(); ++i)
-      parts[i].push_back(out[i]);
+    for (size_t i = 0; i < out.size(); ++i) // the store lives on the host, as the screen does
+      parts[i].push_back(out[i].to(torch::kCPU));
   }
   std::vector<torch::Tensor> outputs;
   for (auto &p : parts)

@@ -62,7 +62,10 @@ torch::Tensor augmentOne(torch::Tensor x, const AugmentSpec &spec, Draw &d) {
       scale[c] = static_cast<float>(1.0 + d.uniform(-spec.intensity, spec.intensity));
       shift[c] = static_cast<float>(d.uniform(-spec.intensity, spec.intensity));
     }
-    x = x * torch::tensor(scale).view({C, 1, 1}) + torch::tensor(shift).view({C, 1, 1});
+    // Drawn on the host either way; applied where the images are (the GPU's
+    // batches are augmented there, after their copy).
+    auto perChannel = [&](const std::vector<float> &v) { return torch::tensor(v).view({C, 1, 1}).to(x.device()); };
+    x = x * perChannel(scale) + perChannel(shift);
   }
   return x.contiguous();
 }

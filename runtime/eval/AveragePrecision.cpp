@@ -81,6 +81,63 @@ double apOfQuery(const std::vector<Partner> &pos, const double *negSim, const in
   return ap / double(pos.size());
 }
 
+// The AP of a query from its positives (similarity, row, and how many of
+// the valid negatives rank above each): positives in partner order, the
+// i-th (0-based) at rank i + 1 + its count.
+double apOfCounts(std::vector<std::pair<Partner, int64_t>> &pos) {
+  std::sort(pos.begin(), pos.end(), [](const auto &a, const auto &b) { return before(a.first, b.first); });
+  double ap = 0;
+  for (size_t i = 0; i < pos.size(); ++i)
+    ap += double(i + 1) / double(i + 1 + pos[i].second);
+  return ap / double(pos.size());
+}
+
+// One query block on `device` with tensor ops: for each positive pair, the
+// valid negatives ranked above it (similarity greater, or equal with a
+// lower row) by comparing it with its query's whole row of negatives, in
+// chunks of pairs. Returns the counts per pair and the valid negatives per
+// query row, on the host.
+struct BlockCounts {
+  std::vector<int64_t> above, valid;
+};
+BlockCounts countOnDevice(const torch::Tensor &negSim, const std::vector<int64_t> &qrows,
+                          const std::vector<int64_t> &candidates, const torch::Tensor &posSim,
+                          const std::vector<int64_t> &pairBlockRow, const std::vector<int64_t> &pairP,
+                          const std::vector<torch::Tensor> &negDiffbyCodes) {
+  torch::NoGradGuard noGrad;
+  const torch::Device device = negSim.device();
+  auto onDevice = [&](const std::vector<int64_t> &v) {
+    return torch::tensor(v, torch::kInt64).to(device);
+  };
+  const torch::Tensor cand = onDevice(candidates), q = onDevice(qrows);
+  torch::Tensor valid = cand.unsqueeze(0) != q.unsqueeze(1);
+  for (const torch::Tensor &codes : negDiffbyCodes)
+    valid &= codes.index_select(0, cand).unsqueeze(0) != codes.index_select(0, q).unsqueeze(1);
+  // Invalid negatives become NaN, which compares false: never above.
+  const torch::Tensor neg = negSim.masked_fill(valid.logical_not(), std::nan(""));
+  BlockCounts out;
+  torch::Tensor validCount = valid.sum(1).cpu();
+  out.valid.assign(validCount.data_ptr<int64_t>(), validCount.data_ptr<int64_t>() + validCount.numel());
+  const int64_t pairs = static_cast<int64_t>(pairP.size()), nc = negSim.size(1);
+  if (pairs == 0)
+    return out;
+  const torch::Tensor blockRow = onDevice(pairBlockRow), partner = onDevice(pairP);
+  const torch::Tensor pos = posSim.to(device);
+  const int64_t budget = device.is_cuda() ? (int64_t(256) << 20) : (int64_t(16) << 20);
+  const int64_t chunk = std::max<int64_t>(1, budget / std::max<int64_t>(1, nc));
+  std::vector<torch::Tensor> counts;
+  for (int64_t k0 = 0; k0 < pairs; k0 += chunk) {
+    const int64_t k1 = std::min(pairs, k0 + chunk);
+    const torch::Tensor rows = neg.index_select(0, blockRow.slice(0, k0, k1));
+    const torch::Tensor v = pos.slice(0, k0, k1).unsqueeze(1), p = partner.slice(0, k0, k1).unsqueeze(1);
+    const torch::Tensor above = rows.gt(v).logical_or_(rows.eq(v).logical_and_(cand.unsqueeze(0).lt(p)));
+    counts.push_back(above.sum(1));
+  }
+  torch::Tensor all = torch::cat(counts).cpu();
+  out.above.assign(all.data_ptr<int64_t>(), all.data_ptr<int64_t>() + all.numel());
+  return out;
+}
+
 } // namespace
 
 ApScores averagePrecision(const torch::Tensor &features, const MetaColumns &meta,
@@ -88,7 +145,12 @@ ApScores averagePrecision(const torch::Tensor &features, const MetaColumns &meta
   const int64_t n = features.size(0);
   const bool controlMode = !rules.controls.empty();
   auto isControl = [&](int64_t r) { return controlMode && rules.controls[r]; };
-  torch::Tensor x = prepareForSimilarity(features, options.similarity);
+  const bool onDevice = options.device.has_value();
+  torch::Tensor x = prepareForSimilarity(onDevice ? features.to(*options.device) : features, options.similarity);
+  std::vector<torch::Tensor> negDiffbyCodes;
+  if (onDevice)
+    for (int c : rules.negDiffby)
+      negDiffbyCodes.push_back(torch::tensor(meta[c], torch::kInt64).to(*options.device));
   const std::vector<int64_t> posGroup = groupIds(meta, rules.posSameby, n);
   const std::vector<int64_t> negGroup = groupIds(meta, rules.negSameby, n);
   const auto posMembers = members(posGroup), negMembers = members(negGroup);
@@ -105,17 +167,19 @@ ApScores averagePrecision(const torch::Tensor &features, const MetaColumns &meta
     }
     if (queries.empty() || candidates.empty())
       continue;
-    torch::Tensor cand = x.index_select(0, torch::tensor(candidates, torch::kInt64));
+    torch::Tensor cand = x.index_select(0, torch::tensor(candidates, torch::kInt64).to(x.device()));
     const int64_t nc = int64_t(candidates.size());
-    int64_t block = options.block > 0 ? options.block : similarityBlockRows(nc);
+    int64_t block = options.block > 0                             ? options.block
+                    : onDevice && options.device->is_cuda() ? similarityBlockRows(nc) * 16
+                                                                  : similarityBlockRows(nc);
     for (int64_t b0 = 0; b0 < int64_t(queries.size()); b0 += block) {
       const int64_t b1 = std::min<int64_t>(b0 + block, queries.size());
       std::vector<int64_t> qrows(queries.begin() + b0, queries.begin() + b1);
       // Negatives: one GEMM of the block against the group's candidates.
-      torch::Tensor negSim = similarityBlock(x.index_select(0, torch::tensor(qrows, torch::kInt64)),
-                                             cand, options.similarity)
-                                 .contiguous();
-      const double *ns = negSim.data_ptr<double>();
+      auto rowsOf = [&](const std::vector<int64_t> &r) {
+        return x.index_select(0, torch::tensor(r, torch::kInt64).to(x.device()));
+      };
+      torch::Tensor negSim = similarityBlock(rowsOf(qrows), cand, options.similarity).contiguous();
       // Positives: few per query; gathered and scored row against row.
       std::vector<int64_t> pairQ, pairP, pairStart{0};
       for (int64_t q : qrows) {
@@ -128,10 +192,28 @@ ApScores averagePrecision(const torch::Tensor &features, const MetaColumns &meta
       }
       torch::Tensor posSim;
       if (!pairQ.empty())
-        posSim = similarityRows(x.index_select(0, torch::tensor(pairQ, torch::kInt64)),
-                                x.index_select(0, torch::tensor(pairP, torch::kInt64)),
-                                options.similarity)
-                     .contiguous();
+        posSim = similarityRows(rowsOf(pairQ), rowsOf(pairP), options.similarity).contiguous();
+      if (onDevice) {
+        std::vector<int64_t> blockRow(pairQ.size());
+        for (int64_t i = 0; i < b1 - b0; ++i)
+          std::fill(blockRow.begin() + pairStart[i], blockRow.begin() + pairStart[i + 1], i);
+        const BlockCounts c = countOnDevice(negSim, qrows, candidates, posSim, blockRow, pairP, negDiffbyCodes);
+        const torch::Tensor hostPos = pairQ.empty() ? posSim : posSim.cpu();
+        std::vector<std::pair<Partner, int64_t>> pos;
+        for (int64_t i = 0; i < b1 - b0; ++i) {
+          if (pairStart[i] == pairStart[i + 1] || c.valid[i] == 0)
+            continue;
+          pos.clear();
+          for (int64_t k = pairStart[i]; k < pairStart[i + 1]; ++k)
+            pos.push_back({{hostPos.data_ptr<double>()[k], pairP[k]}, c.above[k]});
+          const int64_t q = qrows[i];
+          ap[q] = apOfCounts(pos);
+          nPos[q] = int64_t(pos.size());
+          nTotal[q] = int64_t(pos.size()) + c.valid[i];
+        }
+        continue;
+      }
+      const double *ns = negSim.data_ptr<double>();
       const double *ps = pairQ.empty() ? nullptr : posSim.data_ptr<double>();
       at::parallel_for(0, b1 - b0, 16, [&](int64_t begin, int64_t end) {
         std::vector<Partner> pos;

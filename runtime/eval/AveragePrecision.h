@@ -37,6 +37,11 @@ struct PairRules {
 struct ApOptions {
   Similarity similarity = Similarity::Cosine;
   int64_t block = 0; // query rows per GEMM block; 0 = sized to ~128 MB
+  // Unset: the host's counting loops. Set: similarities and the counts of
+  // negatives ranked above each positive as tensor ops on that device (a
+  // GPU for large profile sets; the CPU gives the host path's APs, which is
+  // how it is tested without a GPU).
+  std::optional<torch::Device> device;
 };
 
 // One AP per query row with >= 1 positive and >= 1 negative pair.

@@ -39,7 +39,8 @@ public:
       // Candidates over the label set take the class ids themselves.
       parts.push_back(exec.run(key == "classes"
                                    ? std::map<std::string, torch::Tensor>{{g.inputs[0].binding, chunk}}
-                                   : features_.inputs(g, screen_, chunk))[0]);
+                                   : features_.inputs(g, screen_, chunk))[0]
+                          .to(torch::kCPU)); // the metrics run on the host
     }
     out = torch::cat(parts, 0);
     if (source_ == EmbeddingSource::Random) {
@@ -124,6 +125,8 @@ Status evaluateAll(const Plan &plan, const Screen &screen, const FeatureStore &f
     MetricJob job{e.name, e.options,
                   [&](const char *key, std::vector<int64_t> &v) { return labelsOf(e, screen, wells, key, v); },
                   wells.pert, controls, seed, r, plots};
+    if (params.device().is_cuda()) // the run's GPU ranks the profiles too
+      job.device = params.device();
     // Each input graph's embedding of the held-out sites, aggregated to wells.
     std::vector<torch::Tensor> profiles;
     // recall_at's candidates are per class, unless they come from rows

@@ -71,7 +71,9 @@ Status replicateMapJob(const MetricJob &j, const torch::Tensor &rawProfiles) {
   rules.posSameby = {0};
   rules.posDiffby = {1};
   rules.controls = j.controls;
-  ApScores ap = averagePrecision(profiles, {same, diff}, rules);
+  ApOptions ao;
+  ao.device = j.device;
+  ApScores ap = averagePrecision(profiles, {same, diff}, rules, ao);
   MapOptions mo;
   mo.nullSize = j.options.value("null_size", int64_t(10000));
   mo.seed = j.seed;

@@ -10,6 +10,7 @@
 #include <torch/types.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct MetricJob {
   uint64_t seed = 0;
   nlohmann::json &r;
   nlohmann::json *plots = nullptr;
+  // Where the heavy metrics (replicate mAP's similarities and ranks) run:
+  // unset, the host; a CUDA device for large profile sets (ApOptions::device).
+  std::optional<torch::Device> device = std::nullopt;
 };
 
 // Replicate retrieval: copairs mAP of same-`sameby` rows on other `diffby`

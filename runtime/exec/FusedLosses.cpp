@@ -2,6 +2,10 @@
 
 #include <torch/torch.h>
 
+#ifdef EXP_WITH_CUDA
+#include "gpu/CudaRuntime.h"
+#endif
+
 namespace exprt {
 namespace {
 
@@ -45,26 +49,41 @@ struct FusedContrastive : torch::autograd::Function<FusedContrastive> {
     Tensor logits = sim * scale;
     const int64_t n = logits.size(0);
     Tensor diag = logits.diagonal();
-    Tensor loss, grad; // grad: d loss / d logits
-    if (ContrastiveKind(kind) == ContrastiveKind::Clip) {
-      // CE(L, I) row-wise and CE(L^T, I) = column-wise. One exp per direction
-      // gives both the log-sum-exp and the softmax; dL = (P + Q - 2I) / 2N.
-      auto [rowLse, p] = softmaxWithLse(logits, 1);
-      auto [colLse, q] = softmaxWithLse(logits, 0);
-      loss = 0.5 * ((rowLse - diag).mean() + (colLse - diag).mean());
+    const bool leaveOut = ContrastiveKind(kind) == ContrastiveKind::InfoLoob;
+    // Both directions' log-sum-exps and d(sum of both CEs)/d logits = P + Q - 2I
+    // (InfoLOOB: the positive left out of its denominator, P_ii = Q_ii = 0).
+    Tensor rowLse, colLse, grad;
+#ifdef EXP_WITH_CUDA
+    if (logits.is_cuda() && logits.scalar_type() == torch::kFloat32) {
+      gpu::ContrastiveCore core = gpu::contrastiveCore(logits, leaveOut);
+      rowLse = core.rowLse;
+      colLse = core.colLse;
+      grad = core.grad;
+    } else
+#endif
+    {
+      // One exp per direction gives both the log-sum-exp and the softmax.
+      Tensor masked = logits;
+      if (leaveOut) {
+        masked = logits.clone();
+        masked.diagonal().fill_(-std::numeric_limits<double>::infinity());
+      }
+      auto [r, p] = softmaxWithLse(masked, 1);
+      auto [c, q] = softmaxWithLse(masked, 0);
+      rowLse = r;
+      colLse = c;
       grad = p.add_(q);
       grad.diagonal().sub_(2.0);
+    }
+    Tensor loss;
+    if (!leaveOut) {
+      // CLIP: the mean of CE(L, I) and CE(L^T, I); dL = (P + Q - 2I) / 2N.
+      loss = 0.5 * ((rowLse - diag).mean() + (colLse - diag).mean());
       grad.div_(2.0 * n);
     } else {
-      // InfoLOOB: the log-sum-exp over j != i; loss = (R + C) / scale.
-      Tensor off = logits.clone();
-      off.diagonal().fill_(-std::numeric_limits<double>::infinity());
-      auto [rowLse, p] = softmaxWithLse(off, 1);
-      auto [colLse, q] = softmaxWithLse(off, 0);
+      // InfoLOOB: loss = (R + C) / scale.
       Tensor raw = (rowLse - diag).mean() + (colLse - diag).mean();
       loss = raw / scale;
-      grad = p.add_(q);
-      grad.diagonal().sub_(2.0);
       grad.div_(double(n) * scale);
       // The 1/scale factor's own derivative needs the unscaled loss.
       ctx->saved_data["raw"] = raw;

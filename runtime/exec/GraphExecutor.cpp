@@ -8,9 +8,11 @@
 
 namespace exprt {
 
-void ParameterStore::initialise(const std::vector<ParameterSpec> &specs, uint64_t seed) {
+void ParameterStore::initialise(const std::vector<ParameterSpec> &specs, uint64_t seed,
+                                Placement placement) {
   specs_ = specs;
   tensors_.clear();
+  placement_ = std::move(placement);
   torch::manual_seed(seed);
   torch::NoGradGuard noGrad;
   for (const ParameterSpec &s : specs) {
@@ -21,7 +23,7 @@ void ParameterStore::initialise(const std::vector<ParameterSpec> &specs, uint64_
       t.normal_(0.0, s.scale);
     else
       t.fill_(s.scale);
-    tensors_[s.name] = t.requires_grad_(!s.frozen);
+    tensors_[s.name] = t.to(placement_.device).requires_grad_(!s.frozen);
   }
 }
 
@@ -46,17 +48,47 @@ bool finite(const torch::Tensor &t) {
 }
 } // namespace
 
+// Runs group `f` of `values` through `runner`; false when it declines.
+static bool runGroup(const GroupRunner &runner, const Fusion &f, std::vector<torch::Tensor> &values) {
+  std::vector<torch::Tensor> in, out;
+  for (int64_t v : f.inputs)
+    in.push_back(values[v]);
+  if (!runner.run(f, in, out))
+    return false;
+  for (size_t j = 0; j < f.outputs.size(); ++j)
+    values[f.outputs[j]] = out[j];
+  return true;
+}
+
 // Runs `graph` over `columns`; `check` sees each op's index and result and
-// stops the run by returning false.
+// stops the run by returning false. `runner` (may be null) runs the
+// elementwise groups; their ops are then not checked one by one.
 template <typename Check>
 static std::vector<torch::Tensor> runGraph(const Graph &graph, ParameterStore &params,
                                            const std::map<std::string, torch::Tensor> &columns,
-                                           int64_t poison, bool inference, Check check) {
+                                           int64_t poison, bool inference,
+                                           const GroupRunner *runner, Check check) {
   std::vector<torch::Tensor> values(graph.valueCount);
-  for (const GraphInput &in : graph.inputs)
-    values[in.id] = columns.at(in.binding);
+  const torch::Device &device = params.device();
+  for (const GraphInput &in : graph.inputs) {
+    const torch::Tensor &t = columns.at(in.binding);
+    // Pinned batches (the trainer's) copy without blocking the host.
+    values[in.id] = t.device() == device ? t : t.to(device, /*non_blocking=*/true);
+  }
   std::vector<torch::Tensor> args;
+  size_t nextGroup = 0;
   for (size_t i = 0; i < graph.ops.size(); ++i) {
+    while (nextGroup < graph.fusions.size() && graph.fusions[nextGroup].first < static_cast<int64_t>(i))
+      ++nextGroup;
+    if (runner && nextGroup < graph.fusions.size()) {
+      const Fusion &f = graph.fusions[nextGroup];
+      const bool poisoned = poison >= f.first && poison < f.first + f.count;
+      if (f.first == static_cast<int64_t>(i) && !f.kernel.empty() && !poisoned &&
+          runGroup(*runner, f, values)) {
+        i += static_cast<size_t>(f.count) - 1;
+        continue;
+      }
+    }
     const OpNode &op = graph.ops[i];
     args.clear();
     for (int64_t v : op.operands)
@@ -83,7 +115,8 @@ static std::vector<torch::Tensor> runGraph(const Graph &graph, ParameterStore &p
 
 std::vector<torch::Tensor>
 GraphExecutor::run(const std::map<std::string, torch::Tensor> &columns) const {
-  return runGraph(graph_, params_, columns, poison_, inference_, [](size_t, const torch::Tensor &) { return true; });
+  return runGraph(graph_, params_, columns, poison_, inference_, params_.placement().groups.get(),
+                  [](size_t, const torch::Tensor &) { return true; });
 }
 
 int64_t GraphExecutor::firstNonFinite(const std::map<std::string, torch::Tensor> &columns) const {
@@ -91,7 +124,7 @@ int64_t GraphExecutor::firstNonFinite(const std::map<std::string, torch::Tensor>
     if (!finite(columns.at(graph_.inputs[i].binding)))
       return static_cast<int64_t>(graph_.ops.size() + i);
   int64_t bad = -1;
-  runGraph(graph_, params_, columns, poison_, inference_, [&](size_t i, const torch::Tensor &t) {
+  runGraph(graph_, params_, columns, poison_, inference_, nullptr, [&](size_t i, const torch::Tensor &t) {
     if (finite(t))
       return true;
     bad = static_cast<int64_t>(i);

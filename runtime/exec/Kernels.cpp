@@ -16,8 +16,9 @@ using T = torch::Tensor;
 using In = std::vector<T>;
 
 T param(const In &, const OpAttrs &a, ParameterStore &p) { return p.get(a.parameter); }
-T constant(const In &, const OpAttrs &a, ParameterStore &) {
-  return torch::scalar_tensor(a.value, torch::kFloat32);
+T constant(const In &, const OpAttrs &a, ParameterStore &p) {
+  // On the run's device, so a generated kernel can read it with the group's other operands.
+  return torch::scalar_tensor(a.value, torch::TensorOptions().dtype(torch::kFloat32).device(p.device()));
 }
 // A rank-0 bias operand stands for none.
 T biasOrNone(const T &b) { return b.dim() == 0 ? T() : b; }
@@ -141,7 +142,7 @@ T contrastiveLoss(const In &x, const OpAttrs &a, ParameterStore &) {
   // cross-entropy); the casts are differentiable.
   // Autocast stays off inside, so the tensors its backward saved are float32.
   auto f32 = [](const torch::Tensor &t) { return t.to(torch::kFloat32); };
-  CpuAutocast off(false);
+  Autocast off(false, x[0].device().type());
   return fusedContrastiveLoss(f32(x[0]), f32(x[1]), f32(x[2]), ContrastiveKind(a.variant));
 }
 
@@ -151,7 +152,7 @@ T loss(const In &x, const OpAttrs &a, ParameterStore &) {
   In f32;
   for (const T &t : x)
     f32.push_back(t.is_floating_point() ? t.to(torch::kFloat32) : t);
-  CpuAutocast off(false);
+  Autocast off(false, x[0].device().type());
   return objectiveLoss(Objective(a.variant), f32, a.params);
 }
 

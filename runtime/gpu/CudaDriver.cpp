@@ -111,16 +111,37 @@ Status CudaDriver::loadModule(const std::string &ptx) {
   return Status::ok();
 }
 
-Status CudaDriver::launch(const std::string &name, unsigned grid, unsigned block,
-                          std::vector<void *> args) {
+Status CudaDriver::function(const std::string &name, void *&out) {
+  if (auto it = functions_.find(name); it != functions_.end()) {
+    out = it->second;
+    return Status::ok();
+  }
   CUfunction f = nullptr;
   if (Status s = check(api_->moduleGetFunction(&f, static_cast<CUmodule>(module_), name.c_str()),
                        ("finding kernel `" + name + "`").c_str());
       !s)
     return s;
-  if (Status s = check(api_->launchKernel(f, grid, 1, 1, block, 1, 1, 0, nullptr, args.data(), nullptr),
-                       ("launching `" + name + "`").c_str());
-      !s)
+  out = functions_[name] = f;
+  return Status::ok();
+}
+
+Status CudaDriver::launchAsync(const std::string &name, unsigned grid, unsigned block,
+                               std::vector<void *> &args, void *stream) {
+  void *f = nullptr;
+  if (Status s = function(name, f); !s)
+    return s;
+  // The calling thread may not have made the context current yet (the
+  // runtime API makes the same primary context current lazily).
+  if (Status s = check(api_->ctxSetCurrent(static_cast<CUcontext>(context_)), "cuCtxSetCurrent"); !s)
+    return s;
+  return check(api_->launchKernel(static_cast<CUfunction>(f), grid, 1, 1, block, 1, 1, 0,
+                                  static_cast<CUstream>(stream), args.data(), nullptr),
+               ("launching `" + name + "`").c_str());
+}
+
+Status CudaDriver::launch(const std::string &name, unsigned grid, unsigned block,
+                          std::vector<void *> args) {
+  if (Status s = launchAsync(name, grid, block, args, nullptr); !s)
     return s;
   return check(api_->ctxSynchronize(), ("running `" + name + "`").c_str());
 }

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,11 @@ public:
   // Launches kernel `name` of the loaded module on `grid` x `block` threads
   // with `args` (pointers to each argument's value), and waits for it.
   Status launch(const std::string &name, unsigned grid, unsigned block, std::vector<void *> args);
+  // Launches like `launch` on `stream` (a CUstream, which is a
+  // cudaStream_t) without waiting: the runtime's later work on that stream
+  // is ordered after it, and a CUDA graph being captured there records it.
+  Status launchAsync(const std::string &name, unsigned grid, unsigned block,
+                     std::vector<void *> &args, void *stream);
 
   // Device memory: allocations, copies in and out (synchronous).
   Status alloc(size_t bytes, uint64_t &ptr);
@@ -43,12 +49,14 @@ public:
 private:
   CudaDriver() = default;
   Status check(int result, const char *what) const;
+  Status function(const std::string &name, void *&out);
 
   void *library_ = nullptr;
   std::unique_ptr<Api> api_;
   int device_ = 0;
   void *context_ = nullptr, *module_ = nullptr;
   std::string name_;
+  std::map<std::string, void *> functions_; // the module's kernels, looked up once
 };
 
 } // namespace exprt::gpu

@@ -141,6 +141,18 @@ void readFusions(Reader &r, const json &fusions, const std::string &path, Graph 
       if (!inside(v))
         return r.fail(p + ".outputs", "lists value " + std::to_string(v) +
                                           ", which the group's ops do not compute");
+    // A fused group computes only its outputs: whatever reads its values later must read those.
+    auto listed = [&](int64_t v) {
+      return !inside(v) || std::find(f.outputs.begin(), f.outputs.end(), v) != f.outputs.end();
+    };
+    for (int64_t k = f.first + f.count; k < nops; ++k)
+      for (int64_t v : graph.ops[k].operands)
+        if (!listed(v))
+          return r.fail(p + ".outputs", "omits value " + std::to_string(v) + ", which op " +
+                                            std::to_string(k) + " reads after the group");
+    for (int64_t v : graph.outputs)
+      if (!listed(v))
+        return r.fail(p + ".outputs", "omits value " + std::to_string(v) + ", a result of the graph");
     end = f.first + f.count;
     graph.fusions.push_back(std::move(f));
   }

@@ -16,6 +16,10 @@
 #include "train/Checkpoint.h"
 #include "train/Trainer.h"
 
+#ifdef EXP_WITH_CUDA
+#include "gpu/CudaRuntime.h"
+#endif
+
 #include <torch/torch.h>
 
 #include <chrono>
@@ -23,6 +27,7 @@
 #include <thread>
 
 #include <cstdarg>
+#include <cstdlib>
 #include <cstdio>
 
 namespace exprt {
@@ -76,6 +81,7 @@ struct Session::Impl {
   nlohmann::json metrics;
   nlohmann::json plots; // what the report draws (evaluateAll's plots)
   std::string phase = "starting"; // for messages about exceptions
+  torch::Device device{torch::kCPU};
 };
 
 Session::Session() : impl_(std::make_unique<Impl>()) {}
@@ -85,16 +91,9 @@ std::unique_ptr<Session> Session::create(const SessionOptions &options, Status &
   torch::Device device(torch::kCPU);
   if (status = resolveDevice(options.device, device); !status)
     return nullptr;
-  // The executor, data pipeline and evaluation run on the CPU only so far;
-  // a CUDA build refuses rather than silently running there (docs/gpu.md).
-  if (!device.is_cpu()) {
-    status = Status::error("device `" + options.device +
-                           "`: training and evaluation on CUDA devices are not implemented in "
-                           "this runtime yet (docs/gpu.md, \"Status\")");
-    return nullptr;
-  }
   std::unique_ptr<Session> s(new Session());
   s->impl_->options = options;
+  s->impl_->device = device;
   int threads = options.threads > 0 ? options.threads
                                     : std::max(1u, std::thread::hardware_concurrency());
   torch::set_num_threads(threads);
@@ -182,8 +181,21 @@ Status Session::runUnchecked() {
     std::fprintf(stderr, "data: %s; %zu training and %zu held-out sites (%.1fs)\n",
                  description.c_str(), screen.trainSites.size(), screen.evalSites.size(), dataSeconds);
 
+  Placement placement;
+  placement.device = impl_->device;
+#ifdef EXP_WITH_CUDA
+  // A cuda plan's elementwise groups run as its generated kernels there
+  // (EXP_GENERATED_KERNELS=0: op by op, for comparisons).
+  const char *generated = std::getenv("EXP_GENERATED_KERNELS");
+  if (placement.device.is_cuda() && !plan.gpu.ptx.empty() && !(generated && std::string(generated) == "0")) {
+    Status s = Status::ok();
+    placement.groups = gpu::loadGeneratedGroups(plan.gpu, placement.device, s);
+    if (!s)
+      return Status::error(plan.sourcePath + ": " + s.message());
+  }
+#endif
   ParameterStore params;
-  params.initialise(plan.parameters, static_cast<uint64_t>(plan.train.seed));
+  params.initialise(plan.parameters, static_cast<uint64_t>(plan.train.seed), placement);
   impl_->phase = "loading pretrained weights";
   std::vector<PretrainedRecord> pretrained;
   if (Status s = loadPretrained(plan, params, pretrained); !s)
@@ -257,7 +269,10 @@ Status Session::runUnchecked() {
                 {"val_loss", tr.valLoss},
                 {"best_epoch", tr.bestEpoch},
                 {"stopped_early", tr.stoppedEarly},
-                {"threads", torch::get_num_threads()}};
+                {"threads", torch::get_num_threads()},
+                {"device", impl_->device.str()},
+                {"generated_kernels", params.placement().groups != nullptr},
+                {"cuda_graph_from_step", tr.graphFromStep}};
   nlohmann::json side = nlohmann::json::array();
   int64_t sideHits = 0, sideCached = 0;
   for (const SideRecord &r : sides) {

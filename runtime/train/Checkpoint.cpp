@@ -84,6 +84,8 @@ Status writeCheckpoint(const std::string &dir, const std::string &planSha256,
   opt.save(file.tensors);
   file.tensors["loader/order"] = state.order.defined() ? state.order : torch::zeros({0}, torch::kInt64);
   file.tensors["rng/torch_cpu"] = state.torchRng;
+  if (state.deviceRng.defined())
+    file.tensors["rng/torch_cuda"] = state.deviceRng;
   // The shuffle generator's state as the text its operator<< writes.
   file.tensors["rng/shuffle"] =
       torch::tensor(std::vector<uint8_t>(state.shuffleRng.begin(), state.shuffleRng.end()),
@@ -238,6 +240,9 @@ Status readCheckpoint(const std::string &path, const std::string &planSha256,
                          {"history/val_loss", &valLoss}})
     if (Status s = need(name, *t); !s)
       return s;
+  // Optional: written by runs on a CUDA device.
+  if (auto it = file.tensors.find("rng/torch_cuda"); it != file.tensors.end())
+    state.deviceRng = it->second;
   if (shuffle.scalar_type() != torch::kUInt8)
     return Status::error(tensorsPath + ": `rng/shuffle` must be U8");
   state.shuffleRng.assign(shuffle.data_ptr<uint8_t>(), shuffle.data_ptr<uint8_t>() + shuffle.numel());

@@ -26,6 +26,7 @@ struct TrainState {
   torch::Tensor order;    // the current epoch's row order (int64)
   std::string shuffleRng; // std::mt19937_64's state, as its operator<< writes it
   torch::Tensor torchRng; // the CPU generator's state (dropout)
+  torch::Tensor deviceRng; // the CUDA device's generator (dropout there); undefined on the CPU
   double epochLossSum = 0;
   int64_t epochBatches = 0;
   std::vector<double> epochLoss;          // finished epochs' mean loss

@@ -78,4 +78,53 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
   return loss;
 }
 
+torch::Tensor FusedAdamW::nextCoefficients() {
+  torch::Tensor out = torch::zeros({static_cast<int64_t>(param_groups().size()), 3}, torch::kFloat32);
+  auto c = out.accessor<float, 2>();
+  int64_t g = 0;
+  for (auto &group : param_groups()) {
+    const auto &o = static_cast<const torch::optim::AdamWOptions &>(group.options());
+    const double lr = o.lr(), beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
+    int64_t step = -1;
+    for (torch::Tensor &p : group.params()) {
+      if (!p.grad().defined()) // as `step`: a parameter without a gradient is not updated
+        continue;
+      auto &s = adamState<torch::optim::AdamWParamState>(*this, p);
+      s.step(s.step() + 1);
+      TORCH_CHECK(step < 0 || s.step() == step,
+                  "FusedAdamW::nextCoefficients: parameters of one group at different steps");
+      step = s.step();
+    }
+    if (step > 0) {
+      c[g][0] = static_cast<float>(1 - lr * o.weight_decay());
+      c[g][1] = static_cast<float>(lr / (1 - std::pow(beta1, double(step))));
+      c[g][2] = static_cast<float>(1 / std::sqrt(1 - std::pow(beta2, double(step))));
+    }
+    ++g;
+  }
+  return out;
+}
+
+void FusedAdamW::stepWith(const torch::Tensor &coefficients) {
+  torch::NoGradGuard noGrad;
+  int64_t g = 0;
+  for (auto &group : param_groups()) {
+    const auto &o = static_cast<const torch::optim::AdamWOptions &>(group.options());
+    const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
+    const torch::Tensor decay = coefficients[g][0], stepSize = coefficients[g][1],
+                        invSqrtBias2 = coefficients[g][2];
+    ++g;
+    for (torch::Tensor &p : group.params()) {
+      if (!p.grad().defined())
+        continue;
+      auto &s = adamState<torch::optim::AdamWParamState>(*this, p);
+      const torch::Tensor &grad = p.grad();
+      p.mul_(decay);
+      s.exp_avg().mul_(beta1).add_(grad, 1 - beta1);
+      s.exp_avg_sq().mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+      p.sub_(s.exp_avg() / (s.exp_avg_sq().sqrt() * invSqrtBias2 + o.eps()) * stepSize);
+    }
+  }
+}
+
 } // namespace exprt

@@ -75,7 +75,7 @@ Status restoreState(torch::optim::Optimizer &opt,
       if (it->second.sizes() != p.sizes() || it->second.scalar_type() != p.scalar_type())
         return Status::error("optimizer state `optim/" + name + "/" + slot +
                              "` does not match the parameter's shape or dtype");
-      *t = it->second.clone();
+      *t = it->second.clone().to(p.device()); // checkpoints hold host tensors
       any = true;
     }
     if constexpr (kHasStep<State>) {
@@ -140,6 +140,15 @@ void TrainOptimizer::setLr(double lr) {
 
 void TrainOptimizer::zeroGrad() { opt_->zero_grad(); }
 void TrainOptimizer::step() { opt_->step(); }
+
+bool TrainOptimizer::capturable() const { return kind_ == "adamw"; }
+int64_t TrainOptimizer::groupCount() const { return static_cast<int64_t>(opt_->param_groups().size()); }
+torch::Tensor TrainOptimizer::nextCoefficients() {
+  return static_cast<FusedAdamW &>(*opt_).nextCoefficients();
+}
+void TrainOptimizer::stepWith(const torch::Tensor &coefficients) {
+  static_cast<FusedAdamW &>(*opt_).stepWith(coefficients);
+}
 
 void TrainOptimizer::save(std::map<std::string, torch::Tensor> &out) const {
   if (kind_ == "adamw")

@@ -25,6 +25,12 @@ public:
   void setLr(double lr);
   void zeroGrad();
   void step();
+  // A step a CUDA graph can capture (FusedAdamW::nextCoefficients and
+  // stepWith): AdamW only.
+  bool capturable() const;
+  int64_t groupCount() const; // rows of nextCoefficients
+  torch::Tensor nextCoefficients();
+  void stepWith(const torch::Tensor &coefficients);
 
   // The state as tensors named `optim/PARAM/SLOT` (moments, momentum buffers;
   // step counts as int64 scalars). Parameters not yet stepped have none.

@@ -6,15 +6,21 @@
 #include "exec/Autocast.h"
 #include "exec/Faults.h"
 #include "train/Checkpoint.h"
+#include "train/GradNorm.h"
 #include "train/Optimizer.h"
 #include "train/Progress.h"
 #include "train/Schedule.h"
 
 #include <torch/torch.h>
 
+#ifdef EXP_WITH_CUDA
+#include "gpu/CudaRuntime.h"
+#endif
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -38,24 +44,12 @@ void setRngState(const torch::Tensor &state) {
   cpuGenerator().set_state(state);
 }
 
-// The global gradient norm (PyTorch's clip_grad_norm_), clipping to `max`
-// when it is > 0.
-double gradientNorm(const std::vector<torch::Tensor> &params, double max) {
-  if (max > 0)
-    return torch::nn::utils::clip_grad_norm_(params, max);
-  std::vector<torch::Tensor> norms;
-  for (const torch::Tensor &p : params)
-    if (p.grad().defined())
-      norms.push_back(p.grad().norm());
-  return norms.empty() ? 0.0 : torch::stack(norms).norm().item<double>();
-}
-
 // Where a non-finite loss comes from: the first input or op result that is not
 // finite, re-running the batch without gradients from the same RNG state.
 std::string findNonFinite(const GraphExecutor &exec,
                           const std::map<std::string, torch::Tensor> &columns, bool bf16) {
   torch::NoGradGuard noGrad;
-  CpuAutocast autocast(bf16);
+  Autocast autocast(bf16, exec.device().type());
   const Graph &graph = exec.graph();
   int64_t bad = exec.firstNonFinite(columns);
   if (bad < 0)
@@ -66,6 +60,11 @@ std::string findNonFinite(const GraphExecutor &exec,
   return "; the first non-finite value is computed by `" + op.op + "`" +
          (op.loc.empty() ? "" : " at " + op.loc);
 }
+
+#ifdef EXP_WITH_CUDA
+// Eager steps before the step is captured as a CUDA graph.
+constexpr int64_t kEagerStepsBeforeCapture = 3;
+#endif
 
 // EXP_INJECT_NAN=STEP:OP makes op OP of the training graph compute NaN at
 // optimiser step STEP (1-based): the tests' way to exercise fault handling.
@@ -82,7 +81,7 @@ std::pair<int64_t, int64_t> nanInjection() {
 double validationLoss(const GraphExecutor &exec, const FeatureStore &features,
                       const Screen &screen, int64_t batch, bool bf16) {
   torch::NoGradGuard noGrad;
-  CpuAutocast autocast(bf16);
+  Autocast autocast(bf16, exec.device().type());
   const std::vector<int64_t> &rows = screen.valSites;
   const int64_t b = std::min<int64_t>(batch, static_cast<int64_t>(rows.size()));
   const int64_t batches = static_cast<int64_t>(rows.size()) / b;
@@ -136,6 +135,14 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
   std::unique_ptr<TrainOptimizer> opt;
   if (Status s = TrainOptimizer::create(spec, params, opt); !s)
     return s;
+  const torch::Device device = params.device();
+#ifdef EXP_WITH_CUDA
+  // On a CUDA device the loop runs on a stream of its own (CUDA graphs
+  // cannot capture the legacy default stream).
+  std::optional<gpu::StreamScope> stream;
+  if (device.is_cuda())
+    stream.emplace(device);
+#endif
   GraphExecutor exec(graph, params);
   GraphExecutor validate(graph, params);
   validate.setInference(true);
@@ -168,6 +175,10 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
         return s;
       std::istringstream(st.shuffleRng) >> rng;
       setRngState(st.torchRng);
+#ifdef EXP_WITH_CUDA
+      if (device.is_cuda() && st.deviceRng.defined())
+        gpu::setRngState(device, st.deviceRng);
+#endif
       if (st.order.numel() != n || (n > 0 && (st.order.min().item<int64_t>() < 0 ||
                                                st.order.max().item<int64_t>() >= screen.perturbation.size(0))))
         return Status::error(ckpt + ": its `loader/order` does not hold the " + std::to_string(n) +
@@ -185,6 +196,10 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
     r << rng;
     st.shuffleRng = r.str();
     st.torchRng = rngState();
+#ifdef EXP_WITH_CUDA
+    if (device.is_cuda())
+      st.deviceRng = gpu::rngState(device);
+#endif
     st.order = torch::tensor(order, torch::kInt64);
     return writeCheckpoint(options.runDir, plan.sha256, params, *opt, *schedule, st);
   };
@@ -209,6 +224,18 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
         std::vector<int64_t>(order.begin() + pos * batch, order.begin() + (pos + 1) * batch),
         torch::kInt64);
     Batch inputs = features.inputs(graph, screen, idx, batchSeed(spec.seed, b, "pairs"));
+#ifdef EXP_WITH_CUDA
+    if (device.is_cuda()) {
+      // Copied from pinned memory and augmented on the GPU, on this
+      // worker's copy stream (the same draws as on the CPU).
+      gpu::onCopyStream(device, [&] {
+        for (auto &entry : inputs)
+          entry.second = gpu::pinnedToDevice(entry.second, device);
+        augmentBatch(inputs, graph, plan.augment, spec.seed, b);
+      });
+      return inputs;
+    }
+#endif
     augmentBatch(inputs, graph, plan.augment, spec.seed, b);
     return inputs;
   };
@@ -216,58 +243,141 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
   BatchPrefetcher prefetcher(options.dataWorkers, /*depth=*/2 * options.dataWorkers);
   const std::vector<torch::Tensor> trainable = params.trainable();
   const auto [injectStep, injectOp] = nanInjection();
+  // The run's next batch, on its device.
+  auto nextBatch = [&]() {
+    int64_t pos = st.batch % batchesPerEpoch;
+    if (pos == 0)
+      std::shuffle(order.begin(), order.end(), rng);
+    Batch inputs = prefetcher.take(st.batch, std::min(lastBatch, st.batch - pos + batchesPerEpoch - 1),
+                                   makeBatch);
+#ifdef EXP_WITH_CUDA
+    for (const auto &entry : inputs) // allocated on a worker's copy stream
+      gpu::useOnCurrentStream(entry.second);
+#endif
+    return inputs;
+  };
+  // Counts one batch's loss into its step's and its epoch's.
+  auto account = [&](double value, double &stepSum) {
+    stepSum += value;
+    st.epochLossSum += value;
+    ++st.epochBatches;
+    ++st.batch;
+    if (st.batch % batchesPerEpoch == 0) {
+      st.epochLoss.push_back(st.epochLossSum / double(st.epochBatches));
+      st.epochLossSum = 0;
+      st.epochBatches = 0;
+    }
+  };
+  auto badGradient = [&](double norm) {
+    for (const ParameterSpec &s : params.specs()) {
+      torch::Tensor g = params.get(s.name).grad();
+      if (g.defined() && !torch::isfinite(g).all().item<bool>())
+        return Status::error(where() + ": the gradient of parameter `" + s.name + "`" +
+                             readerOf(graph, s.name) + " is not finite" + kept() +
+                             "; lower the learning rate or clip gradients (clip_grad_norm)");
+    }
+    return Status::error(where() + ": the gradient norm is " + describe(norm) + kept());
+  };
+#ifdef EXP_WITH_CUDA
+  // Whole-step CUDA graphs (gpu/CudaGraphStep.cpp): AdamW, one batch per
+  // step, captured after a few eager steps (which create the optimiser's
+  // state and warm up the allocator and cuBLAS). EXP_CUDA_GRAPHS=0 turns
+  // them off.
+  const char *graphsEnv = std::getenv("EXP_CUDA_GRAPHS");
+  const bool graphs = device.is_cuda() && spec.accumulate == 1 && opt->capturable() &&
+                      injectStep < 0 && !(graphsEnv && std::string(graphsEnv) == "0");
+  const int64_t captureAt = st.step + kEagerStepsBeforeCapture;
+  std::unique_ptr<gpu::CapturedStep> captured;
+  torch::Tensor graphLoss, graphNorm, graphCoefficients;
+#endif
   // Out of memory inside a step: say which step, and that the checkpoints stay.
   try {
     while (st.step < totalSteps && !st.stopped) {
       const size_t reported = st.epochLoss.size();
-      exec.injectNaN(st.step + 1 == injectStep ? injectOp : -1);
-      opt->zeroGrad();
       double lr = schedule->lr(st.step);
       opt->setLr(lr);
-      double stepSum = 0;
-      for (int64_t a = 0; a < spec.accumulate; ++a) {
-        int64_t pos = st.batch % batchesPerEpoch;
-        if (pos == 0)
-          std::shuffle(order.begin(), order.end(), rng);
-        Batch inputs = prefetcher.take(
-            st.batch, std::min(lastBatch, st.batch - pos + batchesPerEpoch - 1), makeBatch);
-        torch::Tensor rngBefore = rngState();
-        torch::Tensor loss;
-        {
-          CpuAutocast autocast(bf16);
-          loss = exec.run(inputs)[0];
+      double stepSum = 0, norm = 0;
+      std::optional<Batch> pending; // taken for a graph step that could not replay it
+      bool replayed = false;
+#ifdef EXP_WITH_CUDA
+      if (graphs && st.step >= captureAt) {
+        Batch inputs = nextBatch();
+        if (!captured) {
+          for (const torch::Tensor &p : trainable) // the captured backward allocates them
+            p.mutable_grad().reset();
+          graphCoefficients = torch::zeros({opt->groupCount(), 3}, torch::TensorOptions().device(device));
+          Status s = Status::ok();
+          captured = gpu::CapturedStep::capture(device, inputs, [&](const Batch &in) {
+            {
+              Autocast autocast(bf16, device.type(), /*cacheCasts=*/false);
+              graphLoss = exec.run(in)[0];
+            }
+            graphLoss.backward();
+            graphNorm = gradientNormTensor(trainable, spec.clipGradNorm);
+            opt->stepWith(graphCoefficients);
+            params.clamp();
+          }, s);
+          if (!captured)
+            return Status::error(where() + ": " + s.message());
+          if (options.progress)
+            progress.line("training steps run as one CUDA graph each from step " + std::to_string(st.step + 1));
         }
-        double value = loss.item<double>();
-        if (!std::isfinite(value)) {
-          setRngState(rngBefore);
-          return Status::error(where() + ": the loss is " + describe(value) +
-                               findNonFinite(exec, inputs, bf16) + kept() +
-                               "; lower the learning rate or check the inputs");
-        }
-        (spec.accumulate > 1 ? loss / double(spec.accumulate) : loss).backward();
-        stepSum += value;
-        st.epochLossSum += value;
-        ++st.epochBatches;
-        ++st.batch;
-        if (st.batch % batchesPerEpoch == 0) {
-          st.epochLoss.push_back(st.epochLossSum / double(st.epochBatches));
-          st.epochLossSum = 0;
-          st.epochBatches = 0;
+        if (captured->accepts(inputs)) {
+          graphCoefficients.copy_(opt->nextCoefficients());
+          captured->replay(inputs);
+          replayed = true;
+          if (result.graphFromStep == 0)
+            result.graphFromStep = st.step + 1;
+          const double value = graphLoss.item<double>();
+          if (!std::isfinite(value))
+            return Status::error(where() + ": the loss is " + describe(value) +
+                                 " (in a CUDA graph step, whose update has already run; the parameters "
+                                 "in memory are not kept)" + kept() +
+                                 "; lower the learning rate or check the inputs (EXP_CUDA_GRAPHS=0 "
+                                 "names the op that computes it)");
+          account(value, stepSum);
+          norm = graphNorm.item<double>();
+          if (!std::isfinite(norm))
+            return badGradient(norm);
+        } else {
+          pending = std::move(inputs);
         }
       }
-      double norm = gradientNorm(trainable, spec.clipGradNorm);
-      if (!std::isfinite(norm)) {
-        for (const ParameterSpec &s : params.specs()) {
-          torch::Tensor g = params.get(s.name).grad();
-          if (g.defined() && !torch::isfinite(g).all().item<bool>())
-            return Status::error(where() + ": the gradient of parameter `" + s.name + "`" +
-                                 readerOf(graph, s.name) + " is not finite" + kept() +
-                                 "; lower the learning rate or clip gradients (clip_grad_norm)");
+#endif
+      if (!replayed) {
+        exec.injectNaN(st.step + 1 == injectStep ? injectOp : -1);
+        opt->zeroGrad();
+        for (int64_t a = 0; a < spec.accumulate; ++a) {
+          Batch inputs = a == 0 && pending ? std::move(*pending) : nextBatch();
+          torch::Tensor rngBefore = rngState();
+#ifdef EXP_WITH_CUDA
+          torch::Tensor deviceRngBefore = device.is_cuda() ? gpu::rngState(device) : torch::Tensor();
+#endif
+          torch::Tensor loss;
+          {
+            Autocast autocast(bf16, device.type());
+            loss = exec.run(inputs)[0];
+          }
+          double value = loss.item<double>();
+          if (!std::isfinite(value)) {
+            setRngState(rngBefore);
+#ifdef EXP_WITH_CUDA
+            if (deviceRngBefore.defined())
+              gpu::setRngState(device, deviceRngBefore);
+#endif
+            return Status::error(where() + ": the loss is " + describe(value) +
+                                 findNonFinite(exec, inputs, bf16) + kept() +
+                                 "; lower the learning rate or check the inputs");
+          }
+          (spec.accumulate > 1 ? loss / double(spec.accumulate) : loss).backward();
+          account(value, stepSum);
         }
-        return Status::error(where() + ": the gradient norm is " + describe(norm) + kept());
+        norm = gradientNorm(trainable, spec.clipGradNorm);
+        if (!std::isfinite(norm))
+          return badGradient(norm);
+        opt->step();
+        params.clamp();
       }
-      opt->step();
-      params.clamp();
       double stepLoss = stepSum / double(spec.accumulate);
       schedule->observe(stepLoss);
       st.stepLoss.push_back(stepLoss);

@@ -37,6 +37,7 @@ struct TrainResult {
   bool stoppedEarly = false;
   int64_t steps = 0;
   double seconds = 0; // of this process's part of the run
+  int64_t graphFromStep = 0; // the first step replayed as a CUDA graph (1-based; 0: none)
 };
 
 // `features` holds the plan's precomputed inputs for the training rows. With

@@ -7,6 +7,8 @@
 #include <doctest/doctest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+
 using namespace exprt;
 
 namespace {
@@ -157,6 +159,75 @@ TEST_CASE("elementwise groups in a plan are checked, and run op by op on CPU") {
           "op 5 reads value 4, which is neither an input of the group nor computed in it");
   refused({{"first", 4}, {"count", 2}, {"inputs", {5, 4}}, {"outputs", {8}}},
           "lists value 8, which the group's ops do not compute");
+}
+
+namespace {
+// Stands in for the generated kernels (gpu/GeneratedGroups.cpp): computes
+// the clip plan's exp-mul group, out = sims * exp(s), and counts its calls.
+struct CountingRunner : GroupRunner {
+  mutable int calls = 0;
+  bool decline = false;
+  bool run(const Fusion &f, const std::vector<torch::Tensor> &in,
+           std::vector<torch::Tensor> &out) const override {
+    ++calls;
+    if (decline || f.kernel != "fusion_0" || in.size() != 2)
+      return false;
+    out = {in[1] * in[0].exp()};
+    return true;
+  }
+};
+} // namespace
+
+TEST_CASE("the executor hands kernel-backed groups to the placement's runner") {
+  using nlohmann::json;
+  json p = clipPlan();
+  p["graphs"]["train_step"]["fusions"] = {
+      {{"first", 4}, {"count", 2}, {"inputs", {5, 4}}, {"outputs", {7}}, {"kernel", "fusion_0"}}};
+  p["target"] = "cuda";
+  p["gpu"] = {{"arch", "sm_80"}, {"block", 256}, {"ptx", ".visible .entry fusion_0(\n.visible .entry fusion_0_grad("}};
+  Plan grouped;
+  Status s = parsePlan(p.dump(), "grouped.json", grouped);
+  REQUIRE_MESSAGE(s.isOk(), s.message());
+  auto runner = std::make_shared<CountingRunner>();
+  Placement placement;
+  placement.groups = runner;
+  ParameterStore withRunner, plain;
+  withRunner.initialise(grouped.parameters, 0, placement);
+  plain.initialise(grouped.parameters, 0);
+  const Graph &g = grouped.graphs.at("train_step");
+  torch::manual_seed(5);
+  torch::Tensor a = torch::randn({5, 8}, torch::requires_grad());
+  std::map<std::string, torch::Tensor> in{{"a", a}, {"b", torch::randn({5, 8})}};
+  torch::Tensor fused = GraphExecutor(g, withRunner).run(in)[0];
+  CHECK(runner->calls == 1);
+  torch::Tensor ref = GraphExecutor(g, plain).run(in)[0];
+  CHECK(fused.item<double>() == doctest::Approx(ref.item<double>()).epsilon(1e-6));
+  // Gradients flow through what the runner returned, to inputs and parameters.
+  auto gf = torch::autograd::grad({fused}, {a, withRunner.get("s")});
+  auto gr = torch::autograd::grad({ref}, {a, plain.get("s")});
+  CHECK(torch::allclose(gf[0], gr[0], 1e-5, 1e-6));
+  CHECK(torch::allclose(gf[1], gr[1], 1e-5, 1e-6));
+
+  // Declined: the group's ops run one by one, with the same result.
+  runner->decline = true;
+  CHECK(GraphExecutor(g, withRunner).run(in)[0].item<double>() == doctest::Approx(ref.item<double>()));
+  CHECK(runner->calls == 2);
+  runner->decline = false;
+  // Fault injection inside the group and the non-finite search bypass it,
+  // so they name the op itself.
+  GraphExecutor poisoned(g, withRunner);
+  poisoned.injectNaN(5);
+  CHECK(std::isnan(poisoned.run(in)[0].item<double>()));
+  CHECK(poisoned.firstNonFinite(in) == 5);
+  CHECK(runner->calls == 2);
+  // A group that computes a value read after it must list it as an output.
+  json bad = clipPlan();
+  bad["graphs"]["train_step"]["fusions"] = {{{"first", 4}, {"count", 2}, {"inputs", {5, 4}}, {"outputs", {6}}}};
+  Plan plan;
+  Status st = parsePlan(bad.dump(), "bad.json", plan);
+  CHECK_FALSE(st.isOk());
+  CHECK_MESSAGE(st.message().find("omits value 7, which op 6 reads after the group") != std::string::npos,
+                st.message());
 }
 
 TEST_CASE("the fused CLIP op in a plan gives the unfused graph's loss and gradients") {

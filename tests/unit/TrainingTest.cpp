@@ -1,5 +1,6 @@
 // Schedules and optimisers against their formulas (issue 5, done-when 3).
 #include "exec/GraphExecutor.h"
+#include "train/GradNorm.h"
 #include "train/Optimizer.h"
 #include "train/Schedule.h"
 
@@ -253,5 +254,67 @@ TEST_CASE("set_lr reaches every parameter group") {
   for (int i = 0; i < 3; ++i) {
     CHECK(gw[i] == doctest::Approx(w[i] - 0.5 * kGrad[i]));
     CHECK(gb[i] == doctest::Approx(b[i] - 0.5 * kGrad[i]));
+  }
+}
+
+TEST_CASE("AdamW split for CUDA graphs (host coefficients, then the update from them) equals its step") {
+  // What a captured step runs: nextCoefficients on the host, stepWith in the
+  // graph. Mixed with plain steps (the eager warm-up before capture) and a
+  // changing learning rate (the schedule), it must track `step` exactly.
+  TwoParams eager, split;
+  nlohmann::json cfg = {{"lr", 0.1}, {"weight_decay", 0.3}, {"beta1", 0.8}, {"beta2", 0.95}};
+  auto a = optimizer("adamw", cfg, eager.store), b = optimizer("adamw", cfg, split.store);
+  REQUIRE(b->capturable());
+  CHECK(b->groupCount() == 2);
+  CHECK_FALSE(optimizer("sgd", {{"lr", 0.1}}, split.store)->capturable());
+  for (int t = 1; t <= 6; ++t) {
+    const double lr = 0.1 / t;
+    a->setLr(lr);
+    b->setLr(lr);
+    eager.setGrads(t);
+    split.setGrads(t);
+    a->step();
+    if (t <= 2) {
+      b->step();
+    } else {
+      torch::Tensor c = b->nextCoefficients();
+      REQUIRE(c.sizes() == torch::IntArrayRef({2, 3}));
+      CHECK(c[0][0].item<double>() == doctest::Approx(1 - lr * 0.3)); // weights decay
+      CHECK(c[1][0].item<double>() == doctest::Approx(1.0));          // biases do not
+      CHECK(c[0][1].item<double>() == doctest::Approx(lr / (1 - std::pow(0.8, t))));
+      CHECK(c[0][2].item<double>() == doctest::Approx(1 / std::sqrt(1 - std::pow(0.95, t))));
+      b->stepWith(c);
+    }
+  }
+  for (const char *n : {"w", "b"}) {
+    std::vector<double> want = values(eager.store.get(n)), got = values(split.store.get(n));
+    for (int i = 0; i < 3; ++i)
+      CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-6));
+  }
+  // Both keep the same state, so checkpoints do not care which ran.
+  std::map<std::string, torch::Tensor> sa, sb;
+  a->save(sa);
+  b->save(sb);
+  REQUIRE(sa.size() == sb.size());
+  for (const auto &[name, t] : sa)
+    CHECK_MESSAGE(torch::allclose(t.to(torch::kFloat64), sb.at(name).to(torch::kFloat64), 1e-6, 1e-9), name);
+}
+
+TEST_CASE("the on-device gradient norm equals clip_grad_norm_'s, clipping included") {
+  for (double max : {0.0, 1.0, 100.0}) {
+    CAPTURE(max);
+    TwoParams host, device;
+    host.setGrads(2);
+    device.setGrads(2);
+    const std::vector<torch::Tensor> hp = host.store.trainable(), dp = device.store.trainable();
+    const double want = gradientNorm(hp, max);
+    const torch::Tensor got = gradientNormTensor(dp, max);
+    CHECK(got.dim() == 0);
+    CHECK(got.item<double>() == doctest::Approx(want).epsilon(1e-6));
+    CHECK(want == doctest::Approx(std::sqrt(2 * 4 * (1 + 4 + 0.25))).epsilon(1e-6));
+    for (size_t i = 0; i < hp.size(); ++i)
+      CHECK(torch::allclose(hp[i].grad(), dp[i].grad(), 1e-6, 1e-7));
+    if (max == 1.0) // clipped to norm 1
+      CHECK(gradientNormTensor(dp, 0).item<double>() == doctest::Approx(1.0).epsilon(1e-5));
   }
 }

@@ -12,6 +12,8 @@ PACKAGES=(
   llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools python3
   # runtime: LibTorch (CPU) with the OpenMP OpenBLAS (reference BLAS makes GEMM ~30x slower)
   libtorch-dev libopenblas0-openmp
+  # data-parallel training: the Gloo headers c10d's ProcessGroupGloo includes
+  libgloo-dev
   # data preparation: CSV (libcsv), PNG (libspng), TIFF (libtiff), SQLite profiles,
   # zip/tar archives (.npz sites, WebDataset shards), JPEG 2000 (OpenJPEG), AnnData (HDF5)
   libcsv-dev libspng-dev libtiff-dev libsqlite3-dev libarchive-dev libopenjp2-7-dev libhdf5-dev

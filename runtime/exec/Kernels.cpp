@@ -1,5 +1,6 @@
 #include "exec/Kernels.h"
 
+#include "dist/Collective.h"
 #include "exec/Autocast.h"
 #include "exec/FusedLosses.h"
 #include "exec/GraphExecutor.h"
@@ -137,13 +138,20 @@ T arangeRows(const In &x, const OpAttrs &, ParameterStore &) {
 T crossEntropy(const In &x, const OpAttrs &, ParameterStore &) {
   return F::cross_entropy(x[0], x[1]);
 }
-T contrastiveLoss(const In &x, const OpAttrs &a, ParameterStore &) {
+T contrastiveLoss(const In &x, const OpAttrs &a, ParameterStore &p) {
   // Losses run in float32 under bf16 autocast (as PyTorch's autocast does for
   // cross-entropy); the casts are differentiable.
   // Autocast stays off inside, so the tensors its backward saved are float32.
   auto f32 = [](const torch::Tensor &t) { return t.to(torch::kFloat32); };
   Autocast off(false, x[0].device().type());
-  return fusedContrastiveLoss(f32(x[0]), f32(x[1]), f32(x[2]), ContrastiveKind(a.variant));
+  torch::Tensor lhs = f32(x[0]), rhs = f32(x[1]);
+  // Data-parallel training: the loss over the global batch, every rank's
+  // rows as negatives (the seeds gather features before the loss).
+  if (const Collective *c = p.placement().collective.get(); c && torch::GradMode::is_enabled()) {
+    lhs = c->gatherRows(lhs);
+    rhs = c->gatherRows(rhs);
+  }
+  return fusedContrastiveLoss(lhs, rhs, f32(x[2]), ContrastiveKind(a.variant));
 }
 
 // The other objectives (runtime/objectives), in float32 under autocast like

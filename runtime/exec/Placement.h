@@ -12,6 +12,7 @@
 namespace exprt {
 
 struct Fusion;
+class Collective;
 
 // Runs one elementwise group's fused kernels in place of its ops.
 class GroupRunner {
@@ -28,6 +29,9 @@ public:
 struct Placement {
   torch::Device device{torch::kCPU};
   std::shared_ptr<const GroupRunner> groups; // null: every op through its LibTorch kernel
+  // The data-parallel group (dist/Collective.h); null: one process.
+  // Contrastive losses gather their embeddings across it while training.
+  std::shared_ptr<const Collective> collective;
 };
 
 } // namespace exprt

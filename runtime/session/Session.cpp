@@ -3,6 +3,7 @@
 
 #include "cache/FeatureStore.h"
 #include "data/LoadScreen.h"
+#include "dist/Collective.h"
 #include "eval/Evaluator.h"
 #include "exec/Faults.h"
 #include "exec/GraphExecutor.h"
@@ -82,6 +83,7 @@ struct Session::Impl {
   nlohmann::json plots; // what the report draws (evaluateAll's plots)
   std::string phase = "starting"; // for messages about exceptions
   torch::Device device{torch::kCPU};
+  std::shared_ptr<Collective> collective; // data-parallel runs only
 };
 
 Session::Session() : impl_(std::make_unique<Impl>()) {}
@@ -89,11 +91,25 @@ Session::~Session() = default;
 
 std::unique_ptr<Session> Session::create(const SessionOptions &options, Status &status) {
   torch::Device device(torch::kCPU);
-  if (status = resolveDevice(options.device, device); !status)
+  // A data-parallel rank's `cuda` is its node-local GPU.
+  const std::string spec = options.device == "cuda" && options.worldSize > 1
+                               ? "cuda:" + std::to_string(options.localRank)
+                               : options.device;
+  if (status = resolveDevice(spec, device); !status)
     return nullptr;
+  if (options.worldSize < 1 || options.rank < 0 || options.rank >= options.worldSize) {
+    status = Status::error("rank " + std::to_string(options.rank) + " is not in a world of " +
+                           std::to_string(options.worldSize));
+    return nullptr;
+  }
   std::unique_ptr<Session> s(new Session());
   s->impl_->options = options;
   s->impl_->device = device;
+  if (options.worldSize > 1) {
+    s->impl_->collective = Collective::connect(options, status);
+    if (!s->impl_->collective)
+      return nullptr;
+  }
   int threads = options.threads > 0 ? options.threads
                                     : std::max(1u, std::thread::hardware_concurrency());
   torch::set_num_threads(threads);
@@ -194,6 +210,8 @@ Status Session::runUnchecked() {
       return Status::error(plan.sourcePath + ": " + s.message());
   }
 #endif
+  placement.collective = impl_->collective;
+  const bool root = impl_->options.rank == 0; // evaluates; the other ranks only train
   ParameterStore params;
   params.initialise(plan.parameters, static_cast<uint64_t>(plan.train.seed), placement);
   impl_->phase = "loading pretrained weights";
@@ -205,6 +223,15 @@ Status Session::runUnchecked() {
       std::fprintf(stderr, "weights: %lld tensors from %s%s\n", static_cast<long long>(r.loaded), r.file.c_str(),
                    r.unexpected.empty() ? ""
                                         : (" (" + std::to_string(r.unexpected.size()) + " of its tensors unused)").c_str());
+  // Every rank starts from rank 0's parameters (they are drawn from the same
+  // seed, so this only guards against a rank whose files differ).
+  if (impl_->collective) {
+    std::vector<torch::Tensor> all;
+    for (const ParameterSpec &p : plan.parameters)
+      all.push_back(params.get(p.name));
+    impl_->phase = "synchronising the ranks' parameters";
+    impl_->collective->broadcastFromRoot(all);
+  }
   // Frozen encoders the compiler hoisted out of the step and the evaluation
   // graphs run here, once, over every row.
   FeatureStore features;
@@ -223,9 +250,13 @@ Status Session::runUnchecked() {
   nlohmann::json before, random, after;
   uint64_t evalSeed = static_cast<uint64_t>(plan.train.seed) + 7919;
   impl_->phase = "evaluating before training";
-  if (Status s = evaluateAll(plan, screen, features, params, EmbeddingSource::Model, evalSeed, before); !s)
+  if (Status s = root ? evaluateAll(plan, screen, features, params, EmbeddingSource::Model, evalSeed, before)
+                      : Status::ok();
+      !s)
     return s;
-  if (Status s = evaluateAll(plan, screen, features, params, EmbeddingSource::Random, evalSeed, random); !s)
+  if (Status s = root ? evaluateAll(plan, screen, features, params, EmbeddingSource::Random, evalSeed, random)
+                      : Status::ok();
+      !s)
     return s;
 
   TrainResult tr;
@@ -240,8 +271,9 @@ Status Session::runUnchecked() {
   if (Status s = train(plan, screen, features, params, to, tr); !s)
     return s;
   impl_->phase = "evaluating";
-  if (Status s = evaluateAll(plan, screen, features, params, EmbeddingSource::Model, evalSeed, after,
-                             &impl_->plots);
+  if (Status s = root ? evaluateAll(plan, screen, features, params, EmbeddingSource::Model, evalSeed, after,
+                                    &impl_->plots)
+                      : Status::ok();
       !s)
     return s;
 
@@ -272,7 +304,8 @@ Status Session::runUnchecked() {
                 {"threads", torch::get_num_threads()},
                 {"device", impl_->device.str()},
                 {"generated_kernels", params.placement().groups != nullptr},
-                {"cuda_graph_from_step", tr.graphFromStep}};
+                {"cuda_graph_from_step", tr.graphFromStep},
+                {"world_size", impl_->options.worldSize}};
   nlohmann::json side = nlohmann::json::array();
   int64_t sideHits = 0, sideCached = 0;
   for (const SideRecord &r : sides) {
@@ -306,7 +339,7 @@ Status Session::runUnchecked() {
                                {"from_cache", r.fromCache},
                                {"seconds", r.seconds}});
   nlohmann::json evals = nlohmann::json::object();
-  for (const EvalSpec &e : plan.evaluations) {
+  for (const EvalSpec &e : root ? plan.evaluations : std::vector<EvalSpec>{}) {
     nlohmann::json r = after[e.name];
     r["untrained"] = before[e.name];
     r["random_embeddings"] = random[e.name];

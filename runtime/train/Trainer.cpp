@@ -3,6 +3,7 @@
 #include "data/Augment.h"
 #include "data/Prefetch.h"
 #include "data/Random.h"
+#include "dist/Collective.h"
 #include "exec/Autocast.h"
 #include "exec/Faults.h"
 #include "train/Checkpoint.h"
@@ -21,7 +22,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <csignal>
 #include <random>
+#include <set>
 #include <sstream>
 
 namespace exprt {
@@ -74,6 +77,26 @@ std::pair<int64_t, int64_t> nanInjection() {
   if (v && std::sscanf(v, "%lld:%lld", &step, &op) == 2)
     return {step, op};
   return {-1, -1};
+}
+
+// EXP_KILL_RANK=RANK:STEP kills rank RANK of a data-parallel run (SIGKILL)
+// as optimiser step STEP begins: the tests' way to lose a rank mid-run.
+bool killedHere(int rank, int64_t step) {
+  const char *v = std::getenv("EXP_KILL_RANK");
+  long long r = -1, s = -1;
+  return v && std::sscanf(v, "%lld:%lld", &r, &s) == 2 && r == rank && s == step;
+}
+
+// The params of `graph` that training updates (the gradients DDP averages).
+std::vector<torch::Tensor> trainedBy(const Graph &graph, const ParameterStore &params) {
+  std::vector<torch::Tensor> out;
+  std::set<std::string> seen;
+  for (const OpNode &op : graph.ops)
+    if (op.op == "param" && seen.insert(op.attrs.parameter).second)
+      for (const ParameterSpec &s : params.specs())
+        if (s.name == op.attrs.parameter && !s.frozen)
+          out.push_back(params.get(s.name));
+  return out;
 }
 
 // The training objective on the validation rows, without dropout or
@@ -153,6 +176,15 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
   std::vector<int64_t> order = screen.trainSites;
   const int64_t n = static_cast<int64_t>(order.size());
   const int64_t batch = std::min<int64_t>(spec.batch, n);
+  // Data parallelism: `batch` is the global batch; each rank takes its
+  // contiguous share of every global batch, in the same global order.
+  const Collective *dist = params.placement().collective.get();
+  const int world = dist ? dist->size() : 1, rank = dist ? dist->rank() : 0;
+  if (batch % world != 0)
+    return Status::error("training `" + spec.name + "`: the global batch (" + std::to_string(batch) +
+                         ") is not a multiple of the " + std::to_string(world) +
+                         " ranks; choose a batch or a process count that divides it");
+  const int64_t share = batch / world;
   // Contrastive losses need full batches; drop the remainder (like drop_last).
   const int64_t batchesPerEpoch = std::max<int64_t>(1, n / batch);
   const int64_t totalSteps =
@@ -190,7 +222,7 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
     }
   }
   auto save = [&]() -> Status {
-    if (options.runDir.empty())
+    if (options.runDir.empty() || rank != 0) // every rank holds the same state
       return Status::ok();
     std::ostringstream r;
     r << rng;
@@ -220,9 +252,9 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
   // worker threads, never past the epoch's end, as the order is reshuffled there).
   auto makeBatch = [&](int64_t b) -> Batch {
     int64_t pos = b % batchesPerEpoch;
+    const int64_t first = pos * batch + rank * share;
     torch::Tensor idx = torch::tensor(
-        std::vector<int64_t>(order.begin() + pos * batch, order.begin() + (pos + 1) * batch),
-        torch::kInt64);
+        std::vector<int64_t>(order.begin() + first, order.begin() + first + share), torch::kInt64);
     Batch inputs = features.inputs(graph, screen, idx, batchSeed(spec.seed, b, "pairs"));
 #ifdef EXP_WITH_CUDA
     if (device.is_cuda()) {
@@ -284,15 +316,21 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
   // state and warm up the allocator and cuBLAS). EXP_CUDA_GRAPHS=0 turns
   // them off.
   const char *graphsEnv = std::getenv("EXP_CUDA_GRAPHS");
-  const bool graphs = device.is_cuda() && spec.accumulate == 1 && opt->capturable() &&
+  const bool graphs = device.is_cuda() && spec.accumulate == 1 && opt->capturable() && !dist &&
                       injectStep < 0 && !(graphsEnv && std::string(graphsEnv) == "0");
   const int64_t captureAt = st.step + kEagerStepsBeforeCapture;
   std::unique_ptr<gpu::CapturedStep> captured;
   torch::Tensor graphLoss, graphNorm, graphCoefficients;
 #endif
+  // DDP's gradient averaging, overlapped with the backward of each step's last micro-batch.
+  std::unique_ptr<GradientSync> sync;
+  if (dist)
+    sync = dist->gradientSync(trainedBy(graph, params));
   // Out of memory inside a step: say which step, and that the checkpoints stay.
   try {
     while (st.step < totalSteps && !st.stopped) {
+      if (dist && killedHere(rank, st.step + 1))
+        std::raise(SIGKILL);
       const size_t reported = st.epochLoss.size();
       double lr = schedule->lr(st.step);
       opt->setLr(lr);
@@ -359,6 +397,8 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
             loss = exec.run(inputs)[0];
           }
           double value = loss.item<double>();
+          if (dist) // the global batch's loss: every rank decides alike
+            value = dist->mean(value);
           if (!std::isfinite(value)) {
             setRngState(rngBefore);
 #ifdef EXP_WITH_CUDA
@@ -369,7 +409,11 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
                                  findNonFinite(exec, inputs, bf16) + kept() +
                                  "; lower the learning rate or check the inputs");
           }
+          if (sync && a == spec.accumulate - 1)
+            sync->prepare();
           (spec.accumulate > 1 ? loss / double(spec.accumulate) : loss).backward();
+          if (sync && a == spec.accumulate - 1)
+            sync->finish();
           account(value, stepSum);
         }
         norm = gradientNorm(trainable, spec.clipGradNorm);
@@ -417,6 +461,13 @@ Status train(const Plan &plan, const Screen &screen, const FeatureStore &feature
     }
   } catch (const std::exception &e) {
     std::string oom = outOfMemory(e);
+    if (oom.empty() && dist) {
+      // Gloo reports a rank that went away as an error in the next collective.
+      std::string what = e.what();
+      return Status::error(where() + ": rank " + std::to_string(rank) + " of " + std::to_string(world) +
+                           " lost the other ranks (" + what.substr(0, what.find('\n')) +
+                           "); a rank stopped or its host is unreachable" + kept());
+    }
     if (oom.empty())
       throw;
     return Status::error(where() + ": out of memory (" + oom + ")" + kept() + kOutOfMemoryAdvice);

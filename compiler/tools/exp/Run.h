@@ -19,6 +19,8 @@ struct RunRequest {
   int dataWorkers = -1;          // batch-building threads; -1: as recorded, else 1
   std::string mlruns;            // the MLflow store; "" = `mlruns` beside the run directory
   std::string device = "cpu";    // cpu, cuda, cuda:N; when resuming, the run's
+  int nproc = 0;                 // > 0: launch that many local data-parallel ranks
+  bool rankWorker = false;       // this process is one of them (--resume DIR names the run)
   expc::CompileOptions compile;
 };
 

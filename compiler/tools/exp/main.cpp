@@ -98,6 +98,12 @@ int main(int argc, char **argv) {
   run->add_option("--device", runRequest.device,
                   "cpu (default), cuda or cuda:N; a CUDA device compiles the plan with "
                   "--target cuda (docs/gpu.md); when resuming, the run's");
+  run->add_option("--nproc", runRequest.nproc,
+                  "data-parallel training in N local processes (c10d, Gloo), the spec's batch "
+                  "split between them; also when resuming, with any N (docs/scaling.md)")
+      ->check(CLI::Range(1, 256));
+  // One of --nproc's processes (its rank in the environment); not for users.
+  run->add_flag("--rank-worker", runRequest.rankWorker)->group("");
 
   bool noCache = false;
   std::vector<std::string> disabledPasses;

@@ -54,7 +54,27 @@ struct SessionOptions {
   // of the step; 0 builds them in the training thread. Metrics do not
   // depend on it.
   int dataWorkers = 1;
+  // Data-parallel training (docs/scaling.md): this process is rank `rank` of
+  // `worldSize`, meeting the others at masterAddr:masterPort (c10d's TCP
+  // store, Gloo). Each rank trains on its share of every global batch
+  // (`batch` in the spec is the global batch); rank 0 alone writes
+  // checkpoints and evaluates. A rank that stops makes the others fail
+  // within `timeoutSeconds`.
+  int rank = 0, worldSize = 1;
+  int localRank = 0; // on its node: device `cuda` means cuda:localRank in a data-parallel run
+  std::string masterAddr = "127.0.0.1";
+  int masterPort = 29500;
+  int timeoutSeconds = 300;
 };
+
+// Fills the rank, world size and rendezvous of `options` from a launcher's
+// environment: torchrun's (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
+// MASTER_PORT), which `exp run --nproc` also sets, else Slurm's
+// (SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID; MASTER_ADDR or the first host
+// of SLURM_JOB_NODELIST).
+// `source` names the launcher ("" when none: one process). Malformed or
+// inconsistent values are an error naming the variable.
+Status readLaunchEnvironment(SessionOptions &options, std::string &source);
 
 class Session {
 public:

@@ -117,6 +117,16 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
     out.source = fe.sources.contents(fe.modules->module(0).file);
   if (!ok)
     return false;
+  out.sweepLabels = fe.pointLabels;
+  out.sweepParallel = fe.sweepParallel;
+  // One point of a sweep (`exp sweep`): elaborated again at that point.
+  const bool onePoint = !fe.points.empty() && options.sweepPoint >= 0 &&
+                        options.sweepPoint < static_cast<int>(fe.points.size());
+  if (onePoint) {
+    fe.sema = std::make_unique<Sema>(*fe.modules, fe.sources, *fe.diags);
+    if (!fe.sema->check(fe.points[options.sweepPoint]))
+      return false;
+  }
   SourceManager &sources = fe.sources;
   DiagnosticEngine &diags = *fe.diags;
   FileId file = fe.modules->module(0).file;
@@ -140,10 +150,10 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
       }
     return false;
   }
-  if (!fe.points.empty()) {
+  if (!fe.points.empty() && !onePoint) {
     diags.emit(diag::Unsupported, fe.sema->sweeps()[0].expr->range,
                fmt::format("compiling a file with {} sweep points to one plan", fe.points.size()))
-        .help("`exp check` checks every point; running sweeps arrives with `exp sweep`");
+        .help("`exp sweep FILE` compiles and runs every point; `exp check` checks them");
     return false;
   }
 
@@ -155,6 +165,8 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
   std::string passOptions;
   for (const std::string &p : options.disabledPasses)
     passOptions += ";disable=" + p;
+  if (onePoint)
+    passOptions += ";sweep-point=" + fe.pointLabels[options.sweepPoint];
   std::string target = options.target == "cuda" ? "cuda/" + options.gpuArch : options.target;
   std::string cacheKey = compileCacheKey(buildId(), normalizedHash,
                                          "plan;experiment=" + out.experimentName + passOptions,

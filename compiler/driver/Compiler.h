@@ -26,6 +26,7 @@ struct CompileOptions {
   std::vector<std::string> overrides; // `key=value` from the command line
   std::vector<std::string> disabledPasses; // names from optimisingPasses()
   std::string profileTable;                // ProfileEval: replaces the table's path
+  int sweepPoint = -1; // a file with sweeps: the point to compile (0-based; `exp sweep`)
 };
 
 // The passes `--disable-pass` may name: those that only make plans faster,
@@ -38,6 +39,8 @@ struct CompileOutput {
   std::string experimentName; // from the file name
   std::string cacheKey;       // the compile cache key (after the front end)
   bool cacheHit = false;      // the plan came from the compile cache
+  std::vector<std::string> sweepLabels; // every sweep point's label (empty without sweeps)
+  int64_t sweepParallel = 1;            // the `sweep` block's `parallel`
 };
 
 // False when the file has errors; they have been written to `diagOut`.

@@ -10,13 +10,30 @@ namespace {
 
 constexpr size_t kMaxSweepPoints = 100000;
 
-std::string label(const SweepSpace &space, const SweepChoice &c) {
+// The source text of `e` when it is on one line ("" otherwise).
+std::string textOf(const SourceManager &sources, const ast::Expr &e) {
+  const SourceRange &r = e.range;
+  if (r.beginLine != r.endLine || r.endCol <= r.beginCol)
+    return "";
+  std::string_view line = sources.line(r.file, r.beginLine);
+  return r.endCol - 1 <= line.size() ? std::string(line.substr(r.beginCol - 1, r.endCol - r.beginCol)) : "";
+}
+
+std::string label(const SourceManager &sources, const SweepSpace &space, const SweepChoice &c) {
   const SourceRange &r = space.expr->range;
   std::string value;
-  if (c.sample)
+  if (c.sample) {
     value = c.sample->str();
-  else
-    value = fmt::format("value {} of {}", c.index + 1, space.count ? space.count : size_t(space.hi));
+  } else {
+    // A grid's value as written (`3e-4`), and which of how many it is.
+    const ast::Expr &list = *space.expr->operands[0];
+    const size_t of = space.count ? space.count : size_t(space.hi);
+    std::string text = list.kind == ast::ExprKind::List && size_t(c.index) < list.operands.size()
+                           ? textOf(sources, *list.operands[c.index])
+                           : "";
+    value = text.empty() ? fmt::format("value {} of {}", c.index + 1, of)
+                         : fmt::format("{} (value {} of {})", text, c.index + 1, of);
+  }
   return fmt::format("line {}: {}", r.beginLine, value);
 }
 
@@ -58,6 +75,8 @@ bool runFrontEnd(const std::string &path, const FrontEndOptions &options, FrontE
         trials = t->i;
       if (const Val *s = v->arg("seed"))
         seed = uint64_t(s->i);
+      if (const Val *p = v->arg("parallel"))
+        fe.sweepParallel = p->i;
     }
   size_t gridPoints = 1;
   bool random = false;
@@ -98,7 +117,7 @@ bool runFrontEnd(const std::string &path, const FrontEndOptions &options, FrontE
       } else {
         c.sample = makeFloat(s.lo + unit(rng) * (s.hi - s.lo), s.expr->range);
       }
-      parts.push_back(label(s, c));
+      parts.push_back(label(fe.sources, s, c));
       point[s.expr] = c;
     }
     fe.points.push_back(point);

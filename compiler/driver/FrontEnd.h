@@ -25,6 +25,7 @@ struct FrontEnd {
   std::unique_ptr<Sema> sema;   // checked at the first sweep point
   std::vector<SweepPoint> points;       // every sweep point (empty without sweeps)
   std::vector<std::string> pointLabels; // "lr = 3e-4" per point
+  int64_t sweepParallel = 1;            // the `sweep` block's `parallel`: points run at once
 };
 
 // False when the file or any sweep point has errors (reported to `diagOut`).

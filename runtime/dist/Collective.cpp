@@ -242,6 +242,16 @@ void Collective::broadcastFromRoot(const std::vector<Tensor> &tensors) const {
 
 void Collective::barrier() const { wait(impl_->group->barrier()); }
 
+void Collective::announce(const std::string &key, bool ok) const {
+  impl_->store->set("exp/" + key, std::vector<uint8_t>{uint8_t(ok ? 1 : 0)});
+}
+
+bool Collective::awaitAnnouncement(const std::string &key) const {
+  impl_->store->wait({"exp/" + key}, std::chrono::hours(24 * 7));
+  const std::vector<uint8_t> v = impl_->store->get("exp/" + key);
+  return !v.empty() && v[0] == 1;
+}
+
 std::unique_ptr<GradientSync> Collective::gradientSync(const std::vector<Tensor> &params) const {
   return std::make_unique<BucketSync>(params, *impl_);
 }

@@ -8,6 +8,7 @@
 #include "exprt/Runtime.h"
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <torch/types.h>
@@ -48,6 +49,11 @@ public:
   void broadcastFromRoot(const std::vector<torch::Tensor> &tensors) const;
   // Waits for every rank.
   void barrier() const;
+  // Rank 0 says it has done `key` (or failed at it) through the store; the
+  // other ranks wait for that with no deadline but rank 0's life (preparing
+  // a large dataset outlasts any collective's timeout).
+  void announce(const std::string &key, bool ok) const;
+  bool awaitAnnouncement(const std::string &key) const;
   // DDP's gradient averaging over `params`.
   std::unique_ptr<GradientSync> gradientSync(const std::vector<torch::Tensor> &params) const;
 

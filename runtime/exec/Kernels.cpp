@@ -156,11 +156,15 @@ T contrastiveLoss(const In &x, const OpAttrs &a, ParameterStore &p) {
 
 // The other objectives (runtime/objectives), in float32 under autocast like
 // the contrastive loss; integer operands (labels) pass as they are.
-T loss(const In &x, const OpAttrs &a, ParameterStore &) {
+T loss(const In &x, const OpAttrs &a, ParameterStore &p) {
   In f32;
   for (const T &t : x)
     f32.push_back(t.is_floating_point() ? t.to(torch::kFloat32) : t);
   Autocast off(false, x[0].device().type());
+  // Data-parallel training: objectives with terms between rows see the global batch.
+  if (const Collective *c = p.placement().collective.get(); c && torch::GradMode::is_enabled())
+    for (int i : objectiveBatchOperands(Objective(a.variant)))
+      f32[i] = c->gatherRows(f32[i]);
   return objectiveLoss(Objective(a.variant), f32, a.params);
 }
 

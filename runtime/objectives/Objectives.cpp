@@ -239,6 +239,28 @@ bool parseObjective(const std::string &name, Objective &out) {
 
 size_t objectiveArity(Objective kind) { return entry(kind).arity; }
 
+std::vector<int> objectiveBatchOperands(Objective kind) {
+  switch (kind) {
+  case Objective::Cloob:
+  case Objective::Siglip:
+  case Objective::KgSoftTargets:
+  case Objective::KgLaplacian:
+  case Objective::Simclr:
+    return {0, 1};
+  case Objective::Cwcl:
+  case Objective::S2l:
+  case Objective::Supcon:
+    return {0, 1, 2};
+  case Objective::Paclr:
+    return {0, 1, 2, 3, 4};
+  case Objective::Classify:
+  case Objective::Arcface:
+  case Objective::Mae:
+    return {};
+  }
+  return {};
+}
+
 torch::Tensor objectiveLoss(Objective kind, const std::vector<torch::Tensor> &in,
                             const std::map<std::string, double> &params) {
   TORCH_CHECK(in.size() == entry(kind).arity, "objective `", entry(kind).name, "` takes ", entry(kind).arity,

@@ -33,6 +33,12 @@ enum class Objective {
 bool parseObjective(const std::string &name, Objective &out);
 // How many operands the objective's step.loss takes.
 size_t objectiveArity(Objective kind);
+// The operands of `kind` that hold a row per batch row and meet other rows
+// in its terms (negatives, class means over the batch): a data-parallel run
+// gathers them from every rank, so the loss is over the global batch. Empty
+// for objectives that are a mean of per-row terms (classify, arcface, mae),
+// whose mean over ranks is already the global batch's.
+std::vector<int> objectiveBatchOperands(Objective kind);
 
 // The loss (a 0-d tensor) of `kind` over its operands; `params` holds the
 // objective's scalar settings by name (missing ones take the stdlib default).

@@ -57,6 +57,19 @@ std::string dataSha256(const Screen &screen) {
     h.update(torch::tensor(*rows, torch::kInt64));
   return h.hex();
 }
+// Rank 0's word to the ranks waiting for it (Collective::announce): that it
+// failed, unless it is told otherwise before leaving the scope.
+struct Announcement {
+  const Collective *to;
+  const char *key;
+  ~Announcement() {
+    try {
+      if (to)
+        to->announce(key, false);
+    } catch (const std::exception &) { // the others then fail on rank 0's absence
+    }
+  }
+};
 } // namespace
 
 const char *runtimeVersion() { return "0.1.0"; }
@@ -162,6 +175,18 @@ Status Session::runUnchecked() {
   const Plan &plan = impl_->plan;
   bool progress = impl_->options.progress;
   auto t0 = std::chrono::steady_clock::now();
+  // With caches, rank 0 prepares first (decodes and packs the images,
+  // featurises side information, precomputes frozen features) and the other
+  // ranks then read what it cached instead of each doing it again.
+  const Collective *dist = impl_->collective.get();
+  const bool prepareOnRoot =
+      dist && (!impl_->options.dataCacheDir.empty() || !impl_->options.featureCacheDir.empty());
+  if (prepareOnRoot && impl_->options.rank != 0) {
+    impl_->phase = "waiting for rank 0 to prepare the data";
+    if (!dist->awaitAnnouncement("prepared"))
+      return Status::error("rank 0 could not prepare the data (its error says why)");
+  }
+  Announcement announcement{prepareOnRoot && impl_->options.rank == 0 ? dist : nullptr, "prepared"};
   Screen screen;
   impl_->phase = "reading the data";
   DataOptions data;
@@ -223,15 +248,6 @@ Status Session::runUnchecked() {
       std::fprintf(stderr, "weights: %lld tensors from %s%s\n", static_cast<long long>(r.loaded), r.file.c_str(),
                    r.unexpected.empty() ? ""
                                         : (" (" + std::to_string(r.unexpected.size()) + " of its tensors unused)").c_str());
-  // Every rank starts from rank 0's parameters (they are drawn from the same
-  // seed, so this only guards against a rank whose files differ).
-  if (impl_->collective) {
-    std::vector<torch::Tensor> all;
-    for (const ParameterSpec &p : plan.parameters)
-      all.push_back(params.get(p.name));
-    impl_->phase = "synchronising the ranks' parameters";
-    impl_->collective->broadcastFromRoot(all);
-  }
   // Frozen encoders the compiler hoisted out of the step and the evaluation
   // graphs run here, once, over every row.
   FeatureStore features;
@@ -241,6 +257,19 @@ Status Session::runUnchecked() {
   if (Status s = features.build(plan, screen, params, rows, impl_->options.featureCacheDir, progress);
       !s)
     return s;
+  if (announcement.to) {
+    announcement.to->announce(announcement.key, true);
+    announcement.to = nullptr;
+  }
+  // Every rank starts from rank 0's parameters (they are drawn from the same
+  // seed, so this only guards against a rank whose files differ).
+  if (impl_->collective) {
+    std::vector<torch::Tensor> all;
+    for (const ParameterSpec &p : plan.parameters)
+      all.push_back(params.get(p.name));
+    impl_->phase = "synchronising the ranks' parameters";
+    impl_->collective->broadcastFromRoot(all);
+  }
   // Validation rows come out of the training rows (after the features, whose
   // cache key covers every row either way).
   splitValidation(screen, plan.valFraction, plan.dataParams.value("seed", uint64_t(0)));
@@ -249,6 +278,14 @@ Status Session::runUnchecked() {
                  screen.valSites.size());
   nlohmann::json before, random, after;
   uint64_t evalSeed = static_cast<uint64_t>(plan.train.seed) + 7919;
+  // The other ranks wait for rank 0's evaluation of the untrained model
+  // through the store: it can outlast a collective's timeout.
+  if (dist && !root) {
+    impl_->phase = "waiting for rank 0 to evaluate the untrained model";
+    if (!dist->awaitAnnouncement("evaluated-before"))
+      return Status::error("rank 0 could not evaluate the untrained model (its error says why)");
+  }
+  Announcement evaluated{dist && root ? dist : nullptr, "evaluated-before"};
   impl_->phase = "evaluating before training";
   if (Status s = root ? evaluateAll(plan, screen, features, params, EmbeddingSource::Model, evalSeed, before)
                       : Status::ok();
@@ -259,6 +296,10 @@ Status Session::runUnchecked() {
       !s)
     return s;
 
+  if (evaluated.to) {
+    evaluated.to->announce(evaluated.key, true);
+    evaluated.to = nullptr;
+  }
   TrainResult tr;
   TrainOptions to;
   to.progress = progress;

@@ -3,12 +3,15 @@
 
 1. `exp run --nproc 2` and `--nproc 4` match one process with the same
    global batch: per-step losses (CLIP over the gathered global batch),
-   gradient norms (the all-reduced gradients), final weights and mAP;
+   gradient norms (the all-reduced gradients), final weights and mAP; and
+   so does SigLIP with 2 (an objective's operands gathered);
 2. a rank killed mid-run (SIGKILL) makes the others stop with a clear error
    and the launcher name it; the run directory keeps its checkpoint and
    run.json says it failed; `--resume DIR --nproc 4` (another world size)
    finishes it with the uninterrupted run's losses and weights;
-3. a global batch the ranks cannot share is refused before training.
+3. a global batch the ranks cannot share is refused before training;
+4. with the caches on (rank 0 prepares, the others read its caches) the
+   training is the same.
 """
 import json
 import os
@@ -88,6 +91,27 @@ for n in (2, 4):
     if m["train"]["world_size"] != n:
         sys.exit(f"FAIL: --nproc {n} recorded world size {m['train']['world_size']}")
     same_training(one, d, f"--nproc {n}")
+
+# With the caches on, rank 0 prepares the data first and the other ranks
+# read its packed screen and features: the same training.
+cached = os.path.join(work, "cached")
+run([spec, "--run-dir", cached, "--nproc", "2", "--threads", "2", "-q"],
+    extra_env={"EXP_CACHE_DIR": os.path.join(work, "cache")})
+same_training(one, cached, "--nproc 2 with the data and feature caches")
+
+# SigLIP's pairwise terms gather across ranks too (objectives in runtime/objectives).
+with open(spec) as f:
+    text = f.read()
+clip_call = ("clip(cells(screen.image), perturbations(screen.perturbation), temperature = 0.1,\n"
+             "  learnable_temperature = true)")
+assert clip_call in text
+siglip_spec = os.path.join(work, "siglip.exp")
+with open(siglip_spec, "w") as f:
+    f.write(text.replace("import std.objectives.{clip}", "import std.objectives.{siglip}")
+                .replace(clip_call, "siglip(cells(screen.image), perturbations(screen.perturbation))"))
+run([siglip_spec, "--run-dir", os.path.join(work, "siglip-one"), *common])
+run([siglip_spec, "--run-dir", os.path.join(work, "siglip-2"), "--nproc", "2", *common])
+same_training(os.path.join(work, "siglip-one"), os.path.join(work, "siglip-2"), "SigLIP, --nproc 2")
 
 # A rank lost at step 5 of 8; checkpoints every 2 steps.
 killed = os.path.join(work, "killed")

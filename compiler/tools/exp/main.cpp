@@ -11,6 +11,7 @@
 // file into a plan; the runtime (exprt, which knows nothing of the compiler)
 // executes the plan.
 #include "Run.h"
+#include "Sweep.h"
 #include "driver/Compiler.h"
 #include "exprt/Runtime.h"
 
@@ -105,9 +106,27 @@ int main(int argc, char **argv) {
   // One of --nproc's processes (its rank in the environment); not for users.
   run->add_flag("--rank-worker", runRequest.rankWorker)->group("");
 
+  exptool::SweepRequest sweepRequest;
+  auto *sweep = app.add_subcommand(
+      "sweep", "compile every sweep point of a .exp file, then run them here or as a Slurm job array");
+  sweep->add_option("file", file, "the .exp file with `sweep` values");
+  sweep->add_option("overrides", overrides, "overrides, `param=value` or `decl.key=value`");
+  sweep->add_option("--dir", sweepRequest.dir, "the sweep directory to create (default sweeps/NAME-TIME)");
+  sweep->add_option("--parallel", sweepRequest.parallel,
+                    "points run at once here (default: the `sweep` block's `parallel`, else 1)")
+      ->check(CLI::Range(1, 1024));
+  sweep->add_option("--slurm", sweepRequest.slurm,
+                    "write a Slurm job array script here instead of running the points");
+  sweep->add_option("--collect", sweepRequest.collect,
+                    "gather a sweep directory's results into results.csv (after a Slurm array)");
+  sweep->add_option("--threads", sweepRequest.threads,
+                    "CPU threads in all, shared by the points running at once (default: one per core)")
+      ->check(CLI::NonNegativeNumber);
+  sweep->add_option("--device", sweepRequest.device, "cpu (default), cuda or cuda:N, for every point");
+
   bool noCache = false;
   std::vector<std::string> disabledPasses;
-  for (CLI::App *sub : {compile, run}) {
+  for (CLI::App *sub : {compile, run, sweep}) {
     sub->add_flag("--no-cache", noCache, "neither read nor write the compile and feature caches");
     sub->add_option("--disable-pass", disabledPasses,
                     "leave out an optimising pass (repeatable): the plan computes the same, slower")
@@ -158,6 +177,17 @@ int main(int argc, char **argv) {
       options.jsonDiagnostics = diagFormat == "json";
       expc::CompileOutput out;
       return expc::compileFile(file, options, out, std::cerr) ? 0 : 1;
+    }
+    if (*sweep) {
+      if (file.empty() == sweepRequest.collect.empty())
+        return fail("`exp sweep` takes a .exp file to sweep, or --collect DIR");
+      if (exprt::Status s = exprt::checkDevice(sweepRequest.device); !s)
+        return fail(s.message());
+      sweepRequest.file = file;
+      sweepRequest.compile.useCache = !noCache;
+      sweepRequest.compile.overrides = overrides;
+      sweepRequest.compile.disabledPasses = disabledPasses;
+      return exptool::sweepCommand(sweepRequest);
     }
     if (*simulate) {
       expc::CompileOptions options;

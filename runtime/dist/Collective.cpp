@@ -1,5 +1,6 @@
 #include "dist/Collective.h"
 
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
@@ -7,13 +8,23 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+
+#ifdef EXP_WITH_NCCL
+#include "dist/NcclGroup.h"
+#endif
 
 namespace exprt {
 
 struct Collective::Impl {
   int rank = 0, size = 1;
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  c10::intrusive_ptr<c10d::ProcessGroup> group;       // Gloo: host tensors (and CUDA ones without NCCL)
+  c10::intrusive_ptr<c10d::ProcessGroup> deviceGroup; // NCCL on a CUDA run; null otherwise
+  // The group for collectives over `t`.
+  const c10::intrusive_ptr<c10d::ProcessGroup> &groupFor(const torch::Tensor &t) const {
+    return t.is_cuda() && deviceGroup ? deviceGroup : group;
+  }
 };
 
 namespace {
@@ -32,7 +43,7 @@ struct GatherRows : torch::autograd::Function<GatherRows> {
     for (int r = 0; r < c->size; ++r)
       out[0].push_back(torch::empty_like(in));
     std::vector<Tensor> inputs{in};
-    wait(c->group->allgather(out, inputs));
+    wait(c->groupFor(in)->allgather(out, inputs));
     ctx->saved_data["collective"] = reinterpret_cast<int64_t>(c);
     ctx->saved_data["rows"] = local.size(0);
     return torch::cat(out[0], 0);
@@ -41,7 +52,7 @@ struct GatherRows : torch::autograd::Function<GatherRows> {
     const auto *c = reinterpret_cast<const Collective::Impl *>(ctx->saved_data["collective"].toInt());
     const int64_t rows = ctx->saved_data["rows"].toInt();
     std::vector<Tensor> g{grads[0].contiguous().clone()};
-    wait(c->group->allreduce(g));
+    wait(c->groupFor(g[0])->allreduce(g));
     return {g[0].narrow(0, c->rank * rows, rows), Tensor()};
   }
 };
@@ -144,7 +155,7 @@ private:
 
   void start(Bucket &b) {
     std::vector<Tensor> t{b.flat};
-    b.work = c_.group->allreduce(t);
+    b.work = c_.groupFor(b.flat)->allreduce(t);
   }
 
   // The hook of parameter k: `g` is this backward's gradient, before it is
@@ -201,7 +212,8 @@ std::shared_ptr<Collective> Collective::connect(const SessionOptions &o, Status 
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
     // Connections go over the interface that reaches rank 0.
     options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(o.masterAddr));
-    auto gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(m.store, o.rank, o.worldSize, options);
+    auto gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
+        c10::make_intrusive<c10d::PrefixStore>("gloo", m.store), o.rank, o.worldSize, options);
 #if TORCH_VERSION_MAJOR >= 2
     // LibTorch 2 splits process groups from their backends.
     m.group = c10::make_intrusive<c10d::ProcessGroup>(m.store, o.rank, o.worldSize);
@@ -210,6 +222,13 @@ std::shared_ptr<Collective> Collective::connect(const SessionOptions &o, Status 
     m.group->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::GLOO, gloo);
 #else
     m.group = gloo;
+#endif
+#ifdef EXP_WITH_NCCL
+    // GPU tensors go through NCCL (EXP_DIST_BACKEND=gloo: through Gloo, for comparisons).
+    const char *backend = std::getenv("EXP_DIST_BACKEND");
+    if (o.device != "cpu" && !(backend && std::string(backend) == "gloo"))
+      m.deviceGroup = makeNcclGroup(c10::make_intrusive<c10d::PrefixStore>("nccl", m.store), o.rank,
+                                    o.worldSize, timeout);
 #endif
   } catch (const std::exception &e) {
     std::string what = e.what();
@@ -236,7 +255,7 @@ void Collective::broadcastFromRoot(const std::vector<Tensor> &tensors) const {
   torch::NoGradGuard noGrad;
   for (const Tensor &t : tensors) {
     std::vector<Tensor> one{t.detach()};
-    wait(impl_->group->broadcast(one));
+    wait(impl_->groupFor(t)->broadcast(one));
   }
 }
 

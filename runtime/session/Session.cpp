@@ -62,6 +62,12 @@ std::string dataSha256(const Screen &screen) {
 struct Announcement {
   const Collective *to;
   const char *key;
+  // Says it succeeded (now, not at the end of the scope).
+  void succeeded() {
+    if (to)
+      to->announce(key, true);
+    to = nullptr;
+  }
   ~Announcement() {
     try {
       if (to)
@@ -179,14 +185,15 @@ Status Session::runUnchecked() {
   // featurises side information, precomputes frozen features) and the other
   // ranks then read what it cached instead of each doing it again.
   const Collective *dist = impl_->collective.get();
+  const bool root = impl_->options.rank == 0; // evaluates; the other ranks only train
   const bool prepareOnRoot =
       dist && (!impl_->options.dataCacheDir.empty() || !impl_->options.featureCacheDir.empty());
-  if (prepareOnRoot && impl_->options.rank != 0) {
+  if (prepareOnRoot && !root) {
     impl_->phase = "waiting for rank 0 to prepare the data";
     if (!dist->awaitAnnouncement("prepared"))
       return Status::error("rank 0 could not prepare the data (its error says why)");
   }
-  Announcement announcement{prepareOnRoot && impl_->options.rank == 0 ? dist : nullptr, "prepared"};
+  Announcement announcement{prepareOnRoot && root ? dist : nullptr, "prepared"};
   Screen screen;
   impl_->phase = "reading the data";
   DataOptions data;
@@ -236,7 +243,6 @@ Status Session::runUnchecked() {
   }
 #endif
   placement.collective = impl_->collective;
-  const bool root = impl_->options.rank == 0; // evaluates; the other ranks only train
   ParameterStore params;
   params.initialise(plan.parameters, static_cast<uint64_t>(plan.train.seed), placement);
   impl_->phase = "loading pretrained weights";
@@ -257,10 +263,7 @@ Status Session::runUnchecked() {
   if (Status s = features.build(plan, screen, params, rows, impl_->options.featureCacheDir, progress);
       !s)
     return s;
-  if (announcement.to) {
-    announcement.to->announce(announcement.key, true);
-    announcement.to = nullptr;
-  }
+  announcement.succeeded();
   // Every rank starts from rank 0's parameters (they are drawn from the same
   // seed, so this only guards against a rank whose files differ).
   if (impl_->collective) {
@@ -296,10 +299,7 @@ Status Session::runUnchecked() {
       !s)
     return s;
 
-  if (evaluated.to) {
-    evaluated.to->announce(evaluated.key, true);
-    evaluated.to = nullptr;
-  }
+  evaluated.succeeded();
   TrainResult tr;
   TrainOptions to;
   to.progress = progress;

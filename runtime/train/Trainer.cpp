@@ -19,10 +19,10 @@
 #endif
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
-#include <csignal>
 #include <random>
 #include <set>
 #include <sstream>
@@ -87,15 +87,17 @@ bool killedHere(int rank, int64_t step) {
   return v && std::sscanf(v, "%lld:%lld", &r, &s) == 2 && r == rank && s == step;
 }
 
-// The params of `graph` that training updates (the gradients DDP averages).
+// The params of `graph` that training updates (the gradients DDP averages),
+// in the store's order.
 std::vector<torch::Tensor> trainedBy(const Graph &graph, const ParameterStore &params) {
-  std::vector<torch::Tensor> out;
-  std::set<std::string> seen;
+  std::set<std::string> read;
   for (const OpNode &op : graph.ops)
-    if (op.op == "param" && seen.insert(op.attrs.parameter).second)
-      for (const ParameterSpec &s : params.specs())
-        if (s.name == op.attrs.parameter && !s.frozen)
-          out.push_back(params.get(s.name));
+    if (op.op == "param")
+      read.insert(op.attrs.parameter);
+  std::vector<torch::Tensor> out;
+  for (const ParameterSpec &s : params.specs())
+    if (!s.frozen && read.count(s.name))
+      out.push_back(params.get(s.name));
   return out;
 }
 

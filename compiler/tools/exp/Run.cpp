@@ -23,6 +23,7 @@
 #include <thread>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -34,8 +35,6 @@ extern char **environ;
 
 namespace exptool {
 namespace fs = std::filesystem;
-namespace {
-
 bool readFile(const fs::path &path, std::string &out) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
@@ -53,15 +52,53 @@ std::string timestamp(const char *format) {
   return buf;
 }
 
+int fail(const std::string &message) {
+  std::cerr << "exp: error: " << message << "\n";
+  return 1;
+}
+
+nlohmann::json readJson(const fs::path &path) {
+  std::string text;
+  return readFile(path, text) ? nlohmann::json::parse(text, nullptr, false) : nlohmann::json();
+}
+
+std::string selfPath() {
+  std::error_code ec;
+  return fs::read_symlink("/proc/self/exe", ec).string();
+}
+
+int spawnExp(const std::vector<std::string> &args, const std::vector<std::string> *env,
+             const std::string &output) {
+  const std::string self = selfPath();
+  std::vector<std::string> argText{self};
+  argText.insert(argText.end(), args.begin(), args.end());
+  std::vector<std::string> envText = env ? *env : std::vector<std::string>{};
+  std::vector<char *> argv, envp;
+  for (std::string &a : argText)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (std::string &e : envText)
+    envp.push_back(e.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  if (!output.empty()) {
+    posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&files, STDOUT_FILENO, STDERR_FILENO);
+  }
+  pid_t pid = -1;
+  if (::posix_spawn(&pid, self.c_str(), &files, nullptr, argv.data(), env ? envp.data() : environ) != 0)
+    pid = -1;
+  posix_spawn_file_actions_destroy(&files);
+  return pid;
+}
+
+namespace {
+
 long long unixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-int fail(const std::string &message) {
-  std::cerr << "exp: error: " << message << "\n";
-  return 1;
 }
 
 // This process's place in a data-parallel run: rank 0 of 1 unless a
@@ -84,11 +121,6 @@ struct RunInfo {
 
 bool RunInfo::save(std::string &error) const {
   return writeFile((dir / "run.json").string(), doc.dump(2) + "\n", error);
-}
-
-nlohmann::json readJson(const fs::path &path) {
-  std::string text;
-  return readFile(path, text) ? nlohmann::json::parse(text, nullptr, false) : nlohmann::json();
 }
 
 // Mirrors the run into the MLflow store named in run.json (metrics once it
@@ -219,8 +251,6 @@ std::string describeExit(int status) {
 // error; the others stop on their own when their next collective finds it
 // gone (or are terminated after the timeout).
 int launchRanks(RunInfo &info, int n, bool quiet) {
-  std::error_code ec;
-  const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
   const int port = freeLocalPort();
   std::vector<std::string> base;
   for (char **e = environ; *e; ++e) {
@@ -232,7 +262,7 @@ int launchRanks(RunInfo &info, int n, bool quiet) {
   }
   std::vector<pid_t> pids(n, -1);
   for (int i = 0; i < n; ++i) {
-    std::vector<std::string> args{self, "run", "--resume", info.dir.string(), "--rank-worker"};
+    std::vector<std::string> args{"run", "--resume", info.dir.string(), "--rank-worker"};
     if (quiet || i > 0)
       args.push_back("-q");
     std::vector<std::string> env = base;
@@ -244,17 +274,10 @@ int launchRanks(RunInfo &info, int n, bool quiet) {
                         {"MASTER_PORT", std::to_string(port)},
                         {"EXP_NPROC_LAUNCH", "1"}})
       env.push_back(k + "=" + v);
-    std::vector<char *> argv, envp;
-    for (std::string &a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (std::string &e : env)
-      envp.push_back(e.data());
-    envp.push_back(nullptr);
-    if (::posix_spawn(&pids[i], self.c_str(), nullptr, nullptr, argv.data(), envp.data()) != 0) {
+    if ((pids[i] = spawnExp(args, &env)) < 0) {
       for (int j = 0; j < i; ++j)
         ::kill(pids[j], SIGTERM);
-      return fail("cannot start rank " + std::to_string(i) + " (" + self + ")");
+      return fail("cannot start rank " + std::to_string(i) + " (" + selfPath() + ")");
     }
   }
   const char *t = std::getenv("EXP_DIST_TIMEOUT");

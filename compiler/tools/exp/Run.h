@@ -5,7 +5,11 @@
 
 #include "driver/Compiler.h"
 
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
 #include <string>
+#include <vector>
 
 namespace exptool {
 
@@ -30,5 +34,20 @@ int runCommand(const RunRequest &request);
 // Writes `contents` through a temporary file and a rename; false with
 // `error` set when it cannot.
 bool writeFile(const std::string &path, const std::string &contents, std::string &error);
+
+// What the subcommands share: `exp: error: MESSAGE` on stderr, returning the
+// exit status 1; the local time in a strftime `format`; a whole file; a JSON
+// file (discarded, or null when unreadable, rather than throwing).
+int fail(const std::string &message);
+std::string timestamp(const char *format);
+bool readFile(const std::filesystem::path &path, std::string &out);
+nlohmann::json readJson(const std::filesystem::path &path);
+// This `exp` binary's path (/proc/self/exe).
+std::string selfPath();
+// Starts this `exp` with `args` (after the program name); `env` replaces
+// the environment when given; `output` ("" = inherited) receives its stdout
+// and stderr. The child's pid, or -1 when it cannot be started.
+int spawnExp(const std::vector<std::string> &args, const std::vector<std::string> *env = nullptr,
+             const std::string &output = "");
 
 } // namespace exptool

@@ -7,44 +7,16 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
-#include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
-#include <sstream>
 #include <thread>
 
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
-extern char **environ;
 
 namespace exptool {
 namespace fs = std::filesystem;
 namespace {
-
-int fail(const std::string &message) {
-  std::cerr << "exp: error: " << message << "\n";
-  return 1;
-}
-
-std::string now(const char *format) {
-  std::time_t t = std::time(nullptr);
-  char buf[64];
-  std::strftime(buf, sizeof buf, format, std::localtime(&t));
-  return buf;
-}
-
-nlohmann::json readJson(const fs::path &path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return in ? nlohmann::json::parse(ss.str(), nullptr, false) : nlohmann::json();
-}
 
 std::string pointName(size_t k, size_t count) {
   const size_t width = std::to_string(count > 0 ? count - 1 : 0).size();
@@ -129,26 +101,13 @@ int collect(const fs::path &dir) {
 }
 
 // Starts `exp run` on one point's plan, its output into the point's directory.
-pid_t startPoint(const std::string &self, const fs::path &pointDir, int threads, const SweepRequest &r) {
-  std::vector<std::string> args{self, "run", (pointDir / "plan.json").string(), "--run-dir",
+pid_t startPoint(const fs::path &pointDir, int threads, const SweepRequest &r) {
+  std::vector<std::string> args{"run", (pointDir / "plan.json").string(), "--run-dir",
                                 (pointDir / "run").string(), "--quiet", "--threads", std::to_string(threads),
                                 "--device", r.device};
   if (!r.compile.useCache)
     args.push_back("--no-cache");
-  std::vector<char *> argv;
-  for (std::string &a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t files;
-  posix_spawn_file_actions_init(&files);
-  const std::string out = (pointDir / "output.txt").string();
-  posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&files, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = -1;
-  if (::posix_spawn(&pid, self.c_str(), &files, nullptr, argv.data(), environ) != 0)
-    pid = -1;
-  posix_spawn_file_actions_destroy(&files);
-  return pid;
+  return spawnExp(args, nullptr, (pointDir / "output.txt").string());
 }
 
 } // namespace
@@ -168,7 +127,7 @@ int sweepCommand(const SweepRequest &r) {
   const size_t count = first.sweepLabels.size();
   if (count == 0)
     return fail("`" + r.file + "` has no sweep points (`sweep [...]` or a distribution); `exp run` runs it");
-  fs::path dir = r.dir.empty() ? fs::path("sweeps") / (first.experimentName + "-" + now("%Y%m%d-%H%M%S"))
+  fs::path dir = r.dir.empty() ? fs::path("sweeps") / (first.experimentName + "-" + timestamp("%Y%m%d-%H%M%S"))
                                : fs::path(r.dir);
   if (fs::exists(dir))
     return fail("sweep directory `" + dir.string() + "` already exists; choose another with --dir");
@@ -188,7 +147,7 @@ int sweepCommand(const SweepRequest &r) {
   dir = fs::absolute(dir).lexically_normal();
   nlohmann::json sweep = {{"format", "exp-sweep"},
                           {"source", fs::absolute(r.file).lexically_normal().string()},
-                          {"created", now("%Y-%m-%dT%H:%M:%S")},
+                          {"created", timestamp("%Y-%m-%dT%H:%M:%S")},
                           {"overrides", r.compile.overrides},
                           {"points", nlohmann::json::array()}};
   std::string error;
@@ -202,7 +161,7 @@ int sweepCommand(const SweepRequest &r) {
   if (!writeFile((dir / "sweep.json").string(), sweep.dump(2) + "\n", error))
     return fail(error);
   std::cerr << fmt::format("sweep: {} points of {} compiled into {}\n", count, r.file, dir.string());
-  const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
+  const std::string self = selfPath();
   const int parallel = std::max<int>(1, r.parallel > 0 ? r.parallel : static_cast<int>(first.sweepParallel));
 
   if (!r.slurm.empty()) {
@@ -237,7 +196,7 @@ int sweepCommand(const SweepRequest &r) {
   size_t next = 0, done = 0;
   while (done < count) {
     while (next < count && static_cast<int>(running.size()) < parallel) {
-      pid_t pid = startPoint(self, dir / pointName(next, count), threads, r);
+      pid_t pid = startPoint(dir / pointName(next, count), threads, r);
       if (pid < 0)
         return fail("cannot start `exp run` for sweep point " + std::to_string(next + 1));
       running[pid] = next++;

@@ -28,14 +28,7 @@
 
 namespace fs = std::filesystem;
 
-namespace {
-
-int fail(const std::string &message) {
-  std::cerr << "exp: error: " << message << "\n";
-  return 1;
-}
-
-} // namespace
+using exptool::fail;
 
 int main(int argc, char **argv) {
   CLI::App app{"exp: a compiler for perturbation experiments"};

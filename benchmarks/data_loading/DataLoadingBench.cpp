@@ -4,7 +4,7 @@
 // images per second and the ratios.
 //
 //   exp-bench-data [THREADS] [REPEATS] [IMAGE_SIZE]
-#include "data/SimulatedScreen.h"
+#include "data/simulator/SimulatedScreen.h"
 #include "prep/Image.h"
 #include "prep/Pack.h"
 #include "prep/Readers.h"

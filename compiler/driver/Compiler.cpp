@@ -7,7 +7,7 @@
 #include "driver/ProfileEval.h"
 #include "format/Formatter.h"
 #include "parse/Parser.h"
-#include "irgen/ValToExp.h"
+#include "irgen/IrGen.h"
 #include "plan/PlanEmitter.h"
 #include "sema/Sema.h"
 #include "transforms/Passes.h"
@@ -105,6 +105,140 @@ const std::vector<std::string> &optimisingPasses() {
   return names;
 }
 
+namespace {
+
+// Lowers `ir` through the pass pipeline (the optimising passes the options
+// leave in, and the GPU backend for a cuda target); false after reporting
+// where the reproducer of a failing pass is.
+bool runPipeline(mlir::MLIRContext &ctx, mlir::ModuleOp ir, const CompileOptions &options,
+                 const std::string &experiment, std::ostream &diagOut) {
+  llvm::raw_os_ostream irStream(diagOut); // outlives the pass manager
+  mlir::PassManager pm(&ctx);
+  if (options.printIrAfterAll) {
+    pm.enableIRPrinting([](mlir::Pass *, mlir::Operation *) { return false; },
+                        [](mlir::Pass *, mlir::Operation *) { return true; },
+                        /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false,
+                        /*printAfterOnlyOnFailure=*/false, irStream);
+  }
+  // When a pass fails (or crashes), MLIR writes the module as it was before
+  // the failing pass, with the pipeline, to this file: `exp-opt FILE
+  // --run-reproducer` replays it.
+  std::string reproducer = options.crashReproducer;
+  if (reproducer.empty())
+    reproducer = (std::filesystem::temp_directory_path() / ("exp-reproducer-" + experiment + ".mlir")).string();
+  pm.enableCrashReproducerGeneration(reproducer);
+  auto enabled = [&](llvm::StringRef name) { return !llvm::is_contained(options.disabledPasses, name); };
+  pm.addPass(createExpInlineNetworks());
+  pm.addPass(createExpCSE());
+  pm.addPass(createExpLowerToStep());
+  for (const OptimisingPass &p : kOptimisingPasses) {
+    if (enabled(p.name))
+      pm.addPass(p.create());
+    if (p.cseAfter)
+      pm.addPass(createExpCSE());
+  }
+  // The GPU backend of the grouping contract: a kernel pair per group.
+  if (options.target == "cuda") {
+    StepGenerateGpuKernelsOptions gpu;
+    gpu.arch = options.gpuArch;
+    pm.addPass(createStepGenerateGpuKernels(gpu));
+  }
+  if (succeeded(pm.run(ir)))
+    return true;
+  diagOut << "note: a reproducer of the failing pass is in " << reproducer << "; replay it with `exp-opt "
+          << reproducer << " --run-reproducer`\n";
+  return false;
+}
+
+// What needs a training plan before it is built: a `train` declaration (a
+// `profiles` table is for `exp eval`) and one point, not a sweep.
+bool checkPlanInputs(FrontEnd &fe, bool onePoint, const std::string &experiment) {
+  Sema &sema = *fe.sema;
+  DiagnosticEngine &diags = *fe.diags;
+  if (!sema.trainDecl()) {
+    auto d = diags.emit(diag::MissingTrain, SourceRange{}, experiment);
+    for (const ast::Decl &decl : sema.root().decls)
+      if (const DatasetInfo *ds = decl.kind == ast::DeclKind::Dataset ? sema.dataset(decl) : nullptr;
+          ds && ds->source && ds->source->decl && ds->source->decl->name == "profiles") {
+        d.help("a `profiles` table is evaluated without training: `exp eval TABLE --spec FILE.exp`");
+        break;
+      }
+    return false;
+  }
+  if (!fe.points.empty() && !onePoint) {
+    diags.emit(diag::Unsupported, fe.sema->sweeps()[0].expr->range,
+               fmt::format("compiling a file with {} sweep points to one plan", fe.points.size()))
+        .help("`exp sweep FILE` compiles and runs every point; `exp check` checks them");
+    return false;
+  }
+  return true;
+}
+
+// The compile cache's key: a plan compiled before from the same normalised
+// source, overrides, options and target by this build of the compiler (the
+// experiment's name, from the file name, is part of the plan).
+std::string planCacheKey(const CompileOptions &options, const std::string &normalizedHash,
+                         const std::string &experiment, const std::string &pointLabel) {
+  std::string passOptions;
+  for (const std::string &p : options.disabledPasses)
+    passOptions += ";disable=" + p;
+  if (!pointLabel.empty())
+    passOptions += ";sweep-point=" + pointLabel;
+  std::string target = options.target == "cuda" ? "cuda/" + options.gpuArch : options.target;
+  return compileCacheKey(buildId(), normalizedHash, "plan;experiment=" + experiment + passOptions, target);
+}
+
+// A cached plan for `key`, its header refreshed for this file (path and raw
+// hash may differ in whitespace); false when there is none.
+bool readCached(const std::string &key, const std::string &path, CompileOutput &out) {
+  std::optional<std::string> cached = readCachedPlan(key);
+  if (!cached)
+    return false;
+  nlohmann::json plan = nlohmann::json::parse(*cached, nullptr, /*allow_exceptions=*/false);
+  if (plan.is_discarded() || !plan.contains("source"))
+    return false;
+  plan["source"]["path"] = path;
+  plan["source"]["sha256"] = sha256Hex(out.source);
+  out.text = plan.dump(1) + "\n";
+  out.cacheHit = true;
+  return true;
+}
+
+// The middle end and the plan: IR generation, the pipeline, emission.
+bool compileToPlan(FrontEnd &fe, const std::string &path, const CompileOptions &options,
+                   const std::string &normalizedHash, CompileOutput &out, std::ostream &diagOut) {
+  mlir::MLIRContext ctx(mlir::MLIRContext::Threading::DISABLED);
+  ctx.loadDialect<expd::ExpDialect, step::StepDialect, mlir::func::FuncDialect>();
+  MlirDiagnostics bridge(ctx, fe.sources, fe.modules->module(0).file, *fe.diags);
+  mlir::OwningOpRef<mlir::ModuleOp> ir = generateIr(ctx, *fe.sema, fe.sources, *fe.diags, out.experimentName);
+  if (!ir || failed(mlir::verify(*ir)))
+    return false;
+  if (options.emit == EmitKind::Exp) {
+    out.text = printModule(*ir, options.debugLocations);
+    return true;
+  }
+  if (!runPipeline(ctx, *ir, options, out.experimentName, diagOut))
+    return false;
+  if (options.emit == EmitKind::Step) {
+    out.text = printModule(*ir, options.debugLocations);
+    return true;
+  }
+  PlanHeader header;
+  header.sourcePath = path;
+  header.sourceSha256 = sha256Hex(out.source);
+  header.normalizedSha256 = normalizedHash;
+  header.overrides = options.overrides;
+  header.target = options.target;
+  header.buildId = buildId();
+  mlir::FailureOr<nlohmann::json> plan = emitPlan(*ir, header);
+  if (failed(plan))
+    return false;
+  out.text = plan->dump(1) + "\n";
+  return true;
+}
+
+} // namespace
+
 bool compileFile(const std::string &path, const CompileOptions &options, CompileOutput &out,
                  std::ostream &diagOut) {
   FrontEnd fe;
@@ -127,132 +261,27 @@ bool compileFile(const std::string &path, const CompileOptions &options, Compile
     if (!fe.sema->check(fe.points[options.sweepPoint]))
       return false;
   }
-  SourceManager &sources = fe.sources;
-  DiagnosticEngine &diags = *fe.diags;
-  FileId file = fe.modules->module(0).file;
-  Sema &sema = *fe.sema;
   if (options.emit == EmitKind::Ast) {
-    out.text = ast::dump(sema.root(), sources);
+    out.text = ast::dump(fe.sema->root(), fe.sources);
     return true;
   }
   if (options.checkOnly)
     return true;
   if (options.emit == EmitKind::ProfileEval)
-    return profileEvalPlan(sema, diags, options.profileTable,
+    return profileEvalPlan(*fe.sema, *fe.diags, options.profileTable,
                            std::filesystem::path(path).parent_path().string(), out.text);
-  if (!sema.trainDecl()) {
-    auto d = diags.emit(diag::MissingTrain, SourceRange{}, out.experimentName);
-    for (const ast::Decl &decl : sema.root().decls)
-      if (const DatasetInfo *ds = decl.kind == ast::DeclKind::Dataset ? sema.dataset(decl) : nullptr;
-          ds && ds->source && ds->source->decl && ds->source->decl->name == "profiles") {
-        d.help("a `profiles` table is evaluated without training: `exp eval TABLE --spec FILE.exp`");
-        break;
-      }
+  if (!checkPlanInputs(fe, onePoint, out.experimentName))
     return false;
-  }
-  if (!fe.points.empty() && !onePoint) {
-    diags.emit(diag::Unsupported, fe.sema->sweeps()[0].expr->range,
-               fmt::format("compiling a file with {} sweep points to one plan", fe.points.size()))
-        .help("`exp sweep FILE` compiles and runs every point; `exp check` checks them");
-    return false;
-  }
-
-  // The compile cache: a plan compiled before from the same normalised source,
-  // overrides, options and target by this build of the compiler. Its header
-  // is refreshed for this file (path and raw hash may differ in whitespace).
-  std::string normalizedHash = normalizedSourceHash(fe, options.overrides);
-  // The experiment's name (from the file name) is part of the plan.
-  std::string passOptions;
-  for (const std::string &p : options.disabledPasses)
-    passOptions += ";disable=" + p;
-  if (onePoint)
-    passOptions += ";sweep-point=" + fe.pointLabels[options.sweepPoint];
-  std::string target = options.target == "cuda" ? "cuda/" + options.gpuArch : options.target;
-  std::string cacheKey = compileCacheKey(buildId(), normalizedHash,
-                                         "plan;experiment=" + out.experimentName + passOptions,
-                                         target);
+  const std::string normalizedHash = normalizedSourceHash(fe, options.overrides);
+  const std::string cacheKey = planCacheKey(options, normalizedHash, out.experimentName,
+                                            onePoint ? fe.pointLabels[options.sweepPoint] : "");
   out.cacheKey = cacheKey;
-  if (options.emit == EmitKind::Plan && options.useCache && !options.printIrAfterAll)
-    if (std::optional<std::string> cached = readCachedPlan(cacheKey)) {
-      nlohmann::json plan = nlohmann::json::parse(*cached, nullptr, /*allow_exceptions=*/false);
-      if (!plan.is_discarded() && plan.contains("source")) {
-        plan["source"]["path"] = path;
-        plan["source"]["sha256"] = sha256Hex(out.source);
-        out.text = plan.dump(1) + "\n";
-        out.cacheHit = true;
-        return true;
-      }
-    }
-
-  mlir::MLIRContext ctx(mlir::MLIRContext::Threading::DISABLED);
-  ctx.loadDialect<expd::ExpDialect, step::StepDialect, mlir::func::FuncDialect>();
-  MlirDiagnostics bridge(ctx, sources, file, diags);
-
-  mlir::OwningOpRef<mlir::ModuleOp> ir =
-      importExperiment(ctx, sema, sources, diags, out.experimentName);
-  if (!ir || failed(mlir::verify(*ir)))
-    return false;
-  if (options.emit == EmitKind::Exp) {
-    out.text = printModule(*ir, options.debugLocations);
+  if (options.emit == EmitKind::Plan && options.useCache && !options.printIrAfterAll &&
+      readCached(cacheKey, path, out))
     return true;
-  }
-
-  llvm::raw_os_ostream irStream(diagOut); // outlives the pass manager
-  mlir::PassManager pm(&ctx);
-  if (options.printIrAfterAll) {
-    pm.enableIRPrinting([](mlir::Pass *, mlir::Operation *) { return false; },
-                        [](mlir::Pass *, mlir::Operation *) { return true; },
-                        /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false,
-                        /*printAfterOnlyOnFailure=*/false, irStream);
-  }
-  // When a pass fails (or crashes), MLIR writes the module as it was before
-  // the failing pass, with the pipeline, to this file: `exp-opt FILE
-  // --run-reproducer` replays it.
-  std::string reproducer = options.crashReproducer;
-  if (reproducer.empty())
-    reproducer = (std::filesystem::temp_directory_path() /
-                  ("exp-reproducer-" + out.experimentName + ".mlir")).string();
-  pm.enableCrashReproducerGeneration(reproducer);
-  auto enabled = [&](llvm::StringRef name) {
-    return !llvm::is_contained(options.disabledPasses, name);
-  };
-  pm.addPass(createExpInlineNetworks());
-  pm.addPass(createExpCSE());
-  pm.addPass(createExpLowerToStep());
-  for (const OptimisingPass &p : kOptimisingPasses) {
-    if (enabled(p.name))
-      pm.addPass(p.create());
-    if (p.cseAfter)
-      pm.addPass(createExpCSE());
-  }
-  // The GPU backend of the grouping contract: a kernel pair per group.
-  if (options.target == "cuda") {
-    StepGenerateGpuKernelsOptions gpu;
-    gpu.arch = options.gpuArch;
-    pm.addPass(createStepGenerateGpuKernels(gpu));
-  }
-  if (failed(pm.run(*ir))) {
-    diagOut << "note: a reproducer of the failing pass is in " << reproducer
-            << "; replay it with `exp-opt " << reproducer << " --run-reproducer`\n";
+  if (!compileToPlan(fe, path, options, normalizedHash, out, diagOut))
     return false;
-  }
-  if (options.emit == EmitKind::Step) {
-    out.text = printModule(*ir, options.debugLocations);
-    return true;
-  }
-
-  PlanHeader header;
-  header.sourcePath = path;
-  header.sourceSha256 = sha256Hex(out.source);
-  header.normalizedSha256 = normalizedHash;
-  header.overrides = options.overrides;
-  header.target = options.target;
-  header.buildId = buildId();
-  mlir::FailureOr<nlohmann::json> plan = emitPlan(*ir, header);
-  if (failed(plan))
-    return false;
-  out.text = plan->dump(1) + "\n";
-  if (options.useCache)
+  if (options.emit == EmitKind::Plan && options.useCache)
     writeCachedPlan(cacheKey, out.text);
   return true;
 }

@@ -2,6 +2,8 @@
 
 #include "dialects/step/StepDialect.h"
 
+#include "contract/StepOps.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
 
@@ -63,8 +65,12 @@ FailureOr<json> attrToJson(Operation *op, Attribute a) {
 template <typename IdFn> LogicalResult emitOp(Operation &op, IdFn &id, json &ops) {
   if (op.getDialect()->getNamespace() != "step")
     return op.emitOpError() << "is not a step-level op; lower it before emitting a plan";
+  const std::string name = op.getName().stripDialect().str();
+  if (!expcontract::findStepOp(name))
+    return op.emitOpError() << "is not an op of the plan contract (contract/StepOps.inc, generated "
+                               "from StepOps.td); run `ninja update-plan-contract`";
   json node;
-  node["op"] = op.getName().stripDialect().str();
+  node["op"] = name;
   node["operands"] = json::array();
   for (Value v : op.getOperands())
     node["operands"].push_back(id(v));
@@ -170,6 +176,116 @@ FailureOr<json> emitGraph(func::FuncOp f) {
 
 } // namespace
 
+namespace {
+
+// The `data` section from the step.source directive.
+FailureOr<json> emitSource(step::SourceOp src) {
+  json data = {{"name", src.getName().str()}, {"kind", src.getKind().str()},
+               {"params", *attrToJson(src, src.getParams())}};
+  if (DictionaryAttr aug = src.getAugmentAttr()) {
+    FailureOr<json> a = attrToJson(src, aug);
+    if (failed(a))
+      return failure();
+    data["augment"] = *a;
+  }
+  if (double vf = src.getValFraction().convertToDouble(); vf > 0)
+    data["val_fraction"] = vf;
+  if (src.getBag() > 1)
+    data["bag"] = src.getBag();
+  if (DictionaryAttr select = src.getSelectAttr()) {
+    FailureOr<json> s = attrToJson(src, select);
+    if (failed(s))
+      return failure();
+    for (auto &[key, value] : s->items()) // hold_out, keep, drop
+      data[key] = value;
+  }
+  return data;
+}
+
+json emitParameter(step::ParameterOp p) {
+  json param = {{"name", p.getSymName().str()},
+                {"shape", shapeOf(p.getType())},
+                {"init", p.getInit().str()},
+                {"scale", p.getScale().convertToDouble()},
+                {"decay", p.getDecay()}};
+  if (auto max = p.getMax())
+    param["max"] = max->convertToDouble();
+  if (auto weights = p.getWeights())
+    param["weights"] = {{"file", weights->str()}, {"name", p.getWeightsName().value_or("").str()}};
+  if (p.getFrozen())
+    param["frozen"] = true;
+  return param;
+}
+
+// The `train` section from the step.train_loop directive.
+FailureOr<json> emitTrain(step::TrainLoopOp t) {
+  FailureOr<json> optParams = attrToJson(t, t.getOptimizerParams());
+  FailureOr<json> schedParams = attrToJson(t, t.getScheduleParams());
+  if (failed(optParams) || failed(schedParams))
+    return failure();
+  return json{{"name", t.getName().str()},
+              {"graph", t.getGraph().str()},
+              {"epochs", t.getEpochs()},
+              {"steps", t.getSteps()},
+              {"batch", t.getBatch()},
+              {"accumulate", t.getAccumulate()},
+              {"seed", t.getSeed()},
+              {"optimizer", {{"kind", t.getOptimizer().str()}, {"params", *optParams}}},
+              {"schedule", {{"kind", t.getSchedule().str()}, {"params", *schedParams}}},
+              {"clip_grad_norm", t.getClipGradNorm().convertToDouble()},
+              {"precision", t.getPrecision().str()},
+              {"deterministic", t.getDeterministic()},
+              {"early_stop_patience", t.getEarlyStopPatience()}};
+}
+
+FailureOr<json> emitEvaluation(step::EvaluateOp e) {
+  FailureOr<json> graphs = attrToJson(e, e.getGraphs());
+  FailureOr<json> options = attrToJson(e, e.getOptions());
+  if (failed(graphs) || failed(options))
+    return failure();
+  return json{{"name", e.getName().str()}, {"metric", e.getMetric().str()}, {"graphs", *graphs}, {"options", *options}};
+}
+
+// One module-level op into its section of `plan`.
+LogicalResult emitTopLevel(Operation &op, json &plan, bool &haveSource, bool &haveTrain) {
+  auto put = [](FailureOr<json> j, json &slot) {
+    if (failed(j))
+      return failure();
+    slot = std::move(*j);
+    return success();
+  };
+  if (auto src = dyn_cast<step::SourceOp>(op)) {
+    if (haveSource)
+      return src.emitOpError() << "is a second data source; a plan reads one";
+    haveSource = true;
+    return put(emitSource(src), plan["data"]);
+  }
+  if (auto p = dyn_cast<step::ParameterOp>(op)) {
+    plan["parameters"].push_back(emitParameter(p));
+    return success();
+  }
+  if (auto f = dyn_cast<func::FuncOp>(op))
+    return put(emitGraph(f), plan["graphs"][f.getSymName().str()]);
+  if (auto t = dyn_cast<step::TrainLoopOp>(op)) {
+    haveTrain = true;
+    return put(emitTrain(t), plan["train"]);
+  }
+  if (auto p = dyn_cast<step::PrecomputeOp>(op)) {
+    plan["precompute"].push_back({{"graph", p.getGraph().str()}});
+    return success();
+  }
+  if (auto e = dyn_cast<step::EvaluateOp>(op)) {
+    json entry;
+    if (failed(put(emitEvaluation(e), entry)))
+      return failure();
+    plan["evaluations"].push_back(std::move(entry));
+    return success();
+  }
+  return op.emitOpError() << "cannot appear in a plan; run exp-lower-to-step first";
+}
+
+} // namespace
+
 FailureOr<json> emitPlan(ModuleOp module, const PlanHeader &header) {
   json plan;
   plan["format"] = "exp-plan";
@@ -192,82 +308,9 @@ FailureOr<json> emitPlan(ModuleOp module, const PlanHeader &header) {
   plan["evaluations"] = json::array();
   plan["precompute"] = json::array();
   bool haveSource = false, haveTrain = false;
-  for (Operation &op : module.getBody()->getOperations()) {
-    if (auto src = dyn_cast<step::SourceOp>(op)) {
-      if (haveSource)
-        return src.emitOpError() << "is a second data source; a plan reads one";
-      haveSource = true;
-      plan["data"] = {{"name", src.getName().str()}, {"kind", src.getKind().str()},
-                      {"params", *attrToJson(src, src.getParams())}};
-      if (DictionaryAttr aug = src.getAugmentAttr()) {
-        FailureOr<json> a = attrToJson(src, aug);
-        if (failed(a))
-          return failure();
-        plan["data"]["augment"] = *a;
-      }
-      if (double vf = src.getValFraction().convertToDouble(); vf > 0)
-        plan["data"]["val_fraction"] = vf;
-      if (src.getBag() > 1)
-        plan["data"]["bag"] = src.getBag();
-      if (DictionaryAttr select = src.getSelectAttr()) {
-        FailureOr<json> s = attrToJson(src, select);
-        if (failed(s))
-          return failure();
-        for (auto &[key, value] : s->items()) // hold_out, keep, drop
-          plan["data"][key] = value;
-      }
-    } else if (auto p = dyn_cast<step::ParameterOp>(op)) {
-      json param = {{"name", p.getSymName().str()},
-                    {"shape", shapeOf(p.getType())},
-                    {"init", p.getInit().str()},
-                    {"scale", p.getScale().convertToDouble()},
-                    {"decay", p.getDecay()}};
-      if (auto max = p.getMax())
-        param["max"] = max->convertToDouble();
-      if (auto weights = p.getWeights())
-        param["weights"] = {{"file", weights->str()}, {"name", p.getWeightsName().value_or("").str()}};
-      if (p.getFrozen())
-        param["frozen"] = true;
-      plan["parameters"].push_back(std::move(param));
-    } else if (auto f = dyn_cast<func::FuncOp>(op)) {
-      FailureOr<json> g = emitGraph(f);
-      if (failed(g))
-        return failure();
-      plan["graphs"][f.getSymName().str()] = *g;
-    } else if (auto t = dyn_cast<step::TrainLoopOp>(op)) {
-      haveTrain = true;
-      FailureOr<json> optParams = attrToJson(t, t.getOptimizerParams());
-      FailureOr<json> schedParams = attrToJson(t, t.getScheduleParams());
-      if (failed(optParams) || failed(schedParams))
-        return failure();
-      plan["train"] = {{"name", t.getName().str()},
-                       {"graph", t.getGraph().str()},
-                       {"epochs", t.getEpochs()},
-                       {"steps", t.getSteps()},
-                       {"batch", t.getBatch()},
-                       {"accumulate", t.getAccumulate()},
-                       {"seed", t.getSeed()},
-                       {"optimizer", {{"kind", t.getOptimizer().str()}, {"params", *optParams}}},
-                       {"schedule", {{"kind", t.getSchedule().str()}, {"params", *schedParams}}},
-                       {"clip_grad_norm", t.getClipGradNorm().convertToDouble()},
-                       {"precision", t.getPrecision().str()},
-                       {"deterministic", t.getDeterministic()},
-                       {"early_stop_patience", t.getEarlyStopPatience()}};
-    } else if (auto p = dyn_cast<step::PrecomputeOp>(op)) {
-      plan["precompute"].push_back({{"graph", p.getGraph().str()}});
-    } else if (auto e = dyn_cast<step::EvaluateOp>(op)) {
-      FailureOr<json> graphs = attrToJson(e, e.getGraphs());
-      FailureOr<json> options = attrToJson(e, e.getOptions());
-      if (failed(graphs) || failed(options))
-        return failure();
-      plan["evaluations"].push_back({{"name", e.getName().str()},
-                                     {"metric", e.getMetric().str()},
-                                     {"graphs", *graphs},
-                                     {"options", *options}});
-    } else {
-      return op.emitOpError() << "cannot appear in a plan; run exp-lower-to-step first";
-    }
-  }
+  for (Operation &op : module.getBody()->getOperations())
+    if (failed(emitTopLevel(op, plan, haveSource, haveTrain)))
+      return failure();
   if (!haveSource || !haveTrain)
     return module.emitError() << "a plan needs a step.source and a step.train_loop";
   return plan;

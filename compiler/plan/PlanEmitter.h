@@ -3,18 +3,21 @@
 // the plan is emitted from lowered MLIR, never from the AST.
 #pragma once
 
+#include "contract/PlanFormat.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LogicalResult.h"
 
 #include <nlohmann/json.hpp>
+
 #include <string>
 #include <vector>
 
 namespace expc {
 
-// Bumped on any incompatible change to the plan's layout; the runtime refuses
-// plans of any other version.
-inline constexpr int kPlanFormatVersion = 9;
+// The format this emitter writes: the plan contract's (contract/PlanFormat.h),
+// which the runtime checks.
+inline constexpr int kPlanFormatVersion = expcontract::kPlanFormatVersion;
 
 struct PlanHeader {
   std::string sourcePath;

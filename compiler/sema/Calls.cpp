@@ -92,34 +92,36 @@ bool Sema::bindArgs(const Decl &callee, const std::vector<Arg> &args, bool setti
   return ok;
 }
 
-ValPtr Sema::apply(const Decl &callee, int calleeModule, Bound bound, SourceRange where,
-                   ValPtr encoder) {
-  const bool isNetwork = callee.kind == ast::DeclKind::Network;
-  const bool encoderLike = isNetwork || callee.externKind == "encoder";
-  const bool isBlock = callee.externKind == "block";
-  auto what = [&](const Param &p) {
+struct Sema::Call {
+  const Decl &callee;
+  int module;
+  Bound bound;
+  SourceRange where;
+  ValPtr encoder;
+  bool isNetwork, encoderLike, isBlock;
+  const Sema &sema;
+  // How a parameter is named in messages, and where it was given.
+  std::string what(const Param &p) const {
     if (isBlock)
       return fmt::format("setting `{}`", p.name);
-    if (encoder && encoder->named && isInputParam(p))
+    if (encoder && encoder->named && sema.isInputParam(p))
       return fmt::format("encoder `{}`", encoder->named->name);
     return fmt::format("argument `{}` of `{}`", p.name, callee.name);
-  };
-  auto at = [&](const Param &p) {
+  }
+  SourceRange at(const Param &p) const {
     auto it = bound.ranges.find(p.name);
     return it != bound.ranges.end() && it->second.valid() ? it->second : where;
-  };
+  }
+};
 
-  bool anyInput = false;
-  for (const Param &p : callee.params)
-    if (isInputParam(p) && bound.args.count(p.name) && bound.args[p.name]->kind != VK::None)
-      anyInput = true;
-
-  Env env;
+// 1. Configuration given explicitly. Out of range is reported but the value
+// stays usable, so checking goes on (channels, widths) and one run reports
+// every error.
+bool Sema::bindConfiguration(Call &c, Env &env) {
   bool ok = true;
-  // 1. Configuration given explicitly.
-  for (const Param &p : callee.params) {
-    auto it = bound.args.find(p.name);
-    if (it == bound.args.end() || isInputParam(p))
+  for (const Param &p : c.callee.params) {
+    auto it = c.bound.args.find(p.name);
+    if (it == c.bound.args.end() || isInputParam(p))
       continue;
     ValPtr v;
     bool allowNone = p.value && p.value->kind == ast::ExprKind::None;
@@ -127,78 +129,77 @@ ValPtr Sema::apply(const Decl &callee, int calleeModule, Bound bound, SourceRang
       env.vars[p.name] = it->second;
       continue;
     }
-    if (!checkValue(*p.type, it->second, env, calleeModule, what(p), at(p), v)) {
+    if (!checkValue(*p.type, it->second, env, c.module, c.what(p), c.at(p), v)) {
       ok = false;
       continue;
     }
-    // Out of range is reported but the value stays usable, so checking goes
-    // on (channels, widths) and one run reports every error.
-    checkConstraint(p, v, env, calleeModule, what(p), at(p));
+    checkConstraint(p, v, env, c.module, c.what(p), c.at(p));
     env.vars[p.name] = v;
-    env.boundBy[p.name] = {fmt::format("argument `{}` of `{}`", p.name, callee.name), at(p)};
+    env.boundBy[p.name] = {fmt::format("argument `{}` of `{}`", p.name, c.callee.name), c.at(p)};
   }
-  if (encoderLike && !anyInput && !encoder) {
-    // Configuration only: an encoder, applied to data later.
-    if (!ok)
-      return makeError();
-    auto enc = makeEncoder(callee, calleeModule, where, env);
-    if (const Val *frozen = enc->arg("frozen"); frozen && frozen->kind == VK::Bool)
-      enc->trainable = !frozen->b;
-    return enc;
-  }
+  return ok;
+}
 
-  // 2. Data inputs: match their shapes, binding shape variables.
-  std::vector<int64_t> lead;
-  const bool mapsOverBags = encoderLike || callee.externKind == "layer";
-  for (const Param &p : callee.params) {
-    auto it = bound.args.find(p.name);
-    if (it == bound.args.end() || !isInputParam(p))
+// 2. Data inputs: match their shapes, binding shape variables; `lead` gets
+// the dimensions an encoder or layer is mapped over (bags, channels).
+bool Sema::bindInputs(Call &c, Env &env, std::vector<int64_t> &lead) {
+  bool ok = true;
+  const bool mapsOverBags = c.encoderLike || c.callee.externKind == "layer";
+  for (const Param &p : c.callee.params) {
+    auto it = c.bound.args.find(p.name);
+    if (it == c.bound.args.end() || !isInputParam(p))
       continue;
     if (it->second->kind == VK::None && p.value && p.value->kind == ast::ExprKind::None) {
       env.vars[p.name] = it->second;
       continue;
     }
-    env.matching = what(p);
-    if (!matchData(*p.type, *it->second, env, calleeModule, mapsOverBags ? &lead : nullptr,
-                   what(p), at(p)))
+    env.matching = c.what(p);
+    if (!matchData(*p.type, *it->second, env, c.module, mapsOverBags ? &lead : nullptr, c.what(p), c.at(p)))
       ok = false;
     else
-      env.vars[p.name] = refineClasses(*p.type, it->second, env, calleeModule);
+      env.vars[p.name] = refineClasses(*p.type, it->second, env, c.module);
   }
-  // 3. Missing parameters: inferred from shapes, defaulted, or an error.
-  for (const Param &p : callee.params) {
-    if (bound.args.count(p.name))
+  return ok;
+}
+
+// 3. Missing parameters: inferred from shapes, defaulted, or an error.
+bool Sema::bindMissing(Call &c, Env &env) {
+  bool ok = true;
+  for (const Param &p : c.callee.params) {
+    if (c.bound.args.count(p.name))
       continue;
     if (ValPtr inferred = env.find(p.name)) {
-      checkConstraint(p, inferred, env, calleeModule, what(p), where);
+      checkConstraint(p, inferred, env, c.module, c.what(p), c.where);
       continue;
     }
     if (p.value) {
-      ValPtr d = eval(*p.value, &env, calleeModule), v;
+      ValPtr d = eval(*p.value, &env, c.module), v;
       if (d->kind == VK::None || (isInputParam(p) && d->isError())) {
         env.vars[p.name] = makeNone(p.value->range);
         continue;
       }
-      if (!checkValue(*p.type, d, env, calleeModule, what(p), p.value->range, v)) {
+      if (!checkValue(*p.type, d, env, c.module, c.what(p), p.value->range, v)) {
         ok = false;
         continue;
       }
       env.vars[p.name] = v;
       continue;
     }
-    if (isBlock)
-      diags_.emit(diag::MissingSetting, where, callee.name.substr(0, callee.name.rfind("_settings")),
+    if (c.isBlock)
+      diags_.emit(diag::MissingSetting, c.where, c.callee.name.substr(0, c.callee.name.rfind("_settings")),
                   p.name);
     else
-      diags_.emit(diag::MissingArgument, where, callee.name, p.name);
+      diags_.emit(diag::MissingArgument, c.where, c.callee.name, p.name);
     ok = false;
   }
-  if (!ok)
-    return makeError();
+  return ok;
+}
 
-  // Inputs from datasets must come from one dataset and split.
-  const Val *rows = nullptr;
-  for (const Param &p : callee.params) {
+// Inputs from datasets must come from one dataset and split; `rows` is it
+// (null when no input is per-row data).
+bool Sema::sameRows(Call &c, const Env &env, const Val *&rows) {
+  rows = nullptr;
+  for (const Param &p : c.callee.params) {
     ValPtr v = env.find(p.name);
     if (!v || v->kind != VK::Data || !v->dataset || !v->perRow)
       continue;
@@ -208,49 +209,115 @@ ValPtr Sema::apply(const Decl &callee, int calleeModule, Bound bound, SourceRang
       auto name = [](const Val *x) {
         return x->split == "held_out" ? x->dataset->decl->name + ".held_out" : x->dataset->decl->name;
       };
-      diags_.emit(diag::MixedDatasets, where, fmt::format("`{}`", callee.name), name(rows), name(v.get()))
+      diags_.emit(diag::MixedDatasets, c.where, fmt::format("`{}`", c.callee.name), name(rows), name(v.get()))
           .help("pair data from the same rows; use one dataset (or split) on both sides");
-      return makeError();
+      return false;
     }
   }
+  return true;
+}
 
-  // 4. The result.
-  ValPtr result;
-  std::shared_ptr<const NetGraph> graph;
-  if (isNetwork) {
-    // The body sees bare tensors: without the bag dims it is mapped over and
-    // without provenance (rows, producing encoder), which only the value the
-    // call returns carries — so layer chains inside bodies stay flat.
-    Env body;
-    body.vars = env.vars;
-    int input = 0;
-    for (const Param &p : callee.params)
-      if (isInputParam(p))
-        if (ValPtr v = env.find(p.name); v && v->kind == VK::Data) {
-          auto core = std::make_shared<Val>();
-          core->kind = VK::Data;
-          core->type = v->type;
-          core->origin = v->origin;
-          core->perRow = v->perRow;
-          core->node = input++; // the body graph's input node
-          core->type.dims.erase(core->type.dims.begin(), core->type.dims.begin() + lead.size());
-          core->type.core = std::min(core->type.core, core->type.dims.size());
-          body.vars[p.name] = core;
-        }
-    ValPtr out = instantiate(callee, calleeModule, body, where, graph);
-    if (out->isError())
-      return out;
-    // Check the body's output against the declared result type.
-    Env check = body;
-    check.rest.clear();
-    check.haveRest = false;
-    if (!matchData(*callee.result, *out, check, calleeModule, nullptr,
-                   fmt::format("the result of network `{}`", callee.name), where))
-      return makeError();
-    result = resultType(*callee.result, check, calleeModule, lead, callee, where);
-  } else {
-    result = resultType(*callee.result, env, calleeModule, lead, callee, where);
+// 4. The result: a network's body instantiated (and its output checked
+// against the declared result), or an extern's declared result type.
+ValPtr Sema::callResult(Call &c, Env &env, const std::vector<int64_t> &lead,
+                        std::shared_ptr<const NetGraph> &graph) {
+  if (!c.isNetwork)
+    return resultType(*c.callee.result, env, c.module, lead, c.callee, c.where);
+  // The body sees bare tensors: without the bag dims it is mapped over and
+  // without provenance (rows, producing encoder), which only the value the
+  // call returns carries — so layer chains inside bodies stay flat.
+  Env body;
+  body.vars = env.vars;
+  int input = 0;
+  for (const Param &p : c.callee.params)
+    if (isInputParam(p))
+      if (ValPtr v = env.find(p.name); v && v->kind == VK::Data) {
+        auto core = std::make_shared<Val>();
+        core->kind = VK::Data;
+        core->type = v->type;
+        core->origin = v->origin;
+        core->perRow = v->perRow;
+        core->node = input++; // the body graph's input node
+        core->type.dims.erase(core->type.dims.begin(), core->type.dims.begin() + lead.size());
+        core->type.core = std::min(core->type.core, core->type.dims.size());
+        body.vars[p.name] = core;
+      }
+  ValPtr out = instantiate(c.callee, c.module, body, c.where, graph);
+  if (out->isError())
+    return out;
+  Env check = body;
+  check.rest.clear();
+  check.haveRest = false;
+  if (!matchData(*c.callee.result, *out, check, c.module, nullptr,
+                 fmt::format("the result of network `{}`", c.callee.name), c.where))
+    return makeError();
+  return resultType(*c.callee.result, check, c.module, lead, c.callee, c.where);
+}
+
+// The `template` arguments name columns of the call's dataset argument.
+bool Sema::checkTemplates(Call &c, const Env &env, const Val *table) {
+  for (const Param &p : c.callee.params) {
+    ValPtr v = env.find(p.name);
+    if (!v || v->kind != VK::String || p.type->kind != ast::ExprKind::Name || p.type->text != "template")
+      continue;
+    if (!table) {
+      diags_.emit(diag::BadTemplate, c.at(p), "?", "?");
+      return false;
+    }
+    std::vector<std::string> names;
+    for (const auto &[n, t] : table->dataset->columns)
+      names.push_back(n);
+    for (const Placeholder &ph : templatePlaceholders(v->s)) {
+      const std::string &name = ph.name;
+      if (table->dataset->column(name))
+        continue;
+      // Point at the placeholder inside the literal (its opening quote + 1).
+      SourceRange r = v->origin;
+      if (r.valid() && r.beginLine == r.endLine) {
+        r.beginCol += uint32_t(ph.at) + 1;
+        r.endCol = r.beginCol + uint32_t(name.size()) + 2;
+      }
+      auto d = diags_.emit(diag::BadTemplate, r.valid() ? r : c.at(p), name, table->dataset->decl->name);
+      std::string guess = closestMatch(name, names);
+      if (!guess.empty())
+        d.help(fmt::format("did you mean `{{{}}}`?", guess));
+      else
+        d.help(fmt::format("its columns are `{}`", fmt::join(names, "`, `")));
+      return false;
+    }
   }
+  return true;
+}
+
+ValPtr Sema::apply(const Decl &callee, int calleeModule, Bound bound, SourceRange where, ValPtr encoder) {
+  const bool isNetwork = callee.kind == ast::DeclKind::Network;
+  Call c{callee, calleeModule, std::move(bound), where, encoder, isNetwork,
+         isNetwork || callee.externKind == "encoder", callee.externKind == "block", *this};
+  bool anyInput = false;
+  for (const Param &p : callee.params)
+    if (isInputParam(p) && c.bound.args.count(p.name) && c.bound.args[p.name]->kind != VK::None)
+      anyInput = true;
+  Env env;
+  bool ok = bindConfiguration(c, env);
+  if (c.encoderLike && !anyInput && !encoder) {
+    // Configuration only: an encoder, applied to data later.
+    if (!ok)
+      return makeError();
+    auto enc = makeEncoder(callee, calleeModule, where, env);
+    if (const Val *frozen = enc->arg("frozen"); frozen && frozen->kind == VK::Bool)
+      enc->trainable = !frozen->b;
+    return enc;
+  }
+  std::vector<int64_t> lead;
+  ok = bindInputs(c, env, lead) && ok;
+  ok = bindMissing(c, env) && ok;
+  if (!ok)
+    return makeError();
+  const Val *rows = nullptr;
+  if (!sameRows(c, env, rows))
+    return makeError();
+  std::shared_ptr<const NetGraph> graph;
+  ValPtr result = callResult(c, env, lead, graph);
   if (result->isError())
     return result;
   auto r = std::make_shared<Val>(*result);
@@ -273,38 +340,8 @@ ValPtr Sema::apply(const Decl &callee, int calleeModule, Bound bound, SourceRang
   for (const Param &p : callee.params)
     if (ValPtr v = env.find(p.name); v && v->kind == VK::Dataset)
       table = v.get();
-  for (const Param &p : callee.params) {
-    ValPtr v = env.find(p.name);
-    if (!v || v->kind != VK::String || p.type->kind != ast::ExprKind::Name ||
-        p.type->text != "template")
-      continue;
-    if (!table) {
-      diags_.emit(diag::BadTemplate, at(p), "?", "?");
-      return makeError();
-    }
-    std::vector<std::string> names;
-    for (const auto &[n, t] : table->dataset->columns)
-      names.push_back(n);
-    for (const Placeholder &ph : templatePlaceholders(v->s)) {
-      const std::string &name = ph.name;
-      if (!table->dataset->column(name)) {
-        // Point at the placeholder inside the literal (its opening quote + 1).
-        SourceRange r = v->origin;
-        if (r.valid() && r.beginLine == r.endLine) {
-          r.beginCol += uint32_t(ph.at) + 1;
-          r.endCol = r.beginCol + uint32_t(name.size()) + 2;
-        }
-        auto d = diags_.emit(diag::BadTemplate, r.valid() ? r : at(p), name,
-                             table->dataset->decl->name);
-        std::string guess = closestMatch(name, names);
-        if (!guess.empty())
-          d.help(fmt::format("did you mean `{{{}}}`?", guess));
-        else
-          d.help(fmt::format("its columns are `{}`", fmt::join(names, "`, `")));
-        return makeError();
-      }
-    }
-  }
+  if (!checkTemplates(c, env, table))
+    return makeError();
   if (r->kind == VK::Data && !rows && table) {
     r->dataset = table->dataset;
     r->split = table->split;

@@ -89,9 +89,94 @@ std::vector<std::string> entryValues(const Val &v) {
 }
 } // namespace
 
+bool Sema::readSelection(const Decl &d, DatasetInfo &info, const Val &settings, const char *key,
+                         std::map<std::string, std::vector<std::string>> &out) {
+  const Val *rec = settings.arg(key);
+  if (!rec || rec->kind != VK::Record)
+    return true;
+  bool ok = true;
+  std::vector<std::string> names;
+  for (const auto &[n, t] : info.columns)
+    names.push_back(n);
+  for (size_t k = 0; k < rec->keys.size(); ++k) {
+    const std::string &col = rec->keys[k];
+    const DataType *t = info.column(col);
+    if (!t) {
+      auto diag = diags_.emit(diag::UnknownMember, rec->items[k]->origin, fmt::format("dataset `{}`", d.name), col);
+      std::string guess = closestMatch(col, names);
+      if (!guess.empty())
+        diag.help(fmt::format("did you mean `{}`?", guess));
+      else
+        diag.help(fmt::format("its columns are `{}`", fmt::join(names, "`, `")));
+      ok = false;
+      continue;
+    }
+    if (t->modality != "labels") {
+      diags_.emit(diag::TypeMismatch, rec->items[k]->origin, fmt::format("`{}` in setting `{}`", col, key),
+                  "a labels column", t->describe());
+      ok = false;
+      continue;
+    }
+    out[col] = entryValues(*rec->items[k]);
+    if (std::string(key) == "hold_out")
+      info.holdOutRange[col] = rec->items[k]->origin;
+  }
+  return ok;
+}
+
+// split_by and stratify name a labels column (or the wells every reader has).
+bool Sema::readSplitColumns(const Decl &d, DatasetInfo &info, const Val &settings) {
+  bool ok = true;
+  for (auto [key, slot] : {std::pair<const char *, std::string *>{"split_by", &info.splitBy},
+                           {"stratify", &info.stratify}}) {
+    const Val *v = settings.arg(key);
+    if (!v || v->kind != VK::String || v->s.empty() || v->s == "well") {
+      if (v && v->kind == VK::String)
+        *slot = v->s;
+      continue;
+    }
+    const DataType *t = info.column(v->s);
+    if (!t || t->modality != "labels") {
+      std::vector<std::string> labels = {"well"};
+      for (const auto &[n, ct] : info.columns)
+        if (ct.modality == "labels")
+          labels.push_back(n);
+      auto diag = diags_.emit(diag::UnknownMember, v->origin, fmt::format("dataset `{}`", d.name),
+                              fmt::format("{}` labels column `{}", key, v->s));
+      std::string guess = closestMatch(v->s, labels);
+      diag.help(guess.empty() ? fmt::format("`{}` names one of `{}`", key, fmt::join(labels, "`, `"))
+                              : fmt::format("did you mean `{}`?", guess));
+      ok = false;
+      continue;
+    }
+    *slot = v->s;
+  }
+  return ok;
+}
+
+// `hold_out` excludes `hold_out_fraction`, and keeps nothing it holds out.
+bool Sema::checkSelections(const Decl &d, DatasetInfo &info) {
+  bool ok = true;
+  if (info.holdOutFraction > 0 && !info.holdOut.empty()) {
+    diags_.emit(diag::HoldOutTwice, info.holdOutRange.begin()->second, d.name)
+        .help("drop `hold_out_fraction`, or the `hold_out` record");
+    ok = false;
+  }
+  for (const auto &[col, vals] : info.holdOut) {
+    auto it = info.keep.find(col);
+    if (it == info.keep.end())
+      continue;
+    for (const std::string &v : vals)
+      if (std::find(it->second.begin(), it->second.end(), v) != it->second.end()) {
+        diags_.emit(diag::ContradictorySplit, info.holdOutRange[col], d.name, col, v);
+        ok = false;
+      }
+  }
+  return ok;
+}
+
 ValPtr Sema::checkDataset(const Decl &d, int module) {
-  ValPtr src = externCallValue(d, module, "source",
-                               "a data source, as in `rxrx1(\"data/rxrx1\")`");
+  ValPtr src = externCallValue(d, module, "source", "a data source, as in `rxrx1(\"data/rxrx1\")`");
   ValPtr settings = bindBlock(d, "dataset_settings", module);
   if (src->isError() || settings->isError())
     return makeError();
@@ -105,8 +190,7 @@ ValPtr Sema::checkDataset(const Decl &d, int module) {
   bool unpaired = pairing && pairing->kind == VK::String && pairing->s != "micon";
   for (size_t k = 0; k < src->keys.size(); ++k) {
     const std::string &name = src->keys[k];
-    if (unpaired && (name == "treated1" || name == "control1" || name == "treated2" ||
-                     name == "control2")) {
+    if (unpaired && (name == "treated1" || name == "control1" || name == "treated2" || name == "control2")) {
       info->unpaired.push_back(name);
       continue;
     }
@@ -115,69 +199,11 @@ ValPtr Sema::checkDataset(const Decl &d, int module) {
       t.dims.insert(t.dims.begin(), bag);
     info->columns.emplace_back(src->keys[k], t);
   }
-  bool ok = true;
-  auto readSplit = [&](const char *key, std::map<std::string, std::vector<std::string>> &out) {
-    const Val *rec = settings->arg(key);
-    if (!rec || rec->kind != VK::Record)
-      return;
-    std::vector<std::string> names;
-    for (const auto &[n, t] : info->columns)
-      names.push_back(n);
-    for (size_t k = 0; k < rec->keys.size(); ++k) {
-      const std::string &col = rec->keys[k];
-      const DataType *t = info->column(col);
-      if (!t) {
-        auto diag = diags_.emit(diag::UnknownMember, rec->items[k]->origin,
-                                fmt::format("dataset `{}`", d.name), col);
-        std::string guess = closestMatch(col, names);
-        if (!guess.empty())
-          diag.help(fmt::format("did you mean `{}`?", guess));
-        else
-          diag.help(fmt::format("its columns are `{}`", fmt::join(names, "`, `")));
-        ok = false;
-        continue;
-      }
-      if (t->modality != "labels") {
-        diags_.emit(diag::TypeMismatch, rec->items[k]->origin,
-                    fmt::format("`{}` in setting `{}`", col, key), "a labels column",
-                    t->describe());
-        ok = false;
-        continue;
-      }
-      out[col] = entryValues(*rec->items[k]);
-      if (std::string(key) == "hold_out")
-        info->holdOutRange[col] = rec->items[k]->origin;
-    }
-  };
   if (const Val *vf = settings->arg("val_fraction"))
     info->valFraction = vf->f;
   if (const Val *f = settings->arg("hold_out_fraction"))
     info->holdOutFraction = f->f;
-  // split_by and stratify name a labels column (or the wells every reader has).
-  for (auto [key, slot] : {std::pair<const char *, std::string *>{"split_by", &info->splitBy},
-                           {"stratify", &info->stratify}}) {
-    const Val *v = settings->arg(key);
-    if (!v || v->kind != VK::String || v->s.empty() || v->s == "well") {
-      if (v && v->kind == VK::String)
-        *slot = v->s;
-      continue;
-    }
-    const DataType *t = info->column(v->s);
-    if (!t || t->modality != "labels") {
-      std::vector<std::string> labels = {"well"};
-      for (const auto &[n, ct] : info->columns)
-        if (ct.modality == "labels")
-          labels.push_back(n);
-      auto diag = diags_.emit(diag::UnknownMember, v->origin, fmt::format("dataset `{}`", d.name),
-                              fmt::format("{}` labels column `{}", key, v->s));
-      std::string guess = closestMatch(v->s, labels);
-      diag.help(guess.empty() ? fmt::format("`{}` names one of `{}`", key, fmt::join(labels, "`, `"))
-                              : fmt::format("did you mean `{}`?", guess));
-      ok = false;
-      continue;
-    }
-    *slot = v->s;
-  }
+  bool ok = readSplitColumns(d, *info, *settings);
   if (const Val *aug = settings->arg("augment"); aug && aug->kind != VK::None && aug->decl)
     info->augment = settings->args.at("augment");
   if (const Val *st = settings->arg("stages"); st && st->kind == VK::List && !st->items.empty()) {
@@ -190,24 +216,10 @@ ValPtr Sema::checkDataset(const Decl &d, int module) {
     }
     info->stages = settings->args.at("stages");
   }
-  readSplit("hold_out", info->holdOut);
-  readSplit("keep", info->keep);
-  readSplit("drop", info->drop);
-  if (info->holdOutFraction > 0 && !info->holdOut.empty()) {
-    diags_.emit(diag::HoldOutTwice, info->holdOutRange.begin()->second, d.name)
-        .help("drop `hold_out_fraction`, or the `hold_out` record");
-    ok = false;
-  }
-  for (const auto &[col, vals] : info->holdOut) {
-    auto it = info->keep.find(col);
-    if (it == info->keep.end())
-      continue;
-    for (const std::string &v : vals)
-      if (std::find(it->second.begin(), it->second.end(), v) != it->second.end()) {
-        diags_.emit(diag::ContradictorySplit, info->holdOutRange[col], d.name, col, v);
-        ok = false;
-      }
-  }
+  ok = readSelection(d, *info, *settings, "hold_out", info->holdOut) && ok;
+  ok = readSelection(d, *info, *settings, "keep", info->keep) && ok;
+  ok = readSelection(d, *info, *settings, "drop", info->drop) && ok;
+  ok = checkSelections(d, *info) && ok;
   if (!ok)
     return makeError();
   auto v = std::make_shared<Val>();

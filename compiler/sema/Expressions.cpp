@@ -283,95 +283,48 @@ ValPtr Sema::lossArith(const Expr &e, const ValPtr &l, const ValPtr &r) {
   return sum;
 }
 
-ValPtr Sema::evalBinary(const Expr &e, Env *env, int module) {
+ValPtr Sema::invalidOperands(const Expr &e, const ValPtr &l, const ValPtr &r) {
+  diags_.emit(diag::InvalidOperands, e.range, e.text, l->describe(), r->describe());
+  return makeError();
+}
+
+// Tensors in network bodies: residual `x + f(x)`, scaling by constants.
+ValPtr Sema::tensorArith(const Expr &e, const ValPtr &l, const ValPtr &r) {
   const std::string &op = e.text;
-  if (op == "|" || op == "->") {
-    // Only meaningful as a type (`"S" | "B"`) or a mapping argument.
-    auto v = std::make_shared<Val>();
-    v->kind = VK::Type;
-    v->typeExpr = &e;
-    v->origin = e.range;
-    return v;
-  }
-  ValPtr l = eval(*e.operands[0], env, module);
-  ValPtr r = eval(*e.operands[1], env, module);
-  if (l->isError() || r->isError())
-    return makeError();
-  auto invalid = [&]() {
-    diags_.emit(diag::InvalidOperands, e.range, op, l->describe(), r->describe());
-    return makeError();
-  };
-  bool isLoss = [&] {
-    auto loss = [](const ValPtr &v) { return v->kind == VK::Object && v->s == "loss"; };
-    if (op == "+" || op == "-")
-      return loss(l) && loss(r);
-    if (op == "*")
-      return (loss(l) && r->isNumber()) || (l->isNumber() && loss(r));
-    if (op == "/")
-      return loss(l) && r->isNumber();
-    return false;
-  }();
-  if (isLoss) {
-    if (op == "/" && r->number() == 0) {
-      diags_.emit(diag::DivisionByZero, e.operands[1]->range);
+  if ((op == "+" || op == "-" || op == "*") && l->kind == VK::Data && r->kind == VK::Data) {
+    if (l->type.dims != r->type.dims) {
+      diags_.emit(diag::ShapeMismatch, e.range, fmt::format("`{}`", op), "operands of the same shape",
+                  fmt::format("{} and {}", l->type.describe(), r->type.describe()));
       return makeError();
     }
-    return lossArith(e, l, r);
+    auto v = std::make_shared<Val>(*l);
+    v->origin = e.range;
+    NetNode node;
+    node.op = op == "+" ? "add" : op == "-" ? "sub" : "mul";
+    node.operands = {l->node, r->node};
+    trace(std::move(node), *v);
+    return v;
   }
-  // Tensors in network bodies: residual `x + f(x)`, scaling by constants.
-  if (l->kind == VK::Data || r->kind == VK::Data) {
-    if ((op == "+" || op == "-" || op == "*") && l->kind == VK::Data && r->kind == VK::Data) {
-      if (l->type.dims != r->type.dims) {
-        diags_.emit(diag::ShapeMismatch, e.range, fmt::format("`{}`", op),
-                    "operands of the same shape", fmt::format("{} and {}", l->type.describe(),
-                                                              r->type.describe()));
-        return makeError();
-      }
-      auto v = std::make_shared<Val>(*l);
-      v->origin = e.range;
-      NetNode node;
-      node.op = op == "+" ? "add" : op == "-" ? "sub" : "mul";
-      node.operands = {l->node, r->node};
-      trace(std::move(node), *v);
-      return v;
-    }
-    if ((op == "*" || op == "/") && (l->isNumber() || r->isNumber())) {
-      const Val &data = l->kind == VK::Data ? *l : *r, &number = l->kind == VK::Data ? *r : *l;
-      auto v = std::make_shared<Val>(data);
-      v->origin = e.range;
-      NetNode node;
-      // x * c, c * x and x / c scale; c / x is a reciprocal (no kernel yet).
-      node.op = op == "/" && l->isNumber() ? "reciprocal" : "scale";
-      node.operands = {data.node};
-      double c = number.number();
-      node.config["factor"] = makeFloat(op == "/" && r->isNumber() ? 1.0 / c : c);
-      trace(std::move(node), *v);
-      return v;
-    }
-    return invalid();
+  if ((op == "*" || op == "/") && (l->isNumber() || r->isNumber())) {
+    const Val &data = l->kind == VK::Data ? *l : *r, &number = l->kind == VK::Data ? *r : *l;
+    auto v = std::make_shared<Val>(data);
+    v->origin = e.range;
+    NetNode node;
+    // x * c, c * x and x / c scale; c / x is a reciprocal (no kernel yet).
+    node.op = op == "/" && l->isNumber() ? "reciprocal" : "scale";
+    node.operands = {data.node};
+    double c = number.number();
+    node.config["factor"] = makeFloat(op == "/" && r->isNumber() ? 1.0 / c : c);
+    trace(std::move(node), *v);
+    return v;
   }
-  if (op == "and" || op == "or") {
-    if (l->kind != VK::Bool || r->kind != VK::Bool)
-      return invalid();
-    return makeBool(op == "and" ? (l->b && r->b) : (l->b || r->b), e.range);
-  }
-  if (op == "==" || op == "!=") {
-    bool eq;
-    if (l->isNumber() && r->isNumber())
-      eq = l->number() == r->number();
-    else if (l->isConstant() && r->isConstant() && l->kind == r->kind)
-      eq = l->str() == r->str();
-    else if (l->kind == VK::None || r->kind == VK::None)
-      eq = l->kind == r->kind;
-    else
-      return invalid();
-    return makeBool(op == "==" ? eq : !eq, e.range);
-  }
-  if (!l->isNumber() || !r->isNumber()) {
-    if (op == "+" && l->kind == VK::String && r->kind == VK::String)
-      return makeString(l->s + r->s, e.range);
-    return invalid();
-  }
+  return invalidOperands(e, l, r);
+}
+
+// Comparisons and arithmetic on two numbers: integers stay integers (exact
+// division included) and overflow is an error; otherwise doubles.
+ValPtr Sema::numberArith(const Expr &e, const ValPtr &l, const ValPtr &r) {
+  const std::string &op = e.text;
   if (op == "<") return makeBool(l->number() < r->number(), e.range);
   if (op == "<=") return makeBool(l->number() <= r->number(), e.range);
   if (op == ">") return makeBool(l->number() > r->number(), e.range);
@@ -400,6 +353,64 @@ ValPtr Sema::evalBinary(const Expr &e, Env *env, int module) {
   double out = op == "+" ? a + b : op == "-" ? a - b : op == "*" ? a * b
              : op == "/" ? a / b : std::fmod(a, b);
   return makeFloat(out, e.range);
+}
+
+ValPtr Sema::evalBinary(const Expr &e, Env *env, int module) {
+  const std::string &op = e.text;
+  if (op == "|" || op == "->") {
+    // Only meaningful as a type (`"S" | "B"`) or a mapping argument.
+    auto v = std::make_shared<Val>();
+    v->kind = VK::Type;
+    v->typeExpr = &e;
+    v->origin = e.range;
+    return v;
+  }
+  ValPtr l = eval(*e.operands[0], env, module);
+  ValPtr r = eval(*e.operands[1], env, module);
+  if (l->isError() || r->isError())
+    return makeError();
+  bool isLoss = [&] {
+    auto loss = [](const ValPtr &v) { return v->kind == VK::Object && v->s == "loss"; };
+    if (op == "+" || op == "-")
+      return loss(l) && loss(r);
+    if (op == "*")
+      return (loss(l) && r->isNumber()) || (l->isNumber() && loss(r));
+    if (op == "/")
+      return loss(l) && r->isNumber();
+    return false;
+  }();
+  if (isLoss) {
+    if (op == "/" && r->number() == 0) {
+      diags_.emit(diag::DivisionByZero, e.operands[1]->range);
+      return makeError();
+    }
+    return lossArith(e, l, r);
+  }
+  if (l->kind == VK::Data || r->kind == VK::Data)
+    return tensorArith(e, l, r);
+  if (op == "and" || op == "or") {
+    if (l->kind != VK::Bool || r->kind != VK::Bool)
+      return invalidOperands(e, l, r);
+    return makeBool(op == "and" ? (l->b && r->b) : (l->b || r->b), e.range);
+  }
+  if (op == "==" || op == "!=") {
+    bool eq;
+    if (l->isNumber() && r->isNumber())
+      eq = l->number() == r->number();
+    else if (l->isConstant() && r->isConstant() && l->kind == r->kind)
+      eq = l->str() == r->str();
+    else if (l->kind == VK::None || r->kind == VK::None)
+      eq = l->kind == r->kind;
+    else
+      return invalidOperands(e, l, r);
+    return makeBool(op == "==" ? eq : !eq, e.range);
+  }
+  if (!l->isNumber() || !r->isNumber()) {
+    if (op == "+" && l->kind == VK::String && r->kind == VK::String)
+      return makeString(l->s + r->s, e.range);
+    return invalidOperands(e, l, r);
+  }
+  return numberArith(e, l, r);
 }
 
 ValPtr Sema::evalSweep(const Expr &e, Env *env, int module) {

@@ -97,6 +97,12 @@ private:
   // Experiment.cpp: the declarations of an experiment.
   ValPtr checkParamDecl(const ast::Decl &d, int module);
   ValPtr checkDataset(const ast::Decl &d, int module);
+  // checkDataset's parts: a `hold_out` / `keep` / `drop` record, the
+  // `split_by` / `stratify` columns, and the selections against each other.
+  bool readSelection(const ast::Decl &d, DatasetInfo &info, const Val &settings, const char *key,
+                     std::map<std::string, std::vector<std::string>> &out);
+  bool readSplitColumns(const ast::Decl &d, DatasetInfo &info, const Val &settings);
+  bool checkSelections(const ast::Decl &d, DatasetInfo &info);
   ValPtr checkSide(const ast::Decl &d, int module);
   ValPtr checkEncoder(const ast::Decl &d, int module);
   ValPtr checkObjective(const ast::Decl &d, int module);
@@ -114,6 +120,10 @@ private:
   ValPtr eval(const ast::Expr &e, Env *env, int module);
   ValPtr evalMember(const ast::Expr &e, Env *env, int module);
   ValPtr evalBinary(const ast::Expr &e, Env *env, int module);
+  // evalBinary's parts: tensors in network bodies, and numbers folded.
+  ValPtr tensorArith(const ast::Expr &e, const ValPtr &l, const ValPtr &r);
+  ValPtr numberArith(const ast::Expr &e, const ValPtr &l, const ValPtr &r);
+  ValPtr invalidOperands(const ast::Expr &e, const ValPtr &l, const ValPtr &r);
   ValPtr evalUnary(const ast::Expr &e, Env *env, int module);
   ValPtr evalCall(const ast::Expr &e, Env *env, int module);
   ValPtr evalSweep(const ast::Expr &e, Env *env, int module);
@@ -125,6 +135,14 @@ private:
                 const std::map<std::string, ValPtr> *prebound = nullptr);
   ValPtr apply(const ast::Decl &callee, int calleeModule, Bound bound, SourceRange where,
                ValPtr encoder = nullptr);
+  // One application's state, shared by its steps (Calls.cpp).
+  struct Call;
+  bool bindConfiguration(Call &c, Env &env);
+  bool bindInputs(Call &c, Env &env, std::vector<int64_t> &lead);
+  bool bindMissing(Call &c, Env &env);
+  bool sameRows(Call &c, const Env &env, const Val *&rows);
+  ValPtr callResult(Call &c, Env &env, const std::vector<int64_t> &lead, std::shared_ptr<const NetGraph> &graph);
+  bool checkTemplates(Call &c, const Env &env, const Val *table);
   bool isInputParam(const ast::Param &p) const;
   void traceCall(const ast::Decl &callee, const Env &env, const ValPtr &encoder,
                  const std::shared_ptr<const NetGraph> &graph, Val &r);
@@ -134,11 +152,22 @@ private:
   // Types.cpp: type patterns.
   bool checkValue(const ast::Expr &type, const ValPtr &v, Env &env, int module,
                   const std::string &what, SourceRange at, ValPtr &out);
+  // checkValue's parts: enumerations and unions; the named scalar and object
+  // types; the error for a value of another type (false).
+  bool checkEnum(const ast::Expr &type, const ValPtr &v, const std::string &what, SourceRange at);
+  bool checkNamed(const ast::Expr &type, const std::string &name, const ValPtr &v, const std::string &what,
+                  SourceRange at, ValPtr &out);
+  bool typeMismatch(const ValPtr &v, const std::string &what, SourceRange at, const std::string &expected);
   // `v` with a class count the data would tell (`labels[?]`) taken from
   // `type` when the call's bindings know it.
   ValPtr refineClasses(const ast::Expr &type, const ValPtr &v, Env &env, int module);
   bool matchData(const ast::Expr &type, const Val &v, Env &env, int module,
                  std::vector<int64_t> *lead, const std::string &what, SourceRange at);
+  // matchData's parts: `bag[m, T]`; the modality; the dimension patterns.
+  struct DataMatch;
+  bool matchBag(const DataMatch &m, Env &env, std::vector<int64_t> *lead);
+  bool modalityFits(const DataMatch &m);
+  bool matchDims(const DataMatch &m, std::vector<int64_t> dims, Env &env);
   ValPtr resultType(const ast::Expr &type, Env &env, int module, const std::vector<int64_t> &lead,
                     const ast::Decl &callee, SourceRange at);
   std::string describeRange(const ast::Param &p, Env &env, int module);

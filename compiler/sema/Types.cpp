@@ -168,69 +168,40 @@ bool Sema::checkConstraint(const ast::Param &p, const ValPtr &v, Env &env, int m
   return true;
 }
 
-bool Sema::checkValue(const Expr &type, const ValPtr &v, Env &env, int module,
-                      const std::string &what, SourceRange at, ValPtr &out) {
-  out = v;
-  if (v->isError())
-    return false;
-  auto mismatch = [&](const std::string &expected) {
-    auto d = diags_.emit(diag::TypeMismatch, at, what, expected, v->describe());
-    if (v->kind == VK::Encoder || (v->kind == VK::Callable && v->decl &&
-                                   v->decl->kind == ast::DeclKind::Network))
-      d.help("apply the encoder to data first, as in `encoder(dataset.image)`");
-    return false;
-  };
-  // Enumerations and unions.
-  if (type.kind == ExprKind::String || (type.kind == ExprKind::Number && type.isInteger) ||
-      (type.kind == ExprKind::Binary && type.text == "|")) {
-    std::vector<std::string> members;
-    bool onlyStrings = true;
-    enumMembers(type, members, onlyStrings);
-    if (!onlyStrings) {
-      diags_.emit(diag::NotAType, type.range, renderType(type, nullptr))
-          .help("a union type lists strings or integers, as in `\"S\" | \"B\"`");
-      return false;
-    }
-    std::string expected = members.size() == 1 ? members[0]
-                                               : "one of " + fmt::format("{}", fmt::join(members, ", "));
-    if (v->kind != VK::String && v->kind != VK::Int)
-      return mismatch(expected);
-    if (std::find(members.begin(), members.end(), v->str()) != members.end())
-      return true;
-    auto d = diags_.emit(diag::TypeMismatch, at, what, expected, v->str());
-    std::string guess = closestMatch(v->str(), members);
-    if (!guess.empty())
-      d.help(fmt::format("did you mean {}?", guess)).fixit(at, guess);
+bool Sema::typeMismatch(const ValPtr &v, const std::string &what, SourceRange at, const std::string &expected) {
+  auto d = diags_.emit(diag::TypeMismatch, at, what, expected, v->describe());
+  if (v->kind == VK::Encoder || (v->kind == VK::Callable && v->decl && v->decl->kind == ast::DeclKind::Network))
+    d.help("apply the encoder to data first, as in `encoder(dataset.image)`");
+  return false;
+}
+
+// Enumerations and unions: `"S" | "B"`, `1 | 2`.
+bool Sema::checkEnum(const Expr &type, const ValPtr &v, const std::string &what, SourceRange at) {
+  std::vector<std::string> members;
+  bool onlyStrings = true;
+  enumMembers(type, members, onlyStrings);
+  if (!onlyStrings) {
+    diags_.emit(diag::NotAType, type.range, renderType(type, nullptr))
+        .help("a union type lists strings or integers, as in `\"S\" | \"B\"`");
     return false;
   }
-  if (isDataType(type))
-    return matchData(type, *v, env, module, nullptr, what, at);
-  const Expr *h = head(type);
-  if (!h) {
-    diags_.emit(diag::NotAType, type.range, renderType(type, nullptr));
-    return false;
-  }
-  const std::string &n = h->text;
-  if (type.kind == ExprKind::Index) {
-    if (n != "list" || type.operands.size() != 2) {
-      diags_.emit(diag::NotAType, type.range, renderType(type, nullptr))
-          .help("parameterised types are `list[T]` and the data types");
-      return false;
-    }
-    if (v->kind != VK::List)
-      return mismatch("a list (" + renderType(type, &env) + ")");
-    auto list = std::make_shared<Val>(*v);
-    for (size_t i = 0; i < list->items.size(); ++i) {
-      ValPtr item;
-      SourceRange r = list->items[i]->origin.valid() ? list->items[i]->origin : at;
-      if (!checkValue(*type.operands[1], list->items[i], env, module,
-                      fmt::format("element {} of {}", i + 1, what), r, item))
-        return false;
-      list->items[i] = item;
-    }
-    out = list;
+  std::string expected = members.size() == 1 ? members[0] : "one of " + fmt::format("{}", fmt::join(members, ", "));
+  if (v->kind != VK::String && v->kind != VK::Int)
+    return typeMismatch(v, what, at, expected);
+  if (std::find(members.begin(), members.end(), v->str()) != members.end())
     return true;
-  }
+  auto d = diags_.emit(diag::TypeMismatch, at, what, expected, v->str());
+  std::string guess = closestMatch(v->str(), members);
+  if (!guess.empty())
+    d.help(fmt::format("did you mean {}?", guess)).fixit(at, guess);
+  return false;
+}
+
+// The named types: scalars (an int widens to a float), records, encoders,
+// datasets and the stdlib's object types.
+bool Sema::checkNamed(const Expr &type, const std::string &n, const ValPtr &v, const std::string &what,
+                      SourceRange at, ValPtr &out) {
+  auto mismatch = [&](const std::string &expected) { return typeMismatch(v, what, at, expected); };
   if (n == "any")
     return true;
   if (n == "int") {
@@ -272,6 +243,44 @@ bool Sema::checkValue(const Expr &type, const ValPtr &v, Env &env, int module,
   return false;
 }
 
+bool Sema::checkValue(const Expr &type, const ValPtr &v, Env &env, int module,
+                      const std::string &what, SourceRange at, ValPtr &out) {
+  out = v;
+  if (v->isError())
+    return false;
+  if (type.kind == ExprKind::String || (type.kind == ExprKind::Number && type.isInteger) ||
+      (type.kind == ExprKind::Binary && type.text == "|"))
+    return checkEnum(type, v, what, at);
+  if (isDataType(type))
+    return matchData(type, *v, env, module, nullptr, what, at);
+  const Expr *h = head(type);
+  if (!h) {
+    diags_.emit(diag::NotAType, type.range, renderType(type, nullptr));
+    return false;
+  }
+  const std::string &n = h->text;
+  if (type.kind != ExprKind::Index)
+    return checkNamed(type, n, v, what, at, out);
+  if (n != "list" || type.operands.size() != 2) {
+    diags_.emit(diag::NotAType, type.range, renderType(type, nullptr))
+        .help("parameterised types are `list[T]` and the data types");
+    return false;
+  }
+  if (v->kind != VK::List)
+    return typeMismatch(v, what, at, "a list (" + renderType(type, &env) + ")");
+  auto list = std::make_shared<Val>(*v);
+  for (size_t i = 0; i < list->items.size(); ++i) {
+    ValPtr item;
+    SourceRange r = list->items[i]->origin.valid() ? list->items[i]->origin : at;
+    if (!checkValue(*type.operands[1], list->items[i], env, module, fmt::format("element {} of {}", i + 1, what), r,
+                    item))
+      return false;
+    list->items[i] = item;
+  }
+  out = list;
+  return true;
+}
+
 ValPtr Sema::refineClasses(const Expr &type, const ValPtr &v, Env &env, int module) {
   // A labels column whose class count only the data knows (`labels[?]`),
   // passed where `labels[k]` has k known (`EmbeddingTable(classes = 500)`),
@@ -288,77 +297,156 @@ ValPtr Sema::refineClasses(const Expr &type, const ValPtr &v, Env &env, int modu
   return refined;
 }
 
+// One data value against one type pattern, and how to report a mismatch.
+struct Sema::DataMatch {
+  const Expr &type;
+  const Val &v;
+  int module;
+  const std::string &what;
+  SourceRange at;
+  std::string head;     // the pattern's type: images, vector, tensor, bag, ...
+  std::string expected; // the pattern as written, for messages
+  std::vector<const Expr *> pats;
+};
+
+bool Sema::matchBag(const DataMatch &m, Env &env, std::vector<int64_t> *lead) {
+  const DataType &t = m.v.type;
+  if (m.pats.size() != 2) {
+    diags_.emit(diag::NotAType, m.type.range, m.expected).help("a bag type is `bag[m, T]`");
+    return false;
+  }
+  if (t.dims.size() <= t.core) {
+    diags_.emit(diag::ShapeMismatch, m.at, m.what, m.expected, t.describe())
+        .help("a bag holds several instances per row; set `bag` in the dataset's block");
+    return false;
+  }
+  Val inner = m.v;
+  inner.type.dims.erase(inner.type.dims.begin());
+  int64_t size = t.dims[0];
+  const Expr &mp = *m.pats[0];
+  if (mp.kind == ExprKind::Name && !env.find(mp.text)) {
+    env.vars[mp.text] = makeInt(size, m.at);
+    env.boundBy[mp.text] = {m.what, m.at};
+  } else {
+    int64_t want = 0;
+    if (!evalDim(mp, env, m.module, want))
+      return false;
+    if (want != size && want != kUnknownDim && size != kUnknownDim) {
+      diags_.emit(diag::ShapeMismatch, m.at, m.what, renderType(m.type, &env), t.describe());
+      return false;
+    }
+  }
+  return matchData(*m.pats[1], inner, env, m.module, lead, m.what, m.at);
+}
+
+// A value of another modality, with a hint at the encoder it needs first.
+bool Sema::modalityFits(const DataMatch &m) {
+  const DataType &t = m.v.type;
+  auto d = diags_.emit(diag::ModalityMismatch, m.at, m.what, m.expected, t.describe());
+  if (t.modality == "molecules")
+    d.help("encode the molecules first: featurise them (e.g. `morgan`) and apply a molecule "
+           "encoder (e.g. `FingerprintMLP`)");
+  else if (t.modality == "text")
+    d.help("encode the text first, e.g. with `TextTransformer`");
+  else if (t.modality == "images" && m.head == "vector")
+    d.help("encode the images first, e.g. with `ViT` or `ResNet`");
+  else if (t.modality == "labels" && m.head == "vector")
+    d.help("embed the labels first, e.g. with `EmbeddingTable`");
+  return false;
+}
+
+// The core dims against the patterns: an optional `...` first captures
+// leading dims of a tensor; names bind, expressions must agree.
+bool Sema::matchDims(const DataMatch &m, std::vector<int64_t> dims, Env &env) {
+  const DataType &t = m.v.type;
+  const std::vector<const Expr *> &pats = m.pats;
+  size_t first = 0;
+  if (!pats.empty() && pats[0]->kind == ExprKind::Rest) {
+    first = 1;
+    size_t fixed = pats.size() - 1;
+    if (dims.size() < fixed) {
+      diags_.emit(diag::ShapeMismatch, m.at, m.what, m.expected, t.describe());
+      return false;
+    }
+    std::vector<int64_t> rest(dims.begin(), dims.end() - fixed);
+    if (env.haveRest && env.rest != rest) {
+      diags_.emit(diag::ShapeMismatch, m.at, m.what, "inputs with the same leading dims", t.describe());
+      return false;
+    }
+    env.rest = rest;
+    env.haveRest = true;
+    dims.erase(dims.begin(), dims.end() - fixed);
+  } else if (pats.size() != dims.size() && !(pats.empty() && m.head != "tensor")) {
+    diags_.emit(diag::ShapeMismatch, m.at, m.what, m.expected, t.describe());
+    return false;
+  }
+  for (size_t k = first; k < pats.size(); ++k) {
+    const Expr &p = *pats[k];
+    int64_t actual = dims[k - first];
+    if (p.kind == ExprKind::Name && !env.find(p.text)) {
+      env.vars[p.text] = makeInt(actual, m.at);
+      env.boundBy[p.text] = {m.what, m.at};
+      continue;
+    }
+    int64_t want = 0;
+    if (!evalDim(p, env, m.module, want))
+      return false;
+    if (want == actual || want == kUnknownDim || actual == kUnknownDim)
+      continue;
+    std::string source;
+    SourceRange sourceAt;
+    if (p.kind == ExprKind::Name) {
+      auto it = env.boundBy.find(p.text);
+      if (it != env.boundBy.end()) {
+        source = it->second.first;
+        sourceAt = it->second.second;
+      }
+    }
+    auto report = [&]() {
+      if (m.head == "images" && k == first && t.modality == "images")
+        return diags_.emit(diag::ChannelMismatch, m.at, m.what, want, actual);
+      if (m.head == "vector" && t.modality == "vector")
+        return diags_.emit(diag::WidthMismatch, m.at, m.what, want, actual);
+      if (m.head == "labels" && t.modality == "labels")
+        return diags_.emit(diag::ClassMismatch, m.at, m.what, want, actual);
+      return diags_.emit(diag::ShapeMismatch, m.at, m.what, renderType(m.type, &env), t.describe());
+    };
+    auto d = report();
+    if (!source.empty() && sourceAt.valid())
+      d.note(diag::ValueComesFrom, sourceAt, fmt::format("`{}` = {} ({})", p.text, want, source));
+    return false;
+  }
+  return true;
+}
+
 bool Sema::matchData(const Expr &type, const Val &v, Env &env, int module,
                      std::vector<int64_t> *lead, const std::string &what, SourceRange at) {
   if (v.isError())
     return false; // already reported
-  std::string expected = renderType(type, &env);
+  DataMatch m{type, v, module, what, at, head(type)->text, renderType(type, &env), {}};
   if (v.kind != VK::Data) {
-    auto d = diags_.emit(diag::TypeMismatch, at, what, expected, v.describe());
+    auto d = diags_.emit(diag::TypeMismatch, at, what, m.expected, v.describe());
     if (v.kind == VK::Encoder)
       d.help("apply the encoder to data first, as in `encoder(dataset.image)`");
     return false;
   }
-  const Expr *h = head(type);
-  std::string m = h->text;
-  std::vector<const Expr *> pats;
   for (size_t i = 1; type.kind == ExprKind::Index && i < type.operands.size(); ++i)
-    pats.push_back(type.operands[i].get());
+    m.pats.push_back(type.operands[i].get());
   const DataType &t = v.type;
-
-  if (m == "bag") {
-    if (pats.size() != 2) {
-      diags_.emit(diag::NotAType, type.range, expected).help("a bag type is `bag[m, T]`");
-      return false;
-    }
-    if (t.dims.size() <= t.core) {
-      diags_.emit(diag::ShapeMismatch, at, what, expected, t.describe())
-          .help("a bag holds several instances per row; set `bag` in the dataset's block");
-      return false;
-    }
-    Val inner = v;
-    inner.type.dims.erase(inner.type.dims.begin());
-    int64_t size = t.dims[0];
-    const Expr &mp = *pats[0];
-    if (mp.kind == ExprKind::Name && !env.find(mp.text)) {
-      env.vars[mp.text] = makeInt(size, at);
-      env.boundBy[mp.text] = {what, at};
-    } else {
-      int64_t want = 0;
-      if (!evalDim(mp, env, module, want))
-        return false;
-      if (want != size && want != kUnknownDim && size != kUnknownDim) {
-        diags_.emit(diag::ShapeMismatch, at, what, renderType(type, &env), t.describe());
-        return false;
-      }
-    }
-    return matchData(*pats[1], inner, env, module, lead, what, at);
-  }
-
-  int rank = modalityRank(m);
+  if (m.head == "bag")
+    return matchBag(m, env, lead);
+  int rank = modalityRank(m.head);
   // A bag of vectors is a sequence of tokens (per-channel features).
-  bool erased = t.modality == "tensor" ||
-                (m == "tokens" && t.modality == "vector" && t.dims.size() > t.core);
-  if (m != "tensor" && !erased && t.modality != m) {
-    auto d = diags_.emit(diag::ModalityMismatch, at, what, expected, t.describe());
-    if (t.modality == "molecules")
-      d.help("encode the molecules first: featurise them (e.g. `morgan`) and apply a molecule "
-             "encoder (e.g. `FingerprintMLP`)");
-    else if (t.modality == "text")
-      d.help("encode the text first, e.g. with `TextTransformer`");
-    else if (t.modality == "images" && m == "vector")
-      d.help("encode the images first, e.g. with `ViT` or `ResNet`");
-    else if (t.modality == "labels" && m == "vector")
-      d.help("embed the labels first, e.g. with `EmbeddingTable`");
-    return false;
-  }
+  bool erased = t.modality == "tensor" || (m.head == "tokens" && t.modality == "vector" && t.dims.size() > t.core);
+  if (m.head != "tensor" && !erased && t.modality != m.head)
+    return modalityFits(m);
   // Split the actual dims into leading (mapped-over) dims and the core.
   size_t core;
-  if (m == "tensor") {
+  if (m.head == "tensor") {
     core = t.dims.size();
   } else if (erased) {
     if (t.dims.size() < size_t(rank)) {
-      diags_.emit(diag::ShapeMismatch, at, what, expected, t.describe());
+      diags_.emit(diag::ShapeMismatch, at, what, m.expected, t.describe());
       return false;
     }
     core = size_t(rank);
@@ -375,68 +463,11 @@ bool Sema::matchData(const Expr &type, const Val &v, Env &env, int module,
     if (!lds.empty())
       *lead = lds;
   } else if (!lds.empty()) {
-    diags_.emit(diag::ShapeMismatch, at, what, expected, t.describe())
+    diags_.emit(diag::ShapeMismatch, at, what, m.expected, t.describe())
         .help("pool the bag first, e.g. with `GatedAttentionMIL` or `mean_pool`");
     return false;
   }
-  // Patterns: an optional `...` first captures leading dims of a tensor.
-  size_t first = 0;
-  if (!pats.empty() && pats[0]->kind == ExprKind::Rest) {
-    first = 1;
-    size_t fixed = pats.size() - 1;
-    if (dims.size() < fixed) {
-      diags_.emit(diag::ShapeMismatch, at, what, expected, t.describe());
-      return false;
-    }
-    std::vector<int64_t> rest(dims.begin(), dims.end() - fixed);
-    if (env.haveRest && env.rest != rest) {
-      diags_.emit(diag::ShapeMismatch, at, what, "inputs with the same leading dims", t.describe());
-      return false;
-    }
-    env.rest = rest;
-    env.haveRest = true;
-    dims.erase(dims.begin(), dims.end() - fixed);
-  } else if (pats.size() != dims.size() && !(pats.empty() && m != "tensor")) {
-    diags_.emit(diag::ShapeMismatch, at, what, expected, t.describe());
-    return false;
-  }
-  for (size_t k = first; k < pats.size(); ++k) {
-    const Expr &p = *pats[k];
-    int64_t actual = dims[k - first];
-    if (p.kind == ExprKind::Name && !env.find(p.text)) {
-      env.vars[p.text] = makeInt(actual, at);
-      env.boundBy[p.text] = {what, at};
-      continue;
-    }
-    int64_t want = 0;
-    if (!evalDim(p, env, module, want))
-      return false;
-    if (want == actual || want == kUnknownDim || actual == kUnknownDim)
-      continue;
-    std::string source;
-    SourceRange sourceAt;
-    if (p.kind == ExprKind::Name) {
-      auto it = env.boundBy.find(p.text);
-      if (it != env.boundBy.end()) {
-        source = it->second.first;
-        sourceAt = it->second.second;
-      }
-    }
-    auto report = [&]() {
-      if (m == "images" && k == first && t.modality == "images")
-        return diags_.emit(diag::ChannelMismatch, at, what, want, actual);
-      if (m == "vector" && t.modality == "vector")
-        return diags_.emit(diag::WidthMismatch, at, what, want, actual);
-      if (m == "labels" && t.modality == "labels")
-        return diags_.emit(diag::ClassMismatch, at, what, want, actual);
-      return diags_.emit(diag::ShapeMismatch, at, what, renderType(type, &env), t.describe());
-    };
-    auto d = report();
-    if (!source.empty() && sourceAt.valid())
-      d.note(diag::ValueComesFrom, sourceAt, fmt::format("`{}` = {} ({})", p.text, want, source));
-    return false;
-  }
-  return true;
+  return matchDims(m, std::move(dims), env);
 }
 
 ValPtr Sema::resultType(const Expr &type, Env &env, int module, const std::vector<int64_t> &lead,

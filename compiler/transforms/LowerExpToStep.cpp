@@ -6,8 +6,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "transforms/Passes.h"
+#include "transforms/LayerLowerings.h"
 
 #include "dialects/exp/ExpDialect.h"
+#include "dialects/exp/Objectives.h"
 #include "dialects/step/StepDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -32,10 +34,6 @@ namespace step = expc::step;
 namespace {
 
 constexpr int64_t kBatch = ShapedType::kDynamic;
-
-template <typename OpTy, typename... Args> Value build(OpBuilder &b, Location loc, Args... args) {
-  return b.create<OpTy>(loc, args...);
-}
 
 // Builds one graph (a func.func) by lowering exp values on demand.
 class GraphBuilder {
@@ -72,9 +70,6 @@ private:
   Value constant(Location loc, double v) {
     return b_.create<step::ConstantOp>(loc, b_.getF64FloatAttr(v));
   }
-  // `built`'s result, after checking that the step op's shape function agrees
-  // with the type semantic analysis gave the layer (two shape systems).
-  FailureOr<Value> checked(expd::LayerOp layer, Operation *built, Type expected);
   FailureOr<Value> column(expd::ColumnOp op);
   FailureOr<Value> encode(expd::EncodeOp op);
   FailureOr<Value> side(expd::EncoderOp encoder, expd::EncodeOp op);
@@ -157,15 +152,6 @@ FailureOr<SmallVector<Value>> GraphBuilder::lowerAll(ValueRange values) {
     out.push_back(*x);
   }
   return out;
-}
-
-FailureOr<Value> GraphBuilder::checked(expd::LayerOp layer, Operation *built, Type expected) {
-  Value v = built->getResult(0);
-  if (v.getType() != expected)
-    return layer.emitOpError() << "lowers to " << built->getName() << " of type " << v.getType()
-                               << ", but semantic analysis gave it " << expected
-                               << " (a compiler bug: the two shape rules disagree)";
-  return v;
 }
 
 // A column becomes a graph input, marked with the column it reads.
@@ -295,179 +281,39 @@ FailureOr<Value> GraphBuilder::apply(expd::EncoderOp encoder, ValueRange inputs,
   return net.emitOpError() << "has no exp.yield";
 }
 
-// One exp.layer as step ops. PyTorch's default initialisations: U(+-1/sqrt(fan_in))
-// for linear and conv weights and biases, N(0, 1) for embedding tables, ones and
-// zeros (without weight decay) for layer-norm affine parameters.
+// The GraphBuilder's services for one layer's lowering (LayerLowerings.h).
+class GraphLayerContext : public expc::LayerContext {
+public:
+  GraphLayerContext(expd::LayerOp op, ArrayRef<Value> in, std::string name, RankedTensorType type,
+                    OpBuilder &b, bool training, bool frozen,
+                    function_ref<Value(StringRef, ArrayRef<int64_t>, StringRef, double, bool, bool)> param)
+      : LayerContext(op, in, std::move(name), type, b, training, frozen), param_(param) {}
+  Value param(StringRef suffix, ArrayRef<int64_t> shape, StringRef init, double scale, bool decay,
+              bool buffer) override {
+    return param_((name + suffix).str(), shape, init, scale, decay, buffer);
+  }
+  Value constant(double v) override { return b.create<step::ConstantOp>(loc(), b.getF64FloatAttr(v)); }
+
+private:
+  function_ref<Value(StringRef, ArrayRef<int64_t>, StringRef, double, bool, bool)> param_;
+};
+
+// One exp.layer as step ops, through its entry in the layer registry.
 FailureOr<Value> GraphBuilder::layer(expd::LayerOp op, ArrayRef<Value> in, StringRef prefix) {
-  Location loc = op.getLoc();
-  StringRef kind = op.getLayer();
-  DictionaryAttr cfg = op.getConfig();
+  expc::LayerLowering lower = expc::findLayerLowering(op.getLayer());
+  if (!lower)
+    return op.emitOpError() << "layer '" << op.getLayer() << "' has no step lowering";
   auto rowType = cast<RankedTensorType>(op.getType());
   SmallVector<int64_t> shape{kBatch};
   shape.append(lead_);
   shape.append(rowType.getShape().begin(), rowType.getShape().end());
   auto type = RankedTensorType::get(shape, rowType.getElementType());
-  std::string name = (prefix + op.getName()).str();
-  auto i = [&](StringRef key) { return expd::intParam(cfg, key); };
-  if (kind == "linear") {
-    int64_t d = i("d"), out = i("out");
-    double bound = 1.0 / std::sqrt(double(d));
-    Value w = param(loc, name + ".weight", {out, d}, "uniform", bound, true);
-    auto bias = cfg.getAs<BoolAttr>("bias");
-    Value b = !bias || bias.getValue() ? param(loc, name + ".bias", {out}, "uniform", bound, false)
-                                       : constant(loc, 0.0);
-    return checked(op, b_.create<step::LinearOp>(loc, in[0], w, b), type);
-  }
-  if (kind == "conv2d") {
-    int64_t c = i("c"), out = i("out"), k = i("kernel");
-    double bound = 1.0 / std::sqrt(double(c * k * k));
-    Value w = param(loc, name + ".weight", {out, c, k, k}, "uniform", bound, true);
-    auto bias = cfg.getAs<BoolAttr>("bias");
-    Value b = !bias || bias.getValue() ? param(loc, name + ".bias", {out}, "uniform", bound, false)
-                                       : constant(loc, 0.0);
-    return checked(op, b_.create<step::Conv2dOp>(loc, in[0], w, b, b_.getI64IntegerAttr(i("stride")),
-                                                 b_.getI64IntegerAttr(i("padding"))),
-                   type);
-  }
-  if (kind == "max_pool2d") {
-    return checked(op, b_.create<step::MaxPool2dOp>(loc, in[0], b_.getI64IntegerAttr(i("kernel")),
-                                                    b_.getI64IntegerAttr(i("stride")),
-                                                    b_.getI64IntegerAttr(i("padding"))),
-                   type);
-  }
-  if (kind == "avg_pool2d")
-    return checked(op, b_.create<step::AvgPool2dOp>(loc, in[0], b_.getI64IntegerAttr(i("kernel")),
-                                                    b_.getI64IntegerAttr(i("stride"))),
-                   type);
-  if (kind == "batch_norm") {
-    // nn.BatchNorm2d: weight 1, bias 0 (no weight decay), running mean 0 and
-    // variance 1. A frozen encoder's normalises by its running statistics.
-    int64_t c = rowType.getShape().take_back(3)[0];
-    Value w = param(loc, name + ".weight", {c}, "constant", 1.0, false);
-    Value b = param(loc, name + ".bias", {c}, "constant", 0.0, false);
-    Value mean = param(loc, name + ".running_mean", {c}, "constant", 0.0, false, std::nullopt, true);
-    Value var = param(loc, name + ".running_var", {c}, "constant", 1.0, false, std::nullopt, true);
-    return checked(op, b_.create<step::BatchNormOp>(loc, in[0], w, b, mean, var,
-                                                    b_.getBoolAttr(training_ && !frozen_), b_.getF64FloatAttr(0.1),
-                                                    b_.getF64FloatAttr(1e-5)),
-                   type);
-  }
-  if (kind == "hand_crafted")
-    return checked(op, b_.create<step::HandCraftedOp>(loc, in[0]), type);
-  if (kind == "global_avg_pool")
-    return checked(op, b_.create<step::GlobalAvgPoolOp>(loc, in[0]), type);
-  if (kind == "per_channel")
-    return checked(op, b_.create<step::PerChannelOp>(loc, in[0], b_.getI64IntegerAttr(i("copies"))), type);
-  // Elementwise layers: one step op each, same type in and out.
-  using Unary = Value (*)(OpBuilder &, Location, Value);
-  static const std::pair<StringRef, Unary> kUnary[] = {
-      {"relu", build<step::ReluOp, Value>},
-      {"gelu", build<step::GeluOp, Value>},
-      {"tanh", build<step::TanhOp, Value>},
-      {"sigmoid", build<step::SigmoidOp, Value>},
-      {"normalize", build<step::L2NormalizeOp, Value>},
-      {"stop_gradient", build<step::DetachOp, Value>}};
-  for (auto [name, fn] : kUnary)
-    if (kind == name)
-      return fn(b_, loc, in[0]);
-  if (kind == "dropout") {
-    if (!training_)
-      return in[0]; // evaluation graphs run the identity
-    return Value(b_.create<step::DropoutOp>(loc, in[0], b_.getF64FloatAttr(expd::floatParam(cfg, "p"))));
-  }
-  if (kind == "layer_norm") {
-    int64_t d = rowType.getShape().back();
-    Value w = param(loc, name + ".weight", {d}, "constant", 1.0, false);
-    Value b = param(loc, name + ".bias", {d}, "constant", 0.0, false);
-    return checked(op, b_.create<step::LayerNormOp>(loc, in[0], w, b,
-                                                    b_.getF64FloatAttr(expd::floatParam(cfg, "eps", 1e-6))),
-                   type);
-  }
-  // Reshapes of each row: flatten (a, b) -> a*b, merge_tokens (a, n, d) ->
-  // (a*n, d), split_tokens m -> (count, m / count).
-  if (kind == "flatten" || kind == "merge_tokens")
-    return Value(b_.create<step::ReshapeOp>(loc, type, in[0]));
-  if (kind == "split_tokens") {
-    int64_t m = cast<RankedTensorType>(in[0].getType()).getShape().back(), count = i("count");
-    if (m % count != 0)
-      return op.emitOpError() << "splits a vector of width " << m << " into " << count
-                              << " tokens; the width must be a multiple of the count";
-    return Value(b_.create<step::ReshapeOp>(loc, type, in[0]));
-  }
-  if (kind == "insert_tokens")
-    return checked(op, b_.create<step::InsertTokensOp>(loc, in[0], in[1], b_.getI64IntegerAttr(i("at"))), type);
-  // Transformer layers, initialised as timm's ViT: tokens and position
-  // embeddings N(0, 0.02) without weight decay.
-  int64_t width = rowType.getShape().empty() ? 0 : rowType.getShape().back();
-  if (kind == "patch_embed") {
-    int64_t c = i("c"), p = i("patch");
-    double bound = 1.0 / std::sqrt(double(c * p * p));
-    Value w = param(loc, name + ".weight", {width, c, p, p}, "uniform", bound, true);
-    Value b = param(loc, name + ".bias", {width}, "uniform", bound, false);
-    return checked(op, b_.create<step::PatchEmbedOp>(loc, type, in[0], w, b, b_.getI64IntegerAttr(p)), type);
-  }
-  if (kind == "cls_token") {
-    Value t = param(loc, name + ".token", {width}, "normal", 0.02, false);
-    return checked(op, b_.create<step::PrependTokenOp>(loc, type, in[0], t), type);
-  }
-  if (kind == "channel_embedding") { // a learned vector per channel token
-    int64_t c = rowType.getShape().take_back(2)[0];
-    Value p = param(loc, name + ".channel", {c, width}, "normal", 0.02, false);
-    return checked(op, b_.create<step::AddPositionOp>(loc, type, in[0], p), type);
-  }
-  if (kind == "position_embedding") {
-    int64_t n = rowType.getShape().take_back(2)[0];
-    Value p = param(loc, name + ".position", {n, width}, "normal", 0.02, false);
-    return checked(op, b_.create<step::AddPositionOp>(loc, type, in[0], p), type);
-  }
-  if (kind == "attention") {
-    double bound = 1.0 / std::sqrt(double(width));
-    Value qkv = param(loc, name + ".qkv.weight", {3 * width, width}, "uniform", bound, true);
-    Value qkvB = param(loc, name + ".qkv.bias", {3 * width}, "uniform", bound, false);
-    Value o = param(loc, name + ".out.weight", {width, width}, "uniform", bound, true);
-    Value oB = param(loc, name + ".out.bias", {width}, "uniform", bound, false);
-    return checked(op, b_.create<step::AttentionOp>(loc, type, in[0], qkv, qkvB, o, oB,
-                                                    b_.getI64IntegerAttr(i("heads"))),
-                   type);
-  }
-  if (kind == "take")
-    return checked(op, b_.create<step::TakeTokenOp>(loc, type, in[0], b_.getI64IntegerAttr(i("index"))), type);
-  if (kind == "gated_attention_pool") {
-    int64_t hidden = i("hidden");
-    double bound = 1.0 / std::sqrt(double(width)), wBound = 1.0 / std::sqrt(double(hidden));
-    Value v = param(loc, name + ".v.weight", {hidden, width}, "uniform", bound, true);
-    Value vb = param(loc, name + ".v.bias", {hidden}, "uniform", bound, false);
-    Value u = param(loc, name + ".u.weight", {hidden, width}, "uniform", bound, true);
-    Value ub = param(loc, name + ".u.bias", {hidden}, "uniform", bound, false);
-    Value w = param(loc, name + ".w", {hidden}, "uniform", wBound, true);
-    return checked(op, b_.create<step::GatedAttentionPoolOp>(loc, type, in[0], v, vb, u, ub, w), type);
-  }
-  if (kind == "mean_pool") // over the instances of a bag: the tokens' mean
-    return checked(op, b_.create<step::MeanTokensOp>(loc, type, in[0], b_.getI64IntegerAttr(0)), type);
-  if (kind == "mean_tokens")
-    return checked(op, b_.create<step::MeanTokensOp>(loc, type, in[0], b_.getI64IntegerAttr(i("from"))), type);
-  if (kind == "embedding") {
-    int64_t k = i("k"), dim = i("dim");
-    Value table = param(loc, name + ".table", {k, dim}, "normal", 1.0, true);
-    return checked(op, b_.create<step::EmbeddingLookupOp>(loc, table, in[0]), type);
-  }
-  if (kind == "token_embedding") { // BERT's word embeddings: N(0, 0.02)
-    Value table = param(loc, name + ".table", {i("vocab"), i("dim")}, "normal", 0.02, true);
-    return checked(op, b_.create<step::EmbeddingLookupOp>(loc, table, in[0]), type);
-  }
-  if (kind == "concat")
-    return checked(op, b_.create<step::ConcatOp>(loc, in[0], in[1]), type);
-  if (kind == "add" || kind == "sub" || kind == "mul") {
-    using Binary = Value (*)(OpBuilder &, Location, Value, Value);
-    Binary fn = kind == "add"   ? build<step::AddOp, Value, Value>
-                : kind == "sub" ? build<step::SubOp, Value, Value>
-                                : build<step::MulOp, Value, Value>;
-    return checked(op, fn(b_, loc, in[0], in[1]).getDefiningOp(), type);
-  }
-  if (kind == "scale")
-    return checked(op, b_.create<step::MulOp>(loc, in[0], constant(loc, expd::floatParam(cfg, "factor"))),
-                   type);
-  return op.emitOpError() << "layer '" << kind << "' has no step lowering";
+  auto param = [&](StringRef name, ArrayRef<int64_t> paramShape, StringRef init, double scale, bool decay,
+                   bool buffer) {
+    return this->param(op.getLoc(), name, paramShape, init, scale, decay, std::nullopt, buffer);
+  };
+  GraphLayerContext context(op, in, (prefix + op.getName()).str(), type, b_, training_, frozen_, param);
+  return lower(context);
 }
 
 Value GraphBuilder::logitScale(Location loc, StringRef name, double t, bool learnable, double max) {
@@ -507,64 +353,43 @@ FailureOr<Value> GraphBuilder::inView(Value v, int64_t view) {
   return result;
 }
 
-// The other objectives: one step.loss over the lowered inputs, plus the
-// parameters each kind learns (runtime/objectives/Objectives.h lists the
-// operand order the runtime expects).
+// The other objectives: one step.loss over the lowered inputs, plus what
+// each kind's entry in the std.objectives registry adds (dialects/exp/
+// Objectives.cpp): the parameters it learns and the settings the runtime
+// reads (runtime/losses/Objectives.cpp lists the operand order).
 FailureOr<Value> GraphBuilder::objective(expd::ObjectiveOp op) {
-  Location loc = op.getLoc();
-  StringRef kind = op.getKind();
-  DictionaryAttr cfg = op.getParams();
-  auto f = [&](StringRef key, double fallback) { return expd::floatParam(cfg, key, fallback); };
-  SmallVector<Value> in;
-  if (kind == "simclr") { // two augmented views of the same rows
+  const expd::ObjectiveKind *kind = expd::findObjectiveKind(op.getKind());
+  if (!kind)
+    return op.emitOpError() << "has no step lowering";
+  struct Lowering : expd::ObjectiveLowering {
+    Lowering(GraphBuilder &g, expd::ObjectiveOp op)
+        : ObjectiveLowering(op.getParams(), op.getInputs(), op.getName().str(), g.b_), g(g), loc(op.getLoc()) {}
+    Value param(StringRef suffix, ArrayRef<int64_t> shape, StringRef init, double scale, bool decay) override {
+      return g.param(loc, name + suffix.str(), shape, init, scale, decay);
+    }
+    Value logitScale(double t, bool learnable, double max) override {
+      return g.logitScale(loc, name, t, learnable, max);
+    }
+    GraphBuilder &g;
+    Location loc;
+  } lowering(*this, op);
+  if (kind->views) { // two augmented views of the same rows
     for (int64_t view : {1, 2}) {
       FailureOr<Value> v = inView(op.getInputs()[0], view);
       if (failed(v))
         return failure();
-      in.push_back(*v);
+      lowering.operands.push_back(*v);
     }
   } else {
     FailureOr<SmallVector<Value>> all = lowerAll(op.getInputs());
     if (failed(all))
       return failure();
-    in = std::move(*all);
+    lowering.operands = std::move(*all);
   }
-  NamedAttrList params;
-  auto keep = [&](StringRef key, double fallback) { params.append(key, b_.getF64FloatAttr(f(key, fallback))); };
-  std::string name = op.getName().str();
-  StringRef runtimeKind = kind;
-  if (kind == "cwcl") {
-    auto learnable = cfg.getAs<BoolAttr>("learnable_temperature");
-    in.push_back(logitScale(loc, name, f("temperature", 0.07), !learnable || learnable.getValue(),
-                            f("max_logit_scale", 100)));
-  } else if (kind == "siglip" || kind == "s2l") {
-    // SigLIP's t' = log(1 / temperature) and bias b, both learned.
-    in.push_back(logitScale(loc, name, f("temperature", 0.1), true, 1e6));
-    in.push_back(param(loc, name + ".bias", {}, "constant", f("bias", -10), false));
-  } else if (kind == "cloob") {
-    keep("inverse_temperature", 14.3);
-    keep("hopfield_beta", 14.3);
-  } else if (kind == "supcon" || kind == "paclr" || kind == "simclr") {
-    keep("temperature", kind == "paclr" ? 1.0 : 0.1);
-  } else if (kind == "kg_soft_targets") {
-    keep("tau", 0.1);
-  } else if (kind == "classify") {
-    // A head over the labels' classes, initialised as nn.Linear.
-    int64_t classes = cast<expd::LabelsType>(op.getInputs()[1].getType()).getClasses();
-    int64_t d = cast<RankedTensorType>(in[0].getType()).getShape().back();
-    double bound = 1.0 / std::sqrt(double(d));
-    in.push_back(param(loc, name + ".head.weight", {classes, d}, "uniform", bound, true));
-    keep("label_smoothing", 0);
-    auto head = cfg.getAs<StringAttr>("head");
-    if (head && head.getValue() == "arcface") {
-      runtimeKind = "arcface";
-      keep("scale", 64);
-      keep("margin", 0.5);
-    } else {
-      in.push_back(param(loc, name + ".head.bias", {classes}, "uniform", bound, false));
-    }
-  }
-  return Value(b_.create<step::LossOp>(loc, b_.getStringAttr(runtimeKind), in, params.getDictionary(b_.getContext())));
+  lowering.runtimeKind = kind->name.str();
+  kind->lower(lowering);
+  return Value(b_.create<step::LossOp>(op.getLoc(), b_.getStringAttr(lowering.runtimeKind), lowering.operands,
+                                       lowering.settings.getDictionary(b_.getContext())));
 }
 
 FailureOr<Value> GraphBuilder::weightedSum(expd::WeightedSumOp op) {

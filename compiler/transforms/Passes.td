@@ -125,7 +125,7 @@ def StepFuseContrastiveLoss : Pass<"step-fuse-contrastive-loss", "::mlir::Module
                        cross_entropy(transpose(L), arange_rows(L))), 0.5)
 
     — and replaces it by `step.contrastive_loss "clip" a, b, scale`, whose
-    kernel has a hand-written backward (runtime/exec/FusedLosses.cpp). The
+    kernel has a hand-written backward (runtime/losses/FusedLosses.cpp). The
     composition is fused only when its intermediates have no other users, so
     nothing is computed twice; with `explain`, a remark says which op kept a
     composition from fusing.

@@ -2,6 +2,7 @@
 
 #include "record/SafeTensors.h"
 #include "record/Sha256.h"
+#include "exprt/Runtime.h"
 
 #include <torch/torch.h>
 

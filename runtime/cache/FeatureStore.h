@@ -4,7 +4,7 @@
 // a frozen encoder's output instead of running it.
 #pragma once
 
-#include "data/SimulatedScreen.h"
+#include "data/Screen.h"
 #include "exec/GraphExecutor.h"
 #include "plan/Plan.h"
 

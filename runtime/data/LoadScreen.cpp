@@ -1,6 +1,7 @@
 #include "data/LoadScreen.h"
 
 #include "data/Random.h"
+#include "data/simulator/SimulatedScreen.h"
 #include "prep/Pack.h"
 #include "prep/Readers.h"
 #include "record/Json.h"
@@ -112,19 +113,80 @@ torch::Tensor codes(const std::vector<std::string> &values, int64_t first, int64
   return torch::tensor(out, torch::kInt64);
 }
 
-// A source's declared columns (stdlib/std/data.exp) held by index columns
-// of another name; the rest are held under their own names.
+// The data sources the runtime reads, one entry each (the compiler's half
+// is its entry in compiler/dialects/exp/ExpDialect.cpp, the declaration in
+// stdlib/std/data.exp): the default image size, the declared columns held
+// by index columns of another name (the rest are held under their own), the
+// declared class counts the data must fit, and the format's reader (null:
+// RxRx1 and the simulated screen, which load their own way).
+struct Source {
+  const char *name;
+  int64_t defaultSize;
+  std::map<std::string, std::string> aliases;
+  std::vector<std::pair<std::string, int64_t>> classes; // checked in this order
+  // Reads the dataset at `root` into `index`; may add selections to `selected`.
+  Status (*read)(const Plan &plan, const DataOptions &o, const std::string &root, Plan &selected, SiteIndex &index);
+};
+
+Status readJumpSource(const Plan &, const DataOptions &, const std::string &root, Plan &, SiteIndex &index) {
+  return readJump(root, 5, index);
+}
+Status readRxrx3Source(const Plan &, const DataOptions &, const std::string &root, Plan &, SiteIndex &index) {
+  return readRxrx3Core(root, index);
+}
+Status readRxrx19aSource(const Plan &plan, const DataOptions &, const std::string &root, Plan &selected,
+                         SiteIndex &index) {
+  selected.select["keep"]["cell_type"] = {plan.dataParams.value("cell_type", std::string("HRCE"))};
+  return readRxrx19a(root, index);
+}
+Status readBraySource(const Plan &plan, const DataOptions &o, const std::string &root, Plan &, SiteIndex &index) {
+  return readBray((fs::path(root) / plan.dataParams.value("index", std::string("index.csv"))).string(),
+                  (fs::path(root) / plan.dataParams.value("images", std::string("npzs"))).string(),
+                  plan.dataParams.value("split", std::string("random")), index, o.scaffoldOf);
+}
+Status readCellPaintingSource(const Plan &plan, const DataOptions &, const std::string &root, Plan &,
+                              SiteIndex &index) {
+  return readCellPainting((fs::path(root) / plan.dataParams.value("metadata", std::string("metadata.csv"))).string(),
+                          plan.dataParams.value("channels", int64_t(5)), index);
+}
+
+const Source kSources[] = {
+    {"simulated_screen", 32, {}, {}, nullptr},
+    {"rxrx1",
+     512,
+     {{"sirna", "perturbation"}, {"experiment", "batch"}, {"plate", "plate_number"}},
+     {{"sirna", 1139}, {"plate", 4}, {"experiment", 51}, {"cell_type", 4}, {"site", 2}},
+     nullptr},
+    {"jump_cp",
+     224,
+     {{"compound", "perturbation"}},
+     {{"control", 2}, {"perturbation_type", 4}, {"split", 3}},
+     readJumpSource},
+    {"rxrx3_core",
+     224,
+     {{"treatment", "perturbation"}, {"experiment", "batch"}},
+     {{"perturbation_type", 3}},
+     readRxrx3Source},
+    {"rxrx19a",
+     224,
+     {{"treatment", "perturbation"}, {"experiment", "batch"}},
+     {{"cell_type", 2}},
+     readRxrx19aSource},
+    {"bray2017", 520, {{"compound", "perturbation"}}, {{"split", 3}}, readBraySource},
+    {"cellpainting", 224, {{"perturbation", "perturbation"}}, {{"control", 2}}, readCellPaintingSource},
+};
+
+const Source *findSource(const std::string &kind) {
+  for (const Source &s : kSources)
+    if (kind == s.name)
+      return &s;
+  return nullptr;
+}
+
 const std::map<std::string, std::string> &aliases(const std::string &kind) {
-  static const std::map<std::string, std::map<std::string, std::string>> kAliases = {
-      {"rxrx1", {{"sirna", "perturbation"}, {"experiment", "batch"}, {"plate", "plate_number"}}},
-      {"jump_cp", {{"compound", "perturbation"}}},
-      {"rxrx3_core", {{"treatment", "perturbation"}, {"experiment", "batch"}}},
-      {"rxrx19a", {{"treatment", "perturbation"}, {"experiment", "batch"}}},
-      {"bray2017", {{"compound", "perturbation"}}},
-      {"cellpainting", {{"perturbation", "perturbation"}}}};
   static const std::map<std::string, std::string> kNone;
-  auto it = kAliases.find(kind);
-  return it == kAliases.end() ? kNone : it->second;
+  const Source *s = findSource(kind);
+  return s ? s->aliases : kNone;
 }
 
 
@@ -281,26 +343,12 @@ std::string dataRoot(const Plan &plan) { return specPath(plan, plan.dataParams.v
 // reader, the dataset's selections, packing, and a labels column for every
 // metadata column (codes in sorted order), also under the source's declared
 // names. Columns with a declared class count are checked against it.
-Status loadRealSource(const Plan &plan, const PackOptions &po, Screen &screen, std::string &description) {
+Status loadRealSource(const Source &source, const Plan &plan, const DataOptions &o, const PackOptions &po,
+                      Screen &screen, std::string &description) {
   const std::string root = dataRoot(plan), &kind = plan.dataKind;
   SiteIndex index;
   Plan selected = plan;
-  Status s = Status::ok();
-  if (kind == "jump_cp") {
-    s = readJump(root, 5, index);
-  } else if (kind == "rxrx3_core") {
-    s = readRxrx3Core(root, index);
-  } else if (kind == "bray2017") {
-    s = readBray((fs::path(root) / plan.dataParams.value("index", std::string("index.csv"))).string(),
-                 (fs::path(root) / plan.dataParams.value("images", std::string("npzs"))).string(),
-                 plan.dataParams.value("split", std::string("random")), index);
-  } else if (kind == "cellpainting") {
-    s = readCellPainting((fs::path(root) / plan.dataParams.value("metadata", std::string("metadata.csv"))).string(),
-                         plan.dataParams.value("channels", int64_t(5)), index);
-  } else {
-    s = readRxrx19a(root, index);
-    selected.select["keep"]["cell_type"] = {plan.dataParams.value("cell_type", std::string("HRCE"))};
-  }
+  Status s = source.read(plan, o, root, selected, index);
   if (!s)
     return s;
   if (s = selectSites(selected, index); !s)
@@ -316,16 +364,10 @@ Status loadRealSource(const Plan &plan, const PackOptions &po, Screen &screen, s
     int64_t classes = 0;
     screen.labels[name] = codes(values, 0, classes);
   }
-  for (const auto &[declared, held] : aliases(kind))
+  for (const auto &[declared, held] : source.aliases)
     screen.labels[declared] = held == "perturbation" ? screen.perturbation : screen.labels.at(held);
   // The declared class counts (stdlib/std/data.exp).
-  const std::map<std::string, int64_t> limits =
-      kind == "jump_cp"        ? std::map<std::string, int64_t>{{"perturbation_type", 4}, {"split", 3}, {"control", 2}}
-      : kind == "rxrx3_core"   ? std::map<std::string, int64_t>{{"perturbation_type", 3}}
-      : kind == "bray2017"     ? std::map<std::string, int64_t>{{"split", 3}}
-      : kind == "cellpainting" ? std::map<std::string, int64_t>{{"control", 2}}
-                               : std::map<std::string, int64_t>{{"cell_type", 2}};
-  for (const auto &[name, limit] : limits)
+  for (const auto &[name, limit] : source.classes)
     if (index.has(name)) {
       int64_t top = screen.labels[name].max().item<int64_t>() + 1;
       if (top > limit)
@@ -361,8 +403,7 @@ Status loadRxrx1(const Plan &plan, const PackOptions &po, Screen &screen,
   screen.labels["cell_type"] = codes(index.columns.at("cell_type"), 0, classes);
   screen.labels["site"] = codes(index.columns.at("site"), 0, classes);
   // The declared label counts (stdlib/std/data.exp) bound the codes.
-  for (auto [name, limit] : {std::pair<const char *, int64_t>{"sirna", 1139}, {"plate", 4},
-                             {"experiment", 51}, {"cell_type", 4}, {"site", 2}}) {
+  for (const auto &[name, limit] : findSource("rxrx1")->classes) {
     int64_t top = screen.labels[name].max().item<int64_t>() + 1;
     if (top > limit)
       return Status::error(root + "/metadata.csv: " + std::to_string(top) + " distinct `" + name +
@@ -381,28 +422,23 @@ std::string readerColumn(const std::string &kind, const std::string &name) {
   return it == a.end() ? name : it->second;
 }
 
-bool readsDataSource(const std::string &kind) {
-  return kind == "simulated_screen" || kind == "rxrx1" || kind == "jump_cp" || kind == "rxrx3_core" ||
-         kind == "rxrx19a" || kind == "bray2017" || kind == "cellpainting";
-}
+bool readsDataSource(const std::string &kind) { return findSource(kind) != nullptr; }
 
 Status loadScreen(const Plan &plan, const DataOptions &o, Screen &screen, std::string &description) {
   screen = Screen();
   const nlohmann::json &params = plan.dataParams;
+  const Source *source = findSource(plan.dataKind);
+  if (!source)
+    return Status::error(plan.sourcePath + ": the `" + plan.dataKind + "` reader is not available yet");
   PackOptions po;
-  po.size = params.value("image_size", int64_t(plan.dataKind == "rxrx1" ? 512 : 32));
+  po.size = params.value("image_size", source->defaultSize);
   po.cacheDir = o.cacheDir.empty() ? "" : (fs::path(o.cacheDir) / "packed").string();
   po.threads = o.threads;
   po.progress = o.progress;
   if (plan.dataKind == "rxrx1")
     return loadRxrx1(plan, po, screen, description);
-  if (readsDataSource(plan.dataKind) && plan.dataKind != "simulated_screen") {
-    po.size = params.value("image_size", int64_t(plan.dataKind == "bray2017" ? 520 : 224));
-    return loadRealSource(plan, po, screen, description);
-  }
-  if (plan.dataKind != "simulated_screen")
-    return Status::error(plan.sourcePath + ": the `" + plan.dataKind +
-                         "` reader is not available yet");
+  if (source->read)
+    return loadRealSource(*source, plan, o, po, screen, description);
   SiteIndex index;
   PackedImages packed;
   auto temp = std::make_shared<TempDir>(); // kept by the screen: side files live there

@@ -4,7 +4,9 @@
 // (prep/Pack.h) and memory-mapped.
 #pragma once
 
-#include "data/SimulatedScreen.h"
+#include "prep/Readers.h"
+
+#include "data/Screen.h"
 #include "plan/Plan.h"
 
 #include <string>
@@ -15,6 +17,9 @@ struct DataOptions {
   std::string cacheDir; // "<cache>/data": simulated screens and packed images; "" keeps nothing
   int threads = 1;      // decoding threads
   bool progress = false;
+  // Bemis-Murcko scaffolds for the Bray scaffold split (the session passes
+  // side/Molecules.h's murckoScaffold, so data needs nothing of side).
+  ScaffoldFn scaffoldOf;
 };
 
 // Writes the simulated screen of `params` (a plan's data.params) into `dir`

@@ -140,6 +140,85 @@ BlockCounts countOnDevice(const torch::Tensor &negSim, const std::vector<int64_t
 
 } // namespace
 
+namespace {
+
+// One block of queries against their negative group's candidates: the
+// similarities to every candidate, and each query's positives
+// (pairP[pairStart[i] .. pairStart[i + 1])) with their similarities.
+struct ApBlock {
+  std::vector<int64_t> qrows, pairQ, pairP, pairStart{0};
+  torch::Tensor negSim, posSim;
+};
+
+// Per-query APs of a block into `scores`: indexed by row; NaN stays where a
+// query has no positive or no valid negative.
+struct RowScores {
+  std::vector<double> ap;
+  std::vector<int64_t> nPos, nTotal;
+};
+
+// The block's APs from counts made with tensor ops on the run's device.
+void scoreOnDevice(const ApBlock &b, const std::vector<int64_t> &candidates,
+                   const std::vector<torch::Tensor> &negDiffbyCodes, RowScores &out) {
+  const int64_t m = int64_t(b.qrows.size());
+  std::vector<int64_t> blockRow(b.pairQ.size());
+  for (int64_t i = 0; i < m; ++i)
+    std::fill(blockRow.begin() + b.pairStart[i], blockRow.begin() + b.pairStart[i + 1], i);
+  const BlockCounts c = countOnDevice(b.negSim, b.qrows, candidates, b.posSim, blockRow, b.pairP, negDiffbyCodes);
+  const torch::Tensor hostPos = b.pairQ.empty() ? b.posSim : b.posSim.cpu();
+  std::vector<std::pair<Partner, int64_t>> pos;
+  for (int64_t i = 0; i < m; ++i) {
+    if (b.pairStart[i] == b.pairStart[i + 1] || c.valid[i] == 0)
+      continue;
+    pos.clear();
+    for (int64_t k = b.pairStart[i]; k < b.pairStart[i + 1]; ++k)
+      pos.push_back({{hostPos.data_ptr<double>()[k], b.pairP[k]}, c.above[k]});
+    const int64_t q = b.qrows[i];
+    out.ap[q] = apOfCounts(pos);
+    out.nPos[q] = int64_t(pos.size());
+    out.nTotal[q] = int64_t(pos.size()) + c.valid[i];
+  }
+}
+
+// The block's APs on the host, queries in parallel.
+void scoreOnHost(const ApBlock &b, const std::vector<int64_t> &candidates, const MetaColumns &meta,
+                 const PairRules &rules, RowScores &out) {
+  const int64_t nc = int64_t(candidates.size());
+  const double *ns = b.negSim.data_ptr<double>();
+  const double *ps = b.pairQ.empty() ? nullptr : b.posSim.data_ptr<double>();
+  at::parallel_for(0, int64_t(b.qrows.size()), 16, [&](int64_t begin, int64_t end) {
+    std::vector<Partner> pos;
+    std::vector<double> sims;
+    std::vector<int64_t> rows, count;
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t q = b.qrows[i];
+      pos.clear();
+      for (int64_t k = b.pairStart[i]; k < b.pairStart[i + 1]; ++k)
+        pos.push_back({ps[k], b.pairP[k]});
+      if (pos.empty())
+        continue;
+      sims.clear();
+      rows.clear();
+      const double *row = ns + i * nc;
+      for (int64_t j = 0; j < nc; ++j) {
+        const int64_t c = candidates[j];
+        if (c != q && differsInAll(meta, rules.negDiffby, q, c)) {
+          sims.push_back(row[j]);
+          rows.push_back(c);
+        }
+      }
+      if (sims.empty())
+        continue;
+      std::sort(pos.begin(), pos.end(), before);
+      out.ap[q] = apOfQuery(pos, sims.data(), rows.data(), int64_t(sims.size()), count);
+      out.nPos[q] = int64_t(pos.size());
+      out.nTotal[q] = int64_t(pos.size() + sims.size());
+    }
+  });
+}
+
+} // namespace
+
 ApScores averagePrecision(const torch::Tensor &features, const MetaColumns &meta,
                           const PairRules &rules, const ApOptions &options) {
   const int64_t n = features.size(0);
@@ -154,9 +233,11 @@ ApScores averagePrecision(const torch::Tensor &features, const MetaColumns &meta
   const std::vector<int64_t> posGroup = groupIds(meta, rules.posSameby, n);
   const std::vector<int64_t> negGroup = groupIds(meta, rules.negSameby, n);
   const auto posMembers = members(posGroup), negMembers = members(negGroup);
+  auto rowsOf = [&](const std::vector<int64_t> &r) {
+    return x.index_select(0, torch::tensor(r, torch::kInt64).to(x.device()));
+  };
 
-  std::vector<double> ap(n, std::nan(""));
-  std::vector<int64_t> nPos(n, 0), nTotal(n, 0);
+  RowScores scores{std::vector<double>(n, std::nan("")), std::vector<int64_t>(n, 0), std::vector<int64_t>(n, 0)};
   for (const std::vector<int64_t> &group : negMembers) {
     std::vector<int64_t> queries, candidates;
     for (int64_t r : group) {
@@ -167,92 +248,41 @@ ApScores averagePrecision(const torch::Tensor &features, const MetaColumns &meta
     }
     if (queries.empty() || candidates.empty())
       continue;
-    torch::Tensor cand = x.index_select(0, torch::tensor(candidates, torch::kInt64).to(x.device()));
+    torch::Tensor cand = rowsOf(candidates);
     const int64_t nc = int64_t(candidates.size());
     int64_t block = options.block > 0                             ? options.block
                     : onDevice && options.device->is_cuda() ? similarityBlockRows(nc) * 16
                                                                   : similarityBlockRows(nc);
     for (int64_t b0 = 0; b0 < int64_t(queries.size()); b0 += block) {
       const int64_t b1 = std::min<int64_t>(b0 + block, queries.size());
-      std::vector<int64_t> qrows(queries.begin() + b0, queries.begin() + b1);
+      ApBlock b;
+      b.qrows.assign(queries.begin() + b0, queries.begin() + b1);
       // Negatives: one GEMM of the block against the group's candidates.
-      auto rowsOf = [&](const std::vector<int64_t> &r) {
-        return x.index_select(0, torch::tensor(r, torch::kInt64).to(x.device()));
-      };
-      torch::Tensor negSim = similarityBlock(rowsOf(qrows), cand, options.similarity).contiguous();
+      b.negSim = similarityBlock(rowsOf(b.qrows), cand, options.similarity).contiguous();
       // Positives: few per query; gathered and scored row against row.
-      std::vector<int64_t> pairQ, pairP, pairStart{0};
-      for (int64_t q : qrows) {
+      for (int64_t q : b.qrows) {
         for (int64_t p : posMembers[posGroup[q]])
           if (p != q && !isControl(p) && differsInAll(meta, rules.posDiffby, q, p)) {
-            pairQ.push_back(q);
-            pairP.push_back(p);
+            b.pairQ.push_back(q);
+            b.pairP.push_back(p);
           }
-        pairStart.push_back(int64_t(pairQ.size()));
+        b.pairStart.push_back(int64_t(b.pairQ.size()));
       }
-      torch::Tensor posSim;
-      if (!pairQ.empty())
-        posSim = similarityRows(rowsOf(pairQ), rowsOf(pairP), options.similarity).contiguous();
-      if (onDevice) {
-        std::vector<int64_t> blockRow(pairQ.size());
-        for (int64_t i = 0; i < b1 - b0; ++i)
-          std::fill(blockRow.begin() + pairStart[i], blockRow.begin() + pairStart[i + 1], i);
-        const BlockCounts c = countOnDevice(negSim, qrows, candidates, posSim, blockRow, pairP, negDiffbyCodes);
-        const torch::Tensor hostPos = pairQ.empty() ? posSim : posSim.cpu();
-        std::vector<std::pair<Partner, int64_t>> pos;
-        for (int64_t i = 0; i < b1 - b0; ++i) {
-          if (pairStart[i] == pairStart[i + 1] || c.valid[i] == 0)
-            continue;
-          pos.clear();
-          for (int64_t k = pairStart[i]; k < pairStart[i + 1]; ++k)
-            pos.push_back({{hostPos.data_ptr<double>()[k], pairP[k]}, c.above[k]});
-          const int64_t q = qrows[i];
-          ap[q] = apOfCounts(pos);
-          nPos[q] = int64_t(pos.size());
-          nTotal[q] = int64_t(pos.size()) + c.valid[i];
-        }
-        continue;
-      }
-      const double *ns = negSim.data_ptr<double>();
-      const double *ps = pairQ.empty() ? nullptr : posSim.data_ptr<double>();
-      at::parallel_for(0, b1 - b0, 16, [&](int64_t begin, int64_t end) {
-        std::vector<Partner> pos;
-        std::vector<double> sims;
-        std::vector<int64_t> rows, count;
-        for (int64_t i = begin; i < end; ++i) {
-          const int64_t q = qrows[i];
-          pos.clear();
-          for (int64_t k = pairStart[i]; k < pairStart[i + 1]; ++k)
-            pos.push_back({ps[k], pairP[k]});
-          if (pos.empty())
-            continue;
-          sims.clear();
-          rows.clear();
-          const double *row = ns + i * nc;
-          for (int64_t j = 0; j < nc; ++j) {
-            const int64_t c = candidates[j];
-            if (c != q && differsInAll(meta, rules.negDiffby, q, c)) {
-              sims.push_back(row[j]);
-              rows.push_back(c);
-            }
-          }
-          if (sims.empty())
-            continue;
-          std::sort(pos.begin(), pos.end(), before);
-          ap[q] = apOfQuery(pos, sims.data(), rows.data(), int64_t(sims.size()), count);
-          nPos[q] = int64_t(pos.size());
-          nTotal[q] = int64_t(pos.size() + sims.size());
-        }
-      });
+      if (!b.pairQ.empty())
+        b.posSim = similarityRows(rowsOf(b.pairQ), rowsOf(b.pairP), options.similarity).contiguous();
+      if (onDevice)
+        scoreOnDevice(b, candidates, negDiffbyCodes, scores);
+      else
+        scoreOnHost(b, candidates, meta, rules, scores);
     }
   }
   ApScores out;
   for (int64_t r = 0; r < n; ++r)
-    if (!std::isnan(ap[r])) {
+    if (!std::isnan(scores.ap[r])) {
       out.row.push_back(r);
-      out.ap.push_back(ap[r]);
-      out.nPos.push_back(nPos[r]);
-      out.nTotal.push_back(nTotal[r]);
+      out.ap.push_back(scores.ap[r]);
+      out.nPos.push_back(scores.nPos[r]);
+      out.nTotal.push_back(scores.nTotal[r]);
     }
   return out;
 }

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "cache/FeatureStore.h"
-#include "data/SimulatedScreen.h"
+#include "data/Screen.h"
 #include "exec/GraphExecutor.h"
 #include "plan/Plan.h"
 

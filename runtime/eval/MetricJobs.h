@@ -4,7 +4,7 @@
 // into `r`, and what the run report draws into `plots[name]`.
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/types.h>

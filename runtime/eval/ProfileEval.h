@@ -2,7 +2,7 @@
 // (the plan comes from expc::profileEvalPlan; docs/artifact.md).
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 
 #include <nlohmann/json_fwd.hpp>
 

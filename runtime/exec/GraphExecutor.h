@@ -3,7 +3,7 @@
 // parameter requires gradients.
 #pragma once
 
-#include "exec/Placement.h"
+#include "device/Placement.h"
 #include "plan/Plan.h"
 
 #include <map>

@@ -1,11 +1,13 @@
 #include "exec/Kernels.h"
 
-#include "dist/Collective.h"
+#include "parallel/Collective.h"
 #include "exec/Autocast.h"
-#include "exec/FusedLosses.h"
+#include "losses/FusedLosses.h"
 #include "exec/GraphExecutor.h"
-#include "eval/HandCrafted.h"
-#include "objectives/Objectives.h"
+#include "exec/HandCrafted.h"
+#include "losses/Objectives.h"
+
+#include "contract/StepOps.h"
 
 #include <torch/torch.h>
 
@@ -154,7 +156,7 @@ T contrastiveLoss(const In &x, const OpAttrs &a, ParameterStore &p) {
   return fusedContrastiveLoss(lhs, rhs, f32(x[2]), ContrastiveKind(a.variant));
 }
 
-// The other objectives (runtime/objectives), in float32 under autocast like
+// The other objectives (runtime/losses/Objectives.cpp), in float32 under autocast like
 // the contrastive loss; integer operands (labels) pass as they are.
 T loss(const In &x, const OpAttrs &a, ParameterStore &p) {
   In f32;
@@ -163,70 +165,122 @@ T loss(const In &x, const OpAttrs &a, ParameterStore &p) {
   Autocast off(false, x[0].device().type());
   // Data-parallel training: objectives with terms between rows see the global batch.
   if (const Collective *c = p.placement().collective.get(); c && torch::GradMode::is_enabled())
-    for (int i : objectiveBatchOperands(Objective(a.variant)))
+    for (int i : objectiveBatchOperands(Objective{a.variant}))
       f32[i] = c->gatherRows(f32[i]);
-  return objectiveLoss(Objective(a.variant), f32, a.params);
+  return objectiveLoss(Objective{a.variant}, f32, a.params);
 }
 
+// The kernels by op name; each op's arity and traits are the plan
+// contract's (contract/StepOps.h, generated from StepOps.td), and the
+// plan_contract test checks that this table and the contract name the same ops.
 struct Entry {
   const char *name;
-  size_t arity;
   KernelFn fn;
-  bool elementwise = false; // Step_Elementwise in StepOps.td
 };
 
 const Entry kKernels[] = {
-    {"param", 0, param},
-    {"constant", 0, constant},
-    {"conv2d", 3, conv2d},
-    {"relu", 1, relu, true},
-    {"max_pool2d", 1, maxPool2d},
-    {"global_avg_pool", 1, globalAvgPool},
-    {"hand_crafted", 1, handCrafted},
-    {"avg_pool2d", 1, avgPool2d},
-    {"batch_norm", 5, batchNorm},
-    {"insert_tokens", 2, insertTokens},
-    {"linear", 3, linear},
-    {"embedding_lookup", 2, embeddingLookup},
-    {"l2_normalize", 1, l2Normalize},
-    {"matmul", 2, matmul},
-    {"transpose", 1, transpose},
-    {"exp", 1, exp, true},
-    {"mul", 2, mul, true},
-    {"add", 2, add, true},
-    {"arange_rows", 1, arangeRows},
-    {"cross_entropy", 2, crossEntropy},
-    {"contrastive_loss", 3, contrastiveLoss},
-    {"loss", 0, loss}, // variadic: each objective's arity (plan/Plan.cpp checks it)
-    {"gelu", 1, gelu, true},
-    {"tanh", 1, tanh, true},
-    {"sigmoid", 1, sigmoid, true},
-    {"detach", 1, detach},
-    {"dropout", 1, dropout},
-    {"layer_norm", 3, layerNorm},
-    {"reshape", 1, reshape},
-    {"concat", 2, concat},
-    {"sub", 2, sub, true},
-    {"per_channel", 1, perChannel},
-    {"patch_embed", 3, patchEmbed},
-    {"prepend_token", 2, prependToken},
-    {"add_position", 2, addPosition},
-    {"attention", 5, attention},
-    {"take_token", 1, takeToken},
-    {"mean_tokens", 1, meanTokens},
-    {"gated_attention_pool", 6, gatedAttentionPool},
+    {"param", param},
+    {"constant", constant},
+    {"conv2d", conv2d},
+    {"relu", relu},
+    {"max_pool2d", maxPool2d},
+    {"global_avg_pool", globalAvgPool},
+    {"hand_crafted", handCrafted},
+    {"avg_pool2d", avgPool2d},
+    {"batch_norm", batchNorm},
+    {"insert_tokens", insertTokens},
+    {"linear", linear},
+    {"embedding_lookup", embeddingLookup},
+    {"l2_normalize", l2Normalize},
+    {"matmul", matmul},
+    {"transpose", transpose},
+    {"exp", exp},
+    {"mul", mul},
+    {"add", add},
+    {"arange_rows", arangeRows},
+    {"cross_entropy", crossEntropy},
+    {"contrastive_loss", contrastiveLoss},
+    {"loss", loss}, // variadic: each objective's arity (plan/Plan.cpp checks it)
+    {"gelu", gelu},
+    {"tanh", tanh},
+    {"sigmoid", sigmoid},
+    {"detach", detach},
+    {"dropout", dropout},
+    {"layer_norm", layerNorm},
+    {"reshape", reshape},
+    {"concat", concat},
+    {"sub", sub},
+    {"per_channel", perChannel},
+    {"patch_embed", patchEmbed},
+    {"prepend_token", prependToken},
+    {"add_position", addPosition},
+    {"attention", attention},
+    {"take_token", takeToken},
+    {"mean_tokens", meanTokens},
+    {"gated_attention_pool", gatedAttentionPool},
 };
+
+const expcontract::StepOpInfo &contractOf(int kernel) {
+  // Every kernel's op is in the contract (the plan_contract test), so this
+  // is never null for a kernel index.
+  return *expcontract::findStepOp(kKernels[kernel].name);
+}
 
 } // namespace
 
 int findKernel(const std::string &op) {
+  if (!expcontract::findStepOp(op))
+    return -1;
   for (size_t i = 0; i < std::size(kKernels); ++i)
     if (op == kKernels[i].name)
       return static_cast<int>(i);
   return -1;
 }
-size_t kernelArity(int kernel) { return kKernels[kernel].arity; }
-bool kernelIsElementwise(int kernel) { return kKernels[kernel].elementwise; }
+size_t kernelArity(int kernel) { return static_cast<size_t>(contractOf(kernel).operands); }
+bool kernelIsElementwise(int kernel) { return contractOf(kernel).elementwise; }
 KernelFn kernelFunction(int kernel) { return kKernels[kernel].fn; }
+std::vector<std::string> kernelNames() {
+  std::vector<std::string> names;
+  for (const Entry &e : kKernels)
+    names.push_back(e.name);
+  return names;
+}
+
+Status bindKernels(Plan &plan, const std::string &origin) {
+  for (auto &[name, graph] : plan.graphs)
+    for (size_t i = 0; i < graph.ops.size(); ++i) {
+      OpNode &node = graph.ops[i];
+      const std::string at = origin + ": `graphs." + name + ".ops[" + std::to_string(i) + "]";
+      node.kernel = findKernel(node.op);
+      if (node.kernel < 0)
+        return Status::error(at + "` uses op `" + node.op + "`, which this runtime has no kernel for; use a "
+                                  "runtime that matches the compiler");
+      if (node.op == "loss") { // one kernel for the objectives; each has its arity
+        Objective kind;
+        if (!parseObjective(node.attrs.kind, kind))
+          return Status::error(at + ".attrs.kind` is `" + node.attrs.kind +
+                               "`, an objective this runtime does not know");
+        node.attrs.variant = kind.index;
+        if (node.operands.size() != objectiveArity(kind))
+          return Status::error(at + "` gives objective `" + node.attrs.kind + "` " +
+                               std::to_string(node.operands.size()) + " operands; it takes " +
+                               std::to_string(objectiveArity(kind)));
+      }
+      if (node.op == "contrastive_loss") {
+        ContrastiveKind kind;
+        if (!parseContrastiveKind(node.attrs.kind, kind))
+          return Status::error(at + ".attrs.kind` is `" + node.attrs.kind +
+                               "`; this runtime knows `clip` and `infoloob`");
+        node.attrs.variant = static_cast<int>(kind);
+      }
+    }
+  return Status::ok();
+}
+
+Status parsePlan(const std::string &text, const std::string &origin, Plan &plan) {
+  if (Status s = readPlan(text, origin, plan); !s)
+    return s;
+  return bindKernels(plan, origin);
+}
 
 } // namespace exprt

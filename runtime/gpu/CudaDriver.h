@@ -5,7 +5,7 @@
 // Built only where the CUDA toolkit's headers are (cmake/ExpCuda.cmake).
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -5,8 +5,8 @@
 // Each function takes a CUDA `device`.
 #pragma once
 
-#include "exec/Placement.h"
-#include "exprt/Runtime.h"
+#include "device/Placement.h"
+#include "exprt/Status.h"
 
 #include <functional>
 #include <map>
@@ -68,7 +68,7 @@ std::shared_ptr<const GroupRunner> loadGeneratedGroups(const GpuKernels &kernels
 
 // Of the n x n float32 `logits` on a CUDA device: row and column
 // log-sum-exps (the diagonal left out when `leaveOut`) and the unscaled
-// gradient P + Q - 2I (gpu/ContrastiveKernels.cu).
+// gradient P + Q - 2I (losses/ContrastiveKernels.cu).
 struct ContrastiveCore {
   torch::Tensor rowLse, colLse, grad;
 };

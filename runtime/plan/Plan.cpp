@@ -1,9 +1,8 @@
 #include "plan/Plan.h"
 
-#include "exec/FusedLosses.h"
-#include "exec/Kernels.h"
-#include "objectives/Objectives.h"
 #include "record/Sha256.h"
+
+#include "contract/StepOps.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -56,31 +55,39 @@ private:
   std::string error_;
 };
 
+// Each op attribute the runtime reads, by its plan name, once: readAttrs
+// goes through this table, and the plan contract test checks that it covers
+// every attribute the contract's ops declare.
+using AttrReader = void (*)(Reader &, const json &, const std::string &, OpAttrs &);
+#define EXP_PLAN_ATTR(key, member)                                                                     \
+  {key, [](Reader &r, const json &attrs, const std::string &path, OpAttrs &a) {                       \
+     r.get(attrs, path, key, a.member, false);                                                         \
+   }}
+const std::pair<std::string_view, AttrReader> kAttrReaders[] = {
+    EXP_PLAN_ATTR("parameter", parameter), EXP_PLAN_ATTR("value", value),
+    EXP_PLAN_ATTR("stride", stride),       EXP_PLAN_ATTR("padding", padding),
+    EXP_PLAN_ATTR("kernel", kernel),       EXP_PLAN_ATTR("copies", copies),
+    EXP_PLAN_ATTR("patch", patch),         EXP_PLAN_ATTR("heads", heads),
+    EXP_PLAN_ATTR("index", index),         EXP_PLAN_ATTR("from", from),
+    EXP_PLAN_ATTR("at", at),               EXP_PLAN_ATTR("training", training),
+    EXP_PLAN_ATTR("momentum", momentum),   EXP_PLAN_ATTR("transpose_b", transposeB),
+    EXP_PLAN_ATTR("kind", kind),           EXP_PLAN_ATTR("eps", eps),
+    EXP_PLAN_ATTR("p", p),                 EXP_PLAN_ATTR("shape", shape), // reshape: the emitter's, from the result type
+    {"params",
+     [](Reader &, const json &attrs, const std::string &, OpAttrs &a) {
+       if (attrs.contains("params") && attrs["params"].is_object())
+         for (const auto &[key, v] : attrs["params"].items())
+           if (v.is_number())
+             a.params[key] = v.get<double>();
+     }},
+};
+#undef EXP_PLAN_ATTR
+
 void readAttrs(Reader &r, const json &attrs, const std::string &path, OpAttrs &a) {
   if (!attrs.is_object())
     return r.fail(path, "expected an object");
-  r.get(attrs, path, "parameter", a.parameter, false);
-  r.get(attrs, path, "value", a.value, false);
-  r.get(attrs, path, "stride", a.stride, false);
-  r.get(attrs, path, "padding", a.padding, false);
-  r.get(attrs, path, "kernel", a.kernel, false);
-  r.get(attrs, path, "copies", a.copies, false);
-  r.get(attrs, path, "patch", a.patch, false);
-  r.get(attrs, path, "heads", a.heads, false);
-  r.get(attrs, path, "index", a.index, false);
-  r.get(attrs, path, "from", a.from, false);
-  r.get(attrs, path, "at", a.at, false);
-  r.get(attrs, path, "training", a.training, false);
-  r.get(attrs, path, "momentum", a.momentum, false);
-  r.get(attrs, path, "transpose_b", a.transposeB, false);
-  r.get(attrs, path, "kind", a.kind, false);
-  r.get(attrs, path, "eps", a.eps, false);
-  r.get(attrs, path, "p", a.p, false);
-  r.get(attrs, path, "shape", a.shape, false);
-  if (attrs.contains("params") && attrs["params"].is_object())
-    for (const auto &[key, v] : attrs["params"].items())
-      if (v.is_number())
-        a.params[key] = v.get<double>();
+  for (const auto &[key, read] : kAttrReaders)
+    read(r, attrs, path, a);
 }
 
 // Groups are disjoint runs of elementwise ops, in order; a group reads values
@@ -120,7 +127,7 @@ void readFusions(Reader &r, const json &fusions, const std::string &path, Graph 
     std::vector<int64_t> produced;
     for (int64_t k = f.first; k < f.first + f.count; ++k) {
       const OpNode &op = graph.ops[k];
-      if (!kernelIsElementwise(op.kernel))
+      if (!expcontract::findStepOp(op.op)->elementwise)
         return r.fail(p, "includes `" + op.op + "` (op " + std::to_string(k) +
                              "), which is not elementwise");
       produced.insert(produced.end(), op.results.begin(), op.results.end());
@@ -208,29 +215,16 @@ void readGraph(Reader &r, const std::string &name, const json &g, Graph &graph) 
       readAttrs(r, *attrs, p + ".attrs", node.attrs);
     if (!r.ok())
       return;
-    node.kernel = findKernel(node.op);
-    if (node.kernel < 0)
+    // The op as the plan contract declares it; which kernel runs it is the
+    // executor's to say (exec/Kernels.h, bindKernels).
+    const expcontract::StepOpInfo *info = expcontract::findStepOp(node.op);
+    if (!info)
       return r.fail(p, "uses op `" + node.op + "`" + (node.loc.empty() ? "" : " (from " + node.loc + ")") +
                            ", which this runtime has no kernel for; use a runtime that matches the compiler");
-    if (node.op == "loss") { // one kernel for the objectives; each has its arity
-      Objective kind;
-      if (!parseObjective(node.attrs.kind, kind))
-        return r.fail(p + ".attrs.kind", "is `" + node.attrs.kind + "`, an objective this runtime does not know");
-      node.attrs.variant = static_cast<int>(kind);
-      if (node.operands.size() != objectiveArity(kind))
-        return r.fail(p, "gives objective `" + node.attrs.kind + "` " + std::to_string(node.operands.size()) +
-                             " operands; it takes " + std::to_string(objectiveArity(kind)));
-    }
-    if ((node.op != "loss" && node.operands.size() != kernelArity(node.kernel)) || node.results.size() != 1)
+    if ((!info->variadic && node.operands.size() != static_cast<size_t>(info->operands)) ||
+        node.results.size() != 1)
       return r.fail(p, "gives `" + node.op + "` " + std::to_string(node.operands.size()) +
                            " operands and " + std::to_string(node.results.size()) + " results");
-    if (node.op == "contrastive_loss") {
-      ContrastiveKind kind;
-      if (!parseContrastiveKind(node.attrs.kind, kind))
-        return r.fail(p + ".attrs.kind", "is `" + node.attrs.kind +
-                                             "`; this runtime knows `clip` and `infoloob`");
-      node.attrs.variant = static_cast<int>(kind);
-    }
     for (int64_t v : node.operands)
       if (v < 0 || v >= graph.valueCount)
         return r.fail(p, "refers to value " + std::to_string(v) + ", outside the graph");
@@ -306,6 +300,152 @@ Status checkReferences(const Plan &plan, const std::string &origin) {
                                "are per class, not per dataset row");
   return Status::ok();
 }
+// The `data` section: the source, its selections, augmentations and splits.
+void readData(Reader &r, const json &dj, Plan &plan) {
+  const json *d = &dj;
+  r.get(*d, "data", "name", plan.dataName);
+  r.get(*d, "data", "kind", plan.dataKind);
+  if (const json *p = r.field(*d, "data", "params"))
+    plan.dataParams = *p;
+  r.get(*d, "data", "val_fraction", plan.valFraction, false);
+  r.get(*d, "data", "bag", plan.bag, false);
+  if (r.ok() && plan.bag < 1)
+    r.fail("data.bag", "must be >= 1");
+  if (r.ok() && !(plan.valFraction >= 0 && plan.valFraction <= 0.5))
+    r.fail("data.val_fraction", "must be in [0, 0.5]");
+  for (const char *key : {"hold_out", "keep", "drop"}) {
+    const json *sel = r.field(*d, "data", key, /*required=*/false);
+    if (!sel || !r.ok())
+      continue;
+    bool good = sel->is_object();
+    for (auto it = sel->begin(); good && it != sel->end(); ++it) {
+      good = it->is_array() && !it->empty();
+      for (const json &v : good ? *it : json::array())
+        if (v.is_string())
+          plan.select[key][it.key()].push_back(v.get<std::string>());
+        else
+          good = false;
+    }
+    if (!good)
+      r.fail(std::string("data.") + key, "must map columns to non-empty lists of strings");
+  }
+  if (const json *h = r.field(*d, "data", "hold_out_fraction", /*required=*/false)) {
+    r.get(*h, "data.hold_out_fraction", "fraction", plan.holdOutFraction);
+    r.get(*h, "data.hold_out_fraction", "by", plan.holdOutBy);
+    r.get(*h, "data.hold_out_fraction", "stratify", plan.holdOutStratify);
+    if (r.ok() && !(plan.holdOutFraction > 0 && plan.holdOutFraction <= 0.9))
+      r.fail("data.hold_out_fraction.fraction", "must be in (0, 0.9]");
+    if (r.ok() && plan.select.count("hold_out"))
+      r.fail("data.hold_out_fraction", "cannot be combined with data.hold_out");
+  }
+  if (const json *a = r.field(*d, "data", "augment", /*required=*/false)) {
+    AugmentSpec &aug = plan.augment;
+    r.get(*a, "data.augment", "crop", aug.crop, false);
+    r.get(*a, "data.augment", "flip", aug.flip, false);
+    r.get(*a, "data.augment", "rot90", aug.rot90, false);
+    r.get(*a, "data.augment", "intensity", aug.intensity, false);
+    if (r.ok() && !(aug.crop >= 0.08 && aug.crop <= 1))
+      r.fail("data.augment.crop", "must be in [0.08, 1]");
+    if (r.ok() && !(aug.intensity >= 0 && aug.intensity <= 1))
+      r.fail("data.augment.intensity", "must be in [0, 1]");
+    for (auto it = a->begin(); a->is_object() && it != a->end() && r.ok(); ++it)
+      if (it.key() != "crop" && it.key() != "flip" && it.key() != "rot90" &&
+          it.key() != "intensity")
+        r.fail("data.augment." + it.key(), "is not an augmentation this runtime knows");
+  }
+}
+
+// The `parameters` section.
+void readParameters(Reader &r, const json &doc, Plan &plan) {
+  if (const json *ps = r.field(doc, "", "parameters")) {
+    for (size_t i = 0; ps->is_array() && i < ps->size(); ++i) {
+      std::string p = "parameters[" + std::to_string(i) + "]";
+      ParameterSpec spec;
+      r.get((*ps)[i], p, "name", spec.name);
+      r.get((*ps)[i], p, "shape", spec.shape);
+      r.get((*ps)[i], p, "init", spec.init);
+      r.get((*ps)[i], p, "scale", spec.scale);
+      r.get((*ps)[i], p, "decay", spec.decay);
+      r.get((*ps)[i], p, "frozen", spec.frozen, false);
+      if ((*ps)[i].contains("weights")) {
+        r.get((*ps)[i]["weights"], p + ".weights", "file", spec.weightsFile);
+        r.get((*ps)[i]["weights"], p + ".weights", "name", spec.weightsName);
+      }
+      double max = 0;
+      if ((*ps)[i].contains("max") && r.get((*ps)[i], p, "max", max))
+        spec.max = max;
+      plan.parameters.push_back(std::move(spec));
+    }
+  }
+}
+
+// The `train` section: the loop's settings, the optimiser and the schedule.
+void readTrain(Reader &r, const json &tj, Plan &plan) {
+  const json *t = &tj;
+  r.get(*t, "train", "name", plan.train.name);
+  r.get(*t, "train", "graph", plan.train.graph);
+  r.get(*t, "train", "epochs", plan.train.epochs);
+  r.get(*t, "train", "batch", plan.train.batch);
+  r.get(*t, "train", "seed", plan.train.seed);
+  r.get(*t, "train", "steps", plan.train.steps, false);
+  r.get(*t, "train", "accumulate", plan.train.accumulate, false);
+  r.get(*t, "train", "clip_grad_norm", plan.train.clipGradNorm, false);
+  r.get(*t, "train", "precision", plan.train.precision, false);
+  r.get(*t, "train", "deterministic", plan.train.deterministic, false);
+  r.get(*t, "train", "early_stop_patience", plan.train.earlyStopPatience, false);
+  if (r.ok() && plan.train.earlyStopPatience < 0)
+    r.fail("train.early_stop_patience", "must be >= 0");
+  // The optimiser is required; the other settings default to the `train`
+  // block's defaults.
+  auto kindAndParams = [&](const char *key, std::string &kind, json &params,
+                           std::initializer_list<const char *> known, bool required) {
+    const json *o = r.field(*t, "train", key, required);
+    if (!o)
+      return;
+    std::string path = std::string("train.") + key;
+    if (r.get(*o, path, "kind", kind) &&
+        std::none_of(known.begin(), known.end(), [&](const char *k) { return kind == k; }))
+      r.fail(path + ".kind", "names an unknown " + std::string(key) + " `" + kind + "`");
+    if (const json *p = r.field(*o, path, "params")) {
+      if (!p->is_object())
+        r.fail(path + ".params", "expected an object");
+      params = *p;
+    }
+  };
+  kindAndParams("optimizer", plan.train.optimizer, plan.train.optimizerParams,
+                {"adamw", "sgd", "lamb"}, true);
+  kindAndParams("schedule", plan.train.schedule, plan.train.scheduleParams,
+                {"constant_lr", "warmup_cosine", "one_cycle", "reduce_on_plateau"}, false);
+  if (plan.train.precision != "fp32" && plan.train.precision != "bf16")
+    r.fail("train.precision", "must be `fp32` or `bf16`");
+  if (plan.train.epochs < 1 || plan.train.batch < 1 || plan.train.steps < 0 ||
+      plan.train.accumulate < 1 || !(plan.train.clipGradNorm >= 0))
+    r.fail("train", "needs epochs, batch, accumulate >= 1 and steps, clip_grad_norm >= 0");
+}
+
+// The `evaluations` and `precompute` sections.
+void readEvaluations(Reader &r, const json &doc, Plan &plan) {
+  if (const json *es = r.field(doc, "", "evaluations")) {
+    for (size_t i = 0; es->is_array() && i < es->size(); ++i) {
+      std::string p = "evaluations[" + std::to_string(i) + "]";
+      EvalSpec e;
+      r.get((*es)[i], p, "name", e.name);
+      r.get((*es)[i], p, "metric", e.metric);
+      r.get((*es)[i], p, "graphs", e.graphs);
+      if (const json *o = r.field((*es)[i], p, "options"))
+        e.options = *o;
+      plan.evaluations.push_back(std::move(e));
+    }
+  }
+  if (const json *ps = r.field(doc, "", "precompute", /*required=*/false)) {
+    for (size_t i = 0; ps->is_array() && i < ps->size(); ++i) {
+      std::string g;
+      if (r.get((*ps)[i], "precompute[" + std::to_string(i) + "]", "graph", g))
+        plan.precompute.push_back(g);
+    }
+  }
+}
+
 } // namespace
 
 double numberOr(const nlohmann::json &params, const char *name, double fallback) {
@@ -341,7 +481,14 @@ static Status checkKernels(const Plan &plan, const std::string &origin) {
   return Status::ok();
 }
 
-Status parsePlan(const std::string &text, const std::string &origin, Plan &plan) {
+bool planReadsAttribute(std::string_view name) {
+  for (const auto &entry : kAttrReaders)
+    if (entry.first == name)
+      return true;
+  return false;
+}
+
+Status readPlan(const std::string &text, const std::string &origin, Plan &plan) {
   plan = Plan();
   json doc;
   try {
@@ -376,142 +523,16 @@ Status parsePlan(const std::string &text, const std::string &origin, Plan &plan)
     if (r.ok() && (plan.gpu.block < 1 || plan.gpu.block > 1024))
       r.fail("gpu.block", "is " + std::to_string(plan.gpu.block) + ", not 1 .. 1024 threads");
   }
-  if (const json *d = r.field(doc, "", "data")) {
-    r.get(*d, "data", "name", plan.dataName);
-    r.get(*d, "data", "kind", plan.dataKind);
-    if (const json *p = r.field(*d, "data", "params"))
-      plan.dataParams = *p;
-    r.get(*d, "data", "val_fraction", plan.valFraction, false);
-    r.get(*d, "data", "bag", plan.bag, false);
-    if (r.ok() && plan.bag < 1)
-      r.fail("data.bag", "must be >= 1");
-    if (r.ok() && !(plan.valFraction >= 0 && plan.valFraction <= 0.5))
-      r.fail("data.val_fraction", "must be in [0, 0.5]");
-    for (const char *key : {"hold_out", "keep", "drop"}) {
-      const json *sel = r.field(*d, "data", key, /*required=*/false);
-      if (!sel || !r.ok())
-        continue;
-      bool good = sel->is_object();
-      for (auto it = sel->begin(); good && it != sel->end(); ++it) {
-        good = it->is_array() && !it->empty();
-        for (const json &v : good ? *it : json::array())
-          if (v.is_string())
-            plan.select[key][it.key()].push_back(v.get<std::string>());
-          else
-            good = false;
-      }
-      if (!good)
-        r.fail(std::string("data.") + key, "must map columns to non-empty lists of strings");
-    }
-    if (const json *h = r.field(*d, "data", "hold_out_fraction", /*required=*/false)) {
-      r.get(*h, "data.hold_out_fraction", "fraction", plan.holdOutFraction);
-      r.get(*h, "data.hold_out_fraction", "by", plan.holdOutBy);
-      r.get(*h, "data.hold_out_fraction", "stratify", plan.holdOutStratify);
-      if (r.ok() && !(plan.holdOutFraction > 0 && plan.holdOutFraction <= 0.9))
-        r.fail("data.hold_out_fraction.fraction", "must be in (0, 0.9]");
-      if (r.ok() && plan.select.count("hold_out"))
-        r.fail("data.hold_out_fraction", "cannot be combined with data.hold_out");
-    }
-    if (const json *a = r.field(*d, "data", "augment", /*required=*/false)) {
-      AugmentSpec &aug = plan.augment;
-      r.get(*a, "data.augment", "crop", aug.crop, false);
-      r.get(*a, "data.augment", "flip", aug.flip, false);
-      r.get(*a, "data.augment", "rot90", aug.rot90, false);
-      r.get(*a, "data.augment", "intensity", aug.intensity, false);
-      if (r.ok() && !(aug.crop >= 0.08 && aug.crop <= 1))
-        r.fail("data.augment.crop", "must be in [0.08, 1]");
-      if (r.ok() && !(aug.intensity >= 0 && aug.intensity <= 1))
-        r.fail("data.augment.intensity", "must be in [0, 1]");
-      for (auto it = a->begin(); a->is_object() && it != a->end() && r.ok(); ++it)
-        if (it.key() != "crop" && it.key() != "flip" && it.key() != "rot90" &&
-            it.key() != "intensity")
-          r.fail("data.augment." + it.key(), "is not an augmentation this runtime knows");
-    }
-  }
-  if (const json *ps = r.field(doc, "", "parameters")) {
-    for (size_t i = 0; ps->is_array() && i < ps->size(); ++i) {
-      std::string p = "parameters[" + std::to_string(i) + "]";
-      ParameterSpec spec;
-      r.get((*ps)[i], p, "name", spec.name);
-      r.get((*ps)[i], p, "shape", spec.shape);
-      r.get((*ps)[i], p, "init", spec.init);
-      r.get((*ps)[i], p, "scale", spec.scale);
-      r.get((*ps)[i], p, "decay", spec.decay);
-      r.get((*ps)[i], p, "frozen", spec.frozen, false);
-      if ((*ps)[i].contains("weights")) {
-        r.get((*ps)[i]["weights"], p + ".weights", "file", spec.weightsFile);
-        r.get((*ps)[i]["weights"], p + ".weights", "name", spec.weightsName);
-      }
-      double max = 0;
-      if ((*ps)[i].contains("max") && r.get((*ps)[i], p, "max", max))
-        spec.max = max;
-      plan.parameters.push_back(std::move(spec));
-    }
-  }
+  if (const json *d = r.field(doc, "", "data"))
+    readData(r, *d, plan);
+  readParameters(r, doc, plan);
   if (const json *gs = r.field(doc, "", "graphs")) {
     for (auto it = gs->begin(); it != gs->end() && r.ok(); ++it)
       readGraph(r, it.key(), it.value(), plan.graphs[it.key()]);
   }
-  if (const json *t = r.field(doc, "", "train")) {
-    r.get(*t, "train", "name", plan.train.name);
-    r.get(*t, "train", "graph", plan.train.graph);
-    r.get(*t, "train", "epochs", plan.train.epochs);
-    r.get(*t, "train", "batch", plan.train.batch);
-    r.get(*t, "train", "seed", plan.train.seed);
-    r.get(*t, "train", "steps", plan.train.steps, false);
-    r.get(*t, "train", "accumulate", plan.train.accumulate, false);
-    r.get(*t, "train", "clip_grad_norm", plan.train.clipGradNorm, false);
-    r.get(*t, "train", "precision", plan.train.precision, false);
-    r.get(*t, "train", "deterministic", plan.train.deterministic, false);
-    r.get(*t, "train", "early_stop_patience", plan.train.earlyStopPatience, false);
-    if (r.ok() && plan.train.earlyStopPatience < 0)
-      r.fail("train.early_stop_patience", "must be >= 0");
-    // The optimiser is required; the other settings default to the `train`
-    // block's defaults.
-    auto kindAndParams = [&](const char *key, std::string &kind, json &params,
-                             std::initializer_list<const char *> known, bool required) {
-      const json *o = r.field(*t, "train", key, required);
-      if (!o)
-        return;
-      std::string path = std::string("train.") + key;
-      if (r.get(*o, path, "kind", kind) &&
-          std::none_of(known.begin(), known.end(), [&](const char *k) { return kind == k; }))
-        r.fail(path + ".kind", "names an unknown " + std::string(key) + " `" + kind + "`");
-      if (const json *p = r.field(*o, path, "params")) {
-        if (!p->is_object())
-          r.fail(path + ".params", "expected an object");
-        params = *p;
-      }
-    };
-    kindAndParams("optimizer", plan.train.optimizer, plan.train.optimizerParams,
-                  {"adamw", "sgd", "lamb"}, true);
-    kindAndParams("schedule", plan.train.schedule, plan.train.scheduleParams,
-                  {"constant_lr", "warmup_cosine", "one_cycle", "reduce_on_plateau"}, false);
-    if (plan.train.precision != "fp32" && plan.train.precision != "bf16")
-      r.fail("train.precision", "must be `fp32` or `bf16`");
-    if (plan.train.epochs < 1 || plan.train.batch < 1 || plan.train.steps < 0 ||
-        plan.train.accumulate < 1 || !(plan.train.clipGradNorm >= 0))
-      r.fail("train", "needs epochs, batch, accumulate >= 1 and steps, clip_grad_norm >= 0");
-  }
-  if (const json *es = r.field(doc, "", "evaluations")) {
-    for (size_t i = 0; es->is_array() && i < es->size(); ++i) {
-      std::string p = "evaluations[" + std::to_string(i) + "]";
-      EvalSpec e;
-      r.get((*es)[i], p, "name", e.name);
-      r.get((*es)[i], p, "metric", e.metric);
-      r.get((*es)[i], p, "graphs", e.graphs);
-      if (const json *o = r.field((*es)[i], p, "options"))
-        e.options = *o;
-      plan.evaluations.push_back(std::move(e));
-    }
-  }
-  if (const json *ps = r.field(doc, "", "precompute", /*required=*/false)) {
-    for (size_t i = 0; ps->is_array() && i < ps->size(); ++i) {
-      std::string g;
-      if (r.get((*ps)[i], "precompute[" + std::to_string(i) + "]", "graph", g))
-        plan.precompute.push_back(g);
-    }
-  }
+  if (const json *t = r.field(doc, "", "train"))
+    readTrain(r, *t, plan);
+  readEvaluations(r, doc, plan);
   if (!r.ok())
     return Status::error(r.error());
   if (Status s = checkReferences(plan, origin); !s)

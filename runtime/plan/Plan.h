@@ -2,18 +2,22 @@
 // every op resolved to a kernel before anything runs (docs/artifact.md).
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "contract/PlanFormat.h"
+
 namespace exprt {
 
-inline constexpr int kPlanFormatVersion = 9;
+// The format this runtime accepts: the plan contract's, defined once for both halves.
+inline constexpr int kPlanFormatVersion = expcontract::kPlanFormatVersion;
 
 struct ParameterSpec {
   std::string name;
@@ -49,7 +53,7 @@ struct OpNode {
   std::vector<int64_t> operands, results;
   OpAttrs attrs;
   std::string loc; // "file.exp:line:col" when the compiler knew it
-  int kernel = -1; // index into the kernel table
+  int kernel = -1; // index into the kernel table (exec/Kernels.h, bindKernels)
 };
 
 // A graph input reads a dataset column, or one output of a precomputed
@@ -160,7 +164,11 @@ double numberOr(const nlohmann::json &params, const char *name, double fallback)
 // (`sourcePath`), as imports are.
 std::string specPath(const Plan &plan, const std::string &path);
 
-// Parses and validates a plan; errors name `origin` and the JSON path.
-Status parsePlan(const std::string &text, const std::string &origin, Plan &plan);
+// Parses and validates a plan against its format and the plan contract
+// (contract/StepOps.h); errors name `origin` and the JSON path. Its ops are
+// not yet bound to kernels: exec/Kernels.h's parsePlan does both.
+Status readPlan(const std::string &text, const std::string &origin, Plan &plan);
+// Whether the loader reads op attribute `name` (the plan contract test).
+bool planReadsAttribute(std::string_view name);
 
 } // namespace exprt

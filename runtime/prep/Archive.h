@@ -2,7 +2,7 @@
 // compressed (WebDataset shards). Entries are visited in stored order.
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 
 #include <functional>
 #include <string>

@@ -2,7 +2,7 @@
 // libcsv, with every row's line number kept for error messages.
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 
 #include <functional>
 #include <string>

@@ -4,7 +4,7 @@
 // transcriptomes, and what transcriptome side information reads (formats.md).
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 
 #include <map>
 #include <string>

@@ -5,7 +5,7 @@
 // layout) is a Status naming the file.
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 
 #include <torch/types.h>
 

@@ -3,7 +3,7 @@
 // Bray 2017 sites as CLOOME preprocessed them).
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 
 #include <torch/types.h>
 

@@ -122,31 +122,83 @@ struct PackFile {
   }
 };
 
-Status decodeInto(const SiteIndex &index, const PackOptions &o, const std::string &path) {
-  const int64_t n = static_cast<int64_t>(index.size()), k = index.channelsPerFile,
-                C = static_cast<int64_t>(index.files[0].size()) * k, S = o.size;
-  // The first file decides the stored type: U8 for 8-bit sources, F16 for 16-bit.
+// Packing one dataset: the file's layout from the first image, then every
+// site decoded (by worker threads, shard by shard for archive members) into
+// its slot, then the per-channel statistics and the pixels' hash.
+class Packer {
+public:
+  Packer(const SiteIndex &index, const PackOptions &o, const std::string &path)
+      : index_(index), o_(o), n_(static_cast<int64_t>(index.size())), k_(index.channelsPerFile),
+        C_(static_cast<int64_t>(index.files[0].size()) * index.channelsPerFile), S_(o.size) {
+    file_.path = path;
+  }
+  Status run();
+
+private:
+  Status create();
+  // Decodes file `fi` of site `s` (`decode` fills the planes) into its slot,
+  // adding its statistics to a worker's sums; false once anything failed.
+  bool store(int64_t s, size_t fi, const std::function<Status(torch::Tensor &, int &)> &decode,
+             std::vector<double> &mySum, std::vector<double> &mySquares);
+  void addStats(const std::vector<double> &mySum, const std::vector<double> &mySquares);
+  void indexShards();
+  void decodeShards(std::vector<double> &mySum, std::vector<double> &mySquares);
+  void decodeSites(std::vector<double> &mySum, std::vector<double> &mySquares);
+  Status firstError();
+  Status finish();
+  std::string channelOf(size_t fi) const {
+    return k_ == 1 ? "channel " + std::to_string(fi + 1) + " of " : "";
+  }
+
+  const SiteIndex &index_;
+  const PackOptions &o_;
+  const int64_t n_, k_, C_, S_;
+  int bits_ = 8;
+  size_t es_ = 1, plane_ = 0, imageBytes_ = 0, statBytes_ = 0;
+  std::string header_;                     // the safetensors header's text
+  const std::string zeros_ = std::string(64, '0'); // the pixels' hash, filled in at the end
+  PackFile file_;
+  char *pixels_ = nullptr;
+  std::vector<Status> errors_;
+  std::vector<double> sum_, squares_;
+  std::mutex statsMutex_;
+  std::atomic<bool> failed_{false};
+  std::atomic<int64_t> next_{0};
+  // Archive members (WebDataset shards): shard -> member -> the (site, file) slots it fills.
+  std::map<std::string, std::unordered_map<std::string, std::vector<std::pair<int64_t, size_t>>>> shards_;
+  std::vector<std::string> shardList_;
+  std::vector<Status> shardErrors_;
+  // char, not bool: workers mark different slots at once, and vector<bool>
+  // packs neighbours into one word.
+  std::vector<std::vector<char>> seen_;
+};
+
+// The first file decides the stored type (U8 for 8-bit sources, F16 for
+// 16-bit), so the file's layout; it is created at its final size and mapped.
+Status Packer::create() {
   torch::Tensor probe;
-  int bits = 8;
-  if (Status st = decodeFile(index.files[0][0], S, k, probe, bits); !st)
-    return Status::error(st.message() + " (" + (k == 1 ? "channel 1 of " : "") + "the site at " +
-                         index.where[0] + ")");
-  const size_t es = bits == 8 ? 1 : 2, plane = static_cast<size_t>(S * S);
-  const size_t imageBytes = static_cast<size_t>(n * C) * plane * es, statBytes = 4 * C;
-  const std::string zeros(64, '0'); // the pixels' hash, filled in at the end
+  if (Status st = decodeFile(index_.files[0][0], S_, k_, probe, bits_); !st)
+    return Status::error(st.message() + " (" + channelOf(0) + "the site at " + index_.where[0] + ")");
+  es_ = bits_ == 8 ? 1 : 2;
+  plane_ = static_cast<size_t>(S_ * S_);
+  imageBytes_ = static_cast<size_t>(n_ * C_) * plane_ * es_;
+  statBytes_ = 4 * C_;
   nlohmann::json header = {
-      {"images", {{"dtype", bits == 8 ? "U8" : "F16"}, {"shape", {n, C, S, S}}, {"data_offsets", {0, imageBytes}}}},
-      {"mean", {{"dtype", "F32"}, {"shape", {C}}, {"data_offsets", {imageBytes, imageBytes + statBytes}}}},
-      {"std", {{"dtype", "F32"}, {"shape", {C}}, {"data_offsets", {imageBytes + statBytes, imageBytes + 2 * statBytes}}}},
-      {"__metadata__", {{"format", kPackFormat}, {"sha256", zeros}, {"sites", std::to_string(n)}}}};
-  std::string text = header.dump();
-  text.append((8 - text.size() % 8) % 8, ' ');
-  PackFile f;
-  f.path = path;
-  f.size = 8 + text.size() + imageBytes + 2 * statBytes;
-  f.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      {"images",
+       {{"dtype", bits_ == 8 ? "U8" : "F16"}, {"shape", {n_, C_, S_, S_}}, {"data_offsets", {0, imageBytes_}}}},
+      {"mean", {{"dtype", "F32"}, {"shape", {C_}}, {"data_offsets", {imageBytes_, imageBytes_ + statBytes_}}}},
+      {"std",
+       {{"dtype", "F32"},
+        {"shape", {C_}},
+        {"data_offsets", {imageBytes_ + statBytes_, imageBytes_ + 2 * statBytes_}}}},
+      {"__metadata__", {{"format", kPackFormat}, {"sha256", zeros_}, {"sites", std::to_string(n_)}}}};
+  header_ = header.dump();
+  header_.append((8 - header_.size() % 8) % 8, ' ');
+  PackFile &f = file_;
+  f.size = 8 + header_.size() + imageBytes_ + 2 * statBytes_;
+  f.fd = ::open(f.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (f.fd < 0)
-    return Status::error(path + ": cannot create: " + std::strerror(errno));
+    return Status::error(f.path + ": cannot create: " + std::strerror(errno));
   if (::ftruncate(f.fd, static_cast<off_t>(f.size)) != 0)
     return f.fail("cannot size the packed file");
   void *at = ::mmap(nullptr, f.size, PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0);
@@ -154,149 +206,170 @@ Status decodeInto(const SiteIndex &index, const PackOptions &o, const std::strin
     return f.fail("cannot map the packed file");
   f.base = static_cast<char *>(at);
   for (int i = 0; i < 8; ++i)
-    f.base[i] = static_cast<char>((uint64_t(text.size()) >> (8 * i)) & 0xff);
-  std::memcpy(f.base + 8, text.data(), text.size());
-  char *pixels = f.base + 8 + text.size();
-
-  std::vector<Status> errors(static_cast<size_t>(n), Status::ok());
-  std::vector<double> sum(C, 0.0), squares(C, 0.0);
-  std::mutex statsMutex;
-  std::atomic<bool> failed{false};
-  std::atomic<int64_t> next{0};
-  // Decodes file `fi` of site `s` (`decode` fills the planes) into its slot,
-  // adding its statistics to a worker's sums; false once anything failed.
-  auto store = [&](int64_t s, size_t fi, const std::function<Status(torch::Tensor &, int &)> &decode,
-                   std::vector<double> &mySum, std::vector<double> &mySquares) {
-    torch::Tensor planes;
-    int fileBits = 8;
-    Status st = Status::ok();
-    try { // a worker's exception would end the process
-      st = decode(planes, fileBits);
-      if (st && fileBits != bits)
-        st = Status::error(index.files[s][fi] + ": " + std::to_string(fileBits) +
-                           "-bit, but the dataset's first image is " + std::to_string(bits) +
-                           "-bit; a dataset packs one bit depth");
-    } catch (const std::exception &e) {
-      st = Status::error(index.files[s][fi] + ": cannot decode: " + e.what());
-    }
-    if (!st) {
-      errors[s] = Status::error(st.message() + " (" + (k == 1 ? "channel " + std::to_string(fi + 1) + " of " : "") +
-                                "the site at " + index.where[s] + ")");
-      failed = true;
-      return false;
-    }
-    // Stored as U8 (x 255, rounded) or F16; statistics of what is stored.
-    torch::Tensor stored = bits == 8 ? planes.mul(255.0).round_().to(torch::kUInt8) : planes.to(torch::kFloat16);
-    torch::Tensor unit = bits == 8 ? stored.to(torch::kFloat64).div_(255.0) : stored.to(torch::kFloat64);
-    torch::Tensor ps = unit.sum({1, 2}), pq = unit.square().sum({1, 2});
-    const int64_t c0 = static_cast<int64_t>(fi) * k;
-    for (int64_t c = 0; c < k; ++c) {
-      mySum[c0 + c] += ps[c].item<double>();
-      mySquares[c0 + c] += pq[c].item<double>();
-    }
-    std::memcpy(pixels + (static_cast<size_t>(s * C + c0) * plane) * es, stored.data_ptr(),
-                static_cast<size_t>(k) * plane * es);
-    return !failed;
-  };
-  auto addStats = [&](const std::vector<double> &mySum, const std::vector<double> &mySquares) {
-    std::lock_guard<std::mutex> lock(statsMutex);
-    for (int64_t c = 0; c < C; ++c) {
-      sum[c] += mySum[c];
-      squares[c] += mySquares[c];
-    }
-  };
-  // Archive members (WebDataset shards) are read shard by shard, each once,
-  // in stored order; plain files site by site.
-  std::map<std::string, std::unordered_map<std::string, std::vector<std::pair<int64_t, size_t>>>> shards;
-  for (int64_t s = 0; s < n; ++s)
-    for (size_t fi = 0; fi < index.files[s].size(); ++fi) {
-      const std::string &f = index.files[s][fi];
-      if (size_t sep = f.find(kMemberSeparator); sep != std::string::npos)
-        shards[f.substr(0, sep)][f.substr(sep + 2)].push_back({s, fi});
-    }
-  std::vector<std::string> shardList;
-  for (const auto &[shard, members] : shards)
-    shardList.push_back(shard);
-  std::vector<Status> shardErrors(shardList.size(), Status::ok());
-  // char, not bool: workers mark different slots at once, and vector<bool>
-  // packs neighbours into one word.
-  std::vector<std::vector<char>> seen(static_cast<size_t>(n));
-  for (int64_t s = 0; s < n; ++s)
-    seen[s].assign(index.files[s].size(), false);
-  auto work = [&] {
-    torch::NoGradGuard noGrad;
-    std::vector<double> mySum(C, 0.0), mySquares(C, 0.0);
-    if (!shardList.empty()) {
-      for (int64_t i; (i = next++) < static_cast<int64_t>(shardList.size()) && !failed;) {
-        const auto &members = shards.at(shardList[i]);
-        shardErrors[i] = readArchive(shardList[i], [&](const std::string &name, const std::string &bytes) {
-          auto it = members.find(name);
-          if (it == members.end())
-            return true;
-          for (auto [s, fi] : it->second) {
-            seen[s][fi] = true;
-            auto decode = [&](torch::Tensor &planes, int &fileBits) {
-              Image img;
-              if (Status st = decodeImage(bytes, index.files[s][fi], img); !st)
-                return st;
-              return fitImage(img, index.files[s][fi], S, k, planes, fileBits);
-            };
-            if (!store(s, fi, decode, mySum, mySquares))
-              return false;
-          }
-          return true;
-        });
-        if (!shardErrors[i])
-          failed = true;
-      }
-    } else {
-      for (int64_t s; (s = next++) < n && !failed;)
-        for (size_t fi = 0; fi < index.files[s].size(); ++fi) {
-          auto decode = [&](torch::Tensor &planes, int &fileBits) {
-            return decodeFile(index.files[s][fi], S, k, planes, fileBits);
-          };
-          if (!store(s, fi, decode, mySum, mySquares))
-            break;
-        }
-    }
-    addStats(mySum, mySquares);
-  };
-  runWorkers(o.threads, work);
-  for (const Status &e : shardErrors)
-    if (!e) {
-      ::unlink(path.c_str());
-      return e;
-    }
-  if (!shardList.empty() && !failed)
-    for (int64_t s = 0; s < n; ++s)
-      for (size_t fi = 0; fi < seen[s].size(); ++fi)
-        if (!seen[s][fi]) {
-          const std::string &f = index.files[s][fi];
-          ::unlink(path.c_str());
-          return Status::error(f.substr(0, f.find(kMemberSeparator)) + ": no member `" +
-                               f.substr(f.find(kMemberSeparator) + 2) + "` (" +
-                               (k == 1 ? "channel " + std::to_string(fi + 1) + " of " : "") + "the site at " +
-                               index.where[s] + ")");
-        }
-  for (const Status &e : errors) // the first failure in site order
-    if (!e) {
-      ::unlink(path.c_str());
-      return e;
-    }
-  const double count = double(n) * double(plane);
-  std::vector<float> mean(C), std(C);
-  for (int64_t c = 0; c < C; ++c) {
-    double m = sum[c] / count;
-    mean[c] = static_cast<float>(m);
-    std[c] = static_cast<float>(std::max(1e-6, std::sqrt(std::max(0.0, squares[c] / count - m * m))));
-  }
-  std::memcpy(pixels + imageBytes, mean.data(), statBytes);
-  std::memcpy(pixels + imageBytes + statBytes, std.data(), statBytes);
-  const std::string sha256 = Sha256().update(pixels, imageBytes).hex();
-  std::memcpy(f.base + 8 + text.find(zeros), sha256.data(), zeros.size());
-  if (::msync(f.base, f.size, MS_SYNC) != 0 || ::fsync(f.fd) != 0)
-    return f.fail("cannot write the packed file");
+    f.base[i] = static_cast<char>((uint64_t(header_.size()) >> (8 * i)) & 0xff);
+  std::memcpy(f.base + 8, header_.data(), header_.size());
+  pixels_ = f.base + 8 + header_.size();
   return Status::ok();
+}
+
+bool Packer::store(int64_t s, size_t fi, const std::function<Status(torch::Tensor &, int &)> &decode,
+                   std::vector<double> &mySum, std::vector<double> &mySquares) {
+  torch::Tensor planes;
+  int fileBits = 8;
+  Status st = Status::ok();
+  try { // a worker's exception would end the process
+    st = decode(planes, fileBits);
+    if (st && fileBits != bits_)
+      st = Status::error(index_.files[s][fi] + ": " + std::to_string(fileBits) +
+                         "-bit, but the dataset's first image is " + std::to_string(bits_) +
+                         "-bit; a dataset packs one bit depth");
+  } catch (const std::exception &e) {
+    st = Status::error(index_.files[s][fi] + ": cannot decode: " + e.what());
+  }
+  if (!st) {
+    errors_[s] = Status::error(st.message() + " (" + channelOf(fi) + "the site at " + index_.where[s] + ")");
+    failed_ = true;
+    return false;
+  }
+  // Stored as U8 (x 255, rounded) or F16; statistics of what is stored.
+  torch::Tensor stored = bits_ == 8 ? planes.mul(255.0).round_().to(torch::kUInt8) : planes.to(torch::kFloat16);
+  torch::Tensor unit = bits_ == 8 ? stored.to(torch::kFloat64).div_(255.0) : stored.to(torch::kFloat64);
+  torch::Tensor ps = unit.sum({1, 2}), pq = unit.square().sum({1, 2});
+  const int64_t c0 = static_cast<int64_t>(fi) * k_;
+  for (int64_t c = 0; c < k_; ++c) {
+    mySum[c0 + c] += ps[c].item<double>();
+    mySquares[c0 + c] += pq[c].item<double>();
+  }
+  std::memcpy(pixels_ + (static_cast<size_t>(s * C_ + c0) * plane_) * es_, stored.data_ptr(),
+              static_cast<size_t>(k_) * plane_ * es_);
+  return !failed_;
+}
+
+void Packer::addStats(const std::vector<double> &mySum, const std::vector<double> &mySquares) {
+  std::lock_guard<std::mutex> lock(statsMutex_);
+  for (int64_t c = 0; c < C_; ++c) {
+    sum_[c] += mySum[c];
+    squares_[c] += mySquares[c];
+  }
+}
+
+// Archive members are read shard by shard, each once, in stored order;
+// plain files site by site.
+void Packer::indexShards() {
+  for (int64_t s = 0; s < n_; ++s)
+    for (size_t fi = 0; fi < index_.files[s].size(); ++fi) {
+      const std::string &f = index_.files[s][fi];
+      if (size_t sep = f.find(kMemberSeparator); sep != std::string::npos)
+        shards_[f.substr(0, sep)][f.substr(sep + 2)].push_back({s, fi});
+    }
+  for (const auto &[shard, members] : shards_)
+    shardList_.push_back(shard);
+  shardErrors_.assign(shardList_.size(), Status::ok());
+  seen_.resize(static_cast<size_t>(n_));
+  for (int64_t s = 0; s < n_; ++s)
+    seen_[s].assign(index_.files[s].size(), false);
+}
+
+void Packer::decodeShards(std::vector<double> &mySum, std::vector<double> &mySquares) {
+  for (int64_t i; (i = next_++) < static_cast<int64_t>(shardList_.size()) && !failed_;) {
+    const auto &members = shards_.at(shardList_[i]);
+    shardErrors_[i] = readArchive(shardList_[i], [&](const std::string &name, const std::string &bytes) {
+      auto it = members.find(name);
+      if (it == members.end())
+        return true;
+      for (auto [s, fi] : it->second) {
+        seen_[s][fi] = true;
+        auto decode = [&, s = s, fi = fi](torch::Tensor &planes, int &fileBits) {
+          Image img;
+          if (Status st = decodeImage(bytes, index_.files[s][fi], img); !st)
+            return st;
+          return fitImage(img, index_.files[s][fi], S_, k_, planes, fileBits);
+        };
+        if (!store(s, fi, decode, mySum, mySquares))
+          return false;
+      }
+      return true;
+    });
+    if (!shardErrors_[i])
+      failed_ = true;
+  }
+}
+
+void Packer::decodeSites(std::vector<double> &mySum, std::vector<double> &mySquares) {
+  for (int64_t s; (s = next_++) < n_ && !failed_;)
+    for (size_t fi = 0; fi < index_.files[s].size(); ++fi) {
+      auto decode = [&](torch::Tensor &planes, int &fileBits) {
+        return decodeFile(index_.files[s][fi], S_, k_, planes, fileBits);
+      };
+      if (!store(s, fi, decode, mySum, mySquares))
+        break;
+    }
+}
+
+// A shard's error, a member no shard held, or the first site's failure in
+// site order; ok when every site was stored.
+Status Packer::firstError() {
+  for (const Status &e : shardErrors_)
+    if (!e)
+      return e;
+  if (!shardList_.empty() && !failed_)
+    for (int64_t s = 0; s < n_; ++s)
+      for (size_t fi = 0; fi < seen_[s].size(); ++fi)
+        if (!seen_[s][fi]) {
+          const std::string &f = index_.files[s][fi];
+          return Status::error(f.substr(0, f.find(kMemberSeparator)) + ": no member `" +
+                               f.substr(f.find(kMemberSeparator) + 2) + "` (" + channelOf(fi) + "the site at " +
+                               index_.where[s] + ")");
+        }
+  for (const Status &e : errors_)
+    if (!e)
+      return e;
+  return Status::ok();
+}
+
+// The statistics and the pixels' hash, then the file synced to disk.
+Status Packer::finish() {
+  const double count = double(n_) * double(plane_);
+  std::vector<float> mean(C_), std(C_);
+  for (int64_t c = 0; c < C_; ++c) {
+    double m = sum_[c] / count;
+    mean[c] = static_cast<float>(m);
+    std[c] = static_cast<float>(std::max(1e-6, std::sqrt(std::max(0.0, squares_[c] / count - m * m))));
+  }
+  std::memcpy(pixels_ + imageBytes_, mean.data(), statBytes_);
+  std::memcpy(pixels_ + imageBytes_ + statBytes_, std.data(), statBytes_);
+  const std::string sha256 = Sha256().update(pixels_, imageBytes_).hex();
+  std::memcpy(file_.base + 8 + header_.find(zeros_), sha256.data(), zeros_.size());
+  if (::msync(file_.base, file_.size, MS_SYNC) != 0 || ::fsync(file_.fd) != 0)
+    return file_.fail("cannot write the packed file");
+  return Status::ok();
+}
+
+Status Packer::run() {
+  if (Status s = create(); !s)
+    return s;
+  errors_.assign(static_cast<size_t>(n_), Status::ok());
+  sum_.assign(C_, 0.0);
+  squares_.assign(C_, 0.0);
+  indexShards();
+  runWorkers(o_.threads, [&] {
+    torch::NoGradGuard noGrad;
+    std::vector<double> mySum(C_, 0.0), mySquares(C_, 0.0);
+    if (!shardList_.empty())
+      decodeShards(mySum, mySquares);
+    else
+      decodeSites(mySum, mySquares);
+    addStats(mySum, mySquares);
+  });
+  if (Status e = firstError(); !e) {
+    ::unlink(file_.path.c_str());
+    return e;
+  }
+  return finish();
+}
+
+Status decodeInto(const SiteIndex &index, const PackOptions &o, const std::string &path) {
+  return Packer(index, o, path).run();
 }
 
 // Maps the packed file at `path` into `packed`: its images, statistics and

@@ -4,7 +4,7 @@
 // mapped by every later run. docs/data.md describes the layout.
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 #include "prep/SiteIndex.h"
 
 #include <torch/types.h>

@@ -6,7 +6,7 @@
 // error for a .parquet file says how to convert it.
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 
 #include <torch/types.h>
 

@@ -2,7 +2,6 @@
 
 #include "prep/Archive.h"
 #include "prep/Csv.h"
-#include "side/Molecules.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -286,18 +285,18 @@ namespace {
 // by a stable hash of each compound (`random`) or of its Bemis-Murcko
 // scaffold (`scaffold`), so no test molecule, or scaffold, is trained on;
 // DMSO sites by their own key.
-Status braySplit(const std::string &how, SiteIndex &index) {
+Status braySplit(const std::string &how, const ScaffoldFn &scaffoldOf, SiteIndex &index) {
   std::vector<std::string> &split = index.columns.at("split");
-  std::map<std::string, std::string> scaffoldOf;
+  std::map<std::string, std::string> scaffolds;
   for (size_t i = 0; i < index.size(); ++i) {
     std::string key = index.columns.at("perturbation")[i];
     if (index.columns.at("control")[i] == "1") {
       key = index.where[i];
     } else if (how == "scaffold") {
       const std::string &smiles = index.columns.at("smiles")[i];
-      auto [it, fresh] = scaffoldOf.emplace(smiles, "");
+      auto [it, fresh] = scaffolds.emplace(smiles, "");
       if (fresh)
-        if (Status s = murckoScaffold(smiles, it->second); !s)
+        if (Status s = scaffoldOf(smiles, it->second); !s)
           return Status::error(index.where[i] + ": " + s.message());
       key = "scaffold:" + it->second;
     }
@@ -312,7 +311,7 @@ Status braySplit(const std::string &how, SiteIndex &index) {
 } // namespace
 
 Status readBray(const std::string &indexCsv, const std::string &imageDir, const std::string &split,
-                SiteIndex &index) {
+                SiteIndex &index, const ScaffoldFn &scaffoldOf) {
   index = SiteIndex();
   index.channelsPerFile = 5;
   CsvTable t;
@@ -341,9 +340,11 @@ Status readBray(const std::string &indexCsv, const std::string &imageDir, const 
   }
   if (split != "random" && split != "scaffold")
     return Status::error(indexCsv + ": unknown split `" + split + "`; expected random or scaffold");
+  if (split == "scaffold" && !scaffoldOf)
+    return Status::error(indexCsv + ": the scaffold split needs a scaffold function (side/Molecules.h)");
   if (index.size() == 0)
     return Status::error(indexCsv + ": no sites");
-  return braySplit(split, index);
+  return braySplit(split, scaffoldOf, index);
 }
 
 const std::vector<std::string> &jumpChannels() {

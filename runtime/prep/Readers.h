@@ -3,9 +3,10 @@
 // site; the images themselves are decoded when packing (prep/Pack.h).
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 #include "prep/SiteIndex.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -59,10 +60,13 @@ Status readCellPainting(const std::string &csv, int64_t channels, SiteIndex &ind
 // 520x696x5 in channel order Mito, ERSyto, ERSytoBleed, Ph_golgi, Hoechst.
 // DMSO (by name or SMILES CS(C)=O) is the negative control. `split`
 // (train/val/test, 80/10/10) keeps each compound's sites together
-// (`random`) or each Bemis-Murcko scaffold's (`scaffold`, through RDKit: an
-// unparsable SMILES is an error naming its line); DMSO sites split by site.
+// (`random`) or each Bemis-Murcko scaffold's (`scaffold`, through
+// `scaffoldOf`, the side stage's RDKit one, side/Molecules.h
+// murckoScaffold: an unparsable SMILES is an error naming its line); DMSO
+// sites split by site.
+using ScaffoldFn = std::function<Status(const std::string &smiles, std::string &scaffold)>;
 Status readBray(const std::string &indexCsv, const std::string &imageDir, const std::string &split,
-                SiteIndex &index);
+                SiteIndex &index, const ScaffoldFn &scaffoldOf = {});
 
 // JUMP (cpg0016-style) under `root`: metadata/plate.csv.gz (source, batch,
 // plate), metadata/well.csv.gz (plate, well -> JCP2022 id; DMSO,

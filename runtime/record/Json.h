@@ -1,7 +1,7 @@
 // Writing run-record files safely.
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 
 #include <string>
 

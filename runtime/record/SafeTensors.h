@@ -5,7 +5,7 @@
 // to read and write here, with every field checked on read.
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 
 #include <map>
 #include <string>

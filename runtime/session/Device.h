@@ -1,7 +1,7 @@
 // Devices a session runs on: `cpu`, `cuda` (device 0) or `cuda:N`.
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 
 #include <torch/torch.h>
 

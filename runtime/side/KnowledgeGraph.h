@@ -5,7 +5,7 @@
 // with a report of how many perturbations found a node.
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 
 #include <cstdint>
 #include <functional>

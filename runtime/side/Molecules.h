@@ -4,7 +4,7 @@
 // behind this header (its Boost-heavy headers are compiled in one file).
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 
 #include <cstdint>
 #include <string>

@@ -3,7 +3,7 @@
 // compound: {name}, SMILES: {smiles}"), then WordPiece (side/WordPiece.h).
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 
 #include <map>
 #include <string>

@@ -234,6 +234,82 @@ Status textTable(const Plan &plan, Screen &screen, const GraphInput &in, const s
 
 } // namespace
 
+// A table keyed by content (fingerprints, embedding files, transcriptomes):
+// one vector per distinct key value, computed once or read from the cache,
+// then each row's vector; rows of an invalid structure leave the splits.
+Status keyedTable(const Plan &plan, Screen &screen, const GraphInput &in, const std::string &column,
+                  const std::vector<std::string> &values, const std::string &cacheDir, bool progress,
+                  const std::string &what, SideRecord &rec) {
+  const int64_t rows = screen.perturbation.size(0);
+  const nlohmann::json &params = in.side["params"];
+  // The table's rows: the key's distinct values, each with the first row that has it.
+  std::map<std::string, int64_t> rowOfValue;
+  for (int64_t r = 0; r < rows; ++r)
+    rowOfValue.emplace(values[static_cast<size_t>(r)], r);
+  std::vector<std::string> keys, where;
+  std::map<std::string, int64_t> code;
+  for (const auto &[value, first] : rowOfValue) {
+    code[value] = static_cast<int64_t>(keys.size());
+    keys.push_back(value);
+    where.push_back(screen.rowWhere.empty() ? "row " + std::to_string(first)
+                                            : screen.rowWhere[static_cast<size_t>(first)]);
+  }
+  rec.values = static_cast<int64_t>(keys.size());
+  if (params.contains("path"))
+    rec.source = resolvePath(plan, screen, params["path"].get<std::string>());
+  // The cache key: what is computed, from what.
+  Sha256 h;
+  h.update(std::string(kSideVersion)).update(rec.kind).update(params.dump()).update(std::to_string(rec.dim));
+  if (!rec.source.empty()) {
+    std::string file;
+    if (!sha256OfFile(rec.source, file))
+      return Status::error(rec.source + ": cannot open (" + what + ")");
+    h.update(file);
+  }
+  for (const std::string &k : keys)
+    h.update(k).update(std::string(1, '\0'));
+  rec.cacheKey = h.hex();
+  Table table;
+  const std::string cached = cacheDir.empty() ? "" : cachePath(cacheDir, rec.cacheKey);
+  rec.fromCache = !cached.empty() && readCached(cached, table) && table.values.size(0) == rec.values &&
+                  table.values.size(1) == rec.dim;
+  if (!rec.fromCache) {
+    if (Status s = compute(rec.kind, params, rec.source, keys, where, rec.dim, what, table); !s)
+      return s;
+    if (!cached.empty()) {
+      std::error_code ec;
+      fs::create_directories(fs::path(cached).parent_path(), ec);
+      SafeTensors f;
+      f.tensors["values"] = table.values;
+      f.tensors["valid"] = table.valid;
+      f.metadata["invalid"] = nlohmann::json(table.invalid).dump();
+      f.metadata["keys"] = std::to_string(keys.size());
+      if (Status s = writeSafeTensors(cached, f); !s && progress) // a cache that cannot be written is not fatal
+        std::fprintf(stderr, "side: cannot cache %s: %s\n", rec.name.c_str(), s.message().c_str());
+    }
+  }
+  // Per row: its key's vector; rows of an invalid structure leave the splits.
+  std::vector<int64_t> rowCode(static_cast<size_t>(rows));
+  std::vector<char> drop(static_cast<size_t>(rows), 0);
+  const uint8_t *valid = table.valid.contiguous().data_ptr<uint8_t>();
+  for (int64_t r = 0; r < rows; ++r) {
+    rowCode[static_cast<size_t>(r)] = code[values[static_cast<size_t>(r)]];
+    drop[static_cast<size_t>(r)] = valid[rowCode[static_cast<size_t>(r)]] == 0;
+  }
+  screen.features[column] = table.values.index_select(0, torch::tensor(rowCode, torch::kInt64)).contiguous();
+  rec.dropped = std::count(drop.begin(), drop.end(), 1);
+  if (rec.dropped) {
+    removeRows(screen.trainSites, drop);
+    removeRows(screen.evalSites, drop);
+    removeRows(screen.valSites, drop);
+    if (screen.trainSites.empty() || screen.evalSites.empty())
+      return Status::error(plan.sourcePath + ": " + what + " drops " + std::to_string(rec.dropped) +
+                           " rows with invalid structures, leaving no training or no held-out rows");
+  }
+  rec.invalid.assign(table.invalid.begin(), table.invalid.begin() + std::min<size_t>(20, table.invalid.size()));
+  return Status::ok();
+}
+
 Status featuriseSides(const Plan &plan, Screen &screen, const std::string &cacheDir, bool progress,
                       std::vector<SideRecord> &records) {
   records.clear();
@@ -242,7 +318,6 @@ Status featuriseSides(const Plan &plan, Screen &screen, const std::string &cache
     for (const GraphInput &in : graph.inputs)
       if (!in.side.is_null())
         sides.emplace(in.column, &in);
-  const int64_t rows = screen.perturbation.size(0);
   for (const auto &[column, in] : sides) {
     auto t0 = std::chrono::steady_clock::now();
     SideRecord rec;
@@ -250,7 +325,6 @@ Status featuriseSides(const Plan &plan, Screen &screen, const std::string &cache
     rec.kind = in->side.value("kind", std::string());
     rec.key = in->side.value("key", std::string());
     rec.dim = in->shape.empty() ? 0 : in->shape.back();
-    const nlohmann::json &params = in->side["params"];
     const std::string what = "side information `" + rec.name + "`";
     const std::string held = readerColumn(plan.dataKind, rec.key);
     auto meta = screen.metadata.find(held);
@@ -269,72 +343,8 @@ Status featuriseSides(const Plan &plan, Screen &screen, const std::string &cache
       records.push_back(std::move(rec));
       continue;
     }
-    // The table's rows: the key's distinct values, each with the first row that has it.
-    const std::vector<std::string> &values = meta->second;
-    std::map<std::string, int64_t> rowOfValue;
-    for (int64_t r = 0; r < rows; ++r)
-      rowOfValue.emplace(values[static_cast<size_t>(r)], r);
-    std::vector<std::string> keys, where;
-    std::map<std::string, int64_t> code;
-    for (const auto &[value, first] : rowOfValue) {
-      code[value] = static_cast<int64_t>(keys.size());
-      keys.push_back(value);
-      where.push_back(screen.rowWhere.empty() ? "row " + std::to_string(first)
-                                              : screen.rowWhere[static_cast<size_t>(first)]);
-    }
-    rec.values = static_cast<int64_t>(keys.size());
-    if (params.contains("path"))
-      rec.source = resolvePath(plan, screen, params["path"].get<std::string>());
-    // The cache key: what is computed, from what.
-    Sha256 h;
-    h.update(std::string(kSideVersion)).update(rec.kind).update(params.dump()).update(std::to_string(rec.dim));
-    if (!rec.source.empty()) {
-      std::string file;
-      if (!sha256OfFile(rec.source, file))
-        return Status::error(rec.source + ": cannot open (" + what + ")");
-      h.update(file);
-    }
-    for (const std::string &k : keys)
-      h.update(k).update(std::string(1, '\0'));
-    rec.cacheKey = h.hex();
-    Table table;
-    const std::string cached = cacheDir.empty() ? "" : cachePath(cacheDir, rec.cacheKey);
-    rec.fromCache = !cached.empty() && readCached(cached, table) && table.values.size(0) == rec.values &&
-                    table.values.size(1) == rec.dim;
-    if (!rec.fromCache) {
-      if (Status s = compute(rec.kind, params, rec.source, keys, where, rec.dim, what, table); !s)
-        return s;
-      if (!cached.empty()) {
-        std::error_code ec;
-        fs::create_directories(fs::path(cached).parent_path(), ec);
-        SafeTensors f;
-        f.tensors["values"] = table.values;
-        f.tensors["valid"] = table.valid;
-        f.metadata["invalid"] = nlohmann::json(table.invalid).dump();
-        f.metadata["keys"] = std::to_string(keys.size());
-        if (Status s = writeSafeTensors(cached, f); !s && progress) // a cache that cannot be written is not fatal
-          std::fprintf(stderr, "side: cannot cache %s: %s\n", rec.name.c_str(), s.message().c_str());
-      }
-    }
-    // Per row: its key's vector; rows of an invalid structure leave the splits.
-    std::vector<int64_t> rowCode(static_cast<size_t>(rows));
-    std::vector<char> drop(static_cast<size_t>(rows), 0);
-    const uint8_t *valid = table.valid.contiguous().data_ptr<uint8_t>();
-    for (int64_t r = 0; r < rows; ++r) {
-      rowCode[static_cast<size_t>(r)] = code[values[static_cast<size_t>(r)]];
-      drop[static_cast<size_t>(r)] = valid[rowCode[static_cast<size_t>(r)]] == 0;
-    }
-    screen.features[column] = table.values.index_select(0, torch::tensor(rowCode, torch::kInt64)).contiguous();
-    rec.dropped = std::count(drop.begin(), drop.end(), 1);
-    if (rec.dropped) {
-      removeRows(screen.trainSites, drop);
-      removeRows(screen.evalSites, drop);
-      removeRows(screen.valSites, drop);
-      if (screen.trainSites.empty() || screen.evalSites.empty())
-        return Status::error(plan.sourcePath + ": " + what + " drops " + std::to_string(rec.dropped) +
-                             " rows with invalid structures, leaving no training or no held-out rows");
-    }
-    rec.invalid.assign(table.invalid.begin(), table.invalid.begin() + std::min<size_t>(20, table.invalid.size()));
+    if (Status s = keyedTable(plan, screen, *in, column, meta->second, cacheDir, progress, what, rec); !s)
+      return s;
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (progress)
       std::fprintf(stderr, "side: %s (%s by %s): %lld values x %lld, %s%s (%.1fs)\n", rec.name.c_str(),

@@ -5,7 +5,7 @@
 // becomes a per-row feature column of the screen (docs/sideinfo.md).
 #pragma once
 
-#include "data/SimulatedScreen.h"
+#include "data/Screen.h"
 #include "plan/Plan.h"
 
 #include <string>

@@ -5,7 +5,7 @@
 // the mapping of a dataset's cell-line names onto the table's.
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 
 #include <cstdint>
 #include <string>

@@ -9,7 +9,7 @@
 // Unicode library is linked.
 #pragma once
 
-#include "exprt/Runtime.h"
+#include "exprt/Status.h"
 
 #include <cstdint>
 #include <string>

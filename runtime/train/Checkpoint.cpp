@@ -142,10 +142,12 @@ std::string latestCheckpoint(const std::string &dir) {
   return all.empty() ? "" : all.back().second.string();
 }
 
-Status readCheckpoint(const std::string &path, const std::string &planSha256,
-                      ParameterStore &params, TrainOptimizer &opt, Schedule &schedule,
-                      TrainState &state) {
-  std::string manifestPath = (fs::path(path) / "manifest.json").string();
+namespace {
+
+// The manifest: format, plan, the loop's counters and early stopping's
+// state, the schedule's; `stateSha256` is the tensors' file hash it records.
+Status readManifest(const std::string &manifestPath, const std::string &planSha256, Schedule &schedule,
+                    TrainState &state, std::string &stateSha256) {
   std::string manifest;
   if (!readFile(manifestPath, manifest))
     return Status::error(manifestPath + ": cannot open");
@@ -185,48 +187,71 @@ Status readCheckpoint(const std::string &path, const std::string &planSha256,
   }
   if (Status s = schedule.restore(m.value("schedule", nlohmann::json::object())); !s)
     return Status::error(manifestPath + ": " + s.message());
+  stateSha256 = m.value("state_sha256", "");
+  return Status::ok();
+}
 
-  std::string tensorsPath = (fs::path(path) / "state.safetensors").string();
-  std::string bytes;
-  if (!readFile(tensorsPath, bytes))
-    return Status::error(tensorsPath + ": cannot open");
-  if (fileSha256(bytes) != m.value("state_sha256", ""))
-    return Status::error(tensorsPath + ": its SHA-256 differs from the manifest's (truncated " +
-                         "or corrupt); delete this checkpoint to resume from an earlier one");
-  SafeTensors file;
-  if (Status s = decodeSafeTensors(tensorsPath, bytes, file); !s)
-    return s;
-  auto need = [&](const std::string &name, torch::Tensor &out) {
-    auto it = file.tensors.find(name);
-    if (it == file.tensors.end())
-      return Status::error(tensorsPath + ": tensor `" + name + "` is missing");
-    out = it->second;
+// A tensor of the checkpoint's file, or an error naming it.
+Status need(const SafeTensors &file, const std::string &tensorsPath, const std::string &name, torch::Tensor &out) {
+  auto it = file.tensors.find(name);
+  if (it == file.tensors.end())
+    return Status::error(tensorsPath + ": tensor `" + name + "` is missing");
+  out = it->second;
+  return Status::ok();
+}
+
+// A stored copy of parameter `p` must have its shape and type.
+Status fits(const std::string &tensorsPath, const std::string &name, const torch::Tensor &t, const torch::Tensor &p) {
+  if (t.sizes() == p.sizes() && t.scalar_type() == p.scalar_type())
     return Status::ok();
-  };
-  // A stored copy of parameter `p` must have its shape and type.
-  auto fits = [&](const std::string &name, const torch::Tensor &t, const torch::Tensor &p) {
-    if (t.sizes() == p.sizes() && t.scalar_type() == p.scalar_type())
-      return Status::ok();
-    return Status::error(tensorsPath + ": tensor `" + name + "` has shape " +
-                         c10::str(t.sizes()) + ", the plan's parameter " + c10::str(p.sizes()));
-  };
+  return Status::error(tensorsPath + ": tensor `" + name + "` has shape " + c10::str(t.sizes()) +
+                       ", the plan's parameter " + c10::str(p.sizes()));
+}
+
+// Every parameter (and the best epoch's copy, when early stopping has seen one).
+Status readParameters(const SafeTensors &file, const std::string &tensorsPath, ParameterStore &params,
+                      TrainState &state) {
   torch::NoGradGuard noGrad;
   for (const ParameterSpec &s : params.specs()) {
     torch::Tensor t, p = params.get(s.name);
-    if (Status st = need("param/" + s.name, t); !st)
+    if (Status st = need(file, tensorsPath, "param/" + s.name, t); !st)
       return st;
-    if (Status st = fits("param/" + s.name, t, p); !st)
+    if (Status st = fits(tensorsPath, "param/" + s.name, t, p); !st)
       return st;
     p.copy_(t);
     // The best epoch's parameters, when early stopping has seen one.
     if (auto b = file.tensors.find("best/" + s.name); b != file.tensors.end()) {
-      if (Status st = fits("best/" + s.name, b->second, p); !st)
+      if (Status st = fits(tensorsPath, "best/" + s.name, b->second, p); !st)
         return st;
       state.best[s.name] = b->second;
     }
   }
   if (!state.best.empty() && state.best.size() != params.specs().size())
     return Status::error(tensorsPath + ": the best epoch's parameters (`best/...`) are incomplete");
+  return Status::ok();
+}
+
+} // namespace
+
+Status readCheckpoint(const std::string &path, const std::string &planSha256,
+                      ParameterStore &params, TrainOptimizer &opt, Schedule &schedule,
+                      TrainState &state) {
+  std::string manifestPath = (fs::path(path) / "manifest.json").string(), stateSha256;
+  if (Status s = readManifest(manifestPath, planSha256, schedule, state, stateSha256); !s)
+    return s;
+  std::string tensorsPath = (fs::path(path) / "state.safetensors").string();
+  std::string bytes;
+  if (!readFile(tensorsPath, bytes))
+    return Status::error(tensorsPath + ": cannot open");
+  if (fileSha256(bytes) != stateSha256)
+    return Status::error(tensorsPath + ": its SHA-256 differs from the manifest's (truncated " +
+                         "or corrupt); delete this checkpoint to resume from an earlier one");
+  SafeTensors file;
+  if (Status s = decodeSafeTensors(tensorsPath, bytes, file); !s)
+    return s;
+  torch::NoGradGuard noGrad;
+  if (Status s = readParameters(file, tensorsPath, params, state); !s)
+    return s;
   if (Status s = opt.restore(file.tensors); !s)
     return Status::error(tensorsPath + ": " + s.message());
   torch::Tensor epochLoss, stepLoss, stepLr, gradNorm, valLoss, shuffle;
@@ -238,7 +263,7 @@ Status readCheckpoint(const std::string &path, const std::string &planSha256,
                          {"history/step_lr", &stepLr},
                          {"history/step_grad_norm", &gradNorm},
                          {"history/val_loss", &valLoss}})
-    if (Status s = need(name, *t); !s)
+    if (Status s = need(file, tensorsPath, name, *t); !s)
       return s;
   // Optional: written by runs on a CUDA device.
   if (auto it = file.tensors.find("rng/torch_cuda"); it != file.tensors.end())

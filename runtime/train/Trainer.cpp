@@ -3,7 +3,7 @@
 #include "data/Augment.h"
 #include "data/Prefetch.h"
 #include "data/Random.h"
-#include "dist/Collective.h"
+#include "parallel/Collective.h"
 #include "exec/Autocast.h"
 #include "exec/Faults.h"
 #include "train/Checkpoint.h"
@@ -20,6 +20,7 @@
 
 #include <cmath>
 #include <csignal>
+#include <functional>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -68,24 +69,6 @@ std::string findNonFinite(const GraphExecutor &exec,
 // Eager steps before the step is captured as a CUDA graph.
 constexpr int64_t kEagerStepsBeforeCapture = 3;
 #endif
-
-// EXP_INJECT_NAN=STEP:OP makes op OP of the training graph compute NaN at
-// optimiser step STEP (1-based): the tests' way to exercise fault handling.
-std::pair<int64_t, int64_t> nanInjection() {
-  const char *v = std::getenv("EXP_INJECT_NAN");
-  long long step = -1, op = -1;
-  if (v && std::sscanf(v, "%lld:%lld", &step, &op) == 2)
-    return {step, op};
-  return {-1, -1};
-}
-
-// EXP_KILL_RANK=RANK:STEP kills rank RANK of a data-parallel run (SIGKILL)
-// as optimiser step STEP begins: the tests' way to lose a rank mid-run.
-bool killedHere(int rank, int64_t step) {
-  const char *v = std::getenv("EXP_KILL_RANK");
-  long long r = -1, s = -1;
-  return v && std::sscanf(v, "%lld:%lld", &r, &s) == 2 && r == rank && s == step;
-}
 
 // The params of `graph` that training updates (the gradients DDP averages),
 // in the store's order.
@@ -147,351 +130,494 @@ std::string readerOf(const Graph &graph, const std::string &name) {
   return "";
 }
 
+// The device generator's state, undefined off a GPU; and its restore.
+torch::Tensor deviceRngState(const torch::Device &device) {
+#ifdef EXP_WITH_CUDA
+  if (device.is_cuda())
+    return gpu::rngState(device);
+#endif
+  return torch::Tensor();
+}
+void setDeviceRngState(const torch::Device &device, const torch::Tensor &state) {
+#ifdef EXP_WITH_CUDA
+  if (device.is_cuda() && state.defined())
+    gpu::setRngState(device, state);
+#endif
+}
+
+// Runs `augment` on a batch on the run's device: a GPU's batch is first
+// copied from pinned memory and augmented on this worker's copy stream
+// (the same draws as on the CPU).
+void placeBatch(Batch &inputs, const torch::Device &device, const std::function<void()> &augment) {
+#ifdef EXP_WITH_CUDA
+  if (device.is_cuda()) {
+    gpu::onCopyStream(device, [&] {
+      for (auto &entry : inputs)
+        entry.second = gpu::pinnedToDevice(entry.second, device);
+      augment();
+    });
+    return;
+  }
+#endif
+  augment();
+}
+
+// A batch built on a worker's copy stream, used on the step's.
+void adoptBatch(const Batch &inputs) {
+#ifdef EXP_WITH_CUDA
+  for (const auto &entry : inputs)
+    gpu::useOnCurrentStream(entry.second);
+#endif
+}
+
+// The run's step budget.
+struct Budget {
+  int64_t n = 0;               // training rows
+  int64_t batch = 0;           // the global batch
+  int64_t share = 0;           // this rank's rows of it
+  int64_t batchesPerEpoch = 0; // full batches (contrastive losses need them; like drop_last)
+  int64_t totalSteps = 0, totalEpochs = 0, checkpointEvery = 0;
+  int64_t lastBatch = 0; // the run's last batch index
+  int world = 1, rank = 0;
+};
+
+Status makeBudget(const TrainSpec &spec, const TrainOptions &options, int64_t n, const Collective *dist,
+                  Budget &b) {
+  b.n = n;
+  b.batch = std::min<int64_t>(spec.batch, n);
+  // Data parallelism: `batch` is the global batch; each rank takes its
+  // contiguous share of every global batch, in the same global order.
+  b.world = dist ? dist->size() : 1;
+  b.rank = dist ? dist->rank() : 0;
+  if (b.batch % b.world != 0)
+    return Status::error("training `" + spec.name + "`: the global batch (" + std::to_string(b.batch) +
+                         ") is not a multiple of the " + std::to_string(b.world) +
+                         " ranks; choose a batch or a process count that divides it");
+  b.share = b.batch / b.world;
+  b.batchesPerEpoch = std::max<int64_t>(1, n / b.batch);
+  b.totalSteps = spec.steps > 0 ? spec.steps
+                                : std::max<int64_t>(1, spec.epochs * b.batchesPerEpoch / spec.accumulate);
+  b.totalEpochs = (b.totalSteps * spec.accumulate + b.batchesPerEpoch - 1) / b.batchesPerEpoch;
+  b.checkpointEvery = options.checkpointEvery > 0 ? options.checkpointEvery
+                                                  : std::max<int64_t>(1, b.batchesPerEpoch / spec.accumulate);
+  b.lastBatch = b.totalSteps * spec.accumulate - 1;
+  return Status::ok();
+}
+
+// One training run, as named phases over the state they share: the budget,
+// resumption, the batch source, the step (eager, or a replayed CUDA graph),
+// validation and reporting, checkpoints.
+class TrainLoop {
+public:
+  TrainLoop(const Plan &plan, const Screen &screen, const FeatureStore &features, ParameterStore &params,
+            const TrainOptions &options, TrainResult &result)
+      : plan_(plan), spec_(plan.train), graph_(plan.graphs.at(spec_.graph)), screen_(screen),
+        features_(features), params_(params), options_(options), result_(result), device_(params.device()),
+        exec_(graph_, params), validate_(graph_, params), dist_(params.placement().collective.get()),
+        bf16_(spec_.precision == "bf16"), order_(screen.trainSites),
+        prefetcher_(options.dataWorkers, /*depth=*/2 * options.dataWorkers) {
+    validate_.setInference(true);
+  }
+
+  Status run();
+
+private:
+  Status prepare();
+  Status resume();
+  Status saveCheckpoint();
+  Batch makeBatch(int64_t b);
+  Batch nextBatch();
+  void account(double value, double &stepSum);
+  Status badGradient(double norm) const;
+  Status eagerStep(std::optional<Batch> &pending, double &stepSum, double &norm);
+  Status endStep(size_t reported, double lr, double stepSum, double norm);
+  Status steps();
+  Status lostStep(const std::exception &e) const;
+  void finish();
+  std::string where() const;
+  std::string kept() const;
+#ifdef EXP_WITH_CUDA
+  Status graphStep(bool &replayed, std::optional<Batch> &pending, double &stepSum, double &norm);
+#endif
+
+  const Plan &plan_;
+  const TrainSpec &spec_;
+  const Graph &graph_;
+  const Screen &screen_;
+  const FeatureStore &features_;
+  ParameterStore &params_;
+  const TrainOptions &options_;
+  TrainResult &result_;
+  const torch::Device device_;
+  GraphExecutor exec_, validate_;
+  const Collective *dist_;
+  const bool bf16_;
+  std::vector<int64_t> order_;
+  Budget budget_;
+  std::unique_ptr<TrainOptimizer> opt_;
+  std::unique_ptr<Schedule> schedule_;
+  std::mt19937_64 rng_;
+  TrainState st_;
+  std::optional<Progress> progress_;
+  BatchPrefetcher prefetcher_;
+  std::vector<torch::Tensor> trainable_;
+  std::pair<int64_t, int64_t> inject_{-1, -1}; // EXP_INJECT_NAN's step and op
+  // DDP's gradient averaging, overlapped with the backward of each step's last micro-batch.
+  std::unique_ptr<GradientSync> sync_;
+#ifdef EXP_WITH_CUDA
+  // Whole-step CUDA graphs (gpu/CudaGraphStep.cpp): AdamW, one batch per
+  // step, captured after a few eager steps (which create the optimiser's
+  // state and warm up the allocator and cuBLAS). EXP_CUDA_GRAPHS=0 turns them off.
+  struct {
+    bool enabled = false;
+    int64_t captureAt = 0;
+    std::unique_ptr<gpu::CapturedStep> captured;
+    torch::Tensor loss, norm, coefficients;
+  } cudaGraph_;
+#endif
+};
+
+std::string TrainLoop::where() const {
+  return "training `" + spec_.name + "` stopped at step " + std::to_string(st_.step + 1) + " (epoch " +
+         std::to_string(st_.batch / budget_.batchesPerEpoch + 1) + ", batch " +
+         std::to_string(st_.batch % budget_.batchesPerEpoch + 1) + ")";
+}
+
+std::string TrainLoop::kept() const {
+  std::string last = options_.runDir.empty() ? "" : latestCheckpoint(options_.runDir);
+  return last.empty() ? std::string("") : "; the last good checkpoint is kept in " + last;
+}
+
+// The optimiser, the step budget and the schedule.
+Status TrainLoop::prepare() {
+  for (const GraphInput &in : graph_.inputs)
+    if (in.features.empty() && !screen_.hasColumn(in.column))
+      return Status::error("training graph reads column `" + in.column + "`, which the dataset does not have");
+  if (Status s = TrainOptimizer::create(spec_, params_, opt_); !s)
+    return s;
+  at::globalContext().setDeterministicAlgorithms(spec_.deterministic, /*warn_only=*/true);
+  if (Status s = makeBudget(spec_, options_, static_cast<int64_t>(order_.size()), dist_, budget_); !s)
+    return s;
+  if (Status s = Schedule::create(spec_, opt_->baseLr(), budget_.totalSteps, schedule_); !s)
+    return s;
+  rng_.seed(static_cast<uint64_t>(spec_.seed) * 0x9E3779B97F4A7C15ull + 1);
+  return Status::ok();
+}
+
+// Continues from the newest checkpoint under the run directory, if any.
+Status TrainLoop::resume() {
+  if (!options_.resume || options_.runDir.empty())
+    return Status::ok();
+  std::string ckpt = latestCheckpoint(options_.runDir);
+  if (ckpt.empty())
+    return Status::ok();
+  if (Status s = readCheckpoint(ckpt, plan_.sha256, params_, *opt_, *schedule_, st_); !s)
+    return s;
+  std::istringstream(st_.shuffleRng) >> rng_;
+  setRngState(st_.torchRng);
+  setDeviceRngState(device_, st_.deviceRng);
+  const int64_t n = budget_.n;
+  if (st_.order.numel() != n || (n > 0 && (st_.order.min().item<int64_t>() < 0 ||
+                                           st_.order.max().item<int64_t>() >= screen_.perturbation.size(0))))
+    return Status::error(ckpt + ": its `loader/order` does not hold the " + std::to_string(n) +
+                         " training rows of this dataset");
+  order_.assign(st_.order.data_ptr<int64_t>(), st_.order.data_ptr<int64_t>() + n);
+  if (options_.progress)
+    std::fprintf(stderr, "resuming from %s (step %lld of %lld)\n", ckpt.c_str(), (long long)st_.step,
+                 (long long)budget_.totalSteps);
+  return Status::ok();
+}
+
+Status TrainLoop::saveCheckpoint() {
+  if (options_.runDir.empty() || budget_.rank != 0) // every rank holds the same state
+    return Status::ok();
+  std::ostringstream r;
+  r << rng_;
+  st_.shuffleRng = r.str();
+  st_.torchRng = rngState();
+  if (torch::Tensor deviceRng = deviceRngState(device_); deviceRng.defined())
+    st_.deviceRng = deviceRng;
+  st_.order = torch::tensor(order_, torch::kInt64);
+  return writeCheckpoint(options_.runDir, plan_.sha256, params_, *opt_, *schedule_, st_);
+}
+
+// Batch b of the run: rows of the current epoch's order (built ahead on
+// worker threads, never past the epoch's end, as the order is reshuffled there).
+Batch TrainLoop::makeBatch(int64_t b) {
+  const int64_t pos = b % budget_.batchesPerEpoch;
+  const int64_t first = pos * budget_.batch + budget_.rank * budget_.share;
+  torch::Tensor idx = torch::tensor(
+      std::vector<int64_t>(order_.begin() + first, order_.begin() + first + budget_.share), torch::kInt64);
+  Batch inputs = features_.inputs(graph_, screen_, idx, batchSeed(spec_.seed, b, "pairs"));
+  placeBatch(inputs, device_, [&] { augmentBatch(inputs, graph_, plan_.augment, spec_.seed, b); });
+  return inputs;
+}
+
+// The run's next batch, on its device.
+Batch TrainLoop::nextBatch() {
+  const int64_t pos = st_.batch % budget_.batchesPerEpoch;
+  if (pos == 0)
+    std::shuffle(order_.begin(), order_.end(), rng_);
+  Batch inputs = prefetcher_.take(st_.batch,
+                                  std::min(budget_.lastBatch, st_.batch - pos + budget_.batchesPerEpoch - 1),
+                                  [this](int64_t b) { return makeBatch(b); });
+  adoptBatch(inputs);
+  return inputs;
+}
+
+// Counts one batch's loss into its step's and its epoch's.
+void TrainLoop::account(double value, double &stepSum) {
+  stepSum += value;
+  st_.epochLossSum += value;
+  ++st_.epochBatches;
+  ++st_.batch;
+  if (st_.batch % budget_.batchesPerEpoch == 0) {
+    st_.epochLoss.push_back(st_.epochLossSum / double(st_.epochBatches));
+    st_.epochLossSum = 0;
+    st_.epochBatches = 0;
+  }
+}
+
+Status TrainLoop::badGradient(double norm) const {
+  for (const ParameterSpec &s : params_.specs()) {
+    torch::Tensor g = params_.get(s.name).grad();
+    if (g.defined() && !torch::isfinite(g).all().item<bool>())
+      return Status::error(where() + ": the gradient of parameter `" + s.name + "`" + readerOf(graph_, s.name) +
+                           " is not finite" + kept() +
+                           "; lower the learning rate or clip gradients (clip_grad_norm)");
+  }
+  return Status::error(where() + ": the gradient norm is " + describe(norm) + kept());
+}
+
+// One optimiser step op by op: `accumulate` micro-batches (the first may be
+// `pending`, taken for a graph step that could not replay it), clipping,
+// the update and the clamps.
+Status TrainLoop::eagerStep(std::optional<Batch> &pending, double &stepSum, double &norm) {
+  exec_.injectNaN(st_.step + 1 == inject_.first ? inject_.second : -1);
+  opt_->zeroGrad();
+  for (int64_t a = 0; a < spec_.accumulate; ++a) {
+    Batch inputs = a == 0 && pending ? std::move(*pending) : nextBatch();
+    torch::Tensor rngBefore = rngState(), deviceRngBefore = deviceRngState(device_);
+    torch::Tensor loss;
+    {
+      Autocast autocast(bf16_, device_.type());
+      loss = exec_.run(inputs)[0];
+    }
+    double value = loss.item<double>();
+    if (dist_) // the global batch's loss: every rank decides alike
+      value = dist_->mean(value);
+    if (!std::isfinite(value)) {
+      setRngState(rngBefore);
+      setDeviceRngState(device_, deviceRngBefore);
+      return Status::error(where() + ": the loss is " + describe(value) + findNonFinite(exec_, inputs, bf16_) +
+                           kept() + "; lower the learning rate or check the inputs");
+    }
+    const bool last = a == spec_.accumulate - 1;
+    if (sync_ && last)
+      sync_->prepare();
+    (spec_.accumulate > 1 ? loss / double(spec_.accumulate) : loss).backward();
+    if (sync_ && last)
+      sync_->finish();
+    account(value, stepSum);
+  }
+  norm = gradientNorm(trainable_, spec_.clipGradNorm);
+  if (!std::isfinite(norm))
+    return badGradient(norm);
+  opt_->step();
+  params_.clamp();
+  return Status::ok();
+}
+
+#ifdef EXP_WITH_CUDA
+// A step as one replayed CUDA graph, captured at the first such step.
+// `replayed` false: the batch's shapes do not fit the graph; it is left in
+// `pending` for the eager step.
+Status TrainLoop::graphStep(bool &replayed, std::optional<Batch> &pending, double &stepSum, double &norm) {
+  auto &g = cudaGraph_;
+  Batch inputs = nextBatch();
+  if (!g.captured) {
+    for (const torch::Tensor &p : trainable_) // the captured backward allocates them
+      p.mutable_grad().reset();
+    g.coefficients = torch::zeros({opt_->groupCount(), 3}, torch::TensorOptions().device(device_));
+    Status s = Status::ok();
+    g.captured = gpu::CapturedStep::capture(device_, inputs, [&](const Batch &in) {
+      {
+        Autocast autocast(bf16_, device_.type(), /*cacheCasts=*/false);
+        g.loss = exec_.run(in)[0];
+      }
+      g.loss.backward();
+      g.norm = gradientNormTensor(trainable_, spec_.clipGradNorm);
+      opt_->stepWith(g.coefficients);
+      params_.clamp();
+    }, s);
+    if (!g.captured)
+      return Status::error(where() + ": " + s.message());
+    if (options_.progress)
+      progress_->line("training steps run as one CUDA graph each from step " + std::to_string(st_.step + 1));
+  }
+  if (!g.captured->accepts(inputs)) {
+    pending = std::move(inputs);
+    return Status::ok();
+  }
+  g.coefficients.copy_(opt_->nextCoefficients());
+  g.captured->replay(inputs);
+  replayed = true;
+  if (result_.graphFromStep == 0)
+    result_.graphFromStep = st_.step + 1;
+  const double value = g.loss.item<double>();
+  if (!std::isfinite(value))
+    return Status::error(where() + ": the loss is " + describe(value) +
+                         " (in a CUDA graph step, whose update has already run; the parameters "
+                         "in memory are not kept)" + kept() +
+                         "; lower the learning rate or check the inputs (EXP_CUDA_GRAPHS=0 "
+                         "names the op that computes it)");
+  account(value, stepSum);
+  norm = g.norm.item<double>();
+  return std::isfinite(norm) ? Status::ok() : badGradient(norm);
+}
+#endif
+
+// After a step: its record, the validation of the epochs that ended in it
+// (once), early stopping, the report and the checkpoint.
+Status TrainLoop::endStep(size_t reported, double lr, double stepSum, double norm) {
+  double stepLoss = stepSum / double(spec_.accumulate);
+  schedule_->observe(stepLoss);
+  st_.stepLoss.push_back(stepLoss);
+  st_.stepLr.push_back(lr);
+  st_.stepGradNorm.push_back(norm);
+  ++st_.step;
+  if (!screen_.valSites.empty() && st_.valLoss.size() < st_.epochLoss.size()) {
+    double v = validationLoss(validate_, features_, screen_, budget_.batch, bf16_);
+    if (!std::isfinite(v))
+      return Status::error(where() + ": the validation loss is " + describe(v) + kept());
+    recordValidation(st_, v, spec_.earlyStopPatience, params_);
+  }
+  for (size_t e = reported; e < st_.epochLoss.size(); ++e) {
+    char text[160], val[32] = "";
+    if (e < st_.valLoss.size())
+      std::snprintf(val, sizeof val, "  val %.4f", st_.valLoss[e]);
+    std::snprintf(text, sizeof text, "epoch %3zu/%lld  loss %.4f%s  lr %.3g  %6.1fs", e + 1,
+                  (long long)budget_.totalEpochs, st_.epochLoss[e], val, lr, progress_->elapsed());
+    progress_->line(text);
+  }
+  if (st_.stopped) {
+    char text[200];
+    std::snprintf(text, sizeof text,
+                  "early stop: no lower validation loss for %lld epochs; keeping epoch %lld's "
+                  "parameters (validation loss %.4f)",
+                  (long long)spec_.earlyStopPatience, (long long)st_.bestEpoch, st_.bestValLoss);
+    progress_->line(text);
+  }
+  const int64_t perEpoch = budget_.batchesPerEpoch;
+  progress_->step(st_.step, st_.batch / perEpoch + (st_.batch % perEpoch ? 1 : 0), budget_.totalEpochs, stepLoss);
+  if (st_.step % budget_.checkpointEvery == 0 || st_.step == budget_.totalSteps || st_.stopped)
+    if (Status s = saveCheckpoint(); !s)
+      return Status::error("cannot write a checkpoint at step " + std::to_string(st_.step) + ": " + s.message() +
+                           kept() + "; free space, then continue with `exp run --resume " + options_.runDir + "`");
+  return Status::ok();
+}
+
+// The optimiser steps to the end of the budget, or an early stop.
+Status TrainLoop::steps() {
+  while (st_.step < budget_.totalSteps && !st_.stopped) {
+    // The tests' way to lose a rank mid-run (EXP_KILL_RANK).
+    if (dist_ && options_.hooks.killRank == budget_.rank && options_.hooks.killStep == st_.step + 1)
+      std::raise(SIGKILL);
+    const size_t reported = st_.epochLoss.size();
+    const double lr = schedule_->lr(st_.step);
+    opt_->setLr(lr);
+    double stepSum = 0, norm = 0;
+    std::optional<Batch> pending; // taken for a graph step that could not replay it
+    bool replayed = false;
+#ifdef EXP_WITH_CUDA
+    if (cudaGraph_.enabled && st_.step >= cudaGraph_.captureAt)
+      if (Status s = graphStep(replayed, pending, stepSum, norm); !s)
+        return s;
+#endif
+    if (!replayed)
+      if (Status s = eagerStep(pending, stepSum, norm); !s)
+        return s;
+    if (Status s = endStep(reported, lr, stepSum, norm); !s)
+      return s;
+  }
+  return Status::ok();
+}
+
+// An exception inside a step: out of memory, or a lost rank, says which
+// step and that the checkpoints stay; anything else is not ours to explain.
+Status TrainLoop::lostStep(const std::exception &e) const {
+  std::string oom = outOfMemory(e);
+  if (oom.empty() && dist_) {
+    // Gloo reports a rank that went away as an error in the next collective.
+    std::string what = e.what();
+    return Status::error(where() + ": rank " + std::to_string(budget_.rank) + " of " +
+                         std::to_string(budget_.world) + " lost the other ranks (" +
+                         what.substr(0, what.find('\n')) + "); a rank stopped or its host is unreachable" +
+                         kept());
+  }
+  if (oom.empty())
+    throw;
+  return Status::error(where() + ": out of memory (" + oom + ")" + kept() + kOutOfMemoryAdvice);
+}
+
+void TrainLoop::finish() {
+  if (st_.epochBatches > 0 && !st_.stopped) // a step budget that ends inside an epoch
+    st_.epochLoss.push_back(st_.epochLossSum / double(st_.epochBatches));
+  // Early stopping keeps the best epoch's parameters.
+  if (!st_.best.empty()) {
+    torch::NoGradGuard noGrad;
+    for (const auto &[name, t] : st_.best)
+      params_.get(name).copy_(t);
+    result_.bestEpoch = st_.bestEpoch;
+  }
+  result_.valLoss = st_.valLoss;
+  result_.stoppedEarly = st_.stopped;
+  result_.epochLoss = st_.epochLoss;
+  result_.stepLoss = st_.stepLoss;
+  result_.stepLr = st_.stepLr;
+  result_.stepGradNorm = st_.stepGradNorm;
+  result_.steps = st_.step;
+  result_.seconds = progress_->elapsed();
+}
+
+Status TrainLoop::run() {
+  if (Status s = prepare(); !s)
+    return s;
+  if (Status s = resume(); !s)
+    return s;
+  progress_.emplace(options_.progress, options_.progressBar, budget_.totalSteps, st_.step,
+                    budget_.batch * spec_.accumulate);
+  trainable_ = params_.trainable();
+  inject_ = {options_.hooks.nanStep, options_.hooks.nanOp};
+#ifdef EXP_WITH_CUDA
+  cudaGraph_.enabled = device_.is_cuda() && spec_.accumulate == 1 && opt_->capturable() && !dist_ &&
+                       inject_.first < 0 && options_.hooks.cudaGraphs;
+  cudaGraph_.captureAt = st_.step + kEagerStepsBeforeCapture;
+#endif
+  if (dist_)
+    sync_ = dist_->gradientSync(trainedBy(graph_, params_));
+  try {
+    if (Status s = steps(); !s)
+      return s;
+  } catch (const std::exception &e) {
+    return lostStep(e);
+  }
+  finish();
+  return Status::ok();
+}
+
 } // namespace
 
-Status train(const Plan &plan, const Screen &screen, const FeatureStore &features,
-             ParameterStore &params, const TrainOptions &options, TrainResult &result) {
-  const TrainSpec &spec = plan.train;
-  const Graph &graph = plan.graphs.at(spec.graph);
-  for (const GraphInput &in : graph.inputs)
-    if (in.features.empty() && !screen.hasColumn(in.column))
-      return Status::error("training graph reads column `" + in.column +
-                           "`, which the dataset does not have");
-  std::unique_ptr<TrainOptimizer> opt;
-  if (Status s = TrainOptimizer::create(spec, params, opt); !s)
-    return s;
-  const torch::Device device = params.device();
+Status train(const Plan &plan, const Screen &screen, const FeatureStore &features, ParameterStore &params,
+             const TrainOptions &options, TrainResult &result) {
 #ifdef EXP_WITH_CUDA
   // On a CUDA device the loop runs on a stream of its own (CUDA graphs
   // cannot capture the legacy default stream).
   std::optional<gpu::StreamScope> stream;
-  if (device.is_cuda())
-    stream.emplace(device);
+  if (params.device().is_cuda())
+    stream.emplace(params.device());
 #endif
-  GraphExecutor exec(graph, params);
-  GraphExecutor validate(graph, params);
-  validate.setInference(true);
-  const bool validating = !screen.valSites.empty();
-  const bool bf16 = spec.precision == "bf16";
-  at::globalContext().setDeterministicAlgorithms(spec.deterministic, /*warn_only=*/true);
-
-  std::vector<int64_t> order = screen.trainSites;
-  const int64_t n = static_cast<int64_t>(order.size());
-  const int64_t batch = std::min<int64_t>(spec.batch, n);
-  // Data parallelism: `batch` is the global batch; each rank takes its
-  // contiguous share of every global batch, in the same global order.
-  const Collective *dist = params.placement().collective.get();
-  const int world = dist ? dist->size() : 1, rank = dist ? dist->rank() : 0;
-  if (batch % world != 0)
-    return Status::error("training `" + spec.name + "`: the global batch (" + std::to_string(batch) +
-                         ") is not a multiple of the " + std::to_string(world) +
-                         " ranks; choose a batch or a process count that divides it");
-  const int64_t share = batch / world;
-  // Contrastive losses need full batches; drop the remainder (like drop_last).
-  const int64_t batchesPerEpoch = std::max<int64_t>(1, n / batch);
-  const int64_t totalSteps =
-      spec.steps > 0 ? spec.steps
-                     : std::max<int64_t>(1, spec.epochs * batchesPerEpoch / spec.accumulate);
-  const int64_t totalEpochs =
-      (totalSteps * spec.accumulate + batchesPerEpoch - 1) / batchesPerEpoch;
-  const int64_t checkpointEvery = options.checkpointEvery > 0
-                                      ? options.checkpointEvery
-                                      : std::max<int64_t>(1, batchesPerEpoch / spec.accumulate);
-  std::unique_ptr<Schedule> schedule;
-  if (Status s = Schedule::create(spec, opt->baseLr(), totalSteps, schedule); !s)
-    return s;
-
-  std::mt19937_64 rng(static_cast<uint64_t>(spec.seed) * 0x9E3779B97F4A7C15ull + 1);
-  TrainState st;
-  if (options.resume && !options.runDir.empty()) {
-    if (std::string ckpt = latestCheckpoint(options.runDir); !ckpt.empty()) {
-      if (Status s = readCheckpoint(ckpt, plan.sha256, params, *opt, *schedule, st); !s)
-        return s;
-      std::istringstream(st.shuffleRng) >> rng;
-      setRngState(st.torchRng);
-#ifdef EXP_WITH_CUDA
-      if (device.is_cuda() && st.deviceRng.defined())
-        gpu::setRngState(device, st.deviceRng);
-#endif
-      if (st.order.numel() != n || (n > 0 && (st.order.min().item<int64_t>() < 0 ||
-                                               st.order.max().item<int64_t>() >= screen.perturbation.size(0))))
-        return Status::error(ckpt + ": its `loader/order` does not hold the " + std::to_string(n) +
-                             " training rows of this dataset");
-      order.assign(st.order.data_ptr<int64_t>(), st.order.data_ptr<int64_t>() + n);
-      if (options.progress)
-        std::fprintf(stderr, "resuming from %s (step %lld of %lld)\n", ckpt.c_str(),
-                     (long long)st.step, (long long)totalSteps);
-    }
-  }
-  auto save = [&]() -> Status {
-    if (options.runDir.empty() || rank != 0) // every rank holds the same state
-      return Status::ok();
-    std::ostringstream r;
-    r << rng;
-    st.shuffleRng = r.str();
-    st.torchRng = rngState();
-#ifdef EXP_WITH_CUDA
-    if (device.is_cuda())
-      st.deviceRng = gpu::rngState(device);
-#endif
-    st.order = torch::tensor(order, torch::kInt64);
-    return writeCheckpoint(options.runDir, plan.sha256, params, *opt, *schedule, st);
-  };
-
-  Progress progress(options.progress, options.progressBar, totalSteps, st.step,
-                    batch * spec.accumulate);
-  auto where = [&]() {
-    return "training `" + spec.name + "` stopped at step " + std::to_string(st.step + 1) +
-           " (epoch " + std::to_string(st.batch / batchesPerEpoch + 1) + ", batch " +
-           std::to_string(st.batch % batchesPerEpoch + 1) + ")";
-  };
-  auto kept = [&]() {
-    std::string last = options.runDir.empty() ? "" : latestCheckpoint(options.runDir);
-    return last.empty() ? std::string("")
-                        : "; the last good checkpoint is kept in " + last;
-  };
-  // Batch b of the run: rows of the current epoch's order (built ahead on
-  // worker threads, never past the epoch's end, as the order is reshuffled there).
-  auto makeBatch = [&](int64_t b) -> Batch {
-    int64_t pos = b % batchesPerEpoch;
-    const int64_t first = pos * batch + rank * share;
-    torch::Tensor idx = torch::tensor(
-        std::vector<int64_t>(order.begin() + first, order.begin() + first + share), torch::kInt64);
-    Batch inputs = features.inputs(graph, screen, idx, batchSeed(spec.seed, b, "pairs"));
-#ifdef EXP_WITH_CUDA
-    if (device.is_cuda()) {
-      // Copied from pinned memory and augmented on the GPU, on this
-      // worker's copy stream (the same draws as on the CPU).
-      gpu::onCopyStream(device, [&] {
-        for (auto &entry : inputs)
-          entry.second = gpu::pinnedToDevice(entry.second, device);
-        augmentBatch(inputs, graph, plan.augment, spec.seed, b);
-      });
-      return inputs;
-    }
-#endif
-    augmentBatch(inputs, graph, plan.augment, spec.seed, b);
-    return inputs;
-  };
-  const int64_t lastBatch = totalSteps * spec.accumulate - 1;
-  BatchPrefetcher prefetcher(options.dataWorkers, /*depth=*/2 * options.dataWorkers);
-  const std::vector<torch::Tensor> trainable = params.trainable();
-  const auto [injectStep, injectOp] = nanInjection();
-  // The run's next batch, on its device.
-  auto nextBatch = [&]() {
-    int64_t pos = st.batch % batchesPerEpoch;
-    if (pos == 0)
-      std::shuffle(order.begin(), order.end(), rng);
-    Batch inputs = prefetcher.take(st.batch, std::min(lastBatch, st.batch - pos + batchesPerEpoch - 1),
-                                   makeBatch);
-#ifdef EXP_WITH_CUDA
-    for (const auto &entry : inputs) // allocated on a worker's copy stream
-      gpu::useOnCurrentStream(entry.second);
-#endif
-    return inputs;
-  };
-  // Counts one batch's loss into its step's and its epoch's.
-  auto account = [&](double value, double &stepSum) {
-    stepSum += value;
-    st.epochLossSum += value;
-    ++st.epochBatches;
-    ++st.batch;
-    if (st.batch % batchesPerEpoch == 0) {
-      st.epochLoss.push_back(st.epochLossSum / double(st.epochBatches));
-      st.epochLossSum = 0;
-      st.epochBatches = 0;
-    }
-  };
-  auto badGradient = [&](double norm) {
-    for (const ParameterSpec &s : params.specs()) {
-      torch::Tensor g = params.get(s.name).grad();
-      if (g.defined() && !torch::isfinite(g).all().item<bool>())
-        return Status::error(where() + ": the gradient of parameter `" + s.name + "`" +
-                             readerOf(graph, s.name) + " is not finite" + kept() +
-                             "; lower the learning rate or clip gradients (clip_grad_norm)");
-    }
-    return Status::error(where() + ": the gradient norm is " + describe(norm) + kept());
-  };
-#ifdef EXP_WITH_CUDA
-  // Whole-step CUDA graphs (gpu/CudaGraphStep.cpp): AdamW, one batch per
-  // step, captured after a few eager steps (which create the optimiser's
-  // state and warm up the allocator and cuBLAS). EXP_CUDA_GRAPHS=0 turns
-  // them off.
-  const char *graphsEnv = std::getenv("EXP_CUDA_GRAPHS");
-  const bool graphs = device.is_cuda() && spec.accumulate == 1 && opt->capturable() && !dist &&
-                      injectStep < 0 && !(graphsEnv && std::string(graphsEnv) == "0");
-  const int64_t captureAt = st.step + kEagerStepsBeforeCapture;
-  std::unique_ptr<gpu::CapturedStep> captured;
-  torch::Tensor graphLoss, graphNorm, graphCoefficients;
-#endif
-  // DDP's gradient averaging, overlapped with the backward of each step's last micro-batch.
-  std::unique_ptr<GradientSync> sync;
-  if (dist)
-    sync = dist->gradientSync(trainedBy(graph, params));
-  // Out of memory inside a step: say which step, and that the checkpoints stay.
-  try {
-    while (st.step < totalSteps && !st.stopped) {
-      if (dist && killedHere(rank, st.step + 1))
-        std::raise(SIGKILL);
-      const size_t reported = st.epochLoss.size();
-      double lr = schedule->lr(st.step);
-      opt->setLr(lr);
-      double stepSum = 0, norm = 0;
-      std::optional<Batch> pending; // taken for a graph step that could not replay it
-      bool replayed = false;
-#ifdef EXP_WITH_CUDA
-      if (graphs && st.step >= captureAt) {
-        Batch inputs = nextBatch();
-        if (!captured) {
-          for (const torch::Tensor &p : trainable) // the captured backward allocates them
-            p.mutable_grad().reset();
-          graphCoefficients = torch::zeros({opt->groupCount(), 3}, torch::TensorOptions().device(device));
-          Status s = Status::ok();
-          captured = gpu::CapturedStep::capture(device, inputs, [&](const Batch &in) {
-            {
-              Autocast autocast(bf16, device.type(), /*cacheCasts=*/false);
-              graphLoss = exec.run(in)[0];
-            }
-            graphLoss.backward();
-            graphNorm = gradientNormTensor(trainable, spec.clipGradNorm);
-            opt->stepWith(graphCoefficients);
-            params.clamp();
-          }, s);
-          if (!captured)
-            return Status::error(where() + ": " + s.message());
-          if (options.progress)
-            progress.line("training steps run as one CUDA graph each from step " + std::to_string(st.step + 1));
-        }
-        if (captured->accepts(inputs)) {
-          graphCoefficients.copy_(opt->nextCoefficients());
-          captured->replay(inputs);
-          replayed = true;
-          if (result.graphFromStep == 0)
-            result.graphFromStep = st.step + 1;
-          const double value = graphLoss.item<double>();
-          if (!std::isfinite(value))
-            return Status::error(where() + ": the loss is " + describe(value) +
-                                 " (in a CUDA graph step, whose update has already run; the parameters "
-                                 "in memory are not kept)" + kept() +
-                                 "; lower the learning rate or check the inputs (EXP_CUDA_GRAPHS=0 "
-                                 "names the op that computes it)");
-          account(value, stepSum);
-          norm = graphNorm.item<double>();
-          if (!std::isfinite(norm))
-            return badGradient(norm);
-        } else {
-          pending = std::move(inputs);
-        }
-      }
-#endif
-      if (!replayed) {
-        exec.injectNaN(st.step + 1 == injectStep ? injectOp : -1);
-        opt->zeroGrad();
-        for (int64_t a = 0; a < spec.accumulate; ++a) {
-          Batch inputs = a == 0 && pending ? std::move(*pending) : nextBatch();
-          torch::Tensor rngBefore = rngState();
-#ifdef EXP_WITH_CUDA
-          torch::Tensor deviceRngBefore = device.is_cuda() ? gpu::rngState(device) : torch::Tensor();
-#endif
-          torch::Tensor loss;
-          {
-            Autocast autocast(bf16, device.type());
-            loss = exec.run(inputs)[0];
-          }
-          double value = loss.item<double>();
-          if (dist) // the global batch's loss: every rank decides alike
-            value = dist->mean(value);
-          if (!std::isfinite(value)) {
-            setRngState(rngBefore);
-#ifdef EXP_WITH_CUDA
-            if (deviceRngBefore.defined())
-              gpu::setRngState(device, deviceRngBefore);
-#endif
-            return Status::error(where() + ": the loss is " + describe(value) +
-                                 findNonFinite(exec, inputs, bf16) + kept() +
-                                 "; lower the learning rate or check the inputs");
-          }
-          if (sync && a == spec.accumulate - 1)
-            sync->prepare();
-          (spec.accumulate > 1 ? loss / double(spec.accumulate) : loss).backward();
-          if (sync && a == spec.accumulate - 1)
-            sync->finish();
-          account(value, stepSum);
-        }
-        norm = gradientNorm(trainable, spec.clipGradNorm);
-        if (!std::isfinite(norm))
-          return badGradient(norm);
-        opt->step();
-        params.clamp();
-      }
-      double stepLoss = stepSum / double(spec.accumulate);
-      schedule->observe(stepLoss);
-      st.stepLoss.push_back(stepLoss);
-      st.stepLr.push_back(lr);
-      st.stepGradNorm.push_back(norm);
-      ++st.step;
-      // Epochs that ended in this step: validate (once), maybe stop, report.
-      if (validating && st.valLoss.size() < st.epochLoss.size()) {
-        double v = validationLoss(validate, features, screen, batch, bf16);
-        if (!std::isfinite(v))
-          return Status::error(where() + ": the validation loss is " + describe(v) + kept());
-        recordValidation(st, v, spec.earlyStopPatience, params);
-      }
-      for (size_t e = reported; e < st.epochLoss.size(); ++e) {
-        char text[160], val[32] = "";
-        if (e < st.valLoss.size())
-          std::snprintf(val, sizeof val, "  val %.4f", st.valLoss[e]);
-        std::snprintf(text, sizeof text, "epoch %3zu/%lld  loss %.4f%s  lr %.3g  %6.1fs", e + 1,
-                      (long long)totalEpochs, st.epochLoss[e], val, lr, progress.elapsed());
-        progress.line(text);
-      }
-      if (st.stopped) {
-        char text[200];
-        std::snprintf(text, sizeof text,
-                      "early stop: no lower validation loss for %lld epochs; keeping epoch %lld's "
-                      "parameters (validation loss %.4f)",
-                      (long long)spec.earlyStopPatience, (long long)st.bestEpoch, st.bestValLoss);
-        progress.line(text);
-      }
-      progress.step(st.step, st.batch / batchesPerEpoch + (st.batch % batchesPerEpoch ? 1 : 0),
-                    totalEpochs, stepLoss);
-      if (st.step % checkpointEvery == 0 || st.step == totalSteps || st.stopped)
-        if (Status s = save(); !s)
-          return Status::error("cannot write a checkpoint at step " + std::to_string(st.step) +
-                               ": " + s.message() + kept() + "; free space, then continue with `exp run --resume " +
-                               options.runDir + "`");
-    }
-  } catch (const std::exception &e) {
-    std::string oom = outOfMemory(e);
-    if (oom.empty() && dist) {
-      // Gloo reports a rank that went away as an error in the next collective.
-      std::string what = e.what();
-      return Status::error(where() + ": rank " + std::to_string(rank) + " of " + std::to_string(world) +
-                           " lost the other ranks (" + what.substr(0, what.find('\n')) +
-                           "); a rank stopped or its host is unreachable" + kept());
-    }
-    if (oom.empty())
-      throw;
-    return Status::error(where() + ": out of memory (" + oom + ")" + kept() + kOutOfMemoryAdvice);
-  }
-  if (st.epochBatches > 0 && !st.stopped) // a step budget that ends inside an epoch
-    st.epochLoss.push_back(st.epochLossSum / double(st.epochBatches));
-  // Early stopping keeps the best epoch's parameters.
-  if (!st.best.empty()) {
-    torch::NoGradGuard noGrad;
-    for (const auto &[name, t] : st.best)
-      params.get(name).copy_(t);
-    result.bestEpoch = st.bestEpoch;
-  }
-  result.valLoss = st.valLoss;
-  result.stoppedEarly = st.stopped;
-  result.epochLoss = st.epochLoss;
-  result.stepLoss = st.stepLoss;
-  result.stepLr = st.stepLr;
-  result.stepGradNorm = st.stepGradNorm;
-  result.steps = st.step;
-  result.seconds = progress.elapsed();
-  return Status::ok();
+  return TrainLoop(plan, screen, features, params, options, result).run();
 }
 
 } // namespace exprt

@@ -3,8 +3,9 @@
 // optimiser and schedule, parameter clamps, checkpoints and resumption.
 #pragma once
 
+#include "exprt/Runtime.h"
 #include "cache/FeatureStore.h"
-#include "data/SimulatedScreen.h"
+#include "data/Screen.h"
 #include "exec/GraphExecutor.h"
 #include "plan/Plan.h"
 
@@ -25,6 +26,7 @@ struct TrainOptions {
   // Threads building batches ahead of the step; 0 builds them in the step's
   // thread. Results do not depend on it.
   int dataWorkers = 1;
+  TestHooks hooks; // NaN injection, a killed rank, CUDA graphs off
 };
 
 struct TrainResult {

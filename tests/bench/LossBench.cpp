@@ -1,6 +1,6 @@
 // Fused contrastive loss vs its unfused composition: forward + backward time
 // per step on this machine, as the median of repeats. Prints ratios.
-#include "exec/FusedLosses.h"
+#include "losses/FusedLosses.h"
 
 #include <algorithm>
 #include <chrono>

@@ -99,7 +99,7 @@ run([spec, "--run-dir", cached, "--nproc", "2", "--threads", "2", "-q"],
     extra_env={"EXP_CACHE_DIR": os.path.join(work, "cache")})
 same_training(one, cached, "--nproc 2 with the data and feature caches")
 
-# SigLIP's pairwise terms gather across ranks too (objectives in runtime/objectives).
+# SigLIP's pairwise terms gather across ranks too (objectives in runtime/losses).
 with open(spec) as f:
     text = f.read()
 clip_call = ("clip(cells(screen.image), perturbations(screen.perturbation), temperature = 0.1,\n"

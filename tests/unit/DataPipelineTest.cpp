@@ -4,7 +4,7 @@
 #include "data/Pairing.h"
 #include "data/Prefetch.h"
 #include "data/Random.h"
-#include "data/SimulatedScreen.h"
+#include "data/simulator/SimulatedScreen.h"
 #include "exec/Faults.h"
 
 #include <doctest/doctest.h>

@@ -2,7 +2,8 @@
 // content key, plan validation, and training on cached features giving the
 // losses that computing them in every step gives.
 #include "cache/FeatureStore.h"
-#include "data/SimulatedScreen.h"
+#include "data/simulator/SimulatedScreen.h"
+#include "exec/Kernels.h"
 #include "plan/Plan.h"
 #include "record/SafeTensors.h"
 #include "train/Trainer.h"

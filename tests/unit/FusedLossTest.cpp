@@ -1,7 +1,7 @@
 // The fused contrastive loss against its unfused composition (what the step
 // graph computes before step-fuse-contrastive-loss), in float64, forward and
 // backward, on random inputs.
-#include "exec/FusedLosses.h"
+#include "losses/FusedLosses.h"
 
 #include <doctest/doctest.h>
 #include <torch/torch.h>

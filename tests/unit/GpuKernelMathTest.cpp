@@ -1,12 +1,12 @@
 // The CUDA contrastive-loss kernels' math, run on the CPU in the kernels'
-// own schedule (runtime/gpu/ContrastiveKernels.cu: 256 strided shares per
+// own schedule (runtime/losses/ContrastiveKernels.cu: 256 strided shares per
 // row merged by the same tree, one sequential walk per column, one gradient
 // element per thread) through the functions the kernels call
-// (gpu/ContrastiveMath.h), against float64 LibTorch: the loss and its
+// (losses/ContrastiveMath.h), against float64 LibTorch: the loss and its
 // gradient with respect to the logits, for CLIP and InfoLOOB, with logits
 // large enough that a naive exp would overflow. What a GPU adds (launch,
 // shared memory, the stream) needs one: docs/gpu.md.
-#include "gpu/ContrastiveMath.h"
+#include "losses/ContrastiveMath.h"
 
 #include <doctest/doctest.h>
 #include <torch/torch.h>

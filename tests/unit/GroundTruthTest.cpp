@@ -6,7 +6,7 @@
 // the same module (pathway) above chance. Random features give the chance
 // levels. The numbers are printed; docs/data.md states them.
 #include "data/LoadScreen.h"
-#include "eval/HandCrafted.h"
+#include "exec/HandCrafted.h"
 #include "eval/Metrics.h"
 
 #include <doctest/doctest.h>

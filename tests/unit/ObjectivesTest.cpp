@@ -1,7 +1,7 @@
-// Every objective of runtime/objectives in float64: its value against a
+// Every objective of runtime/losses/Objectives.cpp in float64: its value against a
 // direct, loop-by-loop transcription of the formula (docs/objectives.md),
 // and its autograd gradient against central finite differences.
-#include "objectives/Objectives.h"
+#include "losses/Objectives.h"
 
 #include <doctest/doctest.h>
 #include <torch/torch.h>
@@ -331,8 +331,8 @@ void check(Objective kind, std::vector<torch::Tensor> in, const std::map<std::st
 TEST_CASE("objective names round-trip and arities are fixed") {
   Objective k;
   CHECK(parseObjective("paclr", k));
-  CHECK(k == Objective::Paclr);
-  CHECK(objectiveArity(Objective::Paclr) == 5);
+  CHECK(k == objectiveNamed("paclr"));
+  CHECK(objectiveArity(objectiveNamed("paclr")) == 5);
   CHECK_FALSE(parseObjective("clip", k)); // CLIP lowers to the fused contrastive loss
   CHECK_FALSE(parseObjective("nope", k));
 }
@@ -347,7 +347,7 @@ TEST_CASE("CWCL: text->image InfoNCE and soft image->text targets from per-chann
     for (int64_t i = 0; i < 5; ++i)
       f.push_back(mat(pooled[i]));
     double scale = 3.5;
-    check(Objective::Cwcl, {img, txt, feat, torch::scalar_tensor(scale, torch::kFloat64)}, {},
+    check(objectiveNamed("cwcl"), {img, txt, feat, torch::scalar_tensor(scale, torch::kFloat64)}, {},
           cwclDirect(mat(img), mat(txt), f, scale), {2});
   }
 }
@@ -358,7 +358,7 @@ TEST_CASE("CWCL with identical input features equals CLIP's text->image half plu
   torch::manual_seed(2);
   torch::Tensor img = randn({4, 3}), txt = randn({4, 3});
   torch::Tensor feat = randn({1, 2, 5}).expand({4, 2, 5}).contiguous();
-  torch::Tensor l = objectiveLoss(Objective::Cwcl, {img, txt, feat, torch::scalar_tensor(2.0, torch::kFloat64)}, {});
+  torch::Tensor l = objectiveLoss(objectiveNamed("cwcl"), {img, txt, feat, torch::scalar_tensor(2.0, torch::kFloat64)}, {});
   Mat s = cosines(mat(img), mat(txt));
   double t2i = 0, uniform = 0;
   for (size_t j = 0; j < 4; ++j) {
@@ -378,7 +378,7 @@ TEST_CASE("CLOOB: InfoLOOB over Hopfield retrievals") {
   torch::manual_seed(3);
   torch::Tensor a = randn({6, 4}), b = randn({6, 4});
   for (double beta : {1.0, 14.3})
-    check(Objective::Cloob, {a, b}, {{"inverse_temperature", 5.0}, {"hopfield_beta", beta}},
+    check(objectiveNamed("cloob"), {a, b}, {{"inverse_temperature", 5.0}, {"hopfield_beta", beta}},
           cloobDirect(mat(a), mat(b), 5.0, beta));
 }
 
@@ -386,9 +386,9 @@ TEST_CASE("SigLIP and S2L: pairwise sigmoid losses, hard and soft targets") {
   torch::manual_seed(4);
   torch::Tensor a = randn({5, 3}), b = randn({5, 3});
   torch::Tensor scale = torch::scalar_tensor(4.0, torch::kFloat64), bias = torch::scalar_tensor(-2.0, torch::kFloat64);
-  check(Objective::Siglip, {a, b, scale, bias}, {}, sigmoidDirect(mat(a), mat(b), 4.0, -2.0, identity(5)));
+  check(objectiveNamed("siglip"), {a, b, scale, bias}, {}, sigmoidDirect(mat(a), mat(b), 4.0, -2.0, identity(5)));
   torch::Tensor fp = (torch::rand({5, 16}, torch::kFloat64) > 0.6).to(torch::kFloat64);
-  check(Objective::S2l, {a, b, fp, scale, bias}, {}, sigmoidDirect(mat(a), mat(b), 4.0, -2.0, tanimoto(mat(fp))), {2});
+  check(objectiveNamed("s2l"), {a, b, fp, scale, bias}, {}, sigmoidDirect(mat(a), mat(b), 4.0, -2.0, tanimoto(mat(fp))), {2});
 }
 
 TEST_CASE("SupCon and PaCLR: positives by label, controls as one class") {
@@ -400,7 +400,7 @@ TEST_CASE("SupCon and PaCLR: positives by label, controls as one class") {
   Mat ab = mat(a);
   for (const Vec &r : mat(b))
     ab.push_back(r);
-  check(Objective::Supcon, {a, b, labels}, {{"temperature", 0.5}}, supconDirect(ab, twice, 0.5));
+  check(objectiveNamed("supcon"), {a, b, labels}, {{"temperature", 0.5}}, supconDirect(ab, twice, 0.5));
 
   torch::Tensor t1 = randn({6, 4}), c1 = randn({6, 4}), t2 = randn({6, 4}), c2 = randn({6, 4});
   Mat all;
@@ -410,7 +410,7 @@ TEST_CASE("SupCon and PaCLR: positives by label, controls as one class") {
       all.push_back(mat(m)[i]);
       views.push_back(control ? -1 : l[i]);
     }
-  check(Objective::Paclr, {t1, c1, t2, c2, labels}, {{"temperature", 1.0}}, supconDirect(all, views, 1.0));
+  check(objectiveNamed("paclr"), {t1, c1, t2, c2, labels}, {{"temperature", 1.0}}, supconDirect(all, views, 1.0));
 }
 
 TEST_CASE("Knowledge-graph soft targets and Laplacian over the batch's classes") {
@@ -422,15 +422,15 @@ TEST_CASE("Knowledge-graph soft targets and Laplacian over the batch's classes")
   w.fill_diagonal_(0);
   w[3].zero_(); // class 3: isolated
   w.select(1, 3).zero_();
-  check(Objective::KgSoftTargets, {x, labels, w}, {{"tau", 0.1}}, kgSoftDirect(mat(x), ints(labels), mat(w), 0.1), {2});
-  check(Objective::KgLaplacian, {x, labels, w}, {}, kgLaplacianDirect(mat(x), ints(labels), mat(w)), {2});
+  check(objectiveNamed("kg_soft_targets"), {x, labels, w}, {{"tau", 0.1}}, kgSoftDirect(mat(x), ints(labels), mat(w), 0.1), {2});
+  check(objectiveNamed("kg_laplacian"), {x, labels, w}, {}, kgLaplacianDirect(mat(x), ints(labels), mat(w)), {2});
 }
 
 TEST_CASE("The Laplacian penalty vanishes when linked classes share a direction") {
   torch::Tensor x = torch::tensor({{1.0, 0.0}, {2.0, 0.0}, {0.0, 1.0}}, torch::kFloat64);
   torch::Tensor w = torch::tensor({{0.0, 1.0, 0.0}, {1.0, 0.0, 0.0}, {0.0, 0.0, 0.0}}, torch::kFloat64);
   auto penalty = [&](std::vector<int64_t> labels, int64_t rows) {
-    return objectiveLoss(Objective::KgLaplacian, {x.narrow(0, 0, rows), torch::tensor(labels), w}, {}).item<double>();
+    return objectiveLoss(objectiveNamed("kg_laplacian"), {x.narrow(0, 0, rows), torch::tensor(labels), w}, {}).item<double>();
   };
   // Classes 0 and 1 point the same way: no penalty.
   CHECK(penalty({0, 1}, 2) == doctest::Approx(0.0));
@@ -439,7 +439,7 @@ TEST_CASE("The Laplacian penalty vanishes when linked classes share a direction"
   CHECK(penalty({0, 1, 2}, 3) == doctest::Approx(1.0 / 3));
   // Pointing the linked classes apart costs: cos = -1 gives 2 (1 + 1) / 2.
   torch::Tensor apart = torch::tensor({{1.0, 0.0}, {-1.0, 0.0}}, torch::kFloat64);
-  CHECK(objectiveLoss(Objective::KgLaplacian, {apart, torch::tensor({0, 1}), w}, {}).item<double>() ==
+  CHECK(objectiveLoss(objectiveNamed("kg_laplacian"), {apart, torch::tensor({0, 1}), w}, {}).item<double>() ==
         doctest::Approx(2.0));
 }
 
@@ -451,16 +451,16 @@ TEST_CASE("Classification: linear head with label smoothing, and ArcFace") {
   for (int64_t k = 0; k < 5; ++k)
     bias.push_back(b[k].item<double>());
   for (double eps : {0.0, 0.1})
-    check(Objective::Classify, {x, labels, w, b}, {{"label_smoothing", eps}},
+    check(objectiveNamed("classify"), {x, labels, w, b}, {{"label_smoothing", eps}},
           classifyDirect(mat(x), ints(labels), mat(w), bias, eps));
-  check(Objective::Arcface, {x, labels, w}, {{"scale", 8.0}, {"margin", 0.5}},
+  check(objectiveNamed("arcface"), {x, labels, w}, {{"scale", 8.0}, {"margin", 0.5}},
         arcfaceDirect(mat(x), ints(labels), mat(w), 8.0, 0.5));
 }
 
 TEST_CASE("SimCLR: NT-Xent over two views") {
   torch::manual_seed(8);
   torch::Tensor a = randn({5, 4}), b = randn({5, 4});
-  check(Objective::Simclr, {a, b}, {{"temperature", 0.3}}, simclrDirect(mat(a), mat(b), 0.3));
+  check(objectiveNamed("simclr"), {a, b}, {{"temperature", 0.3}}, simclrDirect(mat(a), mat(b), 0.3));
 }
 
 TEST_CASE("MAE: normalised-pixel error over the hidden patches only") {
@@ -495,7 +495,7 @@ TEST_CASE("MAE: normalised-pixel error over the hidden patches only") {
         total += err;
         hidden += 1;
       }
-  check(Objective::Mae, {images, recon, mask}, {{"patch", double(p)}}, total / hidden, {0, 2});
+  check(objectiveNamed("mae"), {images, recon, mask}, {{"patch", double(p)}}, total / hidden, {0, 2});
 }
 
 TEST_CASE("MAE's random patch mask hides the asked fraction of each row") {

@@ -2,13 +2,14 @@
 // profile readers (CSV, SQLite) on good and corrupted files, the RxRx1 and load_data readers, packing (cache reuse,
 // invalidation, no partial entries), the simulated screen written in RxRx1's
 // layout, and real files from ../shared/data where they are present.
-#include "data/SimulatedScreen.h"
+#include "data/simulator/SimulatedScreen.h"
 #include "prep/Csv.h"
 #include "prep/H5ad.h"
 #include "prep/Image.h"
 #include "prep/Pack.h"
 #include "prep/Profiles.h"
 #include "prep/Readers.h"
+#include "side/Molecules.h"
 
 #include "record/Json.h"
 
@@ -661,7 +662,7 @@ TEST_CASE("bray 2017 (CLOOME): splits keep a compound's, or a scaffold's, sites 
   writeText(d / "index.csv", index);
   for (const char *how : {"random", "scaffold"}) {
     SiteIndex sites;
-    REQUIRE(readBray((d / "index.csv").string(), (d / "npzs").string(), how, sites).isOk());
+    REQUIRE(readBray((d / "index.csv").string(), (d / "npzs").string(), how, sites, murckoScaffold).isOk());
     std::map<std::string, std::set<std::string>> partsOf; // group -> splits
     std::map<std::string, int> count;
     for (size_t i = 0; i < sites.size(); ++i) {

@@ -1,4 +1,4 @@
-#include "data/SimulatedScreen.h"
+#include "data/simulator/SimulatedScreen.h"
 #include "exec/GraphExecutor.h"
 #include "exec/Kernels.h"
 #include "plan/Plan.h"

@@ -2,8 +2,8 @@
 // modules, compounds share structure where they share effect, cell lines
 // respond differently, and all of it is written in the formats real side
 // information comes in, readable by the readers that read real files.
-#include "data/SimulatedRender.h"
-#include "data/SimulatedScreen.h"
+#include "data/simulator/SimulatedRender.h"
+#include "data/simulator/SimulatedScreen.h"
 #include "prep/Archive.h"
 #include "prep/Csv.h"
 #include "prep/H5ad.h"

@@ -1,4 +1,5 @@
 #include "dialects/exp/ExpDialect.h"
+#include "dialects/exp/Objectives.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -203,17 +204,6 @@ Type columnType(MLIRContext *ctx, StringRef source, DictionaryAttr params,
     return LabelsType::get(ctx, 0);
   error = "dataset source '" + source.str() + "' has no column '" + column.str() + "'";
   return {};
-}
-
-bool hasStepLowering(StringRef layer) {
-  static const StringRef kLowered[] = {
-      "linear", "conv2d", "max_pool2d", "global_avg_pool", "relu", "gelu", "tanh", "sigmoid",
-      "layer_norm", "normalize", "flatten", "embedding", "dropout", "stop_gradient", "concat",
-      "add", "sub", "mul", "scale", "per_channel", "patch_embed", "cls_token",
-      "position_embedding", "attention", "take", "mean_tokens", "mean_pool",
-      "gated_attention_pool", "avg_pool2d", "batch_norm", "merge_tokens", "split_tokens", "insert_tokens",
-      "channel_embedding", "hand_crafted", "token_embedding"};
-  return llvm::is_contained(kLowered, layer);
 }
 
 RankedTensorType rowType(Type column) {
@@ -526,32 +516,18 @@ LogicalResult ContrastiveOp::verify() {
 }
 
 LogicalResult ObjectiveOp::verify() {
-  // Each kind's inputs: e(mbedding, a vector), f(eatures: (M,) C, F), l(abels
-  // column), g(raph); and how many
-  // leading embeddings must share a width (pairs, views).
-  struct Shape {
-    StringRef inputs;
-    size_t paired;
-  };
-  std::optional<Shape> shape = llvm::StringSwitch<std::optional<Shape>>(getKind())
-                                   .Case("cwcl", Shape{"eef", 2})
-                                   .Cases("cloob", "siglip", Shape{"ee", 2})
-                                   .Case("s2l", Shape{"eee", 2})
-                                   .Case("supcon", Shape{"eel", 2})
-                                   .Case("paclr", Shape{"eeeel", 4})
-                                   .Cases("kg_soft_targets", "kg_laplacian", Shape{"elg", 1})
-                                   .Case("classify", Shape{"el", 1})
-                                   .Case("simclr", Shape{"e", 1})
-                                   .Default(std::nullopt);
+  // Each kind's inputs and how many leading embeddings must share a width:
+  // the std.objectives registry (Objectives.h).
+  const ObjectiveKind *shape = findObjectiveKind(getKind());
   if (!shape)
     return emitOpError() << "unknown objective '" << getKind() << "'";
-  if (getInputs().size() != shape->inputs.size())
-    return emitOpError() << "'" << getKind() << "' takes " << shape->inputs.size() << " inputs, got "
+  if (getInputs().size() != shape->kinds.size())
+    return emitOpError() << "'" << getKind() << "' takes " << shape->kinds.size() << " inputs, got "
                          << getInputs().size();
   int64_t labelClasses = -1;
   for (auto [k, in] : llvm::enumerate(getInputs())) {
     Type t = in.getType();
-    char want = shape->inputs[k];
+    char want = shape->kinds[k];
     auto emb = dyn_cast<EmbeddingType>(t);
     bool ok = want == 'e'   ? emb && emb.isVector()
               : want == 'f' ? emb && (emb.getShape().size() == 2 || emb.getShape().size() == 3)

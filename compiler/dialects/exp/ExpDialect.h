@@ -50,10 +50,6 @@ mlir::FailureOr<EmbeddingType> encoderResult(llvm::StringRef kind, mlir::Type in
 // labels -> tensor<i64>; null for other types.
 mlir::RankedTensorType rowType(mlir::Type column);
 
-// Whether exp-lower-to-step can lower `exp.layer` `layer` (IR generation
-// refuses the others at their source).
-bool hasStepLowering(llvm::StringRef layer);
-
 // An integer parameter, or `fallback` when absent.
 int64_t intParam(mlir::DictionaryAttr params, llvm::StringRef name, int64_t fallback = 0);
 double floatParam(mlir::DictionaryAttr params, llvm::StringRef name, double fallback = 0);

@@ -167,7 +167,7 @@ def Step_HandCraftedOp : Step_ShapedOp<"hand_crafted", [Pure, Step_RowWise]> {
   let summary = "CellProfiler-like features of each image: (N, ..., C, H, W) -> (N, ..., 9C + 4)";
   let description = [{
     Intensity, texture, foreground, colocalisation and nuclear-object
-    features (runtime/eval/HandCrafted.h), computed without gradient: the
+    features (runtime/exec/HandCrafted.h), computed without gradient: the
     classical baseline that learned profiles are compared with.
   }];
   let arguments = (ins Step_F32Tensor:$input);
@@ -433,7 +433,7 @@ def Step_ContrastiveLossOp : Step_ShapedOp<"contrastive_loss", [Pure]> {
 def Step_LossOp : Step_ShapedOp<"loss", [Pure]> {
   let summary = "one of the runtime's objectives over its operands";
   let description = [{
-    A stdlib objective other than CLIP (runtime/objectives/Objectives.h lists
+    A stdlib objective other than CLIP (runtime/losses/Objectives.h lists
     each kind's operands in order; docs/objectives.md its formula), with its
     scalar settings in `params`. The runtime composes it from LibTorch ops,
     so autograd gives its backward.

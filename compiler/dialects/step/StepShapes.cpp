@@ -199,7 +199,7 @@ STEP_INFER(GlobalAvgPoolOp) {
   return infer(ctx, withLeading(*x, 3, {x->getShape().take_back(3)[0]}), out);
 }
 
-// 9 features per channel and 4 more (runtime/eval/HandCrafted.h).
+// 9 features per channel and 4 more (runtime/exec/HandCrafted.h).
 STEP_INFER(HandCraftedOp) {
   FailureOr<RankedTensorType> x = imageInput({loc, getOperationName()}, a.getInput());
   if (failed(x))

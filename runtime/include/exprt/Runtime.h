@@ -1,34 +1,35 @@
 // The exp runtime's whole public API: create a session for a device, load a
 // plan, run it (train, then evaluate), read the results, release.
 //
-// The runtime links LibTorch, nlohmann/json and libcrypto, and nothing of the
-// compiler; this header includes none of them, so clients build without them.
+// The runtime links LibTorch and the readers of raw formats (docs/dependencies.md),
+// and nothing of the compiler; this header includes none of them, so clients
+// build without them. A client may link libexp_runtime.so, or load it on
+// demand through `exprt_api()` below (`exp` does, so that `check`, `fmt` and
+// `compile` start without LibTorch).
 #pragma once
 
+#include "exprt/Status.h"
+
+#include <cstdint>
 #include <memory>
 #include <string>
 
 namespace exprt {
 
-// The outcome of a call: ok, or an error message naming the file and place.
-class Status {
-public:
-  static Status ok() { return Status(); }
-  static Status error(std::string message) { return Status(std::move(message)); }
-  bool isOk() const { return !failed_; }
-  explicit operator bool() const { return isOk(); }
-  const std::string &message() const { return message_; }
-
-private:
-  Status() = default;
-  explicit Status(std::string m) : failed_(true), message_(std::move(m)) {}
-  bool failed_ = false;
-  std::string message_;
-};
-
 // Whether this runtime can run on `device` (`cpu`, `cuda`, `cuda:N`); the
 // error says why not (a CPU-only LibTorch, no such GPU).
 Status checkDevice(const std::string &device);
+
+// Hooks for tests and A/B comparisons, set from the environment by
+// readTestHooks (the runtime reads no environment variable of its own).
+struct TestHooks {
+  int64_t nanStep = -1, nanOp = -1;         // EXP_INJECT_NAN=STEP:OP: op OP computes NaN at step STEP
+  int killRank = -1;                        // EXP_KILL_RANK=RANK:STEP: SIGKILL rank RANK
+  int64_t killStep = -1;                    //   as optimiser step STEP begins
+  bool cudaGraphs = true;                   // EXP_CUDA_GRAPHS=0: every step eager
+  bool generatedKernels = true;             // EXP_GENERATED_KERNELS=0: every group op by op
+  bool ncclForDevices = true;               // EXP_DIST_BACKEND=gloo: GPU tensors through Gloo
+};
 
 struct SessionOptions {
   std::string device = "cpu";
@@ -65,7 +66,12 @@ struct SessionOptions {
   std::string masterAddr = "127.0.0.1";
   int masterPort = 29500;
   int timeoutSeconds = 300;
+  TestHooks hooks;
 };
+
+// Fills `hooks` from EXP_INJECT_NAN, EXP_KILL_RANK, EXP_CUDA_GRAPHS,
+// EXP_GENERATED_KERNELS and EXP_DIST_BACKEND (unset: the defaults).
+void readTestHooks(TestHooks &hooks);
 
 // Fills the rank, world size and rendezvous of `options` from a launcher's
 // environment: torchrun's (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
@@ -76,27 +82,29 @@ struct SessionOptions {
 // inconsistent values are an error naming the variable.
 Status readLaunchEnvironment(SessionOptions &options, std::string &source);
 
+// The methods are virtual so that a client which loaded the runtime with
+// dlopen calls them through the object, without linking their symbols.
 class Session {
 public:
   static std::unique_ptr<Session> create(const SessionOptions &options, Status &status);
-  ~Session();
+  virtual ~Session();
 
   // Loads a plan artifact (JSON text); `origin` names it in error messages.
-  Status loadPlan(const std::string &planJson, const std::string &origin);
-  Status loadPlanFile(const std::string &path);
+  virtual Status loadPlan(const std::string &planJson, const std::string &origin);
+  virtual Status loadPlanFile(const std::string &path);
 
   // Trains, then evaluates; metrics are then available as JSON. A failure
   // during training keeps the checkpoints written before it.
-  Status run();
+  virtual Status run();
 
   // The metrics of the last run as a JSON document (see docs/artifact.md).
-  std::string metricsJson() const;
+  virtual std::string metricsJson() const;
   // A short human-readable table of the final metrics.
-  std::string metricsSummary() const;
+  virtual std::string metricsSummary() const;
   // Writes metrics.json into `dir` atomically (temporary file, then rename).
-  Status writeRecord(const std::string &dir) const;
+  virtual Status writeRecord(const std::string &dir) const;
   // The newest checkpoint under the run directory ("" when none).
-  std::string latestCheckpoint() const;
+  virtual std::string latestCheckpoint() const;
 
 private:
   Session();
@@ -128,4 +136,26 @@ Status writeProfileEvaluation(const std::string &planJson, const std::string &di
 // them), CUDA, OS and host (docs/artifact.md, "Run record").
 std::string environmentJson();
 
+// The API above as one table, for a client that loads the runtime on demand
+// (dlopen + dlsym("exprt_api")) instead of linking it. `abi` and `size` let
+// the client refuse a library built from other sources.
+struct Api {
+  static constexpr uint32_t kAbi = 1; // bump when a member changes
+  uint32_t abi = kAbi;
+  uint32_t size = sizeof(Api);
+  const char *(*runtimeVersion)();
+  int (*planFormatVersion)();
+  Status (*checkDevice)(const std::string &device);
+  Status (*readLaunchEnvironment)(SessionOptions &options, std::string &source);
+  void (*readTestHooks)(TestHooks &hooks);
+  std::unique_ptr<Session> (*createSession)(const SessionOptions &options, Status &status);
+  Status (*writeSimulatedScreenFiles)(const std::string &planJson, const std::string &dir);
+  Status (*writeProfileEvaluation)(const std::string &planJson, const std::string &dir, uint64_t seed,
+                                   int threads, std::string &summary);
+  std::string (*environmentJson)();
+};
+
 } // namespace exprt
+
+// The table, filled with this library's functions.
+extern "C" const exprt::Api *exprt_api();

@@ -1,0 +1,138 @@
+#include "Commands.h"
+
+#include "Io.h"
+#include "RuntimeLoader.h"
+
+#include "driver/Compiler.h"
+
+#include <filesystem>
+#include <iostream>
+
+namespace exptool {
+namespace fs = std::filesystem;
+namespace {
+
+// Loads the runtime for a command that executes plans; the exit status of
+// the error when it cannot be, else 0.
+int needRuntime() {
+  std::string error;
+  return loadRuntime(error) ? 0 : fail(error);
+}
+
+// How `run` and `sweep` compile a spec: the command line's overrides,
+// passes and cache choice.
+expc::CompileOptions planOptions(const CliOptions &o) {
+  expc::CompileOptions options;
+  options.useCache = !o.noCache;
+  options.overrides = o.overrides;
+  options.disabledPasses = o.disabledPasses;
+  return options;
+}
+
+} // namespace
+
+int fmtCommand(const CliOptions &o) { return expc::formatFiles(o.fmtFiles, o.fmtCheck, std::cout, std::cerr); }
+
+int checkCommand(const CliOptions &o) {
+  expc::CompileOptions options;
+  options.checkOnly = true;
+  options.overrides = o.overrides;
+  options.jsonDiagnostics = o.diagFormat == "json";
+  expc::CompileOutput out;
+  return expc::compileFile(o.file, options, out, std::cerr) ? 0 : 1;
+}
+
+int compileCommand(const CliOptions &o) {
+  expc::CompileOptions options;
+  options.emit = o.emit == "ast"    ? expc::EmitKind::Ast
+                 : o.emit == "exp"  ? expc::EmitKind::Exp
+                 : o.emit == "step" ? expc::EmitKind::Step
+                                    : expc::EmitKind::Plan;
+  options.target = o.target;
+  options.gpuArch = o.gpuArch;
+  options.printIrAfterAll = o.printIr;
+  options.debugLocations = o.debugLocs;
+  options.crashReproducer = o.reproducer;
+  options.useCache = !o.noCache;
+  options.overrides = o.overrides;
+  options.disabledPasses = o.disabledPasses;
+  options.jsonDiagnostics = o.diagFormat == "json";
+  expc::CompileOutput out;
+  if (!expc::compileFile(o.file, options, out, std::cerr))
+    return 1;
+  if (o.output.empty()) {
+    std::cout << out.text;
+    return 0;
+  }
+  std::string error;
+  return writeFile(o.output, out.text, error) ? 0 : fail(error);
+}
+
+int runCommandFromCli(const CliOptions &o) {
+  if (o.file.empty() == o.run.resumeDir.empty())
+    return fail("`exp run` takes a file to run, or --resume DIR");
+  if (!o.run.resumeDir.empty() && (!o.overrides.empty() || !o.disabledPasses.empty()))
+    return fail("a resumed run keeps its plan; overrides and --disable-pass do not apply");
+  if (!o.run.resumeDir.empty() && o.runDeviceGiven)
+    return fail("a resumed run keeps its device (run.json's `device`); --device does not apply");
+  if (fs::path(o.file).extension() == ".json" && (!o.overrides.empty() || !o.disabledPasses.empty()))
+    return fail("`" + o.file + "` is a compiled plan; overrides and --disable-pass apply to .exp files");
+  if (int status = needRuntime())
+    return status;
+  RunRequest request = o.run;
+  request.file = o.file;
+  request.compile = planOptions(o);
+  return runCommand(request);
+}
+
+int sweepCommandFromCli(const CliOptions &o) {
+  if (o.file.empty() == o.sweep.collect.empty())
+    return fail("`exp sweep` takes a .exp file to sweep, or --collect DIR");
+  if (int status = needRuntime())
+    return status;
+  if (exprt::Status s = runtime().checkDevice(o.sweep.device); !s)
+    return fail(s.message());
+  SweepRequest request = o.sweep;
+  request.file = o.file;
+  request.compile = planOptions(o);
+  return sweepCommand(request);
+}
+
+int simulateCommand(const CliOptions &o) {
+  expc::CompileOptions options;
+  options.overrides = o.overrides;
+  options.useCache = false;
+  expc::CompileOutput out;
+  if (!expc::compileFile(o.file, options, out, std::cerr))
+    return 1;
+  if (int status = needRuntime())
+    return status;
+  if (exprt::Status s = runtime().writeSimulatedScreenFiles(out.text, o.simulateOut); !s)
+    return fail(s.message());
+  std::cerr << "wrote " << o.simulateOut
+            << ": images and metadata, ground_truth.json, side information in side/ (docs/data.md)\n";
+  return 0;
+}
+
+int evalCommand(const CliOptions &o) {
+  expc::CompileOptions options;
+  options.emit = expc::EmitKind::ProfileEval;
+  options.overrides = o.overrides;
+  options.profileTable = o.evalTable;
+  expc::CompileOutput out;
+  if (!expc::compileFile(o.evalSpec, options, out, std::cerr))
+    return 1;
+  if (int status = needRuntime())
+    return status;
+  const std::string dir = o.evalOut.empty()
+                              ? (fs::path("evals") / (out.experimentName + "-" + timestamp("%Y%m%d-%H%M%S"))).string()
+                              : o.evalOut;
+  std::string summary;
+  if (exprt::Status s = runtime().writeProfileEvaluation(out.text, dir, o.evalSeed, o.evalThreads, summary); !s)
+    return fail(s.message());
+  std::cout << summary;
+  std::cerr << "wrote " << dir << ": metrics.json, report.html\n";
+  return 0;
+}
+
+} // namespace exptool

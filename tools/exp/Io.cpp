@@ -1,0 +1,61 @@
+#include "Io.h"
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <unistd.h>
+
+namespace exptool {
+namespace fs = std::filesystem;
+
+int fail(const std::string &message) {
+  std::cerr << "exp: error: " << message << "\n";
+  return 1;
+}
+
+std::string timestamp(const char *format) {
+  std::time_t now = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, format, std::localtime(&now));
+  return buf;
+}
+
+bool readFile(const fs::path &path, std::string &out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+nlohmann::json readJson(const fs::path &path) {
+  std::string text;
+  return readFile(path, text) ? nlohmann::json::parse(text, nullptr, false) : nlohmann::json();
+}
+
+bool writeFile(const std::string &pathText, const std::string &contents, std::string &error) {
+  fs::path path = pathText, tmp = path;
+  tmp += ".tmp-" + std::to_string(::getpid()); // two runs may share the MLflow store
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  out << contents;
+  out.close();
+  if (!out) {
+    error = "cannot write " + path.string();
+    return false;
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    error = "cannot write " + path.string() + ": " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+} // namespace exptool

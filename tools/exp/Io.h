@@ -1,0 +1,25 @@
+// The exp tool's input and output conventions, shared by its subcommands:
+// errors as `exp: error: MESSAGE` with exit status 1, files written whole
+// (temporary name, then rename), files and JSON read without throwing.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+
+namespace exptool {
+
+// `exp: error: MESSAGE` on stderr; returns the exit status 1.
+int fail(const std::string &message);
+// The local time in a strftime `format`.
+std::string timestamp(const char *format);
+// A whole file; false when it cannot be read.
+bool readFile(const std::filesystem::path &path, std::string &out);
+// A JSON file, discarded (or null when unreadable) rather than throwing.
+nlohmann::json readJson(const std::filesystem::path &path);
+// Writes `contents` through a temporary file and a rename; false with
+// `error` set (naming the file and the reason) when it cannot.
+bool writeFile(const std::string &path, const std::string &contents, std::string &error);
+
+} // namespace exptool

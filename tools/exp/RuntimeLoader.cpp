@@ -1,0 +1,51 @@
+#include "RuntimeLoader.h"
+
+#include "Spawn.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <dlfcn.h>
+
+namespace exptool {
+namespace {
+const exprt::Api *gApi = nullptr;
+} // namespace
+
+std::string runtimeLibraryPath() {
+  if (const char *path = std::getenv("EXP_RUNTIME_LIBRARY"); path && *path)
+    return path;
+  return (std::filesystem::path(selfPath()).parent_path().parent_path() / "lib" / "libexp_runtime.so")
+      .string();
+}
+
+bool loadRuntime(std::string &error) {
+  if (gApi)
+    return true;
+  const std::string path = runtimeLibraryPath();
+  // Never closed: sessions and their threads live until the process ends.
+  void *handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char *why = ::dlerror();
+    error = "cannot load the exp runtime `" + path + "`: " + (why ? why : "unknown reason") +
+            " (`exp check`, `fmt` and `compile` work without it; set EXP_RUNTIME_LIBRARY to its path)";
+    return false;
+  }
+  using Entry = const exprt::Api *(*)();
+  auto entry = reinterpret_cast<Entry>(::dlsym(handle, "exprt_api"));
+  const exprt::Api *api = entry ? entry() : nullptr;
+  if (!api || api->abi != exprt::Api::kAbi || api->size != sizeof(exprt::Api)) {
+    error = "`" + path + "` is not an exp runtime this `exp` can use (" +
+            (api ? "its API table is version " + std::to_string(api->abi) + ", this exp expects " +
+                       std::to_string(exprt::Api::kAbi)
+                 : std::string("it has no `exprt_api` entry point")) +
+            "); rebuild both from the same sources";
+    return false;
+  }
+  gApi = api;
+  return true;
+}
+
+const exprt::Api &runtime() { return *gApi; }
+
+} // namespace exptool

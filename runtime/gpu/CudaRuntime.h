@@ -56,6 +56,9 @@ void useOnCurrentStream(const torch::Tensor &t);
 torch::Tensor rngState(const torch::Device &device);
 void setRngState(const torch::Device &device, const torch::Tensor &state);
 
+// The device's services behind device/Placement.h's interface (CudaDevice.cpp).
+std::shared_ptr<const DeviceRuntime> cudaDeviceRuntime(const torch::Device &device);
+
 // --- generated kernels (GeneratedGroups.cpp) ---
 
 // Loads a `cuda` plan's PTX on `device` through the driver API; its runner

@@ -243,6 +243,8 @@ Status Session::Impl::placeParameters(Run &r) {
   Placement placement;
   placement.device = device;
 #ifdef EXP_WITH_CUDA
+  if (placement.device.is_cuda())
+    placement.runtime = gpu::cudaDeviceRuntime(placement.device);
   // A cuda plan's elementwise groups run as its generated kernels there
   // (EXP_GENERATED_KERNELS=0: op by op, for comparisons).
   if (placement.device.is_cuda() && !plan.gpu.ptx.empty() && options.hooks.generatedKernels) {

@@ -14,10 +14,6 @@
 
 #include <torch/torch.h>
 
-#ifdef EXP_WITH_CUDA
-#include "gpu/CudaRuntime.h"
-#endif
-
 #include <cmath>
 #include <csignal>
 #include <functional>
@@ -65,10 +61,8 @@ std::string findNonFinite(const GraphExecutor &exec,
          (op.loc.empty() ? "" : " at " + op.loc);
 }
 
-#ifdef EXP_WITH_CUDA
-// Eager steps before the step is captured as a CUDA graph.
+// Eager steps before the step is captured as a graph (CUDA).
 constexpr int64_t kEagerStepsBeforeCapture = 3;
-#endif
 
 // The params of `graph` that training updates (the gradients DDP averages),
 // in the store's order.
@@ -130,46 +124,6 @@ std::string readerOf(const Graph &graph, const std::string &name) {
   return "";
 }
 
-// The device generator's state, undefined off a GPU; and its restore.
-torch::Tensor deviceRngState(const torch::Device &device) {
-#ifdef EXP_WITH_CUDA
-  if (device.is_cuda())
-    return gpu::rngState(device);
-#endif
-  return torch::Tensor();
-}
-void setDeviceRngState(const torch::Device &device, const torch::Tensor &state) {
-#ifdef EXP_WITH_CUDA
-  if (device.is_cuda() && state.defined())
-    gpu::setRngState(device, state);
-#endif
-}
-
-// Runs `augment` on a batch on the run's device: a GPU's batch is first
-// copied from pinned memory and augmented on this worker's copy stream
-// (the same draws as on the CPU).
-void placeBatch(Batch &inputs, const torch::Device &device, const std::function<void()> &augment) {
-#ifdef EXP_WITH_CUDA
-  if (device.is_cuda()) {
-    gpu::onCopyStream(device, [&] {
-      for (auto &entry : inputs)
-        entry.second = gpu::pinnedToDevice(entry.second, device);
-      augment();
-    });
-    return;
-  }
-#endif
-  augment();
-}
-
-// A batch built on a worker's copy stream, used on the step's.
-void adoptBatch(const Batch &inputs) {
-#ifdef EXP_WITH_CUDA
-  for (const auto &entry : inputs)
-    gpu::useOnCurrentStream(entry.second);
-#endif
-}
-
 // The run's step budget.
 struct Budget {
   int64_t n = 0;               // training rows
@@ -213,6 +167,7 @@ public:
             const TrainOptions &options, TrainResult &result)
       : plan_(plan), spec_(plan.train), graph_(plan.graphs.at(spec_.graph)), screen_(screen),
         features_(features), params_(params), options_(options), result_(result), device_(params.device()),
+        accel_(params.placement().runtime.get()),
         exec_(graph_, params), validate_(graph_, params), dist_(params.placement().collective.get()),
         bf16_(spec_.precision == "bf16"), order_(screen.trainSites),
         prefetcher_(options.dataWorkers, /*depth=*/2 * options.dataWorkers) {
@@ -236,9 +191,13 @@ private:
   void finish();
   std::string where() const;
   std::string kept() const;
-#ifdef EXP_WITH_CUDA
   Status graphStep(bool &replayed, std::optional<Batch> &pending, double &stepSum, double &norm);
-#endif
+  // The accelerator generator's state (undefined on the CPU), and its restore.
+  torch::Tensor deviceRngState() const { return accel_ ? accel_->rngState() : torch::Tensor(); }
+  void setDeviceRngState(const torch::Tensor &state) const {
+    if (accel_)
+      accel_->setRngState(state);
+  }
 
   const Plan &plan_;
   const TrainSpec &spec_;
@@ -249,6 +208,7 @@ private:
   const TrainOptions &options_;
   TrainResult &result_;
   const torch::Device device_;
+  const DeviceRuntime *accel_; // the accelerator's services; null on the CPU
   GraphExecutor exec_, validate_;
   const Collective *dist_;
   const bool bf16_;
@@ -264,17 +224,15 @@ private:
   std::pair<int64_t, int64_t> inject_{-1, -1}; // EXP_INJECT_NAN's step and op
   // DDP's gradient averaging, overlapped with the backward of each step's last micro-batch.
   std::unique_ptr<GradientSync> sync_;
-#ifdef EXP_WITH_CUDA
-  // Whole-step CUDA graphs (gpu/CudaGraphStep.cpp): AdamW, one batch per
+  // Whole-step graphs (CUDA, gpu/CudaGraphStep.cpp): AdamW, one batch per
   // step, captured after a few eager steps (which create the optimiser's
   // state and warm up the allocator and cuBLAS). EXP_CUDA_GRAPHS=0 turns them off.
   struct {
     bool enabled = false;
     int64_t captureAt = 0;
-    std::unique_ptr<gpu::CapturedStep> captured;
+    std::unique_ptr<ReplayedStep> captured;
     torch::Tensor loss, norm, coefficients;
   } cudaGraph_;
-#endif
 };
 
 std::string TrainLoop::where() const {
@@ -315,7 +273,7 @@ Status TrainLoop::resume() {
     return s;
   std::istringstream(st_.shuffleRng) >> rng_;
   setRngState(st_.torchRng);
-  setDeviceRngState(device_, st_.deviceRng);
+  setDeviceRngState(st_.deviceRng);
   const int64_t n = budget_.n;
   if (st_.order.numel() != n || (n > 0 && (st_.order.min().item<int64_t>() < 0 ||
                                            st_.order.max().item<int64_t>() >= screen_.perturbation.size(0))))
@@ -335,7 +293,7 @@ Status TrainLoop::saveCheckpoint() {
   r << rng_;
   st_.shuffleRng = r.str();
   st_.torchRng = rngState();
-  if (torch::Tensor deviceRng = deviceRngState(device_); deviceRng.defined())
+  if (torch::Tensor deviceRng = deviceRngState(); deviceRng.defined())
     st_.deviceRng = deviceRng;
   st_.order = torch::tensor(order_, torch::kInt64);
   return writeCheckpoint(options_.runDir, plan_.sha256, params_, *opt_, *schedule_, st_);
@@ -349,7 +307,11 @@ Batch TrainLoop::makeBatch(int64_t b) {
   torch::Tensor idx = torch::tensor(
       std::vector<int64_t>(order_.begin() + first, order_.begin() + first + budget_.share), torch::kInt64);
   Batch inputs = features_.inputs(graph_, screen_, idx, batchSeed(spec_.seed, b, "pairs"));
-  placeBatch(inputs, device_, [&] { augmentBatch(inputs, graph_, plan_.augment, spec_.seed, b); });
+  auto augment = [&] { augmentBatch(inputs, graph_, plan_.augment, spec_.seed, b); };
+  if (accel_) // copied there and augmented on the device (the same draws as on the CPU)
+    accel_->placeBatch(inputs, augment);
+  else
+    augment();
   return inputs;
 }
 
@@ -361,7 +323,8 @@ Batch TrainLoop::nextBatch() {
   Batch inputs = prefetcher_.take(st_.batch,
                                   std::min(budget_.lastBatch, st_.batch - pos + budget_.batchesPerEpoch - 1),
                                   [this](int64_t b) { return makeBatch(b); });
-  adoptBatch(inputs);
+  if (accel_)
+    accel_->adoptBatch(inputs);
   return inputs;
 }
 
@@ -397,7 +360,7 @@ Status TrainLoop::eagerStep(std::optional<Batch> &pending, double &stepSum, doub
   opt_->zeroGrad();
   for (int64_t a = 0; a < spec_.accumulate; ++a) {
     Batch inputs = a == 0 && pending ? std::move(*pending) : nextBatch();
-    torch::Tensor rngBefore = rngState(), deviceRngBefore = deviceRngState(device_);
+    torch::Tensor rngBefore = rngState(), deviceRngBefore = deviceRngState();
     torch::Tensor loss;
     {
       Autocast autocast(bf16_, device_.type());
@@ -408,7 +371,7 @@ Status TrainLoop::eagerStep(std::optional<Batch> &pending, double &stepSum, doub
       value = dist_->mean(value);
     if (!std::isfinite(value)) {
       setRngState(rngBefore);
-      setDeviceRngState(device_, deviceRngBefore);
+      setDeviceRngState(deviceRngBefore);
       return Status::error(where() + ": the loss is " + describe(value) + findNonFinite(exec_, inputs, bf16_) +
                            kept() + "; lower the learning rate or check the inputs");
     }
@@ -428,8 +391,7 @@ Status TrainLoop::eagerStep(std::optional<Batch> &pending, double &stepSum, doub
   return Status::ok();
 }
 
-#ifdef EXP_WITH_CUDA
-// A step as one replayed CUDA graph, captured at the first such step.
+// A step as one replayed graph (CUDA), captured at the first such step.
 // `replayed` false: the batch's shapes do not fit the graph; it is left in
 // `pending` for the eager step.
 Status TrainLoop::graphStep(bool &replayed, std::optional<Batch> &pending, double &stepSum, double &norm) {
@@ -440,7 +402,7 @@ Status TrainLoop::graphStep(bool &replayed, std::optional<Batch> &pending, doubl
       p.mutable_grad().reset();
     g.coefficients = torch::zeros({opt_->groupCount(), 3}, torch::TensorOptions().device(device_));
     Status s = Status::ok();
-    g.captured = gpu::CapturedStep::capture(device_, inputs, [&](const Batch &in) {
+    g.captured = accel_->capture(inputs, [&](const Batch &in) {
       {
         Autocast autocast(bf16_, device_.type(), /*cacheCasts=*/false);
         g.loss = exec_.run(in)[0];
@@ -475,7 +437,6 @@ Status TrainLoop::graphStep(bool &replayed, std::optional<Batch> &pending, doubl
   norm = g.norm.item<double>();
   return std::isfinite(norm) ? Status::ok() : badGradient(norm);
 }
-#endif
 
 // After a step: its record, the validation of the epochs that ended in it
 // (once), early stopping, the report and the checkpoint.
@@ -529,11 +490,9 @@ Status TrainLoop::steps() {
     double stepSum = 0, norm = 0;
     std::optional<Batch> pending; // taken for a graph step that could not replay it
     bool replayed = false;
-#ifdef EXP_WITH_CUDA
     if (cudaGraph_.enabled && st_.step >= cudaGraph_.captureAt)
       if (Status s = graphStep(replayed, pending, stepSum, norm); !s)
         return s;
-#endif
     if (!replayed)
       if (Status s = eagerStep(pending, stepSum, norm); !s)
         return s;
@@ -589,11 +548,9 @@ Status TrainLoop::run() {
                     budget_.batch * spec_.accumulate);
   trainable_ = params_.trainable();
   inject_ = {options_.hooks.nanStep, options_.hooks.nanOp};
-#ifdef EXP_WITH_CUDA
-  cudaGraph_.enabled = device_.is_cuda() && spec_.accumulate == 1 && opt_->capturable() && !dist_ &&
+  cudaGraph_.enabled = accel_ && spec_.accumulate == 1 && opt_->capturable() && !dist_ &&
                        inject_.first < 0 && options_.hooks.cudaGraphs;
   cudaGraph_.captureAt = st_.step + kEagerStepsBeforeCapture;
-#endif
   if (dist_)
     sync_ = dist_->gradientSync(trainedBy(graph_, params_));
   try {
@@ -610,13 +567,10 @@ Status TrainLoop::run() {
 
 Status train(const Plan &plan, const Screen &screen, const FeatureStore &features, ParameterStore &params,
              const TrainOptions &options, TrainResult &result) {
-#ifdef EXP_WITH_CUDA
-  // On a CUDA device the loop runs on a stream of its own (CUDA graphs
+  // On an accelerator the loop runs on a stream of its own (CUDA graphs
   // cannot capture the legacy default stream).
-  std::optional<gpu::StreamScope> stream;
-  if (params.device().is_cuda())
-    stream.emplace(params.device());
-#endif
+  const DeviceRuntime *accel = params.placement().runtime.get();
+  std::shared_ptr<void> stream = accel ? accel->streamScope() : nullptr;
   return TrainLoop(plan, screen, features, params, options, result).run();
 }
 

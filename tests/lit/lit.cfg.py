@@ -13,6 +13,8 @@ config.excludes = ["lit.cfg.py", "lit.site.cfg.py.in", "Inputs"]
 config.environment["PATH"] = os.pathsep.join(
     [config.exp_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])])
 config.substitutions.append(("%exp_src", config.exp_source_dir))
+# The build's libraries (lib/ beside bin/): the runtime, and test doubles of it.
+config.substitutions.append(("%exp_lib", os.path.join(os.path.dirname(config.exp_tools_dir), "lib")))
 import sys
 config.substitutions.append(("%python", sys.executable))
 

@@ -117,7 +117,7 @@ same_training(os.path.join(work, "siglip-one"), os.path.join(work, "siglip-2"), 
 killed = os.path.join(work, "killed")
 p = run([spec, "--run-dir", killed, "--nproc", "2", "--checkpoint-every", "2", *common], expect_ok=False,
         extra_env={"EXP_KILL_RANK": "1:5"})
-for needle in ("rank 1 of 2 was killed by signal 9", "lost the other ranks",
+for needle in ("rank 1 of 2 was killed by signal 9", "the job stopped [T0204]", "lost the other ranks",
                f"exp run --resume {killed} --nproc N"):
     if needle not in p.stderr:
         sys.exit(f"FAIL: the killed job's messages lack `{needle}`:\n{p.stderr}")

@@ -53,7 +53,7 @@ plain = os.path.join(c.work, "plain.exp")
 with open(plain, "w") as f:
     f.write(text.replace("sweep [8, 0]", "8").replace("sweep [1e-3, 1e-2]", "1e-3"))
 p = c.run("sweep", plain, expect_ok=False)
-if "has no sweep points" not in p.stderr:
+if "has no sweep points" not in p.stderr or "[T0301]" not in p.stderr:
     sys.exit(f"FAIL: a file without sweeps was not refused clearly:\n{p.stderr}")
 
 # Slurm: a job array over the compiled points; run one task as Slurm would.
@@ -71,6 +71,6 @@ if r.returncode != 0:
 p = c.run("sweep", "--collect", slurm_dir, expect_ok=False)  # 3 of 4 points never ran
 with open(os.path.join(slurm_dir, "results.csv")) as f:
     status = [row["status"] for row in csv.DictReader(f)]
-if status != ["not run", "not run", "finished", "not run"] or "3 of 4 points did not finish" not in p.stderr:
+if status != ["not run", "not run", "finished", "not run"] or "3 of 4 points did not finish [T0306]" not in p.stderr:
     sys.exit(f"FAIL: --collect after one array task: {status}\n{p.stderr}")
 print("sweep: OK")

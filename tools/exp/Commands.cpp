@@ -16,7 +16,11 @@ namespace {
 // the error when it cannot be, else 0.
 int needRuntime() {
   std::string error;
-  return loadRuntime(error) ? 0 : fail(error);
+  if (loadRuntime(error))
+    return 0;
+  return fail(error.find("is not an exp runtime") != std::string::npos ? ToolError::RuntimeMismatch
+                                                                      : ToolError::RuntimeUnavailable,
+              error);
 }
 
 // How `run` and `sweep` compile a spec: the command line's overrides,
@@ -65,18 +69,20 @@ int compileCommand(const CliOptions &o) {
     return 0;
   }
   std::string error;
-  return writeFile(o.output, out.text, error) ? 0 : fail(error);
+  return writeFile(o.output, out.text, error) ? 0 : fail(ToolError::CannotWrite, error);
 }
 
 int runCommandFromCli(const CliOptions &o) {
   if (o.file.empty() == o.run.resumeDir.empty())
-    return fail("`exp run` takes a file to run, or --resume DIR");
+    return fail(ToolError::RunArguments, "`exp run` takes a file to run, or --resume DIR");
   if (!o.run.resumeDir.empty() && (!o.overrides.empty() || !o.disabledPasses.empty()))
-    return fail("a resumed run keeps its plan; overrides and --disable-pass do not apply");
+    return fail(ToolError::ResumeKeepsPlan, "a resumed run keeps its plan; overrides and --disable-pass do not apply");
   if (!o.run.resumeDir.empty() && o.runDeviceGiven)
-    return fail("a resumed run keeps its device (run.json's `device`); --device does not apply");
+    return fail(ToolError::ResumeKeepsDevice,
+                "a resumed run keeps its device (run.json's `device`); --device does not apply");
   if (fs::path(o.file).extension() == ".json" && (!o.overrides.empty() || !o.disabledPasses.empty()))
-    return fail("`" + o.file + "` is a compiled plan; overrides and --disable-pass apply to .exp files");
+    return fail(ToolError::PlanTakesNoOverrides,
+                "`" + o.file + "` is a compiled plan; overrides and --disable-pass apply to .exp files");
   if (int status = needRuntime())
     return status;
   RunRequest request = o.run;
@@ -87,7 +93,7 @@ int runCommandFromCli(const CliOptions &o) {
 
 int sweepCommandFromCli(const CliOptions &o) {
   if (o.file.empty() == o.sweep.collect.empty())
-    return fail("`exp sweep` takes a .exp file to sweep, or --collect DIR");
+    return fail(ToolError::SweepArguments, "`exp sweep` takes a .exp file to sweep, or --collect DIR");
   if (int status = needRuntime())
     return status;
   if (exprt::Status s = runtime().checkDevice(o.sweep.device); !s)

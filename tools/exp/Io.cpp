@@ -12,6 +12,23 @@
 namespace exptool {
 namespace fs = std::filesystem;
 
+const char *toolErrorCode(ToolError kind) {
+  static const char *const kCodes[] = {
+#define TOOL_ERROR(name, code, meaning) code,
+#include "ToolErrors.def"
+#undef TOOL_ERROR
+  };
+  return kCodes[static_cast<size_t>(kind)];
+}
+
+int fail(ToolError kind, const std::string &message) {
+  // The code ends the error's first line; what follows (how to go on) stays below.
+  const size_t eol = message.find('\n');
+  std::cerr << "exp: error: " << message.substr(0, eol) << " [" << toolErrorCode(kind) << "]"
+            << (eol == std::string::npos ? "" : message.substr(eol)) << "\n";
+  return 1;
+}
+
 int fail(const std::string &message) {
   std::cerr << "exp: error: " << message << "\n";
   return 1;
@@ -42,11 +59,15 @@ nlohmann::json readJson(const fs::path &path) {
 bool writeFile(const std::string &pathText, const std::string &contents, std::string &error) {
   fs::path path = pathText, tmp = path;
   tmp += ".tmp-" + std::to_string(::getpid()); // two runs may share the MLflow store
+  errno = 0;
   std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
   out << contents;
   out.close();
   if (!out) {
-    error = "cannot write " + path.string();
+    const int why = errno;
+    error = "cannot write " + path.string() + (why ? std::string(": ") + std::strerror(why) : "");
+    std::error_code ec;
+    fs::remove(tmp, ec);
     return false;
   }
   std::error_code ec;

@@ -10,7 +10,19 @@
 
 namespace exptool {
 
-// `exp: error: MESSAGE` on stderr; returns the exit status 1.
+// The tool's own errors, each with a stable code (ToolErrors.def).
+enum class ToolError {
+#define TOOL_ERROR(name, code, meaning) name,
+#include "ToolErrors.def"
+#undef TOOL_ERROR
+};
+// The code of `kind`, as `T0105`.
+const char *toolErrorCode(ToolError kind);
+
+// `exp: error: MESSAGE [CODE]` on stderr; returns the exit status 1.
+int fail(ToolError kind, const std::string &message);
+// A message another part words (the compiler, the runtime), passed on as it
+// is: `exp: error: MESSAGE`; returns the exit status 1.
 int fail(const std::string &message);
 // The local time in a strftime `format`.
 std::string timestamp(const char *format);

@@ -126,7 +126,7 @@ int waitRanks(const std::vector<pid_t> &pids, int &badStatus) {
 int launchRanks(RunInfo &info, int n, bool quiet) {
   std::vector<pid_t> pids;
   if (int failed = startRanks(info, n, quiet, pids); failed >= 0)
-    return fail("cannot start rank " + std::to_string(failed) + " (" + selfPath() + ")");
+    return fail(ToolError::CannotStartRank, "cannot start rank " + std::to_string(failed) + " (" + selfPath() + ")");
   int badStatus = 0;
   const int firstBad = waitRanks(pids, badStatus);
   if (firstBad < 0)
@@ -139,7 +139,7 @@ int launchRanks(RunInfo &info, int n, bool quiet) {
     info.doc = doc;
     info.markFailed(message);
   }
-  return fail(message + "\nexp: `exp run --resume " + info.dir.string() +
+  return fail(ToolError::RankFailed, message + "\nexp: `exp run --resume " + info.dir.string() +
               " --nproc N` continues from the newest checkpoint, with any N");
 }
 

@@ -96,7 +96,7 @@ int execute(exprt::Session &session, RunInfo &info, bool created) {
   info.doc["finished"] = timestamp("%Y-%m-%dT%H:%M:%S");
   std::string error;
   if (!info.save(error))
-    return fail(error);
+    return fail(ToolError::CannotWrite, error);
   recordMlflow(info, MlflowRun::Finished);
   std::cout << session.metricsSummary();
   std::cout << "run record: " << info.dir.string() << "\n";
@@ -109,7 +109,7 @@ int runRank(RunInfo &info, bool quiet) {
   std::string planText, error;
   fs::path planPath = info.dir / "plan.json";
   if (!readFile(planPath, planText))
-    return fail(planPath.string() + ": cannot open plan");
+    return fail(ToolError::CannotOpenPlan, planPath.string() + ": cannot open plan");
   auto session = openSession(info, /*resume=*/true, quiet, planText, planPath.string(), error);
   if (!session)
     return fail("rank " + std::to_string(gWorld.launch.rank) + ": " + error);
@@ -117,7 +117,7 @@ int runRank(RunInfo &info, bool quiet) {
     return execute(*session, info, /*created=*/false);
   StderrTee log;
   if (!log.start((info.dir / "run.log").string(), /*append=*/true, error))
-    return fail(error);
+    return fail(ToolError::CannotWrite, error);
   return execute(*session, info, /*created=*/false);
 }
 
@@ -126,14 +126,14 @@ int resumeRun(const RunRequest &r) {
   info.dir = r.resumeDir;
   std::string text;
   if (!readFile(info.dir / "run.json", text))
-    return fail("`" + r.resumeDir + "` is not a run directory (it has no run.json)");
+    return fail(ToolError::NotARunDir, "`" + r.resumeDir + "` is not a run directory (it has no run.json)");
   info.doc = nlohmann::json::parse(text, nullptr, false);
   if (info.doc.is_discarded() || !info.doc.is_object() || !info.doc.contains("status") ||
       !info.doc["threads"].is_number_integer() || !info.doc["checkpoint_every"].is_number_integer())
-    return fail((info.dir / "run.json").string() +
+    return fail(ToolError::InvalidRunRecord, (info.dir / "run.json").string() +
                 ": not a valid run file (needs `status`, `threads` and `checkpoint_every`)");
   if (info.doc["status"] == "finished")
-    return fail("the run in `" + r.resumeDir + "` has already finished");
+    return fail(ToolError::RunFinished, "the run in `" + r.resumeDir + "` has already finished");
   if (r.rankWorker) // one of --nproc's ranks, resuming nothing it did not start
     return runRank(info, r.quiet);
   // The same threads as before, so the arithmetic is the same.
@@ -146,13 +146,13 @@ int resumeRun(const RunRequest &r) {
   std::string planText, error;
   fs::path planPath = info.dir / "plan.json";
   if (!readFile(planPath, planText))
-    return fail(planPath.string() + ": cannot open plan");
+    return fail(ToolError::CannotOpenPlan, planPath.string() + ": cannot open plan");
   if (r.nproc > 0) { // again as N ranks, N free
     info.doc["nproc"] = r.nproc;
     info.doc["status"] = "running";
     info.doc["resumed"].push_back(timestamp("%Y-%m-%dT%H:%M:%S"));
     if (!info.save(error))
-      return fail(error);
+      return fail(ToolError::CannotWrite, error);
     return launchRanks(info, r.nproc, r.quiet);
   }
   auto session = openSession(info, /*resume=*/true, r.quiet, planText, planPath.string(), error);
@@ -163,17 +163,17 @@ int resumeRun(const RunRequest &r) {
   info.doc["status"] = "running";
   info.doc["resumed"].push_back(timestamp("%Y-%m-%dT%H:%M:%S"));
   if (!info.save(error))
-    return fail(error);
+    return fail(ToolError::CannotWrite, error);
   recordMlflow(info, MlflowRun::Running);
   StderrTee log;
   if (!log.start((info.dir / "run.log").string(), /*append=*/true, error))
-    return fail(error);
+    return fail(ToolError::CannotWrite, error);
   return execute(*session, info, /*created=*/false);
 }
 
 // fail() for functions that answer whether they succeeded.
-bool failed(const std::string &message) {
-  fail(message);
+bool failed(ToolError kind, const std::string &message) {
+  fail(kind, message);
   return false;
 }
 
@@ -189,7 +189,7 @@ bool readRunInput(const RunRequest &r, RunInput &in) {
   in.isPlan = fs::path(r.file).extension() == ".json";
   if (in.isPlan) {
     if (!readFile(r.file, in.planText))
-      return failed(r.file + ": cannot open plan");
+      return failed(ToolError::CannotOpenPlan, r.file + ": cannot open plan");
     return true;
   }
   expc::CompileOutput compiled;
@@ -262,7 +262,7 @@ bool createRunDirectory(const RunRequest &r, const RunInput &in, RunInfo &info) 
   std::error_code ec;
   fs::create_directories(info.dir, ec);
   if (ec)
-    return failed("cannot create `" + info.dir.string() + "`: " + ec.message());
+    return failed(ToolError::CannotCreateRunDir, "cannot create `" + info.dir.string() + "`: " + ec.message());
   const std::vector<std::string> &overrides = r.compile.overrides;
   std::string error;
   if ((!in.isPlan && !writeFile(info.dir / "spec.exp", in.source, error)) ||
@@ -273,12 +273,12 @@ bool createRunDirectory(const RunRequest &r, const RunInput &in, RunInfo &info) 
                   error)) ||
       !info.save(error)) {
     fs::remove_all(info.dir, ec);
-    return failed(error);
+    return failed(ToolError::CannotWrite, error);
   }
   fs::rename(info.dir, final, ec);
   if (ec) {
     fs::remove_all(info.dir, ec);
-    return failed("cannot create `" + final.string() + "`: " + ec.message());
+    return failed(ToolError::CannotCreateRunDir, "cannot create `" + final.string() + "`: " + ec.message());
   }
   info.dir = final;
   return true;
@@ -289,13 +289,15 @@ int checkLaunch(const RunRequest &r) {
   if (exprt::Status s = runtime().readLaunchEnvironment(gWorld.launch, gWorld.source); !s)
     return fail(s.message());
   if (r.rankWorker && (r.resumeDir.empty() || gWorld.source != "exp run --nproc"))
-    return fail("--rank-worker is how `exp run --nproc` starts its ranks; run `exp run --nproc N` instead");
+    return fail(ToolError::RankWorkerMisuse,
+                "--rank-worker is how `exp run --nproc` starts its ranks; run `exp run --nproc N` instead");
   if (r.nproc > 0 && gWorld.parallel())
-    return fail("--nproc launches ranks itself; this process is already rank " +
+    return fail(ToolError::AlreadyARank, "--nproc launches ranks itself; this process is already rank " +
                 std::to_string(gWorld.launch.rank) + " of " + std::to_string(gWorld.launch.worldSize) +
                 " (" + gWorld.source + ")");
   if (gWorld.parallel() && r.runDir.empty() && r.resumeDir.empty())
-    return fail("a data-parallel run (" + gWorld.source + ", " + std::to_string(gWorld.launch.worldSize) +
+    return fail(ToolError::ParallelNeedsRunDir, "a data-parallel run (" + gWorld.source + ", " +
+                                                    std::to_string(gWorld.launch.worldSize) +
                 " ranks) needs --run-dir: every rank must name the same run directory (docs/scaling.md)");
   return 0;
 }
@@ -319,7 +321,7 @@ int runCommand(const RunRequest &r) {
   info.dir = r.runDir.empty() ? fs::path("runs") / (in.name + "-" + timestamp("%Y%m%d-%H%M%S"))
                               : fs::path(r.runDir);
   if (fs::exists(info.dir))
-    return fail("run directory `" + info.dir.string() +
+    return fail(ToolError::RunDirExists, "run directory `" + info.dir.string() +
                 "` already exists; choose another with --run-dir, or continue it with --resume");
   info.doc = newRunRecord(r, in, info.dir);
   // A plan the runtime refuses leaves no run directory behind.
@@ -335,7 +337,7 @@ int runCommand(const RunRequest &r) {
     return launchRanks(info, r.nproc, r.quiet);
   StderrTee log;
   if (!log.start((info.dir / "run.log").string(), /*append=*/false, error))
-    return fail(error);
+    return fail(ToolError::CannotWrite, error);
   return execute(*session, info, /*created=*/true);
 }
 

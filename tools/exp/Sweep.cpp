@@ -40,7 +40,7 @@ std::string csv(const std::string &v) {
 int collect(const fs::path &dir) {
   nlohmann::json sweep = readJson(dir / "sweep.json");
   if (!sweep.is_object() || !sweep["points"].is_array())
-    return fail("`" + dir.string() + "` is not a sweep directory (it has no valid sweep.json)");
+    return fail(ToolError::NotASweepDir, "`" + dir.string() + "` is not a sweep directory (it has no valid sweep.json)");
   std::vector<std::string> columns; // evaluation metrics, in order of first appearance
   std::vector<std::map<std::string, std::string>> rows;
   int unfinished = 0;
@@ -79,7 +79,7 @@ int collect(const fs::path &dir) {
   }
   std::string error;
   if (!writeFile((dir / "results.csv").string(), text, error))
-    return fail(error);
+    return fail(ToolError::CannotWrite, error);
   // The table for the terminal: fixed-width columns, the values last.
   std::vector<size_t> width(header.size());
   for (size_t c = 0; c < header.size(); ++c) {
@@ -97,7 +97,7 @@ int collect(const fs::path &dir) {
   }
   std::cout << "results: " << (dir / "results.csv").string() << "\n";
   if (unfinished)
-    return fail(fmt::format("{} of {} points did not finish", unfinished, rows.size()));
+    return fail(ToolError::PointsUnfinished, fmt::format("{} of {} points did not finish", unfinished, rows.size()));
   return 0;
 }
 
@@ -122,7 +122,8 @@ bool compilePoints(const SweepRequest &r, expc::CompileOutput &first, std::vecto
     return false;
   const size_t count = first.sweepLabels.size();
   if (count == 0) {
-    fail("`" + r.file + "` has no sweep points (`sweep [...]` or a distribution); `exp run` runs it");
+    fail(ToolError::NoSweepPoints,
+         "`" + r.file + "` has no sweep points (`sweep [...]` or a distribution); `exp run` runs it");
     return false;
   }
   plans = {first.text};
@@ -130,7 +131,7 @@ bool compilePoints(const SweepRequest &r, expc::CompileOutput &first, std::vecto
     options.sweepPoint = static_cast<int>(k);
     expc::CompileOutput out;
     if (!expc::compileFile(r.file, options, out, std::cerr)) {
-      fail(fmt::format("sweep point {} of {} ({}) does not compile; nothing was run", k + 1, count,
+      fail(ToolError::PointDoesNotCompile, fmt::format("sweep point {} of {} ({}) does not compile; nothing was run", k + 1, count,
                        first.sweepLabels[k]));
       return false;
     }
@@ -140,7 +141,7 @@ bool compilePoints(const SweepRequest &r, expc::CompileOutput &first, std::vecto
 }
 
 fs::path noDirectory(const std::string &message) {
-  fail(message);
+  fail(ToolError::CannotWrite, message);
   return fs::path();
 }
 
@@ -193,7 +194,7 @@ int writeSlurmArray(const SweepRequest &r, const expc::CompileOutput &first, con
       fmt::arg("width", std::to_string(count - 1).size()), fmt::arg("device", r.device));
   std::string error;
   if (!writeFile(r.slurm, script, error))
-    return fail(error);
+    return fail(ToolError::CannotWrite, error);
   std::error_code ec;
   fs::permissions(r.slurm, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add, ec);
   std::cout << "job array script: " << r.slurm << " (sbatch it; then `exp sweep --collect " << dir.string()
@@ -213,7 +214,7 @@ int runPointsHere(const SweepRequest &r, const expc::CompileOutput &first, const
     while (next < count && static_cast<int>(running.size()) < parallel) {
       pid_t pid = startPoint(dir / pointName(next, count), threads, r);
       if (pid < 0)
-        return fail("cannot start `exp run` for sweep point " + std::to_string(next + 1));
+        return fail(ToolError::CannotStartPoint, "cannot start `exp run` for sweep point " + std::to_string(next + 1));
       running[pid] = next++;
     }
     int status = 0;
@@ -250,7 +251,7 @@ int sweepCommand(const SweepRequest &r) {
   fs::path dir = r.dir.empty() ? fs::path("sweeps") / (first.experimentName + "-" + timestamp("%Y%m%d-%H%M%S"))
                                : fs::path(r.dir);
   if (fs::exists(dir))
-    return fail("sweep directory `" + dir.string() + "` already exists; choose another with --dir");
+    return fail(ToolError::SweepDirExists, "sweep directory `" + dir.string() + "` already exists; choose another with --dir");
   dir = writeSweepDirectory(r, first, plans, dir);
   if (dir.empty())
     return 1;

@@ -179,6 +179,6 @@ int main(int argc, char **argv) {
     return exptool::runCommandFromCli(o);
   } catch (const std::exception &e) {
     // Nothing below should throw; if something does, say so rather than abort.
-    return exptool::fail(std::string("internal error: ") + e.what());
+    return exptool::fail(exptool::ToolError::InternalError, std::string("internal error: ") + e.what());
   }
 }

@@ -253,23 +253,23 @@ Status bindKernels(Plan &plan, const std::string &origin) {
       const std::string at = origin + ": `graphs." + name + ".ops[" + std::to_string(i) + "]";
       node.kernel = findKernel(node.op);
       if (node.kernel < 0)
-        return Status::error(at + "` uses op `" + node.op + "`, which this runtime has no kernel for; use a "
+        return Status::error(ErrorKind::PlanUnsupported, at + "` uses op `" + node.op + "`, which this runtime has no kernel for; use a "
                                   "runtime that matches the compiler");
       if (node.op == "loss") { // one kernel for the objectives; each has its arity
         Objective kind;
         if (!parseObjective(node.attrs.kind, kind))
-          return Status::error(at + ".attrs.kind` is `" + node.attrs.kind +
+          return Status::error(ErrorKind::PlanUnsupported, at + ".attrs.kind` is `" + node.attrs.kind +
                                "`, an objective this runtime does not know");
         node.attrs.variant = kind.index;
         if (node.operands.size() != objectiveArity(kind))
-          return Status::error(at + "` gives objective `" + node.attrs.kind + "` " +
+          return Status::error(ErrorKind::PlanInvalid, at + "` gives objective `" + node.attrs.kind + "` " +
                                std::to_string(node.operands.size()) + " operands; it takes " +
                                std::to_string(objectiveArity(kind)));
       }
       if (node.op == "contrastive_loss") {
         ContrastiveKind kind;
         if (!parseContrastiveKind(node.attrs.kind, kind))
-          return Status::error(at + ".attrs.kind` is `" + node.attrs.kind +
+          return Status::error(ErrorKind::PlanUnsupported, at + ".attrs.kind` is `" + node.attrs.kind +
                                "`; this runtime knows `clip` and `infoloob`");
         node.attrs.variant = static_cast<int>(kind);
       }

@@ -43,16 +43,20 @@ public:
       return false;
     }
   }
-  void fail(const std::string &path, const std::string &what) {
-    if (error_.empty())
+  void fail(const std::string &path, const std::string &what, ErrorKind kind = ErrorKind::PlanInvalid) {
+    if (error_.empty()) {
       error_ = origin_ + ": `" + path + "` " + what;
+      kind_ = kind;
+    }
   }
   bool ok() const { return error_.empty(); }
-  const std::string &error() const { return error_; }
+  // The first error, with its class.
+  Status status() const { return Status::error(kind_, error_); }
 
 private:
   std::string origin_;
   std::string error_;
+  ErrorKind kind_ = ErrorKind::PlanInvalid;
 };
 
 // Each op attribute the runtime reads, by its plan name, once: readAttrs
@@ -219,21 +223,24 @@ void readGraph(Reader &r, const std::string &name, const json &g, Graph &graph) 
     // executor's to say (exec/Kernels.h, bindKernels).
     const expcontract::StepOpInfo *info = expcontract::findStepOp(node.op);
     if (!info)
-      return r.fail(p, "uses op `" + node.op + "`" + (node.loc.empty() ? "" : " (from " + node.loc + ")") +
-                           ", which this runtime has no kernel for; use a runtime that matches the compiler");
+      return r.fail(p,
+                    "uses op `" + node.op + "`" + (node.loc.empty() ? "" : " (from " + node.loc + ")") +
+                        ", which this runtime has no kernel for; use a runtime that matches the compiler",
+                    ErrorKind::PlanUnsupported);
     if ((!info->variadic && node.operands.size() != static_cast<size_t>(info->operands)) ||
         node.results.size() != 1)
       return r.fail(p, "gives `" + node.op + "` " + std::to_string(node.operands.size()) +
                            " operands and " + std::to_string(node.results.size()) + " results");
     for (int64_t v : node.operands)
       if (v < 0 || v >= graph.valueCount)
-        return r.fail(p, "refers to value " + std::to_string(v) + ", outside the graph");
+        return r.fail(p, "refers to value " + std::to_string(v) + ", outside the graph", ErrorKind::PlanReference);
     graph.ops.push_back(std::move(node));
   }
   r.get(g, path, "outputs", graph.outputs);
   for (int64_t v : graph.outputs)
     if (v < 0 || v >= graph.valueCount)
-      r.fail(path + ".outputs", "refers to value " + std::to_string(v) + ", outside the graph");
+      r.fail(path + ".outputs", "refers to value " + std::to_string(v) + ", outside the graph",
+             ErrorKind::PlanReference);
   if (const json *fusions = r.field(g, path, "fusions", false); fusions && r.ok())
     readFusions(r, *fusions, path + ".fusions", graph);
 }
@@ -248,28 +255,28 @@ Status checkReferences(const Plan &plan, const std::string &origin) {
   for (const auto &[name, g] : plan.graphs)
     for (const OpNode &op : g.ops)
       if (op.op == "param" && !specs.count(op.attrs.parameter))
-        return Status::error(origin + ": graph `" + name + "` reads parameter `" +
+        return Status::error(ErrorKind::PlanReference, origin + ": graph `" + name + "` reads parameter `" +
                              op.attrs.parameter + "`, which the plan does not declare");
   if (!plan.graphs.count(plan.train.graph))
-    return Status::error(origin + ": `train.graph` names `" + plan.train.graph +
+    return Status::error(ErrorKind::PlanReference, origin + ": `train.graph` names `" + plan.train.graph +
                          "`, which is not among the plan's graphs");
   for (const EvalSpec &e : plan.evaluations)
     for (const std::string &g : e.graphs)
       if (!plan.graphs.count(g))
-        return Status::error(origin + ": evaluation `" + e.name + "` names graph `" + g +
+        return Status::error(ErrorKind::PlanReference, origin + ": evaluation `" + e.name + "` names graph `" + g +
                              "`, which is not among the plan's graphs");
   for (const std::string &name : plan.precompute) {
     auto it = plan.graphs.find(name);
     if (it == plan.graphs.end())
-      return Status::error(origin + ": `precompute` names graph `" + name +
+      return Status::error(ErrorKind::PlanReference, origin + ": `precompute` names graph `" + name +
                            "`, which is not among the plan's graphs");
     for (const GraphInput &in : it->second.inputs)
       if (in.column.empty())
-        return Status::error(origin + ": precomputed graph `" + name +
+        return Status::error(ErrorKind::PlanReference, origin + ": precomputed graph `" + name +
                              "` must read dataset columns only");
     for (const OpNode &op : it->second.ops)
       if ((op.op == "param" && !specs.at(op.attrs.parameter)->frozen) || op.op == "dropout")
-        return Status::error(origin + ": precomputed graph `" + name + "` " +
+        return Status::error(ErrorKind::PlanReference, origin + ": precomputed graph `" + name + "` " +
                              (op.op == "dropout" ? std::string("draws random numbers")
                                                  : "reads trainable parameter `" +
                                                        op.attrs.parameter + "`") +
@@ -283,10 +290,10 @@ Status checkReferences(const Plan &plan, const std::string &origin) {
       if (src == plan.graphs.end() ||
           std::find(plan.precompute.begin(), plan.precompute.end(), in.features) ==
               plan.precompute.end())
-        return Status::error(origin + ": graph `" + name + "` reads features of `" + in.features +
+        return Status::error(ErrorKind::PlanReference, origin + ": graph `" + name + "` reads features of `" + in.features +
                              "`, which the plan does not precompute");
       if (in.output < 0 || in.output >= static_cast<int64_t>(src->second.outputs.size()))
-        return Status::error(origin + ": graph `" + name + "` reads output " +
+        return Status::error(ErrorKind::PlanReference, origin + ": graph `" + name + "` reads output " +
                              std::to_string(in.output) + " of `" + in.features + "`, which has " +
                              std::to_string(src->second.outputs.size()));
     }
@@ -295,7 +302,7 @@ Status checkReferences(const Plan &plan, const std::string &origin) {
     if (e.metric == "recall_at" && e.graphs.size() == 2)
       for (const GraphInput &in : plan.graphs.at(e.graphs[1]).inputs)
         if (in.column.empty())
-          return Status::error(origin + ": evaluation `" + e.name + "` computes candidates with `" +
+          return Status::error(ErrorKind::PlanReference, origin + ": evaluation `" + e.name + "` computes candidates with `" +
                                e.graphs[1] + "`, which reads precomputed features; candidates "
                                "are per class, not per dataset row");
   return Status::ok();
@@ -351,7 +358,7 @@ void readData(Reader &r, const json &dj, Plan &plan) {
     for (auto it = a->begin(); a->is_object() && it != a->end() && r.ok(); ++it)
       if (it.key() != "crop" && it.key() != "flip" && it.key() != "rot90" &&
           it.key() != "intensity")
-        r.fail("data.augment." + it.key(), "is not an augmentation this runtime knows");
+        r.fail("data.augment." + it.key(), "is not an augmentation this runtime knows", ErrorKind::PlanUnsupported);
   }
 }
 
@@ -405,7 +412,7 @@ void readTrain(Reader &r, const json &tj, Plan &plan) {
     std::string path = std::string("train.") + key;
     if (r.get(*o, path, "kind", kind) &&
         std::none_of(known.begin(), known.end(), [&](const char *k) { return kind == k; }))
-      r.fail(path + ".kind", "names an unknown " + std::string(key) + " `" + kind + "`");
+      r.fail(path + ".kind", "names an unknown " + std::string(key) + " `" + kind + "`", ErrorKind::PlanUnsupported);
     if (const json *p = r.field(*o, path, "params")) {
       if (!p->is_object())
         r.fail(path + ".params", "expected an object");
@@ -472,10 +479,10 @@ static Status checkKernels(const Plan &plan, const std::string &origin) {
         continue;
       std::string where = origin + ": graphs." + name + ".fusions[" + std::to_string(i) + "]";
       if (plan.gpu.ptx.empty())
-        return Status::error(where + " names kernel `" + k + "`, but the plan has no `gpu` PTX");
+        return Status::error(ErrorKind::PlanKernels, where + " names kernel `" + k + "`, but the plan has no `gpu` PTX");
       for (const std::string &entry : {k, k + "_grad"})
         if (plan.gpu.ptx.find(".entry " + entry + "(") == std::string::npos)
-          return Status::error(where + " names kernel `" + entry +
+          return Status::error(ErrorKind::PlanKernels, where + " names kernel `" + entry +
                                "`, which is not an entry of the plan's PTX");
     }
   return Status::ok();
@@ -494,18 +501,18 @@ Status readPlan(const std::string &text, const std::string &origin, Plan &plan) 
   try {
     doc = json::parse(text);
   } catch (const json::parse_error &e) {
-    return Status::error(origin + ": not a valid plan: invalid JSON at byte " +
+    return Status::error(ErrorKind::PlanUnreadable, origin + ": not a valid plan: invalid JSON at byte " +
                          std::to_string(e.byte) + " (a truncated or corrupt file?)");
   }
   plan.sha256 = Sha256().update(text).hex();
   Reader r(origin);
   std::string format;
   if (!r.get(doc, "", "format", format) || format != "exp-plan")
-    return Status::error(origin + ": not an exp plan (its `format` is not \"exp-plan\")");
+    return Status::error(ErrorKind::PlanInvalid, origin + ": not an exp plan (its `format` is not \"exp-plan\")");
   if (!r.get(doc, "", "format_version", plan.formatVersion))
-    return Status::error(r.error());
+    return r.status();
   if (plan.formatVersion != kPlanFormatVersion)
-    return Status::error(origin + ": plan format version " + std::to_string(plan.formatVersion) +
+    return Status::error(ErrorKind::PlanVersion, origin + ": plan format version " + std::to_string(plan.formatVersion) +
                          " is not supported; this runtime reads version " +
                          std::to_string(kPlanFormatVersion) +
                          ". Recompile the experiment with a matching `exp`");
@@ -534,7 +541,7 @@ Status readPlan(const std::string &text, const std::string &origin, Plan &plan) 
     readTrain(r, *t, plan);
   readEvaluations(r, doc, plan);
   if (!r.ok())
-    return Status::error(r.error());
+    return r.status();
   if (Status s = checkReferences(plan, origin); !s)
     return s;
   return checkKernels(plan, origin);

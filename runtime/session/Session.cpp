@@ -165,7 +165,7 @@ Status Session::loadPlan(const std::string &planJson, const std::string &origin)
   // A cuda plan also runs on a CPU (its groups' ops one by one; the PTX is
   // unused), so it can be checked before it is carried to the GPU machine.
   if (plan.target != "cpu" && plan.target != "cuda")
-    return Status::error(origin + ": compiled for target `" + plan.target +
+    return Status::error(ErrorKind::PlanUnsupported, origin + ": compiled for target `" + plan.target +
                          "`, which this runtime does not know (it runs `cpu` and `cuda` plans)");
   if (!readsDataSource(plan.dataKind))
     return Status::error(origin + ": the `" + plan.dataKind +
@@ -179,7 +179,7 @@ Status Session::loadPlan(const std::string &planJson, const std::string &origin)
 Status Session::loadPlanFile(const std::string &path) {
   std::string text;
   if (!readFile(path, text))
-    return Status::error(path + ": cannot open plan");
+    return Status::error(ErrorKind::PlanUnreadable, path + ": cannot open plan");
   return loadPlan(text, path);
 }
 

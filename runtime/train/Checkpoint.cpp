@@ -64,14 +64,14 @@ Status writeCheckpoint(const std::string &dir, const std::string &planSha256,
   std::error_code ec;
   fs::create_directories(root, ec);
   if (ec)
-    return Status::error(root.string() + ": cannot create: " + ec.message());
+    return Status::error(ErrorKind::CheckpointUnwritable, root.string() + ": cannot create: " + ec.message());
   std::string name = checkpointName(state.step);
   fs::path tmp = root / ("." + name + ".tmp-" + std::to_string(::getpid()));
   fs::path final = root / name;
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   if (ec)
-    return Status::error(tmp.string() + ": cannot create: " + ec.message());
+    return Status::error(ErrorKind::CheckpointUnwritable, tmp.string() + ": cannot create: " + ec.message());
   auto abandon = [&](Status s) {
     std::error_code ignored;
     fs::remove_all(tmp, ignored);
@@ -124,7 +124,7 @@ Status writeCheckpoint(const std::string &dir, const std::string &planSha256,
   fs::remove_all(final, ec);
   fs::rename(tmp, final, ec);
   if (ec)
-    return abandon(Status::error(final.string() + ": cannot rename into place: " + ec.message()));
+    return abandon(Status::error(ErrorKind::CheckpointUnwritable, final.string() + ": cannot rename into place: " + ec.message()));
   if (Status s = syncDirectory(root.string()); !s)
     return s;
   // Keep the newest `keep`; drop temporaries of writers that were killed.
@@ -150,22 +150,22 @@ Status readManifest(const std::string &manifestPath, const std::string &planSha2
                     TrainState &state, std::string &stateSha256) {
   std::string manifest;
   if (!readFile(manifestPath, manifest))
-    return Status::error(manifestPath + ": cannot open");
+    return Status::error(ErrorKind::CheckpointUnreadable, manifestPath + ": cannot open");
   nlohmann::json m = nlohmann::json::parse(manifest, nullptr, false);
   auto bad = [&](const std::string &what) {
-    return Status::error(manifestPath + ": not a valid checkpoint manifest: " + what);
+    return Status::error(ErrorKind::CheckpointInvalid, manifestPath + ": not a valid checkpoint manifest: " + what);
   };
   if (m.is_discarded() || !m.is_object())
     return bad("not a JSON object (truncated?)");
   if (m.value("format", "") != "exp-checkpoint")
     return bad("its `format` is not \"exp-checkpoint\"");
   if (!m.contains("format_version") || m["format_version"] != kCheckpointFormatVersion)
-    return Status::error(manifestPath + ": checkpoint format version " +
+    return Status::error(ErrorKind::CheckpointInvalid, manifestPath + ": checkpoint format version " +
                          m.value("format_version", nlohmann::json()).dump() +
                          " is not supported; this runtime reads version " +
                          std::to_string(kCheckpointFormatVersion));
   if (m.value("plan_sha256", "") != planSha256)
-    return Status::error(manifestPath + ": the checkpoint belongs to another plan (its " +
+    return Status::error(ErrorKind::CheckpointMismatch, manifestPath + ": the checkpoint belongs to another plan (its " +
                          "plan_sha256 differs from plan.json's); resume with the plan it was " +
                          "written by");
   try {
@@ -186,7 +186,7 @@ Status readManifest(const std::string &manifestPath, const std::string &planSha2
     return bad("`early_stopping` needs `best_epoch`, `best_val_loss`, `bad_epochs` and `stopped`");
   }
   if (Status s = schedule.restore(m.value("schedule", nlohmann::json::object())); !s)
-    return Status::error(manifestPath + ": " + s.message());
+    return Status::error(ErrorKind::CheckpointInvalid, manifestPath + ": " + s.message());
   stateSha256 = m.value("state_sha256", "");
   return Status::ok();
 }
@@ -195,7 +195,7 @@ Status readManifest(const std::string &manifestPath, const std::string &planSha2
 Status need(const SafeTensors &file, const std::string &tensorsPath, const std::string &name, torch::Tensor &out) {
   auto it = file.tensors.find(name);
   if (it == file.tensors.end())
-    return Status::error(tensorsPath + ": tensor `" + name + "` is missing");
+    return Status::error(ErrorKind::CheckpointInvalid, tensorsPath + ": tensor `" + name + "` is missing");
   out = it->second;
   return Status::ok();
 }
@@ -204,7 +204,7 @@ Status need(const SafeTensors &file, const std::string &tensorsPath, const std::
 Status fits(const std::string &tensorsPath, const std::string &name, const torch::Tensor &t, const torch::Tensor &p) {
   if (t.sizes() == p.sizes() && t.scalar_type() == p.scalar_type())
     return Status::ok();
-  return Status::error(tensorsPath + ": tensor `" + name + "` has shape " + c10::str(t.sizes()) +
+  return Status::error(ErrorKind::CheckpointMismatch, tensorsPath + ": tensor `" + name + "` has shape " + c10::str(t.sizes()) +
                        ", the plan's parameter " + c10::str(p.sizes()));
 }
 
@@ -227,7 +227,7 @@ Status readParameters(const SafeTensors &file, const std::string &tensorsPath, P
     }
   }
   if (!state.best.empty() && state.best.size() != params.specs().size())
-    return Status::error(tensorsPath + ": the best epoch's parameters (`best/...`) are incomplete");
+    return Status::error(ErrorKind::CheckpointInvalid, tensorsPath + ": the best epoch's parameters (`best/...`) are incomplete");
   return Status::ok();
 }
 
@@ -242,18 +242,18 @@ Status readCheckpoint(const std::string &path, const std::string &planSha256,
   std::string tensorsPath = (fs::path(path) / "state.safetensors").string();
   std::string bytes;
   if (!readFile(tensorsPath, bytes))
-    return Status::error(tensorsPath + ": cannot open");
+    return Status::error(ErrorKind::CheckpointUnreadable, tensorsPath + ": cannot open");
   if (fileSha256(bytes) != stateSha256)
-    return Status::error(tensorsPath + ": its SHA-256 differs from the manifest's (truncated " +
+    return Status::error(ErrorKind::CheckpointInvalid, tensorsPath + ": its SHA-256 differs from the manifest's (truncated " +
                          "or corrupt); delete this checkpoint to resume from an earlier one");
   SafeTensors file;
   if (Status s = decodeSafeTensors(tensorsPath, bytes, file); !s)
-    return s;
+    return Status::error(ErrorKind::CheckpointInvalid, s.message());
   torch::NoGradGuard noGrad;
   if (Status s = readParameters(file, tensorsPath, params, state); !s)
     return s;
   if (Status s = opt.restore(file.tensors); !s)
-    return Status::error(tensorsPath + ": " + s.message());
+    return Status::error(ErrorKind::CheckpointInvalid, tensorsPath + ": " + s.message());
   torch::Tensor epochLoss, stepLoss, stepLr, gradNorm, valLoss, shuffle;
   for (auto [name, t] : {std::pair{"loader/order", &state.order},
                          {"rng/shuffle", &shuffle},
@@ -269,7 +269,7 @@ Status readCheckpoint(const std::string &path, const std::string &planSha256,
   if (auto it = file.tensors.find("rng/torch_cuda"); it != file.tensors.end())
     state.deviceRng = it->second;
   if (shuffle.scalar_type() != torch::kUInt8)
-    return Status::error(tensorsPath + ": `rng/shuffle` must be U8");
+    return Status::error(ErrorKind::CheckpointInvalid, tensorsPath + ": `rng/shuffle` must be U8");
   state.shuffleRng.assign(shuffle.data_ptr<uint8_t>(), shuffle.data_ptr<uint8_t>() + shuffle.numel());
   state.epochLoss = toDoubles(epochLoss);
   state.stepLoss = toDoubles(stepLoss);
@@ -277,7 +277,7 @@ Status readCheckpoint(const std::string &path, const std::string &planSha256,
   state.stepGradNorm = toDoubles(gradNorm);
   state.valLoss = toDoubles(valLoss);
   if (state.order.scalar_type() != torch::kInt64 || state.torchRng.scalar_type() != torch::kUInt8)
-    return Status::error(tensorsPath + ": `loader/order` must be I64 and `rng/torch_cpu` U8");
+    return Status::error(ErrorKind::CheckpointInvalid, tensorsPath + ": `loader/order` must be I64 and `rng/torch_cpu` U8");
   return Status::ok();
 }
 

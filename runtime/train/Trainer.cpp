@@ -277,7 +277,8 @@ Status TrainLoop::resume() {
   const int64_t n = budget_.n;
   if (st_.order.numel() != n || (n > 0 && (st_.order.min().item<int64_t>() < 0 ||
                                            st_.order.max().item<int64_t>() >= screen_.perturbation.size(0))))
-    return Status::error(ckpt + ": its `loader/order` does not hold the " + std::to_string(n) +
+    return Status::error(ErrorKind::CheckpointMismatch, ckpt + ": its `loader/order` does not hold the " +
+                         std::to_string(n) +
                          " training rows of this dataset");
   order_.assign(st_.order.data_ptr<int64_t>(), st_.order.data_ptr<int64_t>() + n);
   if (options_.progress)
@@ -473,7 +474,8 @@ Status TrainLoop::endStep(size_t reported, double lr, double stepSum, double nor
   progress_->step(st_.step, st_.batch / perEpoch + (st_.batch % perEpoch ? 1 : 0), budget_.totalEpochs, stepLoss);
   if (st_.step % budget_.checkpointEvery == 0 || st_.step == budget_.totalSteps || st_.stopped)
     if (Status s = saveCheckpoint(); !s)
-      return Status::error("cannot write a checkpoint at step " + std::to_string(st_.step) + ": " + s.message() +
+      return Status::error(ErrorKind::CheckpointUnwritable,
+                           "cannot write a checkpoint at step " + std::to_string(st_.step) + ": " + s.message() +
                            kept() + "; free space, then continue with `exp run --resume " + options_.runDir + "`");
   return Status::ok();
 }

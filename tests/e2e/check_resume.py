@@ -164,7 +164,7 @@ size = os.path.getsize(state)
 with open(state, "r+b") as f:
     f.truncate(size // 2)
 p = run(["--resume", t, "--quiet"], expect=1)
-if state not in p.stderr or "truncated" not in p.stderr:
+if state not in p.stderr or "truncated" not in p.stderr or "[R0301]" not in p.stderr:
     sys.exit(f"FAIL: the truncated checkpoint's error does not name the file:\n{p.stderr}")
 if len(checkpoints(t)) != 2 or os.path.getsize(state) != size // 2:
     sys.exit("FAIL: resuming from a bad checkpoint changed the checkpoints")
@@ -199,7 +199,7 @@ manifest["state_sha256"] = hashlib.sha256(data).hexdigest()
 with open(os.path.join(newest, "manifest.json"), "w") as f:
     json.dump(manifest, f)
 p = run(["--resume", o, "--quiet"], expect=1)
-if "`loader/order` does not hold" not in p.stderr or newest not in p.stderr:
+if "`loader/order` does not hold" not in p.stderr or newest not in p.stderr or "[R0302]" not in p.stderr:
     sys.exit(f"FAIL: a bad row order in a checkpoint is not refused clearly:\n{p.stderr}")
 print("bad row order: ok")
 
@@ -209,7 +209,7 @@ with open(bad_plan, "w") as f:
     json.dump(plan, f)
 v = os.path.join(work, "v99-run")
 p = run([bad_plan, "--run-dir", v, *common], expect=1)
-if f"{bad_plan}: plan format version 99 is not supported" not in p.stderr:
+if f"{bad_plan}: plan format version 99 is not supported" not in p.stderr or "[R0101]" not in p.stderr:
     sys.exit(f"FAIL: the wrong plan version's error is unclear:\n{p.stderr}")
 if os.path.exists(v):
     sys.exit("FAIL: a refused plan left a run directory behind")
@@ -280,7 +280,7 @@ p = subprocess.run([exp, "run", spec, "--run-dir", full, "--checkpoint-every", "
 kept = checkpoints(full)
 if p.returncode <= 0 or "cannot write a checkpoint at step" not in p.stderr \
         or "file-size limit" not in p.stderr or "the last good checkpoint is kept in" not in p.stderr \
-        or f"exp run --resume {full}" not in p.stderr:
+        or f"exp run --resume {full}" not in p.stderr or "[R0303]" not in p.stderr:
     sys.exit(f"FAIL: a full disk is not reported clearly (exit {p.returncode}):\n{p.stderr}")
 failed_at = int(p.stderr.split("cannot write a checkpoint at step ")[1].split(":")[0])
 if not kept or step_of(kept[-1]) != failed_at - 1 or not 1 < failed_at < total:

@@ -97,7 +97,7 @@ int sweepCommandFromCli(const CliOptions &o) {
   if (int status = needRuntime())
     return status;
   if (exprt::Status s = runtime().checkDevice(o.sweep.device); !s)
-    return fail(s.message());
+    return fail(s);
   SweepRequest request = o.sweep;
   request.file = o.file;
   request.compile = planOptions(o);
@@ -114,7 +114,7 @@ int simulateCommand(const CliOptions &o) {
   if (int status = needRuntime())
     return status;
   if (exprt::Status s = runtime().writeSimulatedScreenFiles(out.text, o.simulateOut); !s)
-    return fail(s.message());
+    return fail(s);
   std::cerr << "wrote " << o.simulateOut
             << ": images and metadata, ground_truth.json, side information in side/ (docs/data.md)\n";
   return 0;
@@ -135,7 +135,7 @@ int evalCommand(const CliOptions &o) {
                               : o.evalOut;
   std::string summary;
   if (exprt::Status s = runtime().writeProfileEvaluation(out.text, dir, o.evalSeed, o.evalThreads, summary); !s)
-    return fail(s.message());
+    return fail(s);
   std::cout << summary;
   std::cerr << "wrote " << dir << ": metrics.json, report.html\n";
   return 0;

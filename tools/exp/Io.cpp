@@ -21,12 +21,21 @@ const char *toolErrorCode(ToolError kind) {
   return kCodes[static_cast<size_t>(kind)];
 }
 
-int fail(ToolError kind, const std::string &message) {
-  // The code ends the error's first line; what follows (how to go on) stays below.
+namespace {
+// `exp: error: MESSAGE [CODE]`: the code ends the first line; what follows
+// (how to go on) stays below.
+int failWithCode(const std::string &message, const std::string &code) {
   const size_t eol = message.find('\n');
-  std::cerr << "exp: error: " << message.substr(0, eol) << " [" << toolErrorCode(kind) << "]"
+  std::cerr << "exp: error: " << message.substr(0, eol) << (code.empty() ? "" : " [" + code + "]")
             << (eol == std::string::npos ? "" : message.substr(eol)) << "\n";
   return 1;
+}
+} // namespace
+
+int fail(ToolError kind, const std::string &message) { return failWithCode(message, toolErrorCode(kind)); }
+
+int fail(const exprt::Status &status, const std::string &then) {
+  return failWithCode(status.message() + then, status.code());
 }
 
 int fail(const std::string &message) {

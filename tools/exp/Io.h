@@ -3,6 +3,8 @@
 // (temporary name, then rename), files and JSON read without throwing.
 #pragma once
 
+#include "exprt/Status.h"
+
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -21,9 +23,12 @@ const char *toolErrorCode(ToolError kind);
 
 // `exp: error: MESSAGE [CODE]` on stderr; returns the exit status 1.
 int fail(ToolError kind, const std::string &message);
-// A message another part words (the compiler, the runtime), passed on as it
-// is: `exp: error: MESSAGE`; returns the exit status 1.
+// A message another part words (the compiler), passed on as it is:
+// `exp: error: MESSAGE`; returns the exit status 1.
 int fail(const std::string &message);
+// The runtime's error, with its code when its stage has one
+// (exprt/ErrorKinds.def); `then` ("\n..." lines: how to go on) follows it.
+int fail(const exprt::Status &status, const std::string &then = "");
 // The local time in a strftime `format`.
 std::string timestamp(const char *format);
 // A whole file; false when it cannot be read.

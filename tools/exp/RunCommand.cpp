@@ -38,8 +38,8 @@ World gWorld;
 // in errors).
 std::unique_ptr<exprt::Session> openSession(const RunInfo &info, bool resume, bool quiet,
                                             const std::string &planText,
-                                            const std::string &origin, std::string &error) {
-  exprt::Status status = exprt::Status::ok();
+                                            const std::string &origin, exprt::Status &status) {
+  status = exprt::Status::ok();
   exprt::SessionOptions options = gWorld.launch;
   runtime().readTestHooks(options.hooks); // EXP_INJECT_NAN and the other test hooks
   options.threads = info.doc["threads"].get<int>();
@@ -61,11 +61,7 @@ std::unique_ptr<exprt::Session> openSession(const RunInfo &info, bool resume, bo
   auto session = runtime().createSession(options, status);
   if (status)
     status = session->loadPlan(planText, origin);
-  if (!status) {
-    error = status.message();
-    return nullptr;
-  }
-  return session;
+  return status ? std::move(session) : nullptr;
 }
 
 // Runs the loaded plan; `created` says the directory is this invocation's, to
@@ -73,24 +69,23 @@ std::unique_ptr<exprt::Session> openSession(const RunInfo &info, bool resume, bo
 int execute(exprt::Session &session, RunInfo &info, bool created) {
   if (!gWorld.root()) { // rank 0 keeps the record
     if (exprt::Status s = session.run(); !s)
-      return fail("rank " + std::to_string(gWorld.launch.rank) + ": " + s.message());
+      return fail(s.prefixed("rank " + std::to_string(gWorld.launch.rank) + ": "));
     return 0;
   }
-  auto finish = [&](const std::string &message, bool keepable) {
+  auto finish = [&](const exprt::Status &s, bool keepable) {
     std::error_code ec;
     if (created && !keepable) {
       fs::remove_all(info.dir, ec);
-      return fail(message);
+      return fail(s);
     }
-    info.markFailed(message);
-    return fail(message + "\nexp: the run directory `" + info.dir.string() +
-                "` keeps its checkpoints (`exp run --resume " + info.dir.string() +
-                "` continues from the newest)");
+    info.markFailed(s.message());
+    return fail(s, "\nexp: the run directory `" + info.dir.string() + "` keeps its checkpoints (`exp run --resume " +
+                       info.dir.string() + "` continues from the newest)");
   };
   if (exprt::Status s = session.run(); !s)
-    return finish(s.message(), !session.latestCheckpoint().empty());
+    return finish(s, !session.latestCheckpoint().empty());
   if (exprt::Status s = session.writeRecord(info.dir.string()); !s)
-    return finish(s.message(), true);
+    return finish(s, true);
   info.doc["status"] = "finished";
   info.doc.erase("error");
   info.doc["finished"] = timestamp("%Y-%m-%dT%H:%M:%S");
@@ -110,9 +105,10 @@ int runRank(RunInfo &info, bool quiet) {
   fs::path planPath = info.dir / "plan.json";
   if (!readFile(planPath, planText))
     return fail(ToolError::CannotOpenPlan, planPath.string() + ": cannot open plan");
-  auto session = openSession(info, /*resume=*/true, quiet, planText, planPath.string(), error);
+  exprt::Status loaded = exprt::Status::ok();
+  auto session = openSession(info, /*resume=*/true, quiet, planText, planPath.string(), loaded);
   if (!session)
-    return fail("rank " + std::to_string(gWorld.launch.rank) + ": " + error);
+    return fail(loaded.prefixed("rank " + std::to_string(gWorld.launch.rank) + ": "));
   if (!gWorld.root())
     return execute(*session, info, /*created=*/false);
   StderrTee log;
@@ -155,9 +151,10 @@ int resumeRun(const RunRequest &r) {
       return fail(ToolError::CannotWrite, error);
     return launchRanks(info, r.nproc, r.quiet);
   }
-  auto session = openSession(info, /*resume=*/true, r.quiet, planText, planPath.string(), error);
+  exprt::Status loaded = exprt::Status::ok();
+  auto session = openSession(info, /*resume=*/true, r.quiet, planText, planPath.string(), loaded);
   if (!session)
-    return fail(error);
+    return fail(loaded);
   if (!gWorld.root())
     return execute(*session, info, /*created=*/false);
   info.doc["status"] = "running";
@@ -217,10 +214,10 @@ int runOtherRank(const RunRequest &r, const RunInput &in) {
               {"data_workers", r.dataWorkers >= 0 ? r.dataWorkers : 1}};
   if (r.compile.useCache)
     info.doc["data_cache"] = (fs::path(expc::compileCacheDirectory()) / "data").string();
-  std::string error;
-  auto session = openSession(info, /*resume=*/false, true, in.planText, r.file, error);
+  exprt::Status loaded = exprt::Status::ok();
+  auto session = openSession(info, /*resume=*/false, true, in.planText, r.file, loaded);
   if (!session)
-    return fail("rank " + std::to_string(gWorld.launch.rank) + ": " + error);
+    return fail(loaded.prefixed("rank " + std::to_string(gWorld.launch.rank) + ": "));
   return execute(*session, info, /*created=*/false);
 }
 
@@ -287,7 +284,7 @@ bool createRunDirectory(const RunRequest &r, const RunInput &in, RunInfo &info) 
 // The checks on how this process was launched, before anything else.
 int checkLaunch(const RunRequest &r) {
   if (exprt::Status s = runtime().readLaunchEnvironment(gWorld.launch, gWorld.source); !s)
-    return fail(s.message());
+    return fail(s);
   if (r.rankWorker && (r.resumeDir.empty() || gWorld.source != "exp run --nproc"))
     return fail(ToolError::RankWorkerMisuse,
                 "--rank-worker is how `exp run --nproc` starts its ranks; run `exp run --nproc N` instead");
@@ -311,7 +308,7 @@ int runCommand(const RunRequest &r) {
     return resumeRun(r);
   // Before compiling: a device this runtime cannot use is the first error.
   if (exprt::Status s = runtime().checkDevice(r.device); !s)
-    return fail(s.message());
+    return fail(s);
   RunInput in;
   if (!readRunInput(r, in))
     return 1;
@@ -325,11 +322,12 @@ int runCommand(const RunRequest &r) {
                 "` already exists; choose another with --run-dir, or continue it with --resume");
   info.doc = newRunRecord(r, in, info.dir);
   // A plan the runtime refuses leaves no run directory behind.
-  std::string error;
+  exprt::Status loaded = exprt::Status::ok();
   auto session = openSession(info, /*resume=*/false, r.quiet, in.planText,
-                             in.isPlan ? r.file : r.file + " (its compiled plan)", error);
+                             in.isPlan ? r.file : r.file + " (its compiled plan)", loaded);
   if (!session)
-    return fail(error);
+    return fail(loaded);
+  std::string error;
   if (!createRunDirectory(r, in, info))
     return 1;
   recordMlflow(info, MlflowRun::Running);

@@ -140,7 +140,7 @@ std::string environmentJson();
 // (dlopen + dlsym("exprt_api")) instead of linking it. `abi` and `size` let
 // the client refuse a library built from other sources.
 struct Api {
-  static constexpr uint32_t kAbi = 1; // bump when a member changes
+  static constexpr uint32_t kAbi = 2; // bump when a member, or Status, changes
   uint32_t abi = kAbi;
   uint32_t size = sizeof(Api);
   const char *(*runtimeVersion)();

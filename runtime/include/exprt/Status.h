@@ -8,18 +8,44 @@
 
 namespace exprt {
 
+// The runtime's error classes, each with a stable code (ErrorKinds.def).
+enum class ErrorKind {
+  Unclassified, // a stage not yet converted: its message, no code
+#define RUNTIME_ERROR(name, code, meaning) name,
+#include "exprt/ErrorKinds.def"
+#undef RUNTIME_ERROR
+};
+
+// The code of `kind` (`R0100`), or "" for Unclassified.
+inline const char *errorCode(ErrorKind kind) {
+  static const char *const kCodes[] = {
+      "",
+#define RUNTIME_ERROR(name, code, meaning) code,
+#include "exprt/ErrorKinds.def"
+#undef RUNTIME_ERROR
+  };
+  return kCodes[static_cast<int>(kind)];
+}
+
 class Status {
 public:
   static Status ok() { return Status(); }
-  static Status error(std::string message) { return Status(std::move(message)); }
+  static Status error(std::string message) { return Status(ErrorKind::Unclassified, std::move(message)); }
+  static Status error(ErrorKind kind, std::string message) { return Status(kind, std::move(message)); }
   bool isOk() const { return !failed_; }
   explicit operator bool() const { return isOk(); }
   const std::string &message() const { return message_; }
+  ErrorKind kind() const { return kind_; }
+  const char *code() const { return errorCode(kind_); }
+  // The same error with `prefix` before its message (the place, the phase),
+  // keeping its class.
+  Status prefixed(const std::string &prefix) const { return Status(kind_, prefix + message_); }
 
 private:
   Status() = default;
-  explicit Status(std::string m) : failed_(true), message_(std::move(m)) {}
+  Status(ErrorKind kind, std::string m) : failed_(true), kind_(kind), message_(std::move(m)) {}
   bool failed_ = false;
+  ErrorKind kind_ = ErrorKind::Unclassified;
   std::string message_;
 };
 

@@ -40,10 +40,10 @@ Status loadPretrained(const Plan &plan, ParameterStore &params, std::vector<Pret
     PretrainedRecord rec;
     rec.file = specPath(plan, given);
     if (!sha256OfFile(rec.file, rec.sha256))
-      return Status::error(rec.file + ": cannot open the pretrained weights");
+      return Status::error(ErrorKind::WeightsUnreadable, rec.file + ": cannot open the pretrained weights");
     SafeTensors file; // mapped: the tensors view the file's pages until copied into the parameters
     if (Status s = mapSafeTensors(rec.file, file); !s)
-      return s;
+      return Status::error(ErrorKind::WeightsUnreadable, s.message());
     // A checkpoint holds its parameters under `param/`, and bookkeeping besides.
     bool checkpoint = false;
     for (const auto &[name, t] : file.tensors)
@@ -92,11 +92,12 @@ Status loadPretrained(const Plan &plan, ParameterStore &params, std::vector<Pret
       std::string text;
       for (const std::string &m : misshaped)
         text += "\n  " + m;
-      return Status::error(rec.file + ": " + std::to_string(misshaped.size()) +
+      return Status::error(ErrorKind::WeightsMismatch, rec.file + ": " + std::to_string(misshaped.size()) +
                            " tensors do not fit the encoder's parameters:" + text);
     }
     if (!missing.empty())
-      return Status::error(rec.file + ": no tensor for " + std::to_string(missing.size()) + " of the encoder's " +
+      return Status::error(ErrorKind::WeightsMismatch,
+                           rec.file + ": no tensor for " + std::to_string(missing.size()) + " of the encoder's " +
                            std::to_string(specs.size()) + " parameters: " + listed(missing, 20) +
                            " (names are relative to the encoder, as `exp compile --emit=plan` lists them)");
     for (const auto &[name, inFile] : names)

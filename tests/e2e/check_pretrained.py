@@ -108,7 +108,8 @@ name = params[0]["weights"]["name"]
 bad[name] = ([3, 3], [0.0] * 9)
 write_safetensors(os.path.join(work, "pretrained.safetensors"), bad)
 p = exp_run("run", second, "--run-dir", os.path.join(work, "misshaped"), expect_ok=False)
-if f"`{name}` is [3, 3], the parameter `backbone.{name}` {params[0]['shape']}" not in p.stderr:
+if f"`{name}` is [3, 3], the parameter `backbone.{name}` {params[0]['shape']}" not in p.stderr \
+        or "[R0401]" not in p.stderr:
     sys.exit(f"FAIL: a mis-shaped tensor was not named with both shapes:\n{p.stderr}")
 if os.path.exists(os.path.join(work, "misshaped")):
     sys.exit("FAIL: a failed run left a run directory")
@@ -116,8 +117,16 @@ missing = dict(tensors)
 del missing[name]
 write_safetensors(os.path.join(work, "pretrained.safetensors"), missing)
 p = exp_run("run", second, "--run-dir", os.path.join(work, "missing"), expect_ok=False)
-if f"no tensor for 1 of the encoder's {len(params)} parameters: `{name}`" not in p.stderr:
+if f"no tensor for 1 of the encoder's {len(params)} parameters: `{name}`" not in p.stderr \
+        or "[R0401]" not in p.stderr:
     sys.exit(f"FAIL: a missing tensor was not named:\n{p.stderr}")
+# A weights file cut short: refused as unreadable, naming the file, and no run directory.
+write_safetensors(os.path.join(work, "pretrained.safetensors"), tensors)
+with open(os.path.join(work, "pretrained.safetensors"), "r+b") as f:
+    f.truncate(os.path.getsize(os.path.join(work, "pretrained.safetensors")) // 2)
+p = exp_run("run", second, "--run-dir", os.path.join(work, "cut"), expect_ok=False)
+if "pretrained.safetensors" not in p.stderr or "[R0400]" not in p.stderr or os.path.exists(os.path.join(work, "cut")):
+    sys.exit(f"FAIL: a truncated weights file was not refused as unreadable:\n{p.stderr}")
 write_safetensors(os.path.join(work, "pretrained.safetensors"), tensors)
 exp_run("run", second, "--run-dir", os.path.join(work, "handwritten"), "--threads", "2")
 print("hand-written weights: loaded; a mis-shaped or missing tensor is named: ok")

@@ -192,7 +192,7 @@ Status Session::run() {
     return runUnchecked();
   } catch (const std::exception &e) {
     if (std::string oom = outOfMemory(e); !oom.empty())
-      return Status::error("out of memory while " + impl_->phase + ": " + oom + kOutOfMemoryAdvice);
+      return Status::error(ErrorKind::OutOfMemory, "out of memory while " + impl_->phase + ": " + oom + kOutOfMemoryAdvice);
     std::string what = e.what();
     return Status::error("the runtime failed while " + impl_->phase + ": " +
                          what.substr(0, what.find('\n')));

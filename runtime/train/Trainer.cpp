@@ -144,7 +144,7 @@ Status makeBudget(const TrainSpec &spec, const TrainOptions &options, int64_t n,
   b.world = dist ? dist->size() : 1;
   b.rank = dist ? dist->rank() : 0;
   if (b.batch % b.world != 0)
-    return Status::error("training `" + spec.name + "`: the global batch (" + std::to_string(b.batch) +
+    return Status::error(ErrorKind::TrainingRanks, "training `" + spec.name + "`: the global batch (" + std::to_string(b.batch) +
                          ") is not a multiple of the " + std::to_string(b.world) +
                          " ranks; choose a batch or a process count that divides it");
   b.share = b.batch / b.world;
@@ -346,11 +346,11 @@ Status TrainLoop::badGradient(double norm) const {
   for (const ParameterSpec &s : params_.specs()) {
     torch::Tensor g = params_.get(s.name).grad();
     if (g.defined() && !torch::isfinite(g).all().item<bool>())
-      return Status::error(where() + ": the gradient of parameter `" + s.name + "`" + readerOf(graph_, s.name) +
+      return Status::error(ErrorKind::TrainingDiverged, where() + ": the gradient of parameter `" + s.name + "`" + readerOf(graph_, s.name) +
                            " is not finite" + kept() +
                            "; lower the learning rate or clip gradients (clip_grad_norm)");
   }
-  return Status::error(where() + ": the gradient norm is " + describe(norm) + kept());
+  return Status::error(ErrorKind::TrainingDiverged, where() + ": the gradient norm is " + describe(norm) + kept());
 }
 
 // One optimiser step op by op: `accumulate` micro-batches (the first may be
@@ -373,7 +373,7 @@ Status TrainLoop::eagerStep(std::optional<Batch> &pending, double &stepSum, doub
     if (!std::isfinite(value)) {
       setRngState(rngBefore);
       setDeviceRngState(deviceRngBefore);
-      return Status::error(where() + ": the loss is " + describe(value) + findNonFinite(exec_, inputs, bf16_) +
+      return Status::error(ErrorKind::TrainingDiverged, where() + ": the loss is " + describe(value) + findNonFinite(exec_, inputs, bf16_) +
                            kept() + "; lower the learning rate or check the inputs");
     }
     const bool last = a == spec_.accumulate - 1;
@@ -429,7 +429,7 @@ Status TrainLoop::graphStep(bool &replayed, std::optional<Batch> &pending, doubl
     result_.graphFromStep = st_.step + 1;
   const double value = g.loss.item<double>();
   if (!std::isfinite(value))
-    return Status::error(where() + ": the loss is " + describe(value) +
+    return Status::error(ErrorKind::TrainingDiverged, where() + ": the loss is " + describe(value) +
                          " (in a CUDA graph step, whose update has already run; the parameters "
                          "in memory are not kept)" + kept() +
                          "; lower the learning rate or check the inputs (EXP_CUDA_GRAPHS=0 "
@@ -451,7 +451,7 @@ Status TrainLoop::endStep(size_t reported, double lr, double stepSum, double nor
   if (!screen_.valSites.empty() && st_.valLoss.size() < st_.epochLoss.size()) {
     double v = validationLoss(validate_, features_, screen_, budget_.batch, bf16_);
     if (!std::isfinite(v))
-      return Status::error(where() + ": the validation loss is " + describe(v) + kept());
+      return Status::error(ErrorKind::TrainingDiverged, where() + ": the validation loss is " + describe(v) + kept());
     recordValidation(st_, v, spec_.earlyStopPatience, params_);
   }
   for (size_t e = reported; e < st_.epochLoss.size(); ++e) {
@@ -511,14 +511,14 @@ Status TrainLoop::lostStep(const std::exception &e) const {
   if (oom.empty() && dist_) {
     // Gloo reports a rank that went away as an error in the next collective.
     std::string what = e.what();
-    return Status::error(where() + ": rank " + std::to_string(budget_.rank) + " of " +
+    return Status::error(ErrorKind::TrainingRanks, where() + ": rank " + std::to_string(budget_.rank) + " of " +
                          std::to_string(budget_.world) + " lost the other ranks (" +
                          what.substr(0, what.find('\n')) + "); a rank stopped or its host is unreachable" +
                          kept());
   }
   if (oom.empty())
     throw;
-  return Status::error(where() + ": out of memory (" + oom + ")" + kept() + kOutOfMemoryAdvice);
+  return Status::error(ErrorKind::OutOfMemory, where() + ": out of memory (" + oom + ")" + kept() + kOutOfMemoryAdvice);
 }
 
 void TrainLoop::finish() {

@@ -131,6 +131,6 @@ run(["--resume", killed, "--nproc", "4", "-q"])
 same_training(one, killed, "killed at step 5 with 2 ranks, resumed with 4")
 
 p = run([spec, "--run-dir", os.path.join(work, "five"), "--nproc", "5", *common], expect_ok=False)
-if "the global batch (24) is not a multiple of the 5 ranks" not in p.stderr:
+if "the global batch (24) is not a multiple of the 5 ranks" not in p.stderr or "[R0501]" not in p.stderr:
     sys.exit(f"FAIL: a batch 5 ranks cannot share was not refused clearly:\n{p.stderr}")
 print("data parallel: OK")

@@ -137,7 +137,8 @@ victim = next(i for i, o in enumerate(ops) if o["op"] == "linear")
 n = os.path.join(work, "nan")
 p = run([spec, "--run-dir", n, "--checkpoint-every", "2", *common],
         env={"EXP_INJECT_NAN": f"7:{victim}"}, expect=1)
-if "stopped at step 7 " not in p.stderr or f"computed by `linear` at {ops[victim]['loc']}" not in p.stderr:
+if "stopped at step 7 " not in p.stderr or f"computed by `linear` at {ops[victim]['loc']}" not in p.stderr \
+        or "[R0500]" not in p.stderr:
     sys.exit(f"FAIL: the NaN message does not name the step and the op:\n{p.stderr}")
 kept = [step_of(c) for c in checkpoints(n)]
 if not kept or max(kept) != 6 or "last good checkpoint" not in p.stderr:
@@ -246,7 +247,8 @@ limit = 1_500_000_000
 p = subprocess.run([exp, "run", bf16_spec, "--run-dir", big, *common], capture_output=True,
                    text=True, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
 if p.returncode == 0 or p.returncode < 0 or "stopped at step 1 (epoch 1, batch 1): out of memory" \
-        not in p.stderr or "tried to allocate" not in p.stderr or "lower `batch`" not in p.stderr:
+        not in p.stderr or "tried to allocate" not in p.stderr or "lower `batch`" not in p.stderr \
+        or "[R0502]" not in p.stderr:
     sys.exit(f"FAIL: out of memory is not reported clearly (exit {p.returncode}):\n{p.stderr}")
 if os.path.exists(big):
     sys.exit("FAIL: a run that failed before any checkpoint left a run directory")

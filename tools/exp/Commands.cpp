@@ -12,17 +12,6 @@ namespace exptool {
 namespace fs = std::filesystem;
 namespace {
 
-// Loads the runtime for a command that executes plans; the exit status of
-// the error when it cannot be, else 0.
-int needRuntime() {
-  std::string error;
-  if (loadRuntime(error))
-    return 0;
-  return fail(error.find("is not an exp runtime") != std::string::npos ? ToolError::RuntimeMismatch
-                                                                      : ToolError::RuntimeUnavailable,
-              error);
-}
-
 // How `run` and `sweep` compile a spec: the command line's overrides,
 // passes and cache choice.
 expc::CompileOptions planOptions(const CliOptions &o) {
@@ -83,7 +72,7 @@ int runCommandFromCli(const CliOptions &o) {
   if (fs::path(o.file).extension() == ".json" && (!o.overrides.empty() || !o.disabledPasses.empty()))
     return fail(ToolError::PlanTakesNoOverrides,
                 "`" + o.file + "` is a compiled plan; overrides and --disable-pass apply to .exp files");
-  if (int status = needRuntime())
+  if (int status = loadRuntime())
     return status;
   RunRequest request = o.run;
   request.file = o.file;
@@ -94,7 +83,7 @@ int runCommandFromCli(const CliOptions &o) {
 int sweepCommandFromCli(const CliOptions &o) {
   if (o.file.empty() == o.sweep.collect.empty())
     return fail(ToolError::SweepArguments, "`exp sweep` takes a .exp file to sweep, or --collect DIR");
-  if (int status = needRuntime())
+  if (int status = loadRuntime())
     return status;
   if (exprt::Status s = runtime().checkDevice(o.sweep.device); !s)
     return fail(s);
@@ -111,7 +100,7 @@ int simulateCommand(const CliOptions &o) {
   expc::CompileOutput out;
   if (!expc::compileFile(o.file, options, out, std::cerr))
     return 1;
-  if (int status = needRuntime())
+  if (int status = loadRuntime())
     return status;
   if (exprt::Status s = runtime().writeSimulatedScreenFiles(out.text, o.simulateOut); !s)
     return fail(s);
@@ -128,7 +117,7 @@ int evalCommand(const CliOptions &o) {
   expc::CompileOutput out;
   if (!expc::compileFile(o.evalSpec, options, out, std::cerr))
     return 1;
-  if (int status = needRuntime())
+  if (int status = loadRuntime())
     return status;
   const std::string dir = o.evalOut.empty()
                               ? (fs::path("evals") / (out.experimentName + "-" + timestamp("%Y%m%d-%H%M%S"))).string()

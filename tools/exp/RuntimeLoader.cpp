@@ -1,5 +1,6 @@
 #include "RuntimeLoader.h"
 
+#include "Io.h"
 #include "Spawn.h"
 
 #include <cstdlib>
@@ -19,31 +20,31 @@ std::string runtimeLibraryPath() {
       .string();
 }
 
-bool loadRuntime(std::string &error) {
+int loadRuntime() {
   if (gApi)
-    return true;
+    return 0;
   const std::string path = runtimeLibraryPath();
   // Never closed: sessions and their threads live until the process ends.
   void *handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char *why = ::dlerror();
-    error = "cannot load the exp runtime `" + path + "`: " + (why ? why : "unknown reason") +
-            " (`exp check`, `fmt` and `compile` work without it; set EXP_RUNTIME_LIBRARY to its path)";
-    return false;
+    return fail(ToolError::RuntimeUnavailable,
+                "cannot load the exp runtime `" + path + "`: " + (why ? why : "unknown reason") +
+                    " (`exp check`, `fmt` and `compile` work without it; set EXP_RUNTIME_LIBRARY to its path)");
   }
   using Entry = const exprt::Api *(*)();
   auto entry = reinterpret_cast<Entry>(::dlsym(handle, "exprt_api"));
   const exprt::Api *api = entry ? entry() : nullptr;
   if (!api || api->abi != exprt::Api::kAbi || api->size != sizeof(exprt::Api)) {
-    error = "`" + path + "` is not an exp runtime this `exp` can use (" +
-            (api ? "its API table is version " + std::to_string(api->abi) + ", this exp expects " +
-                       std::to_string(exprt::Api::kAbi)
-                 : std::string("it has no `exprt_api` entry point")) +
-            "); rebuild both from the same sources";
-    return false;
+    return fail(ToolError::RuntimeMismatch,
+                "`" + path + "` is not an exp runtime this `exp` can use (" +
+                    (api ? "its API table is version " + std::to_string(api->abi) + ", this exp expects " +
+                               std::to_string(exprt::Api::kAbi)
+                         : std::string("it has no `exprt_api` entry point")) +
+                    "); rebuild both from the same sources");
   }
   gApi = api;
-  return true;
+  return 0;
 }
 
 const exprt::Api &runtime() { return *gApi; }

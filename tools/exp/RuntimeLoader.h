@@ -15,9 +15,10 @@ namespace exptool {
 // lib/libexp_runtime.so beside this binary's bin/ (the build and install layout).
 std::string runtimeLibraryPath();
 
-// Loads the runtime once; false with `error` saying which file and why
-// (missing, unloadable, or built from other sources).
-bool loadRuntime(std::string &error);
+// Loads the runtime once: 0, or the exit status of the error it reported
+// (T0003: missing or unloadable; T0004: built from other sources), naming
+// the file and why.
+int loadRuntime();
 
 // The loaded runtime's API; only after loadRuntime succeeded.
 const exprt::Api &runtime();

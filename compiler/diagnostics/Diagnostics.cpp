@@ -68,11 +68,33 @@ static const char *severityName(Severity s) {
   return "error";
 }
 
+// A source line as a terminal may show it: bytes that are not UTF-8 and
+// control characters other than tab become U+FFFD, one column each (as the
+// front end counts a bad byte), so no raw byte of a file reaches the terminal.
+static std::string printable(std::string_view line) {
+  std::string out;
+  out.reserve(line.size());
+  for (size_t i = 0; i < line.size();) {
+    const unsigned char c = static_cast<unsigned char>(line[i]);
+    const size_t len = validUtf8Length(line, i);
+    if (len == 0 || (c < 0x20 && c != '\t') || c == 0x7f) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(line.substr(i, len));
+      i += len;
+    }
+  }
+  return out;
+}
+
 // The quoted line with a caret line under [beginCol, endCol). Tabs in the
 // source are echoed into the caret line so the caret stays aligned.
-static void renderSnippet(std::string &out, std::string_view line,
+static void renderSnippet(std::string &out, std::string_view source,
                           uint32_t lineNo, uint32_t beginCol, uint32_t endCol,
                           const std::string &fixit) {
+  const std::string shown = printable(source);
+  const std::string_view line = shown;
   std::string gutter = std::to_string(lineNo);
   std::string pad(gutter.size(), ' ');
   out += fmt::format(" {} | {}\n", gutter, line);

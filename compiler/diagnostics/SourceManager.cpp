@@ -1,5 +1,6 @@
 #include "diagnostics/SourceManager.h"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <tuple>
@@ -36,6 +37,22 @@ FileId SourceManager::addBuffer(std::string name, std::string contents) {
 
 bool SourceManager::addFile(const std::string &path, FileId &id, std::string &error,
                             const std::string &displayName) {
+  // Only a regular file: a directory reads as nothing, and a FIFO or a
+  // device would block or never end.
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (std::filesystem::is_directory(status)) {
+    error = "it is a directory, not a file";
+    return false;
+  }
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    error = "it is not a regular file (a FIFO, socket or device)";
+    return false;
+  }
+  if (std::filesystem::exists(status) && std::filesystem::file_size(path, ec) > kMaxFileBytes) {
+    error = "it is larger than " + std::to_string(kMaxFileBytes >> 20) + " MiB, the limit for a source file";
+    return false;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = "cannot open file";

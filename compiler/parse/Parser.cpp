@@ -62,23 +62,9 @@ std::string showChar(std::string_view text) {
 bool validateUtf8(FileId file, const std::string &s, DiagnosticEngine &diags) {
   uint32_t line = 1, col = 1;
   for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = len != 0 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k)
-      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    // Reject overlong encodings and surrogates, as the ANTLR runtime would.
-    if (ok && len == 2)
-      ok = c >= 0xC2;
-    if (ok && len == 3) {
-      unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
-    }
-    if (ok && len == 4) {
-      unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-      ok = c <= 0xF4 && !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
-    }
-    if (!ok) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const size_t len = validUtf8Length(s, i);
+    if (len == 0) {
       SourceRange r{file, line, col, line, col + 1};
       diags.emit(diag::InvalidUtf8, r, fmt::format("{:02x}", c));
       return false;
@@ -128,6 +114,68 @@ bool checkNesting(FileId file, const std::string &s, DiagnosticEngine &diags) {
     } else if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) {
       ++col;
     }
+  }
+  return true;
+}
+
+// What nests without brackets, bounded on the tokens before the parser
+// recurses on it: a run of prefix operators (`- - not x`), `sweep` chains
+// and `else if` chains (one recursion per link each).
+bool checkChains(FileId file, antlr4::CommonTokenStream &tokens, DiagnosticEngine &diags) {
+  std::vector<int64_t> elifs(1, 0); // per bracket depth: the current chain's `else if`s
+  int64_t prefixes = 0;
+  const std::vector<antlr4::Token *> &all = tokens.getTokens();
+  for (size_t i = 0; i < all.size(); ++i) {
+    const size_t type = all[i]->getType();
+    const size_t next = i + 1 < all.size() ? all[i + 1]->getType() : antlr4::Token::EOF;
+    const char *what = nullptr;
+    if (type == ExpLexer::MINUS || type == ExpLexer::NOT || type == ExpLexer::SWEEP) {
+      if (++prefixes > kMaxNesting)
+        what = "prefix operators";
+    } else {
+      prefixes = 0;
+    }
+    if (type == ExpLexer::LPAREN || type == ExpLexer::LBRACK || type == ExpLexer::LBRACE) {
+      elifs.push_back(0);
+    } else if ((type == ExpLexer::RPAREN || type == ExpLexer::RBRACK || type == ExpLexer::RBRACE) &&
+               elifs.size() > 1) {
+      elifs.pop_back();
+      if (type == ExpLexer::RBRACE && next != ExpLexer::ELSE)
+        elifs.back() = 0; // a statement ended here
+    } else if (type == ExpLexer::ELSE && next == ExpLexer::IF && ++elifs.back() > kMaxNesting) {
+      what = "`else if` branches";
+    }
+    if (what) {
+      diags.emit(diag::ChainTooDeep, tokenRange(file, all[i]), what, kMaxNesting);
+      return false;
+    }
+  }
+  return true;
+}
+
+// The parse tree's depth, bounded before anything recurses over it (the AST
+// builder, then sema, IR generation and the formatter over the AST): a long
+// `a + b + ...` or `a.b.c...` chain nests one expression per link. Walked
+// with an explicit stack, so the walk itself cannot overflow.
+bool checkTreeDepth(FileId file, antlr4::tree::ParseTree *root, DiagnosticEngine &diags) {
+  struct Visit {
+    antlr4::tree::ParseTree *node;
+    int64_t exprs;                      // expressions enclosing it, itself included
+    antlr4::ParserRuleContext *outer;   // the outermost of them: where the error points
+  };
+  std::vector<Visit> stack{{root, 0, nullptr}};
+  while (!stack.empty()) {
+    Visit v = stack.back();
+    stack.pop_back();
+    if (auto *e = dynamic_cast<ExpParser::ExprContext *>(v.node)) {
+      v.outer = v.outer ? v.outer : e;
+      if (++v.exprs > kMaxNesting) {
+        diags.emit(diag::ChainTooDeep, ctxRange(file, v.outer), "an expression", kMaxNesting);
+        return false;
+      }
+    }
+    for (antlr4::tree::ParseTree *child : v.node->children)
+      stack.push_back({child, v.exprs, v.outer});
   }
   return true;
 }
@@ -267,6 +315,8 @@ public:
       : file_(file), diags_(diags), tokens_(tokens) {}
 
   ast::ExprPtr expression(ExpParser::ExprContext *ctx) { return buildExpr(ctx); }
+  FileId file() const { return file_; }
+  DiagnosticEngine &diagnostics() { return diags_; }
 
   ast::Module build(ExpParser::FileContext *ctx) {
     ast::Module m;
@@ -680,6 +730,8 @@ Result recognise(FileId file, const SourceManager &sources, DiagnosticEngine &di
     antlr4::CommonTokenStream tokens(&lexer);
     tokens.fill();
     reportBadTokens(file, tokens, diags);
+    if (!checkChains(file, tokens, diags))
+      return Result();
 
     ExpParser parser(&tokens);
     size_t first = 0;
@@ -725,8 +777,8 @@ std::optional<ast::Module> parseFile(FileId file, const SourceManager &sources,
       file, sources, diags, 0, "a well-formed file",
       [](ExpParser &parser, AstBuilder &builder, auto clean) -> std::optional<ast::Module> {
         ExpParser::FileContext *tree = parser.file();
-        if (!clean())
-          return std::nullopt; // the tree is incomplete
+        if (!clean() || !checkTreeDepth(builder.file(), tree, builder.diagnostics()))
+          return std::nullopt; // the tree is incomplete, or too deep to walk
         return builder.build(tree);
       });
 }
@@ -737,7 +789,7 @@ ast::ExprPtr parseExpression(FileId file, const SourceManager &sources, Diagnost
       file, sources, diags, offset, "an expression",
       [](ExpParser &parser, AstBuilder &builder, auto clean) -> ast::ExprPtr {
         ExpParser::ExprOnlyContext *tree = parser.exprOnly();
-        if (!clean())
+        if (!clean() || !checkTreeDepth(builder.file(), tree, builder.diagnostics()))
           return nullptr;
         return builder.expression(tree->expr());
       });

@@ -86,7 +86,7 @@ Status FeatureStore::build(const Plan &plan, const Screen &screen, ParameterStor
     const Graph &g = plan.graphs.at(name);
     for (const GraphInput &in : g.inputs)
       if (!screen.hasColumn(in.column))
-        return Status::error("precomputed graph `" + name + "` reads column `" + in.column +
+        return Status::error(ErrorKind::InputMismatch, "precomputed graph `" + name + "` reads column `" + in.column +
                              "`, which the dataset does not have");
     auto start = std::chrono::steady_clock::now();
     // Gathered once: hashed for the key, then computed on when not cached.

@@ -62,13 +62,13 @@ Status writeSimulatedScreenDir(const nlohmann::json &params, const std::string &
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   if (ec)
-    return Status::error(tmp + ": cannot create: " + ec.message());
+    return Status::error(ErrorKind::OutputUnwritable, tmp + ": cannot create: " + ec.message());
   TempDir cleanup{tmp}; // gone after the rename, or after a failure
   if (Status s = writeSimulated(params, tmp); !s)
     return s;
   fs::rename(tmp, dir, ec);
   if (ec)
-    return Status::error(dir + ": cannot rename into place: " + ec.message());
+    return Status::error(ErrorKind::OutputUnwritable, dir + ": cannot rename into place: " + ec.message());
   return Status::ok();
 }
 
@@ -81,7 +81,7 @@ Status simulatedScreenDir(const nlohmann::json &params, const DataOptions &o, Te
   if (o.cacheDir.empty()) {
     std::string pattern = (fs::temp_directory_path() / "exp-screen-XXXXXX").string();
     if (!::mkdtemp(pattern.data()))
-      return Status::error(pattern + ": cannot create a temporary directory");
+      return Status::error(ErrorKind::OutputUnwritable, pattern + ": cannot create a temporary directory");
     temp.path = dir = pattern;
     return writeSimulated(params, dir);
   }
@@ -205,7 +205,7 @@ Status holdOutFraction(const Plan &plan, SiteIndex &index) {
   const std::vector<std::string> *group = columnOf(plan.holdOutBy);
   const std::vector<std::string> *stratum = plan.holdOutStratify.empty() ? nullptr : columnOf(plan.holdOutStratify);
   if (!group || (!plan.holdOutStratify.empty() && !stratum))
-    return Status::error(at + "the `" + plan.dataKind + "` reader gives no `" +
+    return Status::error(ErrorKind::InputMismatch, at + "the `" + plan.dataKind + "` reader gives no `" +
                          (group ? plan.holdOutStratify : plan.holdOutBy) + "` column");
   // Each group's stratum: that of its first row.
   std::map<std::string, std::vector<std::string>> groupsOf;
@@ -227,7 +227,7 @@ Status holdOutFraction(const Plan &plan, SiteIndex &index) {
       heldOut.insert(order[static_cast<size_t>(j)].second);
   }
   if (heldOut.empty())
-    return Status::error(at + "no stratum has two `" + plan.holdOutBy + "` groups to split");
+    return Status::error(ErrorKind::InputMismatch, at + "no stratum has two `" + plan.holdOutBy + "` groups to split");
   std::vector<std::string> &split = index.columns["split"];
   split.resize(index.size());
   for (size_t i = 0; i < index.size(); ++i)
@@ -248,7 +248,7 @@ Status selectSites(const Plan &plan, SiteIndex &index) {
     for (const auto &[column, values] : columns) {
       const std::string name = readerColumn(plan.dataKind, column);
       if (!index.has(name))
-        return Status::error(at + "`" + key + "` selects on `" + column + "`, which the `" + plan.dataKind +
+        return Status::error(ErrorKind::InputMismatch, at + "`" + key + "` selects on `" + column + "`, which the `" + plan.dataKind +
                              "` reader does not provide");
       const std::vector<std::string> &have = index.columns.at(name);
       std::set<std::string> present(have.begin(), have.end());
@@ -257,7 +257,7 @@ Status selectSites(const Plan &plan, SiteIndex &index) {
           std::string some;
           for (auto it = present.begin(); it != present.end() && some.size() < 200; ++it)
             some += (some.empty() ? "" : ", ") + *it;
-          return Status::error(at + "`" + key + "`: no row has " + column + " = \"" + v + "\" (its values: " +
+          return Status::error(ErrorKind::InputMismatch, at + "`" + key + "`: no row has " + column + " = \"" + v + "\" (its values: " +
                                some + (present.size() > 1 && some.size() >= 200 ? ", ..." : "") + ")");
         }
       std::set<std::string> wanted(values.begin(), values.end());
@@ -271,6 +271,7 @@ Status selectSites(const Plan &plan, SiteIndex &index) {
     kept[i] = (!matched.count("keep") || matched["keep"][i]) && !(matched.count("drop") && matched["drop"][i]);
   SiteIndex out;
   out.channelsPerFile = index.channelsPerFile;
+  out.valueWhere = std::move(index.valueWhere);
   for (size_t i = 0; i < index.size(); ++i) {
     if (!kept[i])
       continue;
@@ -281,7 +282,7 @@ Status selectSites(const Plan &plan, SiteIndex &index) {
                                                                   : std::move(values[i]));
   }
   if (out.size() == 0)
-    return Status::error(at + "`keep` and `drop` leave no rows");
+    return Status::error(ErrorKind::InputMismatch, at + "`keep` and `drop` leave no rows");
   index = std::move(out);
   return plan.holdOutFraction > 0 ? holdOutFraction(plan, index) : Status::ok();
 }
@@ -291,7 +292,7 @@ Status buildScreen(const SiteIndex &index, PackedImages &packed, Screen &screen)
   const size_t n = index.size();
   for (const char *need : {"perturbation", "control", "plate", "well", "split"})
     if (!index.has(need))
-      return Status::error(std::string("the dataset has no `") + need + "` column");
+      return Status::error(ErrorKind::InputMismatch, std::string("the dataset has no `") + need + "` column");
   // Controls are class 0; treatments 1.. in sorted order of their names.
   const auto &control = index.columns.at("control");
   std::vector<std::string> treatments;
@@ -323,10 +324,11 @@ Status buildScreen(const SiteIndex &index, PackedImages &packed, Screen &screen)
       screen.evalSites.push_back(static_cast<int64_t>(i));
   }
   if (screen.trainSites.empty() || screen.evalSites.empty())
-    return Status::error(index.where[0] + ": the dataset needs both `train` and `test` sites (declare "
+    return Status::error(ErrorKind::InputMismatch, index.where[0] + ": the dataset needs both `train` and `test` sites (declare "
                          "`hold_out = { column = value }` in its dataset block when the source has no split)");
   screen.metadata = index.columns;
   screen.rowWhere = index.where;
+  screen.valueWhere = index.valueWhere;
   screen.images = packed.images;
   screen.mean = packed.mean;
   screen.std = packed.std;
@@ -371,7 +373,7 @@ Status loadRealSource(const Source &source, const Plan &plan, const DataOptions 
     if (index.has(name)) {
       int64_t top = screen.labels[name].max().item<int64_t>() + 1;
       if (top > limit)
-        return Status::error(root + ": " + std::to_string(top) + " distinct `" + name + "` values; `" + kind +
+        return Status::error(ErrorKind::InputMismatch, root + ": " + std::to_string(top) + " distinct `" + name + "` values; `" + kind +
                              "` declares " + std::to_string(limit));
     }
   if (plan.dataParams.value("pairing", std::string("none")) == "micon")
@@ -406,7 +408,7 @@ Status loadRxrx1(const Plan &plan, const PackOptions &po, Screen &screen,
   for (const auto &[name, limit] : findSource("rxrx1")->classes) {
     int64_t top = screen.labels[name].max().item<int64_t>() + 1;
     if (top > limit)
-      return Status::error(root + "/metadata.csv: " + std::to_string(top) + " distinct `" + name +
+      return Status::error(ErrorKind::InputMismatch, root + "/metadata.csv: " + std::to_string(top) + " distinct `" + name +
                            "` values; RxRx1 declares " + std::to_string(limit));
   }
   screen.dataDir = root;
@@ -429,7 +431,7 @@ Status loadScreen(const Plan &plan, const DataOptions &o, Screen &screen, std::s
   const nlohmann::json &params = plan.dataParams;
   const Source *source = findSource(plan.dataKind);
   if (!source)
-    return Status::error(plan.sourcePath + ": the `" + plan.dataKind + "` reader is not available yet");
+    return Status::error(ErrorKind::PlanUnsupported, plan.sourcePath + ": the `" + plan.dataKind + "` reader is not available yet");
   PackOptions po;
   po.size = params.value("image_size", source->defaultSize);
   po.cacheDir = o.cacheDir.empty() ? "" : (fs::path(o.cacheDir) / "packed").string();

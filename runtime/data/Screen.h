@@ -53,6 +53,7 @@ struct Screen {
   // information is keyed by them. Empty for screens generated in memory.
   std::map<std::string, std::vector<std::string>> metadata;
   std::vector<std::string> rowWhere;
+  std::map<std::string, std::map<std::string, std::string>> valueWhere; // SiteIndex::valueWhere
   // The dataset's folder on disk (a real source's path, or where the
   // simulated screen was written), which `@data/` side paths name, and
   // what keeps a temporary one alive.

@@ -29,7 +29,7 @@ public:
     }
     const Graph &g = plan_.graphs.at(graphName);
     if (g.outputs.size() != 1 || (key == "classes" && g.inputs.size() != 1))
-      return Status::error("graph `" + graphName + "` must return one embedding" +
+      return Status::error(ErrorKind::PlanInvalid, "graph `" + graphName + "` must return one embedding" +
                            (key == "classes" ? " of the one column it reads" : ""));
     torch::NoGradGuard noGrad;
     GraphExecutor exec(g, params_);
@@ -98,7 +98,7 @@ Status labelsOf(const EvalSpec &e, const Screen &screen, const Wells &wells, con
   bool isLabels = screen.hasColumn(name) && !screen.features.count(name) && name != "image" &&
                   name != "treated1" && name != "control1" && name != "treated2" && name != "control2";
   if (!isLabels)
-    return Status::error("evaluation `" + e.name + "`: `" + key + "` names `" + name +
+    return Status::error(ErrorKind::InputMismatch, "evaluation `" + e.name + "`: `" + key + "` names `" + name +
                          "`, which is not a labels column of the data");
   out = toVector(screen.column(name, wells.repSites));
   return Status::ok();
@@ -164,9 +164,11 @@ Status evaluateAll(const Plan &plan, const Screen &screen, const FeatureStore &f
     } else if (e.metric == "few_shot") {
       s = fewShotJob(job, profiles[0]);
     } else {
-      s = Status::error("evaluation `" + e.name + "`: unknown metric `" + e.metric + "`");
+      s = Status::error(ErrorKind::PlanUnsupported, "evaluation `" + e.name + "`: unknown metric `" + e.metric + "`");
     }
-    if (!s)
+    // A run keeps its other evaluations (and its training) when one of them
+    // has nothing to score on the held-out rows: metrics.json says why.
+    if (!s && !(s.kind() == ErrorKind::EvaluationImpossible && r.contains("nothing_to_score")))
       return s;
     out[e.name] = r;
   }

@@ -52,9 +52,17 @@ Status normalizeToControls(const MetricJob &j, torch::Tensor &profiles) {
   // A feature constant across a plate's controls would divide by ~0; the
   // floor keeps it finite (scaled by 1e6) instead of dominating the cosine.
   if (Status s = robustMad(p, "plate", j.controls, 1e-6); !s)
-    return Status::error("evaluation `" + j.name + "`: " + s.message());
+    return s.prefixed("evaluation `" + j.name + "`: ");
   profiles = p.features.nan_to_num(0.0, 0.0, 0.0).to(torch::kFloat32);
   return Status::ok();
+}
+
+// A metric with nothing to score says so, never a 0 that reads as "retrieves
+// nothing": `nothing_to_score` holds why, and the Status is R0800, which
+// `exp eval` reports as its error and a training run records (evaluateAll).
+Status nothingToScore(const MetricJob &j, const std::string &why) {
+  j.r = {{"nothing_to_score", why}};
+  return Status::error(ErrorKind::EvaluationImpossible, "evaluation `" + j.name + "`: nothing to score: " + why);
 }
 
 } // namespace
@@ -78,6 +86,8 @@ Status replicateMapJob(const MetricJob &j, const torch::Tensor &rawProfiles) {
   mo.nullSize = j.options.value("null_size", int64_t(10000));
   mo.seed = j.seed;
   MapSummary m = meanAveragePrecision(ap, same, mo);
+  if (m.groups.empty()) // a mAP of 0 would read as "retrieves nothing"
+    return nothingToScore(j, "no row has a replicate (the same `sameby`, another `diffby`) among the rows scored");
   j.r["map"] = m.meanMap;
   j.r["fraction_retrieved"] = m.fractionRetrieved;
   j.r["queries"] = int64_t(ap.row.size());
@@ -136,7 +146,7 @@ Status zeroShotJob(const MetricJob &j, const torch::Tensor &images, const torch:
       treatedLabel.push_back(label[i]);
     }
   if (treated.empty())
-    return Status::error("evaluation `" + j.name + "`: no treated wells among the held-out rows");
+    return Status::error(ErrorKind::EvaluationImpossible, "evaluation `" + j.name + "`: no treated wells among the held-out rows");
   torch::Tensor idx = torch::tensor(treated, torch::kInt64);
   rankClassMeansJob(j, images.index_select(0, idx), molecules.index_select(0, idx), treatedLabel,
                     j.options.value("top", std::vector<int64_t>{1, 5, 10}), "top");
@@ -163,6 +173,8 @@ Status knnJob(const MetricJob &j, const torch::Tensor &profiles) {
     return s;
   const int64_t k = j.options.value("k", int64_t(10));
   KnnResult res = knnRetrieval(profiles, label, batch, j.controls, k);
+  if (res.queries == 0)
+    return nothingToScore(j, "no treated row has a row of its label in another `exclude_same` group");
   j.r["top" + std::to_string(k)] = res.accuracy;
   j.r["queries"] = res.queries;
   return Status::ok();
@@ -173,6 +185,9 @@ Status clusteringJob(const MetricJob &j, const torch::Tensor &profiles) {
   if (Status s = labelPair(j, "labels", "batch", label, batch); !s)
     return s;
   ClusteringScores c = clusteringScores(profiles, label, batch, j.seed);
+  if (c.rows < 2 || c.labels < 2)
+    return nothingToScore(j, std::to_string(c.rows) + " rows of " + std::to_string(c.labels) +
+                                 " labels; clustering needs two labels or more");
   j.r["ari"] = c.ari;
   j.r["nmi"] = c.nmi;
   j.r["silhouette_label"] = c.silhouetteLabel;
@@ -200,7 +215,7 @@ Status fewShotJob(const MetricJob &j, const torch::Tensor &profiles) {
   o.top = j.options.value("top", o.top);
   FewShotResult f = fewShotProbe(profiles, label, o, j.seed);
   if (f.testRows == 0)
-    return Status::error("evaluation `" + j.name + "`: no class has more than " + std::to_string(o.shots) +
+    return Status::error(ErrorKind::EvaluationImpossible, "evaluation `" + j.name + "`: no class has more than " + std::to_string(o.shots) +
                          " rows, so nothing is left to test on");
   for (auto [k, m] : f.mean) {
     j.r["top" + std::to_string(k)] = m;

@@ -37,7 +37,7 @@ Status addRoles(const json &src, const std::string &path, Profiles &p) {
                     const std::vector<std::string> *&out) -> Status {
     out = p.meta(name);
     if (!out)
-      return Status::error(path + ": no metadata column `" + name + "` for `" + role +
+      return Status::error(ErrorKind::InputMismatch, path + ": no metadata column `" + name + "` for `" + role +
                            "` (its metadata columns: " + listed(p.metadataNames) + ")");
     return Status::ok();
   };
@@ -57,7 +57,7 @@ Status addRoles(const json &src, const std::string &path, Profiles &p) {
     controls.insert(c.get<std::string>());
   std::vector<std::string> names = src.value("perturbation", std::vector<std::string>{});
   if (names.empty())
-    return Status::error("profiles: `perturbation` names no column");
+    return Status::error(ErrorKind::PlanInvalid, "profiles: `perturbation` names no column");
   for (size_t k = 0; k < names.size(); ++k) {
     const std::vector<std::string> *col = nullptr;
     if (Status s = column("perturbation", names[k], col); !s)
@@ -69,7 +69,7 @@ Status addRoles(const json &src, const std::string &path, Profiles &p) {
     }
   }
   if (std::find(control.begin(), control.end(), "1") == control.end())
-    return Status::error(path + ": no control rows (no `" + names[0] + "` value among " +
+    return Status::error(ErrorKind::EvaluationImpossible, path + ": no control rows (no `" + names[0] + "` value among " +
                          listed({controls.begin(), controls.end()}) + ")");
   std::map<std::string, std::vector<std::string>> roles;
   for (const char *role : {"plate", "well", "batch", "source", "gene", "label"}) {
@@ -94,7 +94,7 @@ Status addRoles(const json &src, const std::string &path, Profiles &p) {
 Status needRole(const Profiles &p, const std::string &role) {
   if (p.meta(role))
     return Status::ok();
-  return Status::error("after the stages so far, rows no longer have one `" + role +
+  return Status::error(ErrorKind::EvaluationImpossible, "after the stages so far, rows no longer have one `" + role +
                        "` each; aggregate by columns that keep it, e.g. [\"plate\", \"well\"] or "
                        "[\"perturbation\"]");
 }
@@ -110,7 +110,7 @@ std::vector<bool> controlRows(const Profiles &p) {
 Status readLines(const std::string &path, std::vector<std::string> &out) {
   std::ifstream in(path);
   if (!in)
-    return Status::error("cannot read the blocklist `" + path + "`");
+    return Status::error(ErrorKind::InputUnreadable, "cannot read the blocklist `" + path + "`");
   for (std::string line; std::getline(in, line);)
     if (!line.empty() && line != "blocklist")
       out.push_back(line);
@@ -125,7 +125,7 @@ Status runStage(const json &stage, Profiles &p, json &record) {
   const bool onControls = kind == "sphere" || kind == "tvn" || kind == "pca_center_scale" ||
                           (kind == "robust_mad" && a.value("on", "controls") == "controls");
   if (Status s = onControls ? needRole(p, "control") : Status::ok(); !s)
-    return Status::error("stage `" + kind + "`: " + s.message());
+    return s.prefixed("stage `" + kind + "`: ");
   std::vector<bool> controls = controlRows(p);
   Status s = Status::ok();
   json r = {{"kind", kind}};
@@ -152,10 +152,10 @@ Status runStage(const json &stage, Profiles &p, json &record) {
   } else if (kind == "pca_center_scale") {
     s = pcaCenterScale(p, controls, "batch", a.value("components", int64_t(128)));
   } else {
-    s = Status::error("unknown profile stage `" + kind + "`");
+    s = Status::error(ErrorKind::PlanUnsupported, "unknown profile stage `" + kind + "`");
   }
   if (!s)
-    return Status::error("stage `" + kind + "`: " + s.message());
+    return s.prefixed("stage `" + kind + "`: ");
   r["rows"] = {rowsBefore, p.rows()};
   r["features"] = {before, p.features.size(1)};
   record.push_back(r);
@@ -168,7 +168,7 @@ Status runStage(const json &stage, Profiles &p, json &record) {
 Status efaarJob(const MetricJob &j, const Profiles &p, const torch::Tensor &features) {
   const std::vector<std::string> *genes = p.meta(j.options.value("genes", ""));
   if (!genes)
-    return Status::error("evaluation `" + j.name + "`: the table has no gene column (set `gene = \"...\"` "
+    return Status::error(ErrorKind::InputMismatch, "evaluation `" + j.name + "`: the table has no gene column (set `gene = \"...\"` "
                          "in profiles(...))");
   std::vector<int64_t> rows;
   std::vector<std::string> rowGene;
@@ -186,7 +186,7 @@ Status efaarJob(const MetricJob &j, const Profiles &p, const torch::Tensor &feat
     index.emplace(rowGene[i], code[i]);
   KnowledgeGraph graph;
   if (Status s = readGraphSources(j.options.at("graph"), [](const std::string &p) { return p; }, graph); !s)
-    return Status::error("evaluation `" + j.name + "`: " + s.message());
+    return s.prefixed("evaluation `" + j.name + "`: ");
   std::vector<std::pair<int64_t, int64_t>> annotated;
   for (const KgEdge &e : graph.edges) {
     auto a = index.find(e.a), b = index.find(e.b);
@@ -195,7 +195,7 @@ Status efaarJob(const MetricJob &j, const Profiles &p, const torch::Tensor &feat
   }
   std::optional<EfaarRecall> r = efaarRecall(x, annotated, {{5, 95}, {10, 90}});
   if (!r)
-    return Status::error("evaluation `" + j.name + "`: fewer than 20 of the table's " +
+    return Status::error(ErrorKind::EvaluationImpossible, "evaluation `" + j.name + "`: fewer than 20 of the table's " +
                          std::to_string(index.size()) + " genes are in the annotations (EFAAR needs 20)");
   for (const auto &[k, v] : r->recall)
     j.r["recall_" + k] = v;
@@ -209,7 +209,7 @@ Status efaarJob(const MetricJob &j, const Profiles &p, const torch::Tensor &feat
 
 Status evaluateProfileTable(const json &plan, uint64_t seed, json &out, json &plots, json &groups) {
   if (plan.value("format", "") != "exp-profile-eval" || plan.value("format_version", 0) != 1)
-    return Status::error("not a profile evaluation plan of format version 1");
+    return Status::error(ErrorKind::PlanVersion, "not a profile evaluation plan of format version 1");
   const json &src = plan.at("source");
   const std::string path = src.value("path", "");
   Profiles p;
@@ -224,12 +224,12 @@ Status evaluateProfileTable(const json &plan, uint64_t seed, json &out, json &pl
     if (Status s = runStage(stage, p, out["stages"]); !s)
       return s;
   if (const int64_t missing = torch::isnan(p.features).sum().item<int64_t>(); missing > 0)
-    return Status::error(path + ": " + std::to_string(missing) +
+    return Status::error(ErrorKind::EvaluationImpossible, path + ": " + std::to_string(missing) +
                          " missing feature values remain after the stages; add "
                          "`feature_select(na_cutoff = 0)` to drop their features");
   for (const char *role : {"perturbation", "control"})
     if (Status s = needRole(p, role); !s)
-      return Status::error(path + ": " + s.message());
+      return s.prefixed(path + ": ");
   const std::vector<bool> controls = controlRows(p);
   const std::vector<int64_t> pert = codesOf(*p.meta("perturbation"));
   out["evaluations"] = json::object();
@@ -243,7 +243,7 @@ Status evaluateProfileTable(const json &plan, uint64_t seed, json &out, json &pl
       const std::string col = options.value(key, "");
       const std::vector<std::string> *values = p.meta(col);
       if (!values)
-        return Status::error("evaluation `" + name + "`: `" + key + "` is `" + col +
+        return Status::error(ErrorKind::InputMismatch, "evaluation `" + name + "`: `" + key + "` is `" + col +
                              "`, which the table does not have (set it in profiles(...); after "
                              "aggregation only columns constant within each group remain)");
       v = codesOf(*values);
@@ -254,7 +254,7 @@ Status evaluateProfileTable(const json &plan, uint64_t seed, json &out, json &pl
                : metric == "knn_retrieval" ? knnJob(job, p.features)
                : metric == "clustering"    ? clusteringJob(job, p.features)
                : metric == "efaar_recall"  ? efaarJob(job, p, p.features)
-                                           : Status::error("evaluation `" + name + "`: unknown metric `" + metric + "`");
+                                           : Status::error(ErrorKind::PlanUnsupported, "evaluation `" + name + "`: unknown metric `" + metric + "`");
     if (!s)
       return s;
     if (metric == "replicate_map") {
@@ -301,10 +301,10 @@ Status writeProfileEvaluation(const std::string &planJson, const std::string &di
   namespace fs = std::filesystem;
   nlohmann::json plan = nlohmann::json::parse(planJson, nullptr, /*allow_exceptions=*/false);
   if (plan.is_discarded())
-    return Status::error("the profile evaluation plan is not JSON");
+    return Status::error(ErrorKind::PlanUnreadable, "the profile evaluation plan is not JSON");
   std::error_code ec;
   if (fs::exists(dir, ec))
-    return Status::error(dir + ": already exists; choose a new directory");
+    return Status::error(ErrorKind::OutputUnwritable, dir + ": already exists; choose a new directory");
   at::set_num_threads(threads > 0 ? threads : int(std::max(1u, std::thread::hardware_concurrency())));
   nlohmann::json metrics, plots, groups;
   if (Status s = evaluateProfileTable(plan, seed, metrics, plots, groups); !s)
@@ -315,7 +315,7 @@ Status writeProfileEvaluation(const std::string &planJson, const std::string &di
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   if (ec)
-    return Status::error(tmp + ": cannot create: " + ec.message());
+    return Status::error(ErrorKind::OutputUnwritable, tmp + ": cannot create: " + ec.message());
   Status s = writeFileAtomic(tmp + "/metrics.json", metrics.dump(2) + "\n");
   for (auto &[name, rows] : groups.items()) {
     std::string csv = "perturbation,mean_average_precision,corrected_p_value\n";
@@ -330,7 +330,7 @@ Status writeProfileEvaluation(const std::string &planJson, const std::string &di
   if (s) {
     fs::rename(tmp, dir, ec);
     if (ec)
-      s = Status::error(dir + ": cannot write: " + ec.message());
+      s = Status::error(ErrorKind::OutputUnwritable, dir + ": cannot write: " + ec.message());
   }
   if (!s) {
     fs::remove_all(tmp, ec);

@@ -28,7 +28,7 @@ Status column(const Profiles &p, const std::string &name, const std::vector<std:
     std::string have;
     for (const std::string &n : p.metadataNames)
       have += (have.empty() ? "`" : ", `") + n + "`";
-    return Status::error("no metadata column `" + name + "` (the table has " +
+    return Status::error(ErrorKind::InputMismatch, "no metadata column `" + name + "` (the table has " +
                          (have.empty() ? "none" : have) + ")");
   }
   return Status::ok();
@@ -70,7 +70,7 @@ std::vector<int64_t> referenceRows(const std::vector<int64_t> &rows, const std::
 Status needReference(const std::vector<int64_t> &ref, size_t minimum, const std::string &stage,
                      const std::string &where) {
   if (ref.size() < minimum)
-    return Status::error(stage + ": " + std::to_string(ref.size()) + " reference rows" + where +
+    return Status::error(ErrorKind::EvaluationImpossible, stage + ": " + std::to_string(ref.size()) + " reference rows" + where +
                          " (needs at least " + std::to_string(minimum) + ")");
   return Status::ok();
 }
@@ -107,7 +107,7 @@ Status selectRows(const Profiles &p,
 
 Status aggregate(Profiles &p, const std::vector<std::string> &by, const std::string &method) {
   if (method != "mean" && method != "median")
-    return Status::error("aggregate: method `" + method + "` (expected `mean` or `median`)");
+    return Status::error(ErrorKind::PlanInvalid, "aggregate: method `" + method + "` (expected `mean` or `median`)");
   MetaColumns meta;
   for (const std::string &name : by) {
     const std::vector<std::string> *col = nullptr;
@@ -176,7 +176,7 @@ Status robustMad(Profiles &p, const std::string &plate, const std::vector<bool> 
 Status sphere(Profiles &p, const std::vector<bool> &reference, const std::string &method,
               double epsilon) {
   if (method != "zca" && method != "pca")
-    return Status::error("sphering: method `" + method + "` (expected `zca` or `pca`)");
+    return Status::error(ErrorKind::PlanInvalid, "sphering: method `" + method + "` (expected `zca` or `pca`)");
   std::vector<int64_t> all(p.rows());
   std::iota(all.begin(), all.end(), 0);
   std::vector<int64_t> ref = referenceRows(all, reference);
@@ -304,7 +304,7 @@ Status selectFeatures(Profiles &p, const FeatureSelection &o, std::vector<std::s
     q.featureNames.push_back(p.featureNames[j]);
   }
   if (keep.empty())
-    return Status::error("feature selection dropped every feature");
+    return Status::error(ErrorKind::EvaluationImpossible, "feature selection dropped every feature");
   q.features = p.features.index_select(1, rowsOf(keep));
   p = std::move(q);
   return Status::ok();

@@ -1,5 +1,6 @@
 #include "exec/GraphExecutor.h"
 
+#include "exec/Faults.h"
 #include "exec/Kernels.h"
 
 #include <torch/torch.h>
@@ -46,6 +47,30 @@ namespace {
 bool finite(const torch::Tensor &t) {
   return !t.is_floating_point() || torch::isfinite(t).all().item<bool>();
 }
+
+std::string shapeText(c10::IntArrayRef dims, bool rows) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i)
+    s += (i ? ", " : "") + (i == 0 && rows ? std::string("rows") : std::to_string(dims[i]));
+  return s + "]";
+}
+
+// Data of another shape than the plan was compiled for (a spec's
+// image_size or channels that are not the files', a plan edited by hand)
+// is refused before the first op, naming the input, rather than by
+// whichever kernel first trips over it. Dimension 0 is the rows.
+void checkInputShape(const Graph &graph, const GraphInput &in, const torch::Tensor &t) {
+  if (in.shape.empty())
+    return;
+  bool same = t.dim() == static_cast<int64_t>(in.shape.size());
+  for (size_t d = 1; same && d < in.shape.size(); ++d)
+    same = in.shape[d] < 0 || t.size(static_cast<int64_t>(d)) == in.shape[d];
+  if (!same)
+    throw InputShapeMismatch("graph `" + graph.name + "`, input `" + in.binding + "`: the data gives " +
+                    shapeText(t.sizes(), true) + " per batch, but the plan was compiled for " +
+                    shapeText(in.shape, true) +
+                    " (the dataset's files are not what the spec declares: its image_size, channels or dim)");
+}
 } // namespace
 
 // Runs group `f` of `values` through `runner`; false when it declines.
@@ -72,6 +97,7 @@ static std::vector<torch::Tensor> runGraph(const Graph &graph, ParameterStore &p
   const torch::Device &device = params.device();
   for (const GraphInput &in : graph.inputs) {
     const torch::Tensor &t = columns.at(in.binding);
+    checkInputShape(graph, in, t);
     // Pinned batches (the trainer's) copy without blocking the host.
     values[in.id] = t.device() == device ? t : t.to(device, /*non_blocking=*/true);
   }
@@ -93,14 +119,22 @@ static std::vector<torch::Tensor> runGraph(const Graph &graph, ParameterStore &p
     args.clear();
     for (int64_t v : op.operands)
       args.push_back(values[v]);
-    if (inference && op.op == "dropout") {
-      values[op.results[0]] = args[0];
-    } else if (inference && op.attrs.training) { // batch_norm: running statistics, untouched
-      OpAttrs a = op.attrs;
-      a.training = false;
-      values[op.results[0]] = kernelFunction(op.kernel)(args, a, params);
-    } else {
-      values[op.results[0]] = kernelFunction(op.kernel)(args, op.attrs, params);
+    try {
+      if (inference && op.op == "dropout") {
+        values[op.results[0]] = args[0];
+      } else if (inference && op.attrs.training) { // batch_norm: running statistics, untouched
+        OpAttrs a = op.attrs;
+        a.training = false;
+        values[op.results[0]] = kernelFunction(op.kernel)(args, a, params);
+      } else {
+        values[op.results[0]] = kernelFunction(op.kernel)(args, op.attrs, params);
+      }
+    } catch (const c10::Error &e) {
+      if (!outOfMemory(e).empty())
+        throw;
+      const std::string what = e.what_without_backtrace();
+      throw OpFailure("graph `" + graph.name + "`, op " + std::to_string(i) + " `" + op.op + "`" +
+                      (op.loc.empty() ? "" : " at " + op.loc) + ": " + what.substr(0, what.find('\n')));
     }
     if (static_cast<int64_t>(i) == poison)
       values[op.results[0]] = values[op.results[0]] * std::nan("");

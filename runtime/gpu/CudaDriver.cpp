@@ -31,7 +31,7 @@ Status CudaDriver::check(int result, const char *what) const {
   const char *text = nullptr;
   if (api_ && api_->getErrorString)
     api_->getErrorString(static_cast<CUresult>(result), &text);
-  return Status::error(std::string("CUDA driver: ") + what + " failed: " +
+  return Status::error(ErrorKind::DeviceFailure, std::string("CUDA driver: ") + what + " failed: " +
                        (text ? text : "error " + std::to_string(result)));
 }
 
@@ -39,7 +39,7 @@ std::unique_ptr<CudaDriver> CudaDriver::open(int index, Status &status) {
   std::unique_ptr<CudaDriver> d(new CudaDriver());
   d->library_ = ::dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
   if (!d->library_) {
-    status = Status::error("no CUDA driver on this machine (libcuda.so.1: " +
+    status = Status::error(ErrorKind::DeviceUnavailable, "no CUDA driver on this machine (libcuda.so.1: " +
                            std::string(::dlerror()) + ")");
     return nullptr;
   }
@@ -61,7 +61,7 @@ std::unique_ptr<CudaDriver> CudaDriver::open(int index, Status &status) {
             sym(a.memcpyDtoH, "cuMemcpyDtoH_v2") && sym(a.launchKernel, "cuLaunchKernel") &&
             sym(a.getErrorString, "cuGetErrorString");
   if (!ok) {
-    status = Status::error("the CUDA driver (libcuda.so.1) lacks an entry point this runtime "
+    status = Status::error(ErrorKind::DeviceUnavailable, "the CUDA driver (libcuda.so.1) lacks an entry point this runtime "
                            "needs; it is older than CUDA 11");
     return nullptr;
   }
@@ -70,7 +70,7 @@ std::unique_ptr<CudaDriver> CudaDriver::open(int index, Status &status) {
       !(status = d->check(a.deviceGetCount(&count), "cuDeviceGetCount")))
     return nullptr;
   if (index < 0 || index >= count) {
-    status = Status::error("CUDA device " + std::to_string(index) + " does not exist (" +
+    status = Status::error(ErrorKind::DeviceUnavailable, "CUDA device " + std::to_string(index) + " does not exist (" +
                            std::to_string(count) + " visible)");
     return nullptr;
   }
@@ -106,7 +106,7 @@ Status CudaDriver::loadModule(const std::string &ptx) {
   CUmodule m = nullptr;
   Status s = check(api_->moduleLoadDataEx(&m, ptx.c_str(), 2, options, values), "loading the PTX");
   if (!s)
-    return Status::error(s.message() + (log[0] ? std::string(": ") + log : ""));
+    return s.reworded(s.message() + (log[0] ? std::string(": ") + log : ""));
   module_ = m;
   return Status::ok();
 }

@@ -48,7 +48,7 @@ std::unique_ptr<CapturedStep> CapturedStep::capture(const torch::Device &device,
     step->impl_->graph.capture_end();
   } catch (const std::exception &e) {
     std::string what = e.what();
-    status = Status::error("capturing the training step as a CUDA graph failed: " +
+    status = Status::error(ErrorKind::DeviceFailure, "capturing the training step as a CUDA graph failed: " +
                            what.substr(0, what.find('\n')) +
                            " (EXP_CUDA_GRAPHS=0 runs the steps without graphs)");
     return nullptr;

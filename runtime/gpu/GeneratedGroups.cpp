@@ -129,7 +129,7 @@ std::shared_ptr<const GroupRunner> loadGeneratedGroups(const GpuKernels &kernels
   if (!driver)
     return nullptr;
   if (status = driver->loadModule(kernels.ptx); !status) {
-    status = Status::error("the plan's kernels (PTX for " + kernels.arch + ") do not load on " +
+    status = Status::error(ErrorKind::DeviceFailure, "the plan's kernels (PTX for " + kernels.arch + ") do not load on " +
                            driver->deviceName() + ": " + status.message() +
                            "; compile for this GPU with `exp compile --target cuda --gpu-arch sm_XX`");
     return nullptr;

@@ -231,7 +231,7 @@ std::shared_ptr<Collective> Collective::connect(const SessionOptions &o, Status 
 #endif
   } catch (const std::exception &e) {
     std::string what = e.what();
-    status = Status::error("rank " + std::to_string(o.rank) + " of " + std::to_string(o.worldSize) +
+    status = Status::error(ErrorKind::TrainingRanks, "rank " + std::to_string(o.rank) + " of " + std::to_string(o.worldSize) +
                            " could not join the group at " + where + ": " + what.substr(0, what.find('\n')));
     return nullptr;
   }

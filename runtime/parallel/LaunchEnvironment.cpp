@@ -22,7 +22,7 @@ Status intVar(const char *name, long lo, long hi, int &out) {
   char *end = nullptr;
   long x = v ? std::strtol(v, &end, 10) : 0;
   if (!v || *end || x < lo || x > hi)
-    return Status::error(std::string("environment variable ") + name + "=`" + (v ? v : "") +
+    return Status::error(ErrorKind::TrainingRanks, std::string("environment variable ") + name + "=`" + (v ? v : "") +
                          "` is not an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
   out = static_cast<int>(x);
   return Status::ok();
@@ -71,7 +71,7 @@ Status readLaunchEnvironment(SessionOptions &o, std::string &source) {
              !firstPlainHost(env("SLURM_JOB_NODELIST")).empty()) {
     o.masterAddr = firstPlainHost(env("SLURM_JOB_NODELIST"));
   } else {
-    return Status::error("a data-parallel run (" + source + ", " + std::to_string(world) +
+    return Status::error(ErrorKind::TrainingRanks, "a data-parallel run (" + source + ", " + std::to_string(world) +
                          " ranks) needs MASTER_ADDR, the host of rank 0 (under Slurm: "
                          "export MASTER_ADDR=$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1); "
                          "docs/scaling.md)");

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
+#include <type_traits>
 
 namespace exprt {
 namespace {
@@ -30,12 +32,29 @@ public:
     }
     return &*it;
   }
+  // Whether `v` converts to T without loss: an integer field takes only
+  // JSON integers (1e300 would be undefined behaviour as int64_t).
+  template <typename T> static bool fits(const json &v) {
+    if constexpr (std::is_same_v<T, bool>)
+      return v.is_boolean();
+    else if constexpr (std::is_integral_v<T>)
+      return v.is_number_integer() &&
+             (v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max())
+                                     : v.get<int64_t>() >= int64_t(std::numeric_limits<T>::min()) &&
+                                           v.get<int64_t>() <= int64_t(std::numeric_limits<T>::max()));
+    else if constexpr (std::is_same_v<T, std::vector<int64_t>>)
+      return v.is_array() && std::all_of(v.begin(), v.end(), [](const json &e) { return fits<int64_t>(e); });
+    else
+      return true;
+  }
   template <typename T> bool get(const json &obj, const std::string &path, const char *key, T &out,
                                  bool required = true) {
     const json *f = field(obj, path, key, required);
     if (!f)
       return !required;
     try {
+      if (!fits<T>(*f)) // nlohmann casts a float to an integer field unchecked
+        throw json::type_error::create(302, "a number that is not an integer", f);
       out = f->get<T>();
       return true;
     } catch (const json::exception &) {
@@ -503,6 +522,9 @@ Status readPlan(const std::string &text, const std::string &origin, Plan &plan) 
   } catch (const json::parse_error &e) {
     return Status::error(ErrorKind::PlanUnreadable, origin + ": not a valid plan: invalid JSON at byte " +
                          std::to_string(e.byte) + " (a truncated or corrupt file?)");
+  } catch (const json::out_of_range &) { // a number past double's range (fuzz campaign, issue 31)
+    return Status::error(ErrorKind::PlanUnreadable, origin + ": not a valid plan: a number out of range "
+                         "(a corrupt file?)");
   }
   plan.sha256 = Sha256().update(text).hex();
   Reader r(origin);

@@ -18,7 +18,7 @@ Status walkArchive(const std::string &path,
   archive_read_support_format_tar(a.get());
   archive_read_support_filter_all(a.get());
   if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK)
-    return Status::error(path + ": cannot open as an archive: " + archive_error_string(a.get()));
+    return Status::error(ErrorKind::InputUnreadable, path + ": cannot open as an archive: " + archive_error_string(a.get()));
   archive_entry *entry = nullptr;
   std::string name;
   for (;;) {
@@ -26,7 +26,7 @@ Status walkArchive(const std::string &path,
     if (rc == ARCHIVE_EOF)
       return Status::ok();
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
-      return Status::error(path + ": corrupt archive" + (name.empty() ? "" : " after `" + name + "`") +
+      return Status::error(ErrorKind::InputMalformed, path + ": corrupt archive" + (name.empty() ? "" : " after `" + name + "`") +
                            ": " + archive_error_string(a.get()));
     name = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
     if (archive_entry_filetype(entry) != AE_IFREG)
@@ -48,13 +48,13 @@ Status readArchive(const std::string &path,
     char buf[1 << 16];
     for (la_ssize_t n; (n = archive_read_data(a, buf, sizeof buf)) != 0;) {
       if (n < 0)
-        return Status::error(path + ": cannot read `" + name + "` (truncated or corrupt): " +
+        return Status::error(ErrorKind::InputMalformed, path + ": cannot read `" + name + "` (truncated or corrupt): " +
                              archive_error_string(a));
       bytes.append(buf, static_cast<size_t>(n));
     }
     if (archive_entry_size_is_set(entry) &&
         static_cast<la_int64_t>(bytes.size()) != archive_entry_size(entry))
-      return Status::error(path + ": `" + name + "` is truncated");
+      return Status::error(ErrorKind::InputMalformed, path + ": `" + name + "` is truncated");
     more = visit(name, bytes);
     return Status::ok();
   });
@@ -68,9 +68,9 @@ Status listArchive(const std::string &path, const std::function<void(const std::
     // uncompressed tar shows only here: its member ends past the file's end.
     if (archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE && !ec && archive_entry_size_is_set(entry) &&
         archive_read_header_position(a) + 512 + archive_entry_size(entry) > fileSize)
-      return Status::error(path + ": `" + name + "` is truncated (the archive ends inside it)");
+      return Status::error(ErrorKind::InputMalformed, path + ": `" + name + "` is truncated (the archive ends inside it)");
     if (archive_read_data_skip(a) != ARCHIVE_OK)
-      return Status::error(path + ": cannot skip `" + name + "` (truncated or corrupt): " + archive_error_string(a));
+      return Status::error(ErrorKind::InputMalformed, path + ": cannot skip `" + name + "` (truncated or corrupt): " + archive_error_string(a));
     visit(name);
     return Status::ok();
   });
@@ -81,7 +81,7 @@ Status writeTar(const std::string &path, const std::vector<std::pair<std::string
   std::unique_ptr<archive, int (*)(archive *)> a(archive_write_new(), archive_write_free);
   archive_write_set_format_pax_restricted(a.get()); // ustar where names fit, as WebDataset's writers do
   if (archive_write_open_filename(a.get(), tmp.c_str()) != ARCHIVE_OK)
-    return Status::error(path + ": cannot create: " + archive_error_string(a.get()));
+    return Status::error(ErrorKind::OutputUnwritable, path + ": cannot create: " + archive_error_string(a.get()));
   bool ok = true;
   for (const auto &[name, bytes] : entries) {
     std::unique_ptr<archive_entry, void (*)(archive_entry *)> e(archive_entry_new(), archive_entry_free);
@@ -97,10 +97,10 @@ Status writeTar(const std::string &path, const std::vector<std::pair<std::string
   if (!ok) {
     std::string why = archive_error_string(a.get()) ? archive_error_string(a.get()) : "write failed";
     std::filesystem::remove(tmp, ec);
-    return Status::error(path + ": cannot write: " + why);
+    return Status::error(ErrorKind::OutputUnwritable, path + ": cannot write: " + why);
   }
   std::filesystem::rename(tmp, path, ec);
-  return ec ? Status::error(path + ": cannot rename into place: " + ec.message()) : Status::ok();
+  return ec ? Status::error(ErrorKind::OutputUnwritable, path + ": cannot rename into place: " + ec.message()) : Status::ok();
 }
 
 } // namespace exprt

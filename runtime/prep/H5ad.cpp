@@ -6,6 +6,12 @@
 #include <filesystem>
 #include <mutex>
 
+#include <cerrno>
+#include <csignal>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace exprt {
@@ -120,7 +126,7 @@ struct Writer {
 // ---- reading ----
 
 Status readError(const std::string &path, const std::string &object, const std::string &what) {
-  return Status::error(path + ": " + object + ": " + what);
+  return Status::error(ErrorKind::InputMalformed, path + ": " + object + ": " + what);
 }
 
 // Strings of a dataset or attribute (variable- or fixed-length).
@@ -262,13 +268,13 @@ Status writeH5ad(const std::string &path, const AnnData &a) {
   if ((!a.sparse && a.dense.size() != cells) ||
       (a.sparse && (a.indptr.size() != static_cast<size_t>(a.obs + 1) || a.data.size() != a.indices.size())) ||
       a.obsNames.size() != static_cast<size_t>(a.obs) || a.varNames.size() != static_cast<size_t>(a.vars))
-    return Status::error(path + ": inconsistent AnnData (X, obs and var sizes disagree)");
+    return Status::error(ErrorKind::Internal, path + ": inconsistent AnnData (X, obs and var sizes disagree)");
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   Writer w{tmp};
   {
     Handle file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
     if (!file.ok())
-      return Status::error(path + ": cannot create");
+      return Status::error(ErrorKind::OutputUnwritable, path + ": cannot create");
     w.encoding(file, "anndata", "0.1.0");
     if (a.sparse) {
       Handle x(H5Gcreate2(file, "X", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
@@ -299,26 +305,28 @@ Status writeH5ad(const std::string &path, const AnnData &a) {
   std::error_code ec;
   if (w.failed) {
     fs::remove(tmp, ec);
-    return Status::error(path + ": cannot write " + w.what + " (the disk is full?)");
+    return Status::error(ErrorKind::OutputUnwritable, path + ": cannot write " + w.what + " (the disk is full?)");
   }
   fs::rename(tmp, path, ec);
   if (ec) {
     fs::remove(tmp, ec);
-    return Status::error(path + ": cannot rename into place");
+    return Status::error(ErrorKind::OutputUnwritable, path + ": cannot rename into place");
   }
   return Status::ok();
 }
 
-Status readH5ad(const std::string &path, AnnData &a) {
+namespace {
+
+Status readH5adHere(const std::string &path, AnnData &a) {
   quiet();
   a = AnnData();
   if (!fs::exists(path))
-    return Status::error(path + ": missing");
+    return Status::error(ErrorKind::InputUnreadable, path + ": missing");
   if (H5Fis_hdf5(path.c_str()) <= 0)
-    return Status::error(path + ": not an HDF5 file (an .h5ad is HDF5; a truncated download?)");
+    return Status::error(ErrorKind::InputMalformed, path + ": not an HDF5 file (an .h5ad is HDF5; a truncated download?)");
   Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   if (!file.ok())
-    return Status::error(path + ": cannot open as HDF5 (truncated or damaged)");
+    return Status::error(ErrorKind::InputMalformed, path + ": cannot open as HDF5 (truncated or damaged)");
   if (Status s = readFrame(path, file, "obs", a.obsNames, a.obsColumns); !s)
     return s;
   if (Status s = readFrame(path, file, "var", a.varNames, a.varColumns); !s)
@@ -356,6 +364,197 @@ Status readH5ad(const std::string &path, AnnData &a) {
     if (j < 0 || j >= a.vars)
       return readError(path, "X/indices", "column " + std::to_string(j) + " out of range" + shapeNote);
   return Status::ok();
+}
+
+// A pipe between the reading child and the parent: the child's Status and
+// AnnData, as length-prefixed fields. A short read (the child died) makes
+// every later read fail.
+class Wire {
+public:
+  explicit Wire(int fd) : fd_(fd) {}
+  bool ok() const { return ok_; }
+  void raw(const void *p, size_t n) {
+    for (const char *c = static_cast<const char *>(p); ok_ && n > 0;) {
+      const ssize_t k = ::write(fd_, c, n);
+      ok_ = k > 0 || (k < 0 && errno == EINTR);
+      c += k > 0 ? k : 0;
+      n -= k > 0 ? size_t(k) : 0;
+    }
+  }
+  void rawIn(void *p, size_t n) {
+    for (char *c = static_cast<char *>(p); ok_ && n > 0;) {
+      const ssize_t k = ::read(fd_, c, n);
+      ok_ = k > 0 || (k < 0 && errno == EINTR);
+      c += k > 0 ? k : 0;
+      n -= k > 0 ? size_t(k) : 0;
+    }
+  }
+  template <typename T> void put(const std::vector<T> &v) {
+    put(uint64_t(v.size()));
+    raw(v.data(), v.size() * sizeof(T));
+  }
+  void put(uint64_t n) { raw(&n, sizeof n); }
+  void put(const std::string &s) {
+    put(uint64_t(s.size()));
+    raw(s.data(), s.size());
+  }
+  void put(const std::vector<std::string> &v) {
+    put(uint64_t(v.size()));
+    for (const std::string &s : v)
+      put(s);
+  }
+  void put(const std::vector<std::pair<std::string, std::vector<std::string>>> &columns) {
+    put(uint64_t(columns.size()));
+    for (const auto &[name, values] : columns) {
+      put(name);
+      put(values);
+    }
+  }
+  uint64_t size() {
+    uint64_t n = 0;
+    rawIn(&n, sizeof n);
+    ok_ = ok_ && n < (uint64_t(1) << 40); // nothing this reader writes is larger
+    return ok_ ? n : 0;
+  }
+  template <typename T> void get(std::vector<T> &v) {
+    v.resize(size());
+    rawIn(v.data(), v.size() * sizeof(T));
+  }
+  void get(std::string &s) {
+    s.resize(size());
+    rawIn(s.data(), s.size());
+  }
+  void get(std::vector<std::string> &v) {
+    v.resize(size());
+    for (std::string &s : v)
+      get(s);
+  }
+  void get(std::vector<std::pair<std::string, std::vector<std::string>>> &columns) {
+    columns.resize(size());
+    for (auto &[name, values] : columns) {
+      get(name);
+      get(values);
+    }
+  }
+
+private:
+  int fd_;
+  bool ok_ = true;
+};
+
+// The AnnData's variable-size fields, in the order both ends use.
+template <typename A, typename F> void eachField(A &a, F &&f) {
+  f(a.dense);
+  f(a.data);
+  f(a.indices);
+  f(a.indptr);
+  f(a.obsNames);
+  f(a.varNames);
+  f(a.obsColumns);
+  f(a.varColumns);
+}
+
+void send(Wire &w, const Status &s, const AnnData &a) {
+  w.put(uint64_t(s.kind()));
+  w.put(s.message());
+  w.put(std::vector<int64_t>{a.obs, a.vars, a.sparse ? 1 : 0});
+  eachField(a, [&](const auto &field) { w.put(field); });
+}
+
+bool receive(Wire &w, Status &s, AnnData &a) {
+  const uint64_t kind = w.size();
+  std::string message;
+  w.get(message);
+  std::vector<int64_t> shape;
+  w.get(shape);
+  if (!w.ok() || shape.size() != 3)
+    return false;
+  if (kind >= uint64_t(kErrorKindCount))
+    return false;
+  s = kind == uint64_t(ErrorKind::None) ? Status::ok() : Status::error(ErrorKind(kind), message);
+  a.obs = shape[0];
+  a.vars = shape[1];
+  a.sparse = shape[2] != 0;
+  eachField(a, [&](auto &field) { w.get(field); });
+  return w.ok();
+}
+
+// readH5adHere with what a damaged file can throw (a size read from it too
+// large to allocate) answered as an error.
+Status readH5adCaught(const std::string &path, AnnData &a) {
+  try {
+    return readH5adHere(path, a);
+  } catch (const std::exception &e) {
+    a = AnnData();
+    return Status::error(ErrorKind::InputMalformed, path + ": damaged: " + e.what());
+  }
+}
+
+// The child's CPU budget for reading `path`, from its size.
+rlim_t cpuBudgetSeconds(const std::string &path) {
+  std::error_code ec;
+  const uintmax_t bytes = std::filesystem::file_size(path, ec);
+  return 2 + (ec ? 0 : rlim_t(bytes / 10'000'000));
+}
+
+} // namespace
+
+// libhdf5 can crash on a damaged file (variable-length strings whose heap
+// references were flipped, seen in issue 31) instead of returning an error,
+// so the file is read in a child process and its result sent back through a
+// pipe: a child that dies is a damaged file, named, and the run goes on to
+// fail cleanly instead of dying with its run.json saying `running`. Other
+// damage sends libhdf5 round a loop for ever, so the child also has a CPU
+// budget: CPU time, not wall time, so that a loaded machine does not turn a
+// good file into a refusal; generous (2 s plus 1 s per 10 MB, where a good
+// file takes milliseconds per megabyte).
+Status readH5ad(const std::string &path, AnnData &a) {
+  a = AnnData();
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    return readH5adCaught(path, a);
+  const pid_t child = ::fork();
+  if (child < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return readH5adCaught(path, a);
+  }
+  const rlim_t budget = cpuBudgetSeconds(path);
+  if (child == 0) { // only HDF5 and the pipe; no destructors, no atexit
+    ::close(fds[0]);
+    const struct rlimit cpu = {budget, budget + 1}, noCore = {0, 0};
+    ::setrlimit(RLIMIT_CPU, &cpu);
+    ::setrlimit(RLIMIT_CORE, &noCore); // a crash here is an answer, not a bug to keep
+    for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGXCPU})
+      ::signal(sig, SIG_DFL); // nor one for the host's crash reporter
+    try { // nothing may unwind past here into the parent's code
+      Wire w(fds[1]);
+      AnnData read;
+      Status s = readH5adCaught(path, read);
+      send(w, s, read);
+      ::_exit(w.ok() ? 0 : 1);
+    } catch (...) {
+      ::_exit(1);
+    }
+  }
+  ::close(fds[1]);
+  Wire w(fds[0]);
+  Status s = Status::ok();
+  const bool received = receive(w, s, a);
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (received && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    return s;
+  a = AnnData();
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU)
+    return Status::error(ErrorKind::InputMalformed, path + ": damaged: the HDF5 library was still reading it after " +
+                                                        std::to_string(budget) + " s of CPU time");
+  if (WIFSIGNALED(status))
+    return Status::error(ErrorKind::InputMalformed, path + ": damaged: the HDF5 library crashed reading it (signal " +
+                                                        std::to_string(WTERMSIG(status)) + ")");
+  return Status::error(ErrorKind::InputMalformed, path + ": damaged: it could not be read whole");
 }
 
 } // namespace exprt

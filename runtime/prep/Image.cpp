@@ -40,13 +40,27 @@ torch::Tensor Image::toTensor() const {
 Status readPng(const std::string &path, Image &image) {
   std::string bytes;
   if (!readFile(path, bytes))
-    return Status::error(path + ": cannot open");
+    return Status::error(ErrorKind::InputUnreadable, path + ": cannot open");
   return decodePng(bytes, path, image);
+}
+
+Status checkImageSize(const std::string &path, uint64_t width, uint64_t height, uint64_t channels, int bits) {
+  // Each factor is below 2^32, so the product of two cannot overflow; past
+  // the limit it is refused before the next multiplication.
+  const uint64_t pixels = width * height;
+  const uint64_t bytes = pixels > kMaxImageBytes ? pixels : pixels * channels * uint64_t(bits > 8 ? 2 : 1);
+  if (bytes <= kMaxImageBytes)
+    return Status::ok();
+  return Status::error(ErrorKind::InputUnsupported,
+                       path + ": " + std::to_string(width) + " x " + std::to_string(height) + " pixels of " +
+                           std::to_string(channels) + " x " + std::to_string(bits) +
+                           " bits is over the limit of " + std::to_string(kMaxImageBytes >> 20) +
+                           " MiB for one decoded image; tile or downscale it first");
 }
 
 Status decodePng(const std::string &bytes, const std::string &path, Image &image) {
   std::unique_ptr<spng_ctx, void (*)(spng_ctx *)> ctx(spng_ctx_new(0), spng_ctx_free);
-  auto fail = [&](int rc) { return Status::error(path + ": not a readable PNG: " + spng_strerror(rc)); };
+  auto fail = [&](int rc) { return Status::error(ErrorKind::InputMalformed, path + ": not a readable PNG: " + spng_strerror(rc)); };
   spng_set_image_limits(ctx.get(), 1 << 16, 1 << 16);
   int rc = spng_set_png_buffer(ctx.get(), bytes.data(), bytes.size());
   spng_ihdr ihdr;
@@ -61,11 +75,13 @@ Status decodePng(const std::string &bytes, const std::string &path, Image &image
   case SPNG_COLOR_TYPE_TRUECOLOR: samples = 3; break;
   case SPNG_COLOR_TYPE_TRUECOLOR_ALPHA: samples = 4; break;
   default:
-    return Status::error(path + ": palette PNGs are not microscopy images; expected grayscale or RGB");
+    return Status::error(ErrorKind::InputUnsupported, path + ": palette PNGs are not microscopy images; expected grayscale or RGB");
   }
   if (ihdr.bit_depth != 8 && ihdr.bit_depth != 16)
-    return Status::error(path + ": " + std::to_string(ihdr.bit_depth) +
+    return Status::error(ErrorKind::InputUnsupported, path + ": " + std::to_string(ihdr.bit_depth) +
                          "-bit PNG; expected 8 or 16 bits per sample");
+  if (Status s = checkImageSize(path, ihdr.width, ihdr.height, samples, ihdr.bit_depth); !s)
+    return s;
   size_t size = 0;
   if ((rc = spng_decoded_image_size(ctx.get(), SPNG_FMT_PNG, &size)))
     return fail(rc);
@@ -93,11 +109,11 @@ Status writePng(const std::string &path, const Image &image) {
     rc = spng_encode_image(ctx.get(), image.data.data(), image.data.size(), SPNG_FMT_PNG,
                            SPNG_ENCODE_FINALIZE);
   if (rc)
-    return Status::error(path + ": cannot encode PNG: " + spng_strerror(rc));
+    return Status::error(ErrorKind::OutputUnwritable, path + ": cannot encode PNG: " + spng_strerror(rc));
   size_t len = 0;
   std::unique_ptr<void, void (*)(void *)> out(spng_get_png_buffer(ctx.get(), &len, &rc), std::free);
   if (!out)
-    return Status::error(path + ": cannot encode PNG: " + spng_strerror(rc));
+    return Status::error(ErrorKind::OutputUnwritable, path + ": cannot encode PNG: " + spng_strerror(rc));
   return writeFileAtomic(path, std::string(static_cast<const char *>(out.get()), len));
 }
 
@@ -127,8 +143,8 @@ Status readTiff(const std::string &path, Image &image) {
   installTiffHandlers();
   tiffError.clear();
   std::unique_ptr<TIFF, void (*)(TIFF *)> tif(TIFFOpen(path.c_str(), "r"), TIFFClose);
-  auto fail = [&](const std::string &what) {
-    return Status::error(path + ": " + what + (tiffError.empty() ? "" : ": " + tiffError));
+  auto fail = [&](const std::string &what, ErrorKind kind = ErrorKind::InputMalformed) {
+    return Status::error(kind, path + ": " + what + (tiffError.empty() ? "" : ": " + tiffError));
   };
   if (!tif)
     return fail("not a readable TIFF");
@@ -144,11 +160,14 @@ Status readTiff(const std::string &path, Image &image) {
     return fail("the TIFF has no image size");
   if ((bits != 8 && bits != 16) || format != SAMPLEFORMAT_UINT)
     return fail(std::to_string(bits) + "-bit " + (format == SAMPLEFORMAT_UINT ? "unsigned" : "non-integer") +
-                " samples; expected 8- or 16-bit unsigned integers");
+                    " samples; expected 8- or 16-bit unsigned integers",
+                ErrorKind::InputUnsupported);
   if (TIFFIsTiled(tif.get()))
-    return fail("tiled TIFFs are not supported; re-save it with strips (e.g. `tiffcp -s`)");
+    return fail("tiled TIFFs are not supported; re-save it with strips (e.g. `tiffcp -s`)", ErrorKind::InputUnsupported);
   if (planar != PLANARCONFIG_CONTIG && samples > 1)
-    return fail("planar-separated TIFFs are not supported; re-save it contiguous (`tiffcp -p contig`)");
+    return fail("planar-separated TIFFs are not supported; re-save it contiguous (`tiffcp -p contig`)", ErrorKind::InputUnsupported);
+  if (Status s = checkImageSize(path, w, h, samples, bits); !s)
+    return s;
   image.width = w;
   image.height = h;
   image.channels = samples;
@@ -170,7 +189,7 @@ Status writeTiff(const std::string &path, const Image &image) {
   {
     std::unique_ptr<TIFF, void (*)(TIFF *)> tif(TIFFOpen(tmp.c_str(), "w"), TIFFClose);
     if (!tif)
-      return Status::error(path + ": cannot create: " + tiffError);
+      return Status::error(ErrorKind::OutputUnwritable, path + ": cannot create: " + tiffError);
     TIFFSetField(tif.get(), TIFFTAG_IMAGEWIDTH, uint32_t(image.width));
     TIFFSetField(tif.get(), TIFFTAG_IMAGELENGTH, uint32_t(image.height));
     TIFFSetField(tif.get(), TIFFTAG_BITSPERSAMPLE, uint16_t(image.bits));
@@ -184,12 +203,12 @@ Status writeTiff(const std::string &path, const Image &image) {
       if (TIFFWriteScanline(tif.get(), const_cast<uint8_t *>(image.data.data()) + y * row,
                             uint32_t(y), 0) < 0) {
         std::remove(tmp.c_str());
-        return Status::error(path + ": cannot write: " + tiffError);
+        return Status::error(ErrorKind::OutputUnwritable, path + ": cannot write: " + tiffError);
       }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
-    return Status::error(path + ": cannot rename into place");
+    return Status::error(ErrorKind::OutputUnwritable, path + ": cannot rename into place");
   }
   return Status::ok();
 }
@@ -199,7 +218,7 @@ Status readNpzImage(const std::string &path, Image &image) {
   if (Status s = readNpz(path, "sample", a); !s)
     return s;
   if (a.dim() != 3 || (a.scalar_type() != torch::kUInt8 && a.scalar_type() != torch::kInt32))
-    return Status::error(path + ": array `sample` is " + std::to_string(a.dim()) + "-d " +
+    return Status::error(ErrorKind::InputUnsupported, path + ": array `sample` is " + std::to_string(a.dim()) + "-d " +
                          std::string(c10::toString(a.scalar_type())) +
                          "; expected height x width x channels of uint8 or uint16");
   image.height = a.size(0);
@@ -237,10 +256,10 @@ Status readImage(const std::string &path, Image &image) {
   if (ext == ".jp2" || ext == ".j2k") {
     std::string bytes;
     if (!readFile(path, bytes))
-      return Status::error(path + ": cannot open");
+      return Status::error(ErrorKind::InputUnreadable, path + ": cannot open");
     return decodeJpeg2000(bytes, path, image);
   }
-  return Status::error(path + ": unknown image format `" + ext + "`; expected .png, .tif, .npz or .jp2");
+  return Status::error(ErrorKind::InputUnsupported, path + ": unknown image format `" + ext + "`; expected .png, .tif, .npz or .jp2");
 }
 
 Status decodeImage(const std::string &bytes, const std::string &name, Image &image) {
@@ -249,7 +268,7 @@ Status decodeImage(const std::string &bytes, const std::string &name, Image &ima
     return decodePng(bytes, name, image);
   if (ext == ".jp2" || ext == ".j2k")
     return decodeJpeg2000(bytes, name, image);
-  return Status::error(name + ": unknown image format `" + ext + "` in an archive; expected .png or .jp2");
+  return Status::error(ErrorKind::InputUnsupported, name + ": unknown image format `" + ext + "` in an archive; expected .png or .jp2");
 }
 
 } // namespace exprt

@@ -24,6 +24,13 @@ struct Image {
   torch::Tensor toTensor() const;
 };
 
+// The largest image decoded, in bytes of samples (a 20000 x 20000 site
+// would take gigabytes; a Cell Painting or RxRx site is a few MB).
+constexpr uint64_t kMaxImageBytes = uint64_t(256) << 20;
+// An error naming `path` when an image of this size is over kMaxImageBytes
+// (checked from the header, before anything is decoded).
+Status checkImageSize(const std::string &path, uint64_t width, uint64_t height, uint64_t channels, int bits);
+
 Status readPng(const std::string &path, Image &image);
 // The same from the file's bytes (an archive member); `name` is for messages.
 Status decodePng(const std::string &bytes, const std::string &name, Image &image);

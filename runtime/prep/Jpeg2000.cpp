@@ -87,7 +87,7 @@ Status decodeJpeg2000(const std::string &bytes, const std::string &name, Image &
   else if (bytes.size() >= 4 && std::memcmp(bytes.data(), kJ2k, 4) == 0)
     format = OPJ_CODEC_J2K;
   else
-    return Status::error(name + ": not a JPEG 2000 file (no JP2 or J2K signature)");
+    return Status::error(ErrorKind::InputMalformed, name + ": not a JPEG 2000 file (no JP2 or J2K signature)");
   Buffer in;
   in.in = &bytes;
   Codec codec(opj_create_decompress(format), opj_destroy_codec);
@@ -100,17 +100,22 @@ Status decodeJpeg2000(const std::string &bytes, const std::string &name, Image &
   opj_set_default_decoder_parameters(&params);
   opj_image_t *raw = nullptr;
   if (!opj_setup_decoder(codec.get(), &params) || !opj_read_header(stream.get(), codec.get(), &raw))
-    return Status::error(name + ": not a readable JPEG 2000 file: " + error);
+    return Status::error(ErrorKind::InputMalformed, name + ": not a readable JPEG 2000 file: " + error);
   OpjImage img(raw, opj_image_destroy);
+  // The header's size, before OpenJPEG allocates the decoded components.
+  if (Status s = checkImageSize(name, uint64_t(raw->x1) - raw->x0, uint64_t(raw->y1) - raw->y0,
+                                std::max<uint64_t>(1, raw->numcomps), 16);
+      !s)
+    return s;
   if (!opj_decode(codec.get(), stream.get(), img.get()) || !opj_end_decompress(codec.get(), stream.get()))
-    return Status::error(name + ": not a readable JPEG 2000 file (truncated?): " + error);
+    return Status::error(ErrorKind::InputMalformed, name + ": not a readable JPEG 2000 file (truncated?): " + error);
   const opj_image_comp_t &c0 = img->comps[0];
   const int precision = static_cast<int>(c0.prec);
   if (precision < 1 || precision > 16)
-    return Status::error(name + ": " + std::to_string(precision) + "-bit JPEG 2000; expected up to 16 bits");
+    return Status::error(ErrorKind::InputUnsupported, name + ": " + std::to_string(precision) + "-bit JPEG 2000; expected up to 16 bits");
   for (OPJ_UINT32 c = 0; c < img->numcomps; ++c)
     if (img->comps[c].w != c0.w || img->comps[c].h != c0.h || img->comps[c].prec != c0.prec || !img->comps[c].data)
-      return Status::error(name + ": JPEG 2000 components differ in size or depth (subsampled colour?)");
+      return Status::error(ErrorKind::InputUnsupported, name + ": JPEG 2000 components differ in size or depth (subsampled colour?)");
   image.width = c0.w;
   image.height = c0.h;
   image.channels = img->numcomps;
@@ -132,7 +137,7 @@ Status decodeJpeg2000(const std::string &bytes, const std::string &name, Image &
 
 Status encodeJpeg2000(const Image &image, std::string &bytes) {
   if (image.channels != 1 || (image.bits != 8 && image.bits != 16))
-    return Status::error("JPEG 2000: encodes one 8- or 16-bit channel");
+    return Status::error(ErrorKind::Internal, "JPEG 2000: encodes one 8- or 16-bit channel");
   opj_image_cmptparm_t comp{};
   comp.dx = comp.dy = 1;
   comp.w = static_cast<OPJ_UINT32>(image.width);
@@ -141,7 +146,7 @@ Status encodeJpeg2000(const Image &image, std::string &bytes) {
   comp.sgnd = 0;
   OpjImage img(opj_image_create(1, &comp, OPJ_CLRSPC_GRAY), opj_image_destroy);
   if (!img)
-    return Status::error("JPEG 2000: cannot allocate the image");
+    return Status::error(ErrorKind::OutOfMemory, "JPEG 2000: cannot allocate the image");
   img->x1 = comp.w;
   img->y1 = comp.h;
   const size_t pixels = static_cast<size_t>(image.width * image.height);
@@ -164,7 +169,7 @@ Status encodeJpeg2000(const Image &image, std::string &bytes) {
   Stream stream(memoryStream(out, false), opj_stream_destroy);
   if (!opj_setup_encoder(codec.get(), &params, img.get()) || !opj_start_compress(codec.get(), img.get(), stream.get()) ||
       !opj_encode(codec.get(), stream.get()) || !opj_end_compress(codec.get(), stream.get()))
-    return Status::error("JPEG 2000: " + error);
+    return Status::error(ErrorKind::OutputUnwritable, "JPEG 2000: " + error);
   bytes.resize(out.at);
   return Status::ok();
 }

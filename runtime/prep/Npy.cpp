@@ -4,13 +4,15 @@
 
 #include <torch/torch.h>
 
+#include <charconv>
+
 #include <cstring>
 #include <regex>
 
 namespace exprt {
 
 Status decodeNpy(const std::string &where, const std::string &bytes, torch::Tensor &out) {
-  auto bad = [&](const std::string &what) { return Status::error(where + ": not a readable .npy: " + what); };
+  auto bad = [&](const std::string &what) { return Status::error(ErrorKind::InputMalformed, where + ": not a readable .npy: " + what); };
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
     return bad("no NumPy magic");
   const int major = static_cast<unsigned char>(bytes[6]);
@@ -41,8 +43,13 @@ Status decodeNpy(const std::string &where, const std::string &bytes, torch::Tens
   std::vector<int64_t> shape;
   std::string dims = m[1];
   static const std::regex digits("\\d+");
-  for (std::sregex_iterator it(dims.begin(), dims.end(), digits), end; it != end; ++it)
-    shape.push_back(std::stoll(it->str()));
+  for (std::sregex_iterator it(dims.begin(), dims.end(), digits), end; it != end; ++it) {
+    const std::string digitsText = it->str();
+    int64_t d = 0;
+    if (std::from_chars(digitsText.data(), digitsText.data() + digitsText.size(), d).ec != std::errc())
+      return bad("its shape has a dimension too large (" + digitsText.substr(0, 24) + ")");
+    shape.push_back(d);
+  }
   struct Kind {
     const char *descr;
     torch::ScalarType type;
@@ -60,26 +67,34 @@ Status decodeNpy(const std::string &where, const std::string &bytes, torch::Tens
   if (!kind)
     return bad("dtype `" + descr + "` is not supported (expected a little-endian integer, float or bool)");
   int64_t count = 1;
+  int64_t bytesNeeded = 0; // count times the widest dtype, so `need` below cannot overflow
   for (int64_t d : shape)
-    count *= d;
+    if (__builtin_mul_overflow(count, d, &count) || __builtin_mul_overflow(count, int64_t(8), &bytesNeeded))
+      return bad("its shape has more elements than a file can hold");
   const size_t need = static_cast<size_t>(count) * kind->size, data = start + headerLen;
   if (bytes.size() - data != need)
     return bad("holds " + std::to_string(bytes.size() - data) + " data bytes; its shape and dtype need " +
                std::to_string(need) + " (truncated?)");
   out = torch::empty(shape, kind->type);
   if (descr == "<u2") { // no uint16 in torch 1.13: widen
-    const auto *src = reinterpret_cast<const uint16_t *>(bytes.data() + data);
+    // The data need not be 2-byte aligned (its offset is the header's
+    // length): each sample is copied out rather than read in place.
+    const char *src = bytes.data() + data;
     int32_t *dst = out.data_ptr<int32_t>();
-    for (int64_t i = 0; i < count; ++i)
-      dst[i] = src[i];
+    for (int64_t i = 0; i < count; ++i) {
+      uint16_t v;
+      std::memcpy(&v, src + 2 * i, sizeof v);
+      dst[i] = v;
+    }
   } else {
-    std::memcpy(out.data_ptr(), bytes.data() + data, need);
+    if (need) // an empty array's tensor may have no storage
+      std::memcpy(out.data_ptr(), bytes.data() + data, need);
   }
   return Status::ok();
 }
 
 Status readNpz(const std::string &path, const std::string &key, torch::Tensor &out) {
-  Status decoded = Status::error(path + ": no array `" + key + "`");
+  Status decoded = Status::error(ErrorKind::InputMismatch, path + ": no array `" + key + "`");
   if (Status s = readArchive(path,
                              [&](const std::string &name, const std::string &bytes) {
                                if (name != key + ".npy")

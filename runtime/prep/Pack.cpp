@@ -43,7 +43,7 @@ Status inputsKey(const SiteIndex &index, const PackOptions &o, std::string &key)
       const std::string onDisk = f.substr(0, f.find(kMemberSeparator)); // an archive member: its archive
       struct stat st;
       if (::stat(onDisk.c_str(), &st) != 0)
-        return Status::error(f + ": missing (" +
+        return Status::error(ErrorKind::InputUnreadable, f + ": missing (" +
                              (index.channelsPerFile == 1 ? "channel " + std::to_string(c + 1) + " of " : "") +
                              "the site at " + index.where[s] + ")");
       h.update(f);
@@ -60,7 +60,7 @@ Status inputsKey(const SiteIndex &index, const PackOptions &o, std::string &key)
 Status fitImage(const Image &img, const std::string &path, int64_t size, int64_t expected, torch::Tensor &out,
                 int &bits) {
   if (img.channels != expected)
-    return Status::error(path + ": " + std::to_string(img.channels) + " channels; expected " +
+    return Status::error(ErrorKind::InputMismatch, path + ": " + std::to_string(img.channels) + " channels; expected " +
                          std::to_string(expected) + (expected == 1 ? " (one channel per file)" : ""));
   bits = img.bits;
   torch::Tensor t = img.toTensor(); // [k, H, W]
@@ -88,7 +88,7 @@ Status decodeFile(const std::string &path, int64_t size, int64_t expected, torch
     return fitImage(img, path, size, expected, out, bits);
   }
   const std::string archive = path.substr(0, sep), member = path.substr(sep + 2);
-  Status decoded = Status::error(path + ": missing (no such member in " + archive + ")");
+  Status decoded = Status::error(ErrorKind::InputUnreadable, path + ": missing (no such member in " + archive + ")");
   Status read = readArchive(archive, [&](const std::string &name, const std::string &bytes) {
     if (name != member)
       return true;
@@ -118,7 +118,7 @@ struct PackFile {
   }
   Status fail(const std::string &what) {
     ::unlink(path.c_str());
-    return Status::error(path + ": " + what + ": " + std::strerror(errno));
+    return Status::error(ErrorKind::OutputUnwritable, path + ": " + what + ": " + std::strerror(errno));
   }
 };
 
@@ -178,7 +178,7 @@ private:
 Status Packer::create() {
   torch::Tensor probe;
   if (Status st = decodeFile(index_.files[0][0], S_, k_, probe, bits_); !st)
-    return Status::error(st.message() + " (" + channelOf(0) + "the site at " + index_.where[0] + ")");
+    return st.reworded(st.message() + " (" + channelOf(0) + "the site at " + index_.where[0] + ")");
   es_ = bits_ == 8 ? 1 : 2;
   plane_ = static_cast<size_t>(S_ * S_);
   imageBytes_ = static_cast<size_t>(n_ * C_) * plane_ * es_;
@@ -198,7 +198,7 @@ Status Packer::create() {
   f.size = 8 + header_.size() + imageBytes_ + 2 * statBytes_;
   f.fd = ::open(f.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (f.fd < 0)
-    return Status::error(f.path + ": cannot create: " + std::strerror(errno));
+    return Status::error(ErrorKind::OutputUnwritable, f.path + ": cannot create: " + std::strerror(errno));
   if (::ftruncate(f.fd, static_cast<off_t>(f.size)) != 0)
     return f.fail("cannot size the packed file");
   void *at = ::mmap(nullptr, f.size, PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0);
@@ -220,14 +220,14 @@ bool Packer::store(int64_t s, size_t fi, const std::function<Status(torch::Tenso
   try { // a worker's exception would end the process
     st = decode(planes, fileBits);
     if (st && fileBits != bits_)
-      st = Status::error(index_.files[s][fi] + ": " + std::to_string(fileBits) +
+      st = Status::error(ErrorKind::InputMismatch, index_.files[s][fi] + ": " + std::to_string(fileBits) +
                          "-bit, but the dataset's first image is " + std::to_string(bits_) +
                          "-bit; a dataset packs one bit depth");
   } catch (const std::exception &e) {
-    st = Status::error(index_.files[s][fi] + ": cannot decode: " + e.what());
+    st = Status::error(ErrorKind::InputMalformed, index_.files[s][fi] + ": cannot decode: " + e.what());
   }
   if (!st) {
-    errors_[s] = Status::error(st.message() + " (" + channelOf(fi) + "the site at " + index_.where[s] + ")");
+    errors_[s] = st.reworded(st.message() + " (" + channelOf(fi) + "the site at " + index_.where[s] + ")");
     failed_ = true;
     return false;
   }
@@ -317,7 +317,7 @@ Status Packer::firstError() {
       for (size_t fi = 0; fi < seen_[s].size(); ++fi)
         if (!seen_[s][fi]) {
           const std::string &f = index_.files[s][fi];
-          return Status::error(f.substr(0, f.find(kMemberSeparator)) + ": no member `" +
+          return Status::error(ErrorKind::InputUnreadable, f.substr(0, f.find(kMemberSeparator)) + ": no member `" +
                                f.substr(f.find(kMemberSeparator) + 2) + "` (" + channelOf(fi) + "the site at " +
                                index_.where[s] + ")");
         }
@@ -380,7 +380,7 @@ Status adopt(const std::string &path, size_t sites, PackedImages &packed) {
     return s;
   if (!st.tensors.count("images") || !st.tensors.count("mean") || !st.tensors.count("std") ||
       !st.metadata.count("sha256") || st.tensors["images"].size(0) != static_cast<int64_t>(sites))
-    return Status::error(path + ": not a packed image file of " + std::to_string(sites) + " sites");
+    return Status::error(ErrorKind::InputMalformed, path + ": not a packed image file of " + std::to_string(sites) + " sites");
   packed.images = st.tensors["images"];
   packed.mean = st.tensors["mean"];
   packed.std = st.tensors["std"];
@@ -393,11 +393,11 @@ Status adopt(const std::string &path, size_t sites, PackedImages &packed) {
 Status packImages(const SiteIndex &index, const PackOptions &o, PackedImages &packed) {
   packed = PackedImages();
   if (index.size() == 0)
-    return Status::error("no sites to pack");
+    return Status::error(ErrorKind::InputMismatch, "no sites to pack");
   const size_t files = index.files[0].size();
   for (size_t s = 0; s < index.size(); ++s)
     if (index.files[s].size() != files)
-      return Status::error(index.where[s] + ": " + std::to_string(index.files[s].size()) +
+      return Status::error(ErrorKind::InputMismatch, index.where[s] + ": " + std::to_string(index.files[s].size()) +
                            " image files; the first site has " + std::to_string(files));
   if (Status s = inputsKey(index, o, packed.key); !s)
     return s;
@@ -432,7 +432,7 @@ Status packImages(const SiteIndex &index, const PackOptions &o, PackedImages &pa
     fs::rename(tmp, file, ec);
     if (ec) {
       fs::remove(tmp, ec);
-      return Status::error(file.string() + ": cannot rename into place: " + ec.message());
+      return Status::error(ErrorKind::OutputUnwritable, file.string() + ": cannot rename into place: " + ec.message());
     }
   }
   Status s = adopt(file.empty() ? tmp : file.string(), index.size(), packed);

@@ -41,11 +41,11 @@ Status readRxrx1(const std::string &root, int64_t channels, SiteIndex &index) {
     const auto &row = t.rows[r];
     const std::string &wellType = row[c[WellType]];
     if (wellType != "treatment" && wellType != "negative_control" && wellType != "positive_control")
-      return Status::error(t.where(r) + ": `well_type` is `" + wellType +
+      return Status::error(ErrorKind::InputMalformed, t.where(r) + ": `well_type` is `" + wellType +
                            "`; expected treatment, negative_control or positive_control");
     const std::string &split = row[c[Dataset]];
     if (split != "train" && split != "test")
-      return Status::error(t.where(r) + ": `dataset` is `" + split + "`; expected train or test");
+      return Status::error(ErrorKind::InputMalformed, t.where(r) + ": `dataset` is `" + split + "`; expected train or test");
     index.files.push_back(
         rxrxFiles(root, row[c[Experiment]], row[c[Plate]], row[c[Well]], row[c[Site]], channels));
     index.where.push_back(t.where(r));
@@ -61,7 +61,7 @@ Status readRxrx1(const std::string &root, int64_t channels, SiteIndex &index) {
     index.add("cell_type", row[c[CellType]]);
   }
   if (index.size() == 0)
-    return Status::error(t.path + ": no sites");
+    return Status::error(ErrorKind::InputMismatch, t.path + ": no sites");
   return Status::ok();
 }
 
@@ -91,7 +91,7 @@ Status readRxrx3Core(const std::string &root, SiteIndex &index) {
       shards.push_back(it->path().string());
   std::sort(shards.begin(), shards.end());
   if (shards.empty())
-    return Status::error(root + ": no WebDataset shards (*.tar) under it");
+    return Status::error(ErrorKind::InputUnreadable, root + ": no WebDataset shards (*.tar) under it");
   for (const std::string &shard : shards)
     if (Status s = listArchive(shard, [&](const std::string &name) {
           fs::path p(name);
@@ -105,14 +105,14 @@ Status readRxrx3Core(const std::string &root, SiteIndex &index) {
     const auto &row = t.rows[r];
     const std::string &type = row[c[Type]];
     if (type != "CRISPR" && type != "COMPOUND")
-      return Status::error(t.where(r) + ": `perturbation_type` is `" + type + "`; expected CRISPR or COMPOUND");
+      return Status::error(ErrorKind::InputMalformed, t.where(r) + ": `perturbation_type` is `" + type + "`; expected CRISPR or COMPOUND");
     std::vector<std::string> files;
     for (int k = 1; k <= 6; ++k) {
       std::string key = row[c[Experiment]] + "/Plate" + row[c[Plate]] + "/" + row[c[Address]] + "_s1_" +
                         std::to_string(k) + ".jp2";
       auto it = member.find(key);
       if (it == member.end())
-        return Status::error(t.where(r) + ": no shard under " + root + " holds `" + key + "` (channel " +
+        return Status::error(ErrorKind::InputUnreadable, t.where(r) + ": no shard under " + root + " holds `" + key + "` (channel " +
                              std::to_string(k) + ")");
       files.push_back(it->second);
     }
@@ -135,11 +135,11 @@ Status readRxrx3Core(const std::string &root, SiteIndex &index) {
     index.add("cell_type", row[c[CellType]]);
     const std::string s = split < 0 ? "train" : row[split];
     if (s != "train" && s != "test")
-      return Status::error(t.where(r) + ": `split` is `" + s + "`; expected train or test");
+      return Status::error(ErrorKind::InputMalformed, t.where(r) + ": `split` is `" + s + "`; expected train or test");
     index.add("split", s);
   }
   if (index.size() == 0)
-    return Status::error(t.path + ": no wells");
+    return Status::error(ErrorKind::InputMismatch, t.path + ": no wells");
   return Status::ok();
 }
 
@@ -174,7 +174,7 @@ Status readRxrx19a(const std::string &root, SiteIndex &index) {
     index.add("smiles", row[c[Smiles]]);
   }
   if (index.size() == 0)
-    return Status::error(t.path + ": no sites");
+    return Status::error(ErrorKind::InputMismatch, t.path + ": no sites");
   return Status::ok();
 }
 
@@ -218,7 +218,7 @@ Status loadDataSites(const CsvTable &t, const std::string &csv, const std::vecto
       index.add("perturbation", row[pert]);
   }
   if (index.size() == 0)
-    return Status::error(csv + ": no sites");
+    return Status::error(ErrorKind::InputMismatch, csv + ": no sites");
   return Status::ok();
 }
 
@@ -232,7 +232,7 @@ Status readLoadData(const std::string &csv, const std::vector<std::string> &chan
     return s;
   int pert = perturbationColumn.empty() ? -1 : t.column(perturbationColumn);
   if (!perturbationColumn.empty() && pert < 0)
-    return Status::error(csv + ":1: no column `" + perturbationColumn + "` in the header");
+    return Status::error(ErrorKind::InputMismatch, csv + ":1: no column `" + perturbationColumn + "` in the header");
   return loadDataSites(t, csv, channels, pert, index);
 }
 
@@ -247,7 +247,7 @@ Status readCellPainting(const std::string &csv, int64_t channels, SiteIndex &ind
     if (h.rfind(prefix, 0) == 0 && names.size() < static_cast<size_t>(channels))
       names.push_back(h.substr(prefix.size()));
   if (names.size() < static_cast<size_t>(channels))
-    return Status::error(csv + ":1: the header names " + std::to_string(names.size()) +
+    return Status::error(ErrorKind::InputMismatch, csv + ":1: the header names " + std::to_string(names.size()) +
                          " channels (FileName_Orig... columns); the dataset declares " + std::to_string(channels));
   static const char *kPerturbation[] = {"Metadata_Perturbation", "Metadata_JCP2022",   "Metadata_broad_sample",
                                         "Metadata_pert_iname",   "Metadata_Compound", "Metadata_Treatment"};
@@ -259,7 +259,7 @@ Status readCellPainting(const std::string &csv, int64_t channels, SiteIndex &ind
     std::string list;
     for (const char *name : kPerturbation)
       list += std::string(list.empty() ? "" : ", ") + name;
-    return Status::error(csv + ":1: no perturbation column in the header (one of " + list + ")");
+    return Status::error(ErrorKind::InputMismatch, csv + ":1: no perturbation column in the header (one of " + list + ")");
   }
   if (Status s = loadDataSites(t, csv, names, pert, index); !s)
     return s;
@@ -272,7 +272,7 @@ Status readCellPainting(const std::string &csv, int64_t channels, SiteIndex &ind
     if (split >= 0) {
       const std::string &part = row[split];
       if (part != "train" && part != "val" && part != "test")
-        return Status::error(t.where(r) + ": `Metadata_Split` is `" + part + "`; expected train, val or test");
+        return Status::error(ErrorKind::InputMalformed, t.where(r) + ": `Metadata_Split` is `" + part + "`; expected train, val or test");
     }
     index.add("split", split >= 0 ? row[split] : "train");
   }
@@ -297,7 +297,7 @@ Status braySplit(const std::string &how, const ScaffoldFn &scaffoldOf, SiteIndex
       auto [it, fresh] = scaffolds.emplace(smiles, "");
       if (fresh)
         if (Status s = scaffoldOf(smiles, it->second); !s)
-          return Status::error(index.where[i] + ": " + s.message());
+          return s.prefixed(index.where[i] + ": ");
       key = "scaffold:" + it->second;
     }
     uint64_t h = 1469598103934665603ull; // FNV-1a: stable across machines and runs
@@ -325,7 +325,7 @@ Status readBray(const std::string &indexCsv, const std::string &imageDir, const 
   for (size_t r = 0; r < t.rows.size(); ++r) {
     const auto &row = t.rows[r];
     if (row[c[Key]].empty() || row[c[Key]].find('/') != std::string::npos)
-      return Status::error(t.where(r) + ": `SAMPLE_KEY` is `" + row[c[Key]] +
+      return Status::error(ErrorKind::InputMalformed, t.where(r) + ": `SAMPLE_KEY` is `" + row[c[Key]] +
                            "`; expected PLATE-WELL-SITE");
     index.files.push_back({(fs::path(imageDir) / (row[c[Key]] + ".npz")).string()});
     index.where.push_back(t.where(r));
@@ -339,11 +339,11 @@ Status readBray(const std::string &indexCsv, const std::string &imageDir, const 
     index.add("split", "train");
   }
   if (split != "random" && split != "scaffold")
-    return Status::error(indexCsv + ": unknown split `" + split + "`; expected random or scaffold");
+    return Status::error(ErrorKind::PlanInvalid, indexCsv + ": unknown split `" + split + "`; expected random or scaffold");
   if (split == "scaffold" && !scaffoldOf)
-    return Status::error(indexCsv + ": the scaffold split needs a scaffold function (side/Molecules.h)");
+    return Status::error(ErrorKind::Internal, indexCsv + ": the scaffold split needs a scaffold function (side/Molecules.h)");
   if (index.size() == 0)
-    return Status::error(indexCsv + ": no sites");
+    return Status::error(ErrorKind::InputMismatch, indexCsv + ": no sites");
   return braySplit(split, scaffoldOf, index);
 }
 
@@ -356,7 +356,7 @@ const std::vector<std::string> &jumpChannels() {
 Status readJump(const std::string &root, int64_t channels, SiteIndex &index) {
   index = SiteIndex();
   if (channels < 1 || channels > static_cast<int64_t>(jumpChannels().size()))
-    return Status::error(root + ": JUMP has " + std::to_string(jumpChannels().size()) +
+    return Status::error(ErrorKind::InputMismatch, root + ": JUMP has " + std::to_string(jumpChannels().size()) +
                          " channels; asked for " + std::to_string(channels));
   const fs::path meta = fs::path(root) / "metadata";
   CsvTable plates, wells, splits;
@@ -382,7 +382,7 @@ Status readJump(const std::string &root, int64_t channels, SiteIndex &index) {
   }
   // What each JCP id is, from the perturbation tables present.
   struct Perturbation {
-    std::string type, smiles, gene;
+    std::string type, smiles, gene, where;
   };
   std::map<std::string, Perturbation> what;
   for (auto [file, type, column] : {std::tuple<const char *, const char *, const char *>{
@@ -397,10 +397,11 @@ Status readJump(const std::string &root, int64_t channels, SiteIndex &index) {
       return s;
     if (Status s = table.require({"Metadata_JCP2022", column}, tc); !s)
       return s;
-    for (const auto &r : table.rows) {
-      Perturbation &p = what[r[tc[0]]];
+    for (size_t r = 0; r < table.rows.size(); ++r) {
+      Perturbation &p = what[table.rows[r][tc[0]]];
       p.type = type;
-      (std::string(type) == "compound" ? p.smiles : p.gene) = r[tc[1]];
+      (std::string(type) == "compound" ? p.smiles : p.gene) = table.rows[r][tc[1]];
+      p.where = table.where(r) + " (" + table.rows[r][tc[0]] + ")";
     }
   }
   const std::vector<std::string> names(jumpChannels().begin(), jumpChannels().begin() + channels);
@@ -421,7 +422,7 @@ Status readJump(const std::string &root, int64_t channels, SiteIndex &index) {
       const std::string &well = one.columns["well"][i]; // plate/well
       auto jcp = jcpOf.find(well);
       if (jcp == jcpOf.end())
-        return Status::error(one.where[i] + ": well `" + well.substr(well.find('/') + 1) +
+        return Status::error(ErrorKind::InputMismatch, one.where[i] + ": well `" + well.substr(well.find('/') + 1) +
                              "` of plate `" + plate + "` is not in " + (meta / "well.csv.gz").string());
       index.files.push_back(one.files[i]);
       index.where.push_back(one.where[i]);
@@ -431,6 +432,8 @@ Status readJump(const std::string &root, int64_t channels, SiteIndex &index) {
       const Perturbation &is = what.count(jcp->second) ? what[jcp->second] : Perturbation();
       index.add("perturbation_type", control ? "control" : is.type);
       index.add("smiles", is.smiles);
+      if (!is.smiles.empty())
+        index.valueWhere["smiles"].emplace(is.smiles, is.where);
       index.add("gene", is.gene);
       index.add("plate", plate);
       index.add("well", well);
@@ -442,7 +445,7 @@ Status readJump(const std::string &root, int64_t channels, SiteIndex &index) {
     }
   }
   if (index.size() == 0)
-    return Status::error(root + ": no sites in its load_data files");
+    return Status::error(ErrorKind::InputMismatch, root + ": no sites in its load_data files");
   return Status::ok();
 }
 

@@ -20,6 +20,10 @@ struct SiteIndex {
   // [name][site]: perturbation, control ("1"/"0"), plate, well, site, batch,
   // source, split, cell_type (the ones a format has).
   std::map<std::string, std::vector<std::string>> columns;
+  // [name][value]: where a value that comes from another table than the
+  // site's row was defined ("compound.csv.gz:5" for JUMP's SMILES), so a
+  // value refused later (an invalid SMILES) is named where it can be fixed.
+  std::map<std::string, std::map<std::string, std::string>> valueWhere;
 
   size_t size() const { return files.size(); }
   bool has(const std::string &name) const { return columns.count(name) != 0; }

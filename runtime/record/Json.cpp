@@ -29,12 +29,12 @@ Status writeFileAtomic(const std::string &path, const std::string &contents) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
-    return Status::error(path + ": cannot create: " + std::strerror(errno));
+    return Status::error(ErrorKind::OutputUnwritable, path + ": cannot create: " + std::strerror(errno));
   auto fail = [&](const char *what) {
     std::string err = writeError(errno);
     ::close(fd);
     std::remove(tmp.c_str());
-    return Status::error(path + ": " + what + ": " + err);
+    return Status::error(ErrorKind::OutputUnwritable, path + ": " + what + ": " + err);
   };
   for (size_t done = 0; done < contents.size();) {
     ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
@@ -51,12 +51,12 @@ Status writeFileAtomic(const std::string &path, const std::string &contents) {
   if (::close(fd) != 0) {
     std::string err = writeError(errno);
     std::remove(tmp.c_str());
-    return Status::error(path + ": write failed: " + err);
+    return Status::error(ErrorKind::OutputUnwritable, path + ": write failed: " + err);
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::string err = std::strerror(errno);
     std::remove(tmp.c_str());
-    return Status::error(path + ": cannot rename into place: " + err);
+    return Status::error(ErrorKind::OutputUnwritable, path + ": cannot rename into place: " + err);
   }
   return Status::ok();
 }
@@ -74,11 +74,11 @@ bool readFile(const std::string &path, std::string &out) {
 Status syncDirectory(const std::string &dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
-    return Status::error(dir + ": cannot open: " + std::strerror(errno));
+    return Status::error(ErrorKind::OutputUnwritable, dir + ": cannot open: " + std::strerror(errno));
   int rc = ::fsync(fd);
   std::string err = rc != 0 ? std::strerror(errno) : "";
   ::close(fd);
-  return rc == 0 ? Status::ok() : Status::error(dir + ": cannot sync: " + err);
+  return rc == 0 ? Status::ok() : Status::error(ErrorKind::OutputUnwritable, dir + ": cannot sync: " + err);
 }
 
 } // namespace exprt

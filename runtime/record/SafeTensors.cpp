@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -44,7 +46,7 @@ Status encodeSafeTensors(const std::string &path, const SafeTensors &file, std::
   for (const auto &[name, t] : file.tensors) {
     const char *dtype = dtypeName(t.scalar_type());
     if (!dtype)
-      return Status::error(path + ": tensor `" + name + "` has a dtype safetensors cannot hold");
+      return Status::error(ErrorKind::Internal, path + ": tensor `" + name + "` has a dtype safetensors cannot hold");
     torch::Tensor c = t.detach().contiguous().cpu();
     size_t begin = data.size(), size = c.numel() * c.element_size();
     data.append(static_cast<const char *>(c.data_ptr()), size);
@@ -72,7 +74,7 @@ Status writeSafeTensors(const std::string &path, const SafeTensors &file) {
 Status readSafeTensors(const std::string &path, SafeTensors &file) {
   std::string bytes;
   if (!readFile(path, bytes))
-    return Status::error(path + ": cannot open");
+    return Status::error(ErrorKind::InputUnreadable, path + ": cannot open");
   return decodeSafeTensors(path, bytes, file);
 }
 
@@ -87,7 +89,7 @@ Status decode(const std::string &path, std::string_view bytes, SafeTensors &file
               const MakeTensor &make) {
   file = SafeTensors();
   auto bad = [&](const std::string &what) {
-    return Status::error(path + ": not a valid safetensors file: " + what);
+    return Status::error(ErrorKind::InputMalformed, path + ": not a valid safetensors file: " + what);
   };
   if (bytes.size() < 8)
     return bad("shorter than its 8-byte header length (truncated?)");
@@ -128,11 +130,18 @@ Status decode(const std::string &path, std::string_view bytes, SafeTensors &file
       return bad(where + " has unknown dtype " + h["dtype"].dump());
     std::vector<int64_t> shape;
     uint64_t count = 1;
+    const bool none = std::any_of(h["shape"].begin(), h["shape"].end(), [](const json &d) { return d == 0; });
     for (const json &d : h["shape"]) {
       if (!d.is_number_unsigned())
         return bad(where + " has a bad shape " + h["shape"].dump());
-      shape.push_back(d.get<int64_t>());
-      count *= d.get<uint64_t>();
+      const uint64_t extent = d.get<uint64_t>();
+      // Its bytes must fit the file, so a count past the file's size (or one
+      // that would overflow) is refused before it wraps around.
+      if (extent > uint64_t(INT64_MAX) || (!none && extent > 0 && count > (dataSize + 1) / extent))
+        return bad(where + " has a shape " + h["shape"].dump() + " larger than the file's " +
+                   std::to_string(dataSize) + " data bytes could hold");
+      shape.push_back(static_cast<int64_t>(extent));
+      count *= extent;
     }
     const json &off = h["data_offsets"];
     if (!off[0].is_number_unsigned() || !off[1].is_number_unsigned())
@@ -159,7 +168,8 @@ Status decodeSafeTensors(const std::string &path, const std::string &bytes, Safe
                 [](const char *data, size_t size, const std::vector<int64_t> &shape,
                    torch::ScalarType type) {
                   torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(type));
-                  std::memcpy(t.data_ptr(), data, size);
+                  if (size > 0) // an empty tensor's data_ptr() is null (checkpoints hold some)
+                    std::memcpy(t.data_ptr(), data, size);
                   return t;
                 });
 }
@@ -167,17 +177,17 @@ Status decodeSafeTensors(const std::string &path, const std::string &bytes, Safe
 Status mapSafeTensors(const std::string &path, SafeTensors &file) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return Status::error(path + ": cannot open: " + std::strerror(errno));
+    return Status::error(ErrorKind::InputUnreadable, path + ": cannot open: " + std::strerror(errno));
   struct stat st;
   if (::fstat(fd, &st) != 0 || st.st_size == 0) {
     ::close(fd);
-    return Status::error(path + ": not a valid safetensors file: empty");
+    return Status::error(ErrorKind::InputMalformed, path + ": not a valid safetensors file: empty");
   }
   const size_t n = static_cast<size_t>(st.st_size);
   void *at = ::mmap(nullptr, n, PROT_READ, MAP_SHARED, fd, 0);
   ::close(fd);
   if (at == MAP_FAILED)
-    return Status::error(path + ": cannot map: " + std::strerror(errno));
+    return Status::error(ErrorKind::InputUnreadable, path + ": cannot map: " + std::strerror(errno));
   // The mapping lives as long as any tensor viewing it.
   auto mapping = std::shared_ptr<void>(at, [n](void *p) { ::munmap(p, n); });
   return decode(path, std::string_view(static_cast<const char *>(at), n), file,

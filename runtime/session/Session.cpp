@@ -87,11 +87,11 @@ Status writeSimulatedScreenFiles(const std::string &planJson, const std::string 
   if (Status s = readPlan(planJson, "the plan", plan); !s)
     return s;
   if (plan.dataKind != "simulated_screen")
-    return Status::error("dataset `" + plan.dataName + "` is a `" + plan.dataKind +
+    return Status::error(ErrorKind::PlanInvalid, "dataset `" + plan.dataName + "` is a `" + plan.dataKind +
                          "`, not a simulated_screen");
   std::error_code ec;
   if (std::filesystem::exists(dir, ec))
-    return Status::error(dir + ": already exists; choose a new directory");
+    return Status::error(ErrorKind::OutputUnwritable, dir + ": already exists; choose a new directory");
   return writeSimulatedScreenDir(plan.dataParams, dir);
 }
 int planFormatVersion() { return kPlanFormatVersion; }
@@ -139,7 +139,7 @@ std::unique_ptr<Session> Session::create(const SessionOptions &options, Status &
   if (status = resolveDevice(spec, device); !status)
     return nullptr;
   if (options.worldSize < 1 || options.rank < 0 || options.rank >= options.worldSize) {
-    status = Status::error("rank " + std::to_string(options.rank) + " is not in a world of " +
+    status = Status::error(ErrorKind::TrainingRanks, "rank " + std::to_string(options.rank) + " is not in a world of " +
                            std::to_string(options.worldSize));
     return nullptr;
   }
@@ -168,7 +168,7 @@ Status Session::loadPlan(const std::string &planJson, const std::string &origin)
     return Status::error(ErrorKind::PlanUnsupported, origin + ": compiled for target `" + plan.target +
                          "`, which this runtime does not know (it runs `cpu` and `cuda` plans)");
   if (!readsDataSource(plan.dataKind))
-    return Status::error(origin + ": the `" + plan.dataKind +
+    return Status::error(ErrorKind::PlanUnsupported, origin + ": the `" + plan.dataKind +
                          "` data source cannot be read by this runtime yet (docs/data.md lists "
                          "the readers)");
   impl_->plan = std::move(plan);
@@ -185,16 +185,22 @@ Status Session::loadPlanFile(const std::string &path) {
 
 Status Session::run() {
   if (!impl_->loaded)
-    return Status::error("no plan loaded");
+    return Status::error(ErrorKind::Internal, "no plan loaded");
   // LibTorch reports failures (out of memory among them) as exceptions; the
   // API reports them as a Status, first line only.
   try {
     return runUnchecked();
+  } catch (const InputShapeMismatch &e) {
+    return Status::error(ErrorKind::InputMismatch, impl_->plan.sourcePath + ": " + e.what() + " (while " +
+                                                       impl_->phase + ")");
+  } catch (const OpFailure &e) {
+    return Status::error(ErrorKind::PlanInvalid, impl_->plan.sourcePath + ": " + e.what() + " (while " +
+                                                     impl_->phase + ")");
   } catch (const std::exception &e) {
     if (std::string oom = outOfMemory(e); !oom.empty())
       return Status::error(ErrorKind::OutOfMemory, "out of memory while " + impl_->phase + ": " + oom + kOutOfMemoryAdvice);
     std::string what = e.what();
-    return Status::error("the runtime failed while " + impl_->phase + ": " +
+    return Status::error(ErrorKind::Internal, "the runtime failed while " + impl_->phase + ": " +
                          what.substr(0, what.find('\n')));
   }
 }
@@ -214,7 +220,7 @@ Status Session::Impl::readData(Run &r) {
     return s;
   Screen &screen = r.screen;
   if (plan.bag > 1 && screen.paired)
-    return Status::error(plan.sourcePath + ": a dataset cannot bag sites and pair them at once");
+    return Status::error(ErrorKind::PlanInvalid, plan.sourcePath + ": a dataset cannot bag sites and pair them at once");
   // Labels columns the spec sizes (an embedding table's classes) must fit the data.
   for (const auto &[name, graph] : plan.graphs)
     for (const GraphInput &in : graph.inputs)
@@ -222,7 +228,7 @@ Status Session::Impl::readData(Run &r) {
         const torch::Tensor all = screen.column(in.column, torch::arange(screen.perturbation.size(0)));
         const int64_t have = all.numel() ? all.max().item<int64_t>() + 1 : 0;
         if (have > in.classes)
-          return Status::error(plan.sourcePath + ": the data has " + std::to_string(have) + " `" + in.column +
+          return Status::error(ErrorKind::InputMismatch, plan.sourcePath + ": the data has " + std::to_string(have) + " `" + in.column +
                                "` classes, but the spec sizes the column for " + std::to_string(in.classes) +
                                " (raise the `classes` of what embeds it)");
       }
@@ -240,6 +246,7 @@ Status Session::Impl::readData(Run &r) {
 // The parameters on the run's device (with a cuda plan's generated kernels
 // there), drawn from the seed, then any pretrained weights.
 Status Session::Impl::placeParameters(Run &r) {
+  phase = "allocating the parameters"; // a huge one runs out of memory here
   Placement placement;
   placement.device = device;
 #ifdef EXP_WITH_CUDA
@@ -251,7 +258,7 @@ Status Session::Impl::placeParameters(Run &r) {
     Status s = Status::ok();
     placement.groups = gpu::loadGeneratedGroups(plan.gpu, placement.device, s);
     if (!s)
-      return Status::error(plan.sourcePath + ": " + s.message());
+      return s.prefixed(plan.sourcePath + ": ");
   }
 #endif
   placement.collective = collective;
@@ -279,7 +286,7 @@ Status Session::Impl::prepare(Run &r) {
   if (prepareOnRoot && !root()) {
     phase = "waiting for rank 0 to prepare the data";
     if (!dist->awaitAnnouncement("prepared"))
-      return Status::error("rank 0 could not prepare the data (its error says why)");
+      return Status::error(ErrorKind::TrainingRanks, "rank 0 could not prepare the data (its error says why)");
   }
   Announcement announcement{prepareOnRoot && root() ? dist : nullptr, "prepared"};
   if (Status s = readData(r); !s)
@@ -317,7 +324,7 @@ Status Session::Impl::evaluateUntrained(Run &r, uint64_t evalSeed) {
   if (dist && !root()) {
     phase = "waiting for rank 0 to evaluate the untrained model";
     if (!dist->awaitAnnouncement("evaluated-before"))
-      return Status::error("rank 0 could not evaluate the untrained model (its error says why)");
+      return Status::error(ErrorKind::TrainingRanks, "rank 0 could not evaluate the untrained model (its error says why)");
   }
   Announcement evaluated{dist && root() ? dist : nullptr, "evaluated-before"};
   phase = "evaluating before training";
@@ -459,6 +466,9 @@ std::string Session::metricsSummary() const {
   const nlohmann::json &evals = impl_->metrics["evaluations"];
   for (auto it = evals.begin(); it != evals.end(); ++it) {
     const nlohmann::json &r = it.value();
+    if (r.contains("nothing_to_score"))
+      out += format("%-28s nothing to score: %s\n", it.key().c_str(),
+                    r["nothing_to_score"].get<std::string>().c_str());
     for (auto f = r.begin(); f != r.end(); ++f) {
       if (!f.value().is_number_float())
         continue;

@@ -37,7 +37,7 @@ Status readStringLinks(const std::string &links, int minScore, const std::string
     int name = -1;
     Status s = readCsvRows(info, '\t', [&](const CsvTable &t, const std::vector<std::string> &row, int64_t) {
       if (name < 0 && (name = t.column("preferred_name")) < 0)
-        return Status::error(info + ":1: no column `preferred_name` in the header (STRING's protein.info)");
+        return Status::error(ErrorKind::InputMismatch, info + ":1: no column `preferred_name` in the header (STRING's protein.info)");
       symbolOf.emplace(row[0], row[static_cast<size_t>(name)]);
       graph.nodes.insert(row[static_cast<size_t>(name)]);
       return Status::ok();
@@ -48,11 +48,11 @@ Status readStringLinks(const std::string &links, int minScore, const std::string
   int64_t kept = 0;
   Status s = readCsvRows(links, ' ', [&](const CsvTable &t, const std::vector<std::string> &row, int64_t line) {
     if (t.header.size() != 3 || t.header[2] != "combined_score")
-      return Status::error(links + ":1: expected STRING's header `protein1 protein2 combined_score`");
+      return Status::error(ErrorKind::InputMalformed, links + ":1: expected STRING's header `protein1 protein2 combined_score`");
     char *end = nullptr;
     long score = std::strtol(row[2].c_str(), &end, 10);
     if (row[2].empty() || *end != '\0' || score < 0 || score > 1000)
-      return Status::error(where(t, line) + ": combined_score `" + row[2] + "` is not an integer in [0, 1000]");
+      return Status::error(ErrorKind::InputMalformed, where(t, line) + ": combined_score `" + row[2] + "` is not an integer in [0, 1000]");
     if (score < minScore)
       return Status::ok();
     KgEdge e{row[0], row[1], static_cast<float>(score) / 1000.0f};
@@ -60,7 +60,7 @@ Status readStringLinks(const std::string &links, int minScore, const std::string
       for (std::string *p : {&e.a, &e.b}) {
         auto it = symbolOf.find(*p);
         if (it == symbolOf.end())
-          return Status::error(where(t, line) + ": protein `" + *p + "` is not in " + info);
+          return Status::error(ErrorKind::InputMalformed, where(t, line) + ": protein `" + *p + "` is not in " + info);
         *p = it->second;
       }
     }
@@ -102,7 +102,7 @@ Status readHetionet(const std::string &sif, const std::string &nodes, const std:
   std::set<std::string> seen;
   Status s = readCsvRows(sif, '\t', [&](const CsvTable &t, const std::vector<std::string> &row, int64_t line) {
     if (t.header.size() != 3)
-      return Status::error(sif + ":1: expected Hetionet's header `source metaedge target`");
+      return Status::error(ErrorKind::InputMalformed, sif + ":1: expected Hetionet's header `source metaedge target`");
     const std::string &metaedge = row[1];
     seen.insert(metaedge);
     if (!wanted.empty() && !wanted.count(metaedge))
@@ -112,7 +112,7 @@ Status readHetionet(const std::string &sif, const std::string &nodes, const std:
       for (std::string *p : {&e.a, &e.b}) {
         auto it = nameOf.find(*p);
         if (it == nameOf.end())
-          return Status::error(where(t, line) + ": node `" + *p + "` is not in " + nodes);
+          return Status::error(ErrorKind::InputMalformed, where(t, line) + ": node `" + *p + "` is not in " + nodes);
         *p = it->second;
       }
     graph.nodes.insert(e.a);
@@ -128,7 +128,7 @@ Status readHetionet(const std::string &sif, const std::string &nodes, const std:
       std::string have;
       for (const std::string &h : seen)
         have += (have.empty() ? "" : ", ") + h;
-      return Status::error(sif + ": no edge has metaedge `" + m + "` (the file has " + have + ")");
+      return Status::error(ErrorKind::InputMismatch, sif + ": no edge has metaedge `" + m + "` (the file has " + have + ")");
     }
   return Status::ok();
 }
@@ -141,9 +141,9 @@ Status readGenePairs(const std::string &path, KnowledgeGraph &graph) {
   Status s = readCsvRows(path, tsv ? '\t' : ',', [&](const CsvTable &t, const std::vector<std::string> &row,
                                                      int64_t line) {
     if (row.size() < 2)
-      return Status::error(where(t, line) + ": a gene pair needs two columns");
+      return Status::error(ErrorKind::InputMalformed, where(t, line) + ": a gene pair needs two columns");
     if (row[0].empty() || row[1].empty())
-      return Status::error(where(t, line) + ": an empty gene name");
+      return Status::error(ErrorKind::InputMalformed, where(t, line) + ": an empty gene name");
     graph.nodes.insert(row[0]);
     graph.nodes.insert(row[1]);
     graph.edges.push_back({row[0], row[1], 1.0f});
@@ -251,7 +251,7 @@ std::vector<float> normalizedLaplacian(const PerturbationGraph &g) {
 
 Status spectralEmbedding(const PerturbationGraph &g, int64_t dim, std::vector<float> &embedding) {
   if (dim < 1 || dim > g.size)
-    return Status::error("a spectral embedding of " + std::to_string(g.size) + " perturbations cannot have " +
+    return Status::error(ErrorKind::InputMismatch, "a spectral embedding of " + std::to_string(g.size) + " perturbations cannot have " +
                          std::to_string(dim) + " dimensions");
   std::vector<float> l = normalizedLaplacian(g);
   torch::Tensor lap = torch::from_blob(l.data(), {g.size, g.size}, torch::kFloat32).to(torch::kFloat64);
@@ -297,7 +297,7 @@ Status readGraphSources(const nlohmann::json &sources, const std::function<std::
                : kind == "string_links" ? readStringLinks(file("path"), a.value("min_score", 700), file("info"), one)
                : kind == "hetionet"     ? readHetionet(file("path"), file("nodes"),
                                                        a.value("metaedges", std::vector<std::string>{}), one)
-                                        : Status::error("unknown knowledge-graph source `" + kind + "`");
+                                        : Status::error(ErrorKind::PlanUnsupported, "unknown knowledge-graph source `" + kind + "`");
     if (!s)
       return s;
     graph.merge(one);

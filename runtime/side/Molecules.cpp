@@ -60,7 +60,7 @@ Status parse(const std::string &smiles, std::unique_ptr<RDKit::RWMol> &mol) {
   std::string why = thrown.empty() ? lastLine(log.str()) : thrown;
   if (why.empty())
     why = smiles.empty() ? "an empty SMILES" : "no atoms";
-  return Status::error("not a valid SMILES `" + smiles + "`: " + why);
+  return Status::error(ErrorKind::InputMalformed, "not a valid SMILES `" + smiles + "`: " + why);
 }
 
 } // namespace
@@ -119,7 +119,7 @@ Status morganFingerprints(const std::vector<std::string> &smiles, const std::vec
     Status s = morganFingerprint(smiles[r], o, one);
     if (!s) {
       if (!dropInvalid)
-        return Status::error(where[r] + ": " + s.message());
+        return s.prefixed(where[r] + ": ");
       valid[r] = 0;
       reason[r] = s.message();
       invalid.push_back(where[r] + ": " + s.message());

@@ -15,7 +15,7 @@ Status renderTemplate(const std::string &tmpl, const std::map<std::string, std::
       continue;
     }
     if (c == '}')
-      return Status::error("template `" + tmpl + "`: a `}` at " + std::to_string(i + 1) +
+      return Status::error(ErrorKind::PlanInvalid, "template `" + tmpl + "`: a `}` at " + std::to_string(i + 1) +
                            " closes nothing (write `}}` for a brace)");
     if (c != '{') {
       out += c;
@@ -23,14 +23,14 @@ Status renderTemplate(const std::string &tmpl, const std::map<std::string, std::
     }
     size_t close = tmpl.find('}', i + 1);
     if (close == std::string::npos)
-      return Status::error("template `" + tmpl + "`: the `{` at " + std::to_string(i + 1) + " is not closed");
+      return Status::error(ErrorKind::PlanInvalid, "template `" + tmpl + "`: the `{` at " + std::to_string(i + 1) + " is not closed");
     const std::string name = tmpl.substr(i + 1, close - i - 1);
     auto it = columns.find(name);
     if (it == columns.end()) {
       std::string have;
       for (const auto &[column, values] : columns)
         have += (have.empty() ? "" : ", ") + column;
-      return Status::error("template `" + tmpl + "`: no column `" + name + "` (the data has " + have + ")");
+      return Status::error(ErrorKind::InputMismatch, "template `" + tmpl + "`: no column `" + name + "` (the data has " + have + ")");
     }
     out += it->second.at(row);
     i = close;

@@ -61,7 +61,7 @@ Status compute(const std::string &kind, const nlohmann::json &params, const std:
     if (Status s = readEmbeddingTable(file, table); !s)
       return s;
     if (table.dim != dim)
-      return Status::error(file + ": " + std::to_string(table.dim) + " value columns, but " + what +
+      return Status::error(ErrorKind::InputMismatch, file + ": " + std::to_string(table.dim) + " value columns, but " + what +
                            " declares dim = " + std::to_string(dim));
     return gather(table);
   }
@@ -71,9 +71,9 @@ Status compute(const std::string &kind, const nlohmann::json &params, const std:
       return s;
     EmbeddingTable bulk, reduced;
     if (Status s = pseudoBulk(data, params.value("group_by", std::string("cell_line")), bulk); !s)
-      return Status::error(file + ": " + s.message());
+      return s.prefixed(file + ": ");
     if (Status s = reduceTable(bulk, dim, params.value("pca", false), reduced); !s)
-      return Status::error(file + ": " + s.message());
+      return s.prefixed(file + ": ");
     return gather(reduced);
   }
   if (kind == "morgan") {
@@ -86,12 +86,12 @@ Status compute(const std::string &kind, const nlohmann::json &params, const std:
     if (Status s = morganFingerprints(keys, where, o, params.value("invalid", std::string("error")) == "drop", bits,
                                       valid, out.invalid);
         !s)
-      return Status::error(s.message() + " (" + what + "; `invalid = \"drop\"` drops such rows)");
+      return s.reworded(s.message() + " (" + what + "; `invalid = \"drop\"` drops such rows)");
     std::copy(bits.begin(), bits.end(), out.values.data_ptr<float>());
     std::copy(valid.begin(), valid.end(), out.valid.data_ptr<uint8_t>());
     return Status::ok();
   }
-  return Status::error(what + ": side information of kind `" + kind + "` is not featurised by this runtime");
+  return Status::error(ErrorKind::PlanUnsupported, what + ": side information of kind `" + kind + "` is not featurised by this runtime");
 }
 
 std::string cachePath(const std::string &cacheDir, const std::string &key) {
@@ -126,7 +126,7 @@ Status knowledgeGraphTable(const Plan &plan, Screen &screen, const GraphInput &i
   const nlohmann::json &params = in.side["params"];
   const std::string what = plan.sourcePath + ": side information `" + rec.name + "`";
   if (params.value("map", std::string("gene")) != "gene")
-    return Status::error(what + ": `map = \"" + params.value("map", std::string()) +
+    return Status::error(ErrorKind::PlanUnsupported, what + ": `map = \"" + params.value("map", std::string()) +
                          "\"` is not supported in runs yet (map = \"gene\" is)");
   const int64_t k = in.shape.at(0), rows = static_cast<int64_t>(names.size());
   torch::Tensor codes = screen.column(rec.key, torch::arange(rows, torch::kInt64)).contiguous();
@@ -134,7 +134,7 @@ Status knowledgeGraphTable(const Plan &plan, Screen &screen, const GraphInput &i
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t c = codes.data_ptr<int64_t>()[r];
     if (c < 0 || c >= k)
-      return Status::error(what + ": `" + rec.key + "` has class " + std::to_string(c) + ", outside the graph's " +
+      return Status::error(ErrorKind::InputMismatch, what + ": `" + rec.key + "` has class " + std::to_string(c) + ", outside the graph's " +
                            std::to_string(k));
     if (className[static_cast<size_t>(c)].empty())
       className[static_cast<size_t>(c)] = names[static_cast<size_t>(r)];
@@ -144,7 +144,7 @@ Status knowledgeGraphTable(const Plan &plan, Screen &screen, const GraphInput &i
   if (std::string genes = params.value("genes", std::string()); !genes.empty()) {
     KnowledgeGraph pairs; // the table's rows as (perturbation, gene) pairs
     if (Status s = readGenePairs(resolve(genes), pairs); !s)
-      return Status::error(what + ": " + s.message());
+      return s.prefixed(what + ": ");
     for (const KgEdge &e : pairs.edges)
       geneOf.emplace(e.a, e.b);
   }
@@ -163,7 +163,7 @@ Status knowledgeGraphTable(const Plan &plan, Screen &screen, const GraphInput &i
   }
   KnowledgeGraph graph;
   if (Status s = readGraphSources(params.value("sources", nlohmann::json::array()), resolve, graph); !s)
-    return Status::error(what + ": " + s.message());
+    return s.prefixed(what + ": ");
   PerturbationGraph pg = perturbationGraph(graph, nodesOf);
   torch::Tensor w = torch::zeros({k, k}, torch::kFloat32);
   float *out = w.data_ptr<float>();
@@ -195,16 +195,16 @@ Status textTable(const Plan &plan, Screen &screen, const GraphInput &in, const s
   for (const std::string &name : templateColumns(tmpl)) {
     auto meta = screen.metadata.find(readerColumn(plan.dataKind, name));
     if (meta == screen.metadata.end())
-      return Status::error(what + ": its template names `" + name + "`, which the `" + plan.dataKind +
+      return Status::error(ErrorKind::InputMismatch, what + ": its template names `" + name + "`, which the `" + plan.dataKind +
                            "` reader does not provide");
     columns[name] = meta->second;
   }
   rec.source = resolvePath(plan, screen, params.value("vocab_file", std::string()));
   WordPieceVocab vocab;
   if (Status s = readVocab(rec.source, vocab); !s)
-    return Status::error(what + ": " + s.message());
+    return s.prefixed(what + ": ");
   if (static_cast<int64_t>(vocab.tokens.size()) > tableRows)
-    return Status::error(what + ": " + rec.source + " has " + std::to_string(vocab.tokens.size()) +
+    return Status::error(ErrorKind::InputMismatch, what + ": " + rec.source + " has " + std::to_string(vocab.tokens.size()) +
                          " tokens, but the text encoder's token table has `vocab = " + std::to_string(tableRows) +
                          "` rows (set `vocab` to at least the file's size)");
   const int64_t rows = screen.perturbation.size(0);
@@ -214,7 +214,7 @@ Status textTable(const Plan &plan, Screen &screen, const GraphInput &in, const s
   int64_t truncated = 0;
   for (int64_t r = 0; r < rows; ++r) {
     if (Status s = renderTemplate(tmpl, columns, static_cast<size_t>(r), prompt); !s)
-      return Status::error(what + ": " + s.message());
+      return s.prefixed(what + ": ");
     auto [it, fresh] = encoded.try_emplace(prompt);
     if (fresh) {
       it->second.first = encodeText(vocab, prompt, length, lowercase, &it->second.second);
@@ -246,13 +246,20 @@ Status keyedTable(const Plan &plan, Screen &screen, const GraphInput &in, const 
   std::map<std::string, int64_t> rowOfValue;
   for (int64_t r = 0; r < rows; ++r)
     rowOfValue.emplace(values[static_cast<size_t>(r)], r);
+  // Where each value is named in messages: the table that defined it when
+  // it is not the row's own (JUMP's compound table), else its first row.
   std::vector<std::string> keys, where;
   std::map<std::string, int64_t> code;
+  const auto defined = screen.valueWhere.find(readerColumn(plan.dataKind, rec.key));
   for (const auto &[value, first] : rowOfValue) {
     code[value] = static_cast<int64_t>(keys.size());
     keys.push_back(value);
-    where.push_back(screen.rowWhere.empty() ? "row " + std::to_string(first)
-                                            : screen.rowWhere[static_cast<size_t>(first)]);
+    std::string at = screen.rowWhere.empty() ? "row " + std::to_string(first)
+                                             : screen.rowWhere[static_cast<size_t>(first)];
+    if (defined != screen.valueWhere.end())
+      if (auto it = defined->second.find(value); it != defined->second.end())
+        at = it->second + ", first used by " + at;
+    where.push_back(std::move(at));
   }
   rec.values = static_cast<int64_t>(keys.size());
   if (params.contains("path"))
@@ -263,7 +270,7 @@ Status keyedTable(const Plan &plan, Screen &screen, const GraphInput &in, const 
   if (!rec.source.empty()) {
     std::string file;
     if (!sha256OfFile(rec.source, file))
-      return Status::error(rec.source + ": cannot open (" + what + ")");
+      return Status::error(ErrorKind::InputUnreadable, rec.source + ": cannot open (" + what + ")");
     h.update(file);
   }
   for (const std::string &k : keys)
@@ -303,7 +310,7 @@ Status keyedTable(const Plan &plan, Screen &screen, const GraphInput &in, const 
     removeRows(screen.evalSites, drop);
     removeRows(screen.valSites, drop);
     if (screen.trainSites.empty() || screen.evalSites.empty())
-      return Status::error(plan.sourcePath + ": " + what + " drops " + std::to_string(rec.dropped) +
+      return Status::error(ErrorKind::InputMismatch, plan.sourcePath + ": " + what + " drops " + std::to_string(rec.dropped) +
                            " rows with invalid structures, leaving no training or no held-out rows");
   }
   rec.invalid.assign(table.invalid.begin(), table.invalid.begin() + std::min<size_t>(20, table.invalid.size()));
@@ -329,7 +336,7 @@ Status featuriseSides(const Plan &plan, Screen &screen, const std::string &cache
     const std::string held = readerColumn(plan.dataKind, rec.key);
     auto meta = screen.metadata.find(held);
     if (meta == screen.metadata.end())
-      return Status::error(plan.sourcePath + ": " + what + " is keyed by `" + rec.key + "`, which the `" +
+      return Status::error(ErrorKind::InputMismatch, plan.sourcePath + ": " + what + " is keyed by `" + rec.key + "`, which the `" +
                            plan.dataKind + "` reader does not provide" +
                            (plan.dataKind == "simulated_screen" && rec.key == "smiles"
                                 ? " (simulated compounds need `format = \"jump\"` or `\"rxrx3_core\"`)"

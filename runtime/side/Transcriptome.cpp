@@ -21,25 +21,25 @@ Status readEmbeddingTable(const std::string &path, EmbeddingTable &table) {
   if (Status s = readCsv(path, t, path.find(".tsv") != std::string::npos ? '\t' : ','); !s)
     return s;
   if (t.header.size() < 2)
-    return Status::error(path + ":1: an embedding table needs a name column and at least one value column");
+    return Status::error(ErrorKind::InputMalformed, path + ":1: an embedding table needs a name column and at least one value column");
   table.dim = static_cast<int64_t>(t.header.size() - 1);
   std::unordered_map<std::string, size_t> seen;
   for (size_t r = 0; r < t.rows.size(); ++r) {
     const auto &row = t.rows[r];
     if (!seen.emplace(row[0], r).second)
-      return Status::error(t.where(r) + ": `" + row[0] + "` is named twice (also at line " +
+      return Status::error(ErrorKind::InputMalformed, t.where(r) + ": `" + row[0] + "` is named twice (also at line " +
                            std::to_string(t.lines[seen[row[0]]]) + ")");
     table.names.push_back(row[0]);
     for (size_t c = 1; c < row.size(); ++c) {
       char *end = nullptr;
       float v = std::strtof(row[c].c_str(), &end);
       if (row[c].empty() || *end != '\0' || !std::isfinite(v))
-        return Status::error(t.where(r) + ": column `" + t.header[c] + "` is `" + row[c] + "`, not a number");
+        return Status::error(ErrorKind::InputMalformed, t.where(r) + ": column `" + t.header[c] + "` is `" + row[c] + "`, not a number");
       table.values.push_back(v);
     }
   }
   if (table.names.empty())
-    return Status::error(path + ": no rows");
+    return Status::error(ErrorKind::InputMismatch, path + ": no rows");
   return Status::ok();
 }
 
@@ -53,7 +53,7 @@ Status pseudoBulk(const AnnData &data, const std::string &groupBy, EmbeddingTabl
     std::string have;
     for (const auto &[name, values] : data.obsColumns)
       have += (have.empty() ? "" : ", ") + name;
-    return Status::error("no obs column `" + groupBy + "` (the file has " + (have.empty() ? "none" : have) + ")");
+    return Status::error(ErrorKind::InputMismatch, "no obs column `" + groupBy + "` (the file has " + (have.empty() ? "none" : have) + ")");
   }
   std::map<std::string, int64_t> rowOf;
   for (const std::string &g : *groups)
@@ -80,7 +80,7 @@ Status pseudoBulk(const AnnData &data, const std::string &groupBy, EmbeddingTabl
     const double *in = sum.data() + r * static_cast<size_t>(data.vars);
     double total = std::accumulate(in, in + data.vars, 0.0);
     if (total <= 0)
-      return Status::error("cell line `" + bulk.names[r] + "` has no counts");
+      return Status::error(ErrorKind::InputMismatch, "cell line `" + bulk.names[r] + "` has no counts");
     for (int64_t g = 0; g < data.vars; ++g)
       bulk.values[r * static_cast<size_t>(data.vars) + static_cast<size_t>(g)] =
           static_cast<float>(std::log1p(in[g] * 1e4 / total));
@@ -109,7 +109,7 @@ Status reduceTable(const EmbeddingTable &in, int64_t dim, bool pca, EmbeddingTab
     }
   } else {
     if (in.dim < dim)
-      return Status::error("the table has " + std::to_string(in.dim) + " genes, fewer than `dim` = " +
+      return Status::error(ErrorKind::InputMismatch, "the table has " + std::to_string(in.dim) + " genes, fewer than `dim` = " +
                            std::to_string(dim) + " (use `pca = true` or a smaller `dim`)");
     torch::Tensor order = std::get<1>(centred.pow(2).sum(0).sort(/*stable=*/true, /*dim=*/0, /*descending=*/true));
     result = x.index_select(1, order.slice(0, 0, dim));
@@ -157,7 +157,7 @@ Status mapNames(const std::vector<std::string> &keys, const EmbeddingTable &tabl
     list += (list.empty() ? "`" : ", `") + m + "`";
   for (size_t i = 0; i < table.names.size() && i < 8; ++i)
     some += (some.empty() ? "" : ", ") + table.names[i];
-  return Status::error(what + ": " + std::to_string(missing.size()) + " of " + std::to_string(keys.size()) +
+  return Status::error(ErrorKind::InputMismatch, what + ": " + std::to_string(missing.size()) + " of " + std::to_string(keys.size()) +
                        " names have no row: " + list + " (the table has " + std::to_string(table.names.size()) +
                        " rows: " + some + (table.names.size() > 8 ? ", ..." : "") + ")");
 }

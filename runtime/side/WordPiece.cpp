@@ -133,13 +133,13 @@ Status readVocab(const std::string &path, WordPieceVocab &vocab) {
   vocab = WordPieceVocab();
   std::ifstream in(path);
   if (!in)
-    return Status::error(path + ": cannot open");
+    return Status::error(ErrorKind::InputUnreadable, path + ": cannot open");
   std::string line;
   for (int64_t id = 0; std::getline(in, line); ++id) {
     if (!line.empty() && line.back() == '\r')
       line.pop_back();
     if (!vocab.ids.emplace(line, id).second)
-      return Status::error(path + ":" + std::to_string(id + 1) + ": token `" + line + "` given twice (also line " +
+      return Status::error(ErrorKind::InputMalformed, path + ":" + std::to_string(id + 1) + ": token `" + line + "` given twice (also line " +
                            std::to_string(vocab.ids[line] + 1) + ")");
     vocab.tokens.push_back(line);
   }
@@ -147,7 +147,7 @@ Status readVocab(const std::string &path, WordPieceVocab &vocab) {
                             {"[PAD]", &vocab.pad}}) {
     auto it = vocab.ids.find(name);
     if (it == vocab.ids.end())
-      return Status::error(path + ": no " + std::string(name) + " token (a BERT vocab.txt has it)");
+      return Status::error(ErrorKind::InputMalformed, path + ": no " + std::string(name) + " token (a BERT vocab.txt has it)");
     *slot = it->second;
   }
   return Status::ok();

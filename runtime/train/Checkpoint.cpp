@@ -1,4 +1,5 @@
 #include "train/Checkpoint.h"
+#include "train/CheckpointManifest.h"
 
 #include "record/Json.h"
 #include "record/SafeTensors.h"
@@ -144,53 +145,6 @@ std::string latestCheckpoint(const std::string &dir) {
 
 namespace {
 
-// The manifest: format, plan, the loop's counters and early stopping's
-// state, the schedule's; `stateSha256` is the tensors' file hash it records.
-Status readManifest(const std::string &manifestPath, const std::string &planSha256, Schedule &schedule,
-                    TrainState &state, std::string &stateSha256) {
-  std::string manifest;
-  if (!readFile(manifestPath, manifest))
-    return Status::error(ErrorKind::CheckpointUnreadable, manifestPath + ": cannot open");
-  nlohmann::json m = nlohmann::json::parse(manifest, nullptr, false);
-  auto bad = [&](const std::string &what) {
-    return Status::error(ErrorKind::CheckpointInvalid, manifestPath + ": not a valid checkpoint manifest: " + what);
-  };
-  if (m.is_discarded() || !m.is_object())
-    return bad("not a JSON object (truncated?)");
-  if (m.value("format", "") != "exp-checkpoint")
-    return bad("its `format` is not \"exp-checkpoint\"");
-  if (!m.contains("format_version") || m["format_version"] != kCheckpointFormatVersion)
-    return Status::error(ErrorKind::CheckpointInvalid, manifestPath + ": checkpoint format version " +
-                         m.value("format_version", nlohmann::json()).dump() +
-                         " is not supported; this runtime reads version " +
-                         std::to_string(kCheckpointFormatVersion));
-  if (m.value("plan_sha256", "") != planSha256)
-    return Status::error(ErrorKind::CheckpointMismatch, manifestPath + ": the checkpoint belongs to another plan (its " +
-                         "plan_sha256 differs from plan.json's); resume with the plan it was " +
-                         "written by");
-  try {
-    state.step = m.at("step").get<int64_t>();
-    state.batch = m.at("batch").get<int64_t>();
-    state.epochLossSum = m.at("epoch_loss_sum").get<double>();
-    state.epochBatches = m.at("epoch_batches").get<int64_t>();
-  } catch (const nlohmann::json::exception &) {
-    return bad("`step`, `batch`, `epoch_loss_sum` and `epoch_batches` are needed");
-  }
-  try {
-    const nlohmann::json &es = m.at("early_stopping");
-    state.bestEpoch = es.at("best_epoch").get<int64_t>();
-    state.bestValLoss = es.at("best_val_loss").get<double>();
-    state.badEpochs = es.at("bad_epochs").get<int64_t>();
-    state.stopped = es.at("stopped").get<bool>();
-  } catch (const nlohmann::json::exception &) {
-    return bad("`early_stopping` needs `best_epoch`, `best_val_loss`, `bad_epochs` and `stopped`");
-  }
-  if (Status s = schedule.restore(m.value("schedule", nlohmann::json::object())); !s)
-    return Status::error(ErrorKind::CheckpointInvalid, manifestPath + ": " + s.message());
-  stateSha256 = m.value("state_sha256", "");
-  return Status::ok();
-}
-
 // A tensor of the checkpoint's file, or an error naming it.
 Status need(const SafeTensors &file, const std::string &tensorsPath, const std::string &name, torch::Tensor &out) {
   auto it = file.tensors.find(name);
@@ -237,7 +191,7 @@ Status readCheckpoint(const std::string &path, const std::string &planSha256,
                       ParameterStore &params, TrainOptimizer &opt, Schedule &schedule,
                       TrainState &state) {
   std::string manifestPath = (fs::path(path) / "manifest.json").string(), stateSha256;
-  if (Status s = readManifest(manifestPath, planSha256, schedule, state, stateSha256); !s)
+  if (Status s = readCheckpointManifest(manifestPath, planSha256, schedule, state, stateSha256); !s)
     return s;
   std::string tensorsPath = (fs::path(path) / "state.safetensors").string();
   std::string bytes;

@@ -73,7 +73,7 @@ Status restoreState(torch::optim::Optimizer &opt,
       if (it == in.end())
         continue;
       if (it->second.sizes() != p.sizes() || it->second.scalar_type() != p.scalar_type())
-        return Status::error("optimizer state `optim/" + name + "/" + slot +
+        return Status::error(ErrorKind::CheckpointMismatch, "optimizer state `optim/" + name + "/" + slot +
                              "` does not match the parameter's shape or dtype");
       *t = it->second.clone().to(p.device()); // checkpoints hold host tensors
       any = true;
@@ -81,7 +81,7 @@ Status restoreState(torch::optim::Optimizer &opt,
     if constexpr (kHasStep<State>) {
       auto it = in.find("optim/" + name + "/step");
       if (any && (it == in.end() || it->second.numel() != 1))
-        return Status::error("optimizer state `optim/" + name + "/step` is missing");
+        return Status::error(ErrorKind::CheckpointInvalid, "optimizer state `optim/" + name + "/step` is missing");
       if (any)
         s->step(it->second.template item<int64_t>());
     }
@@ -107,7 +107,7 @@ Status TrainOptimizer::create(const TrainSpec &spec, const ParameterStore &param
   const nlohmann::json &p = spec.optimizerParams;
   double lr = numberOr(p, "lr", 0), wd = numberOr(p, "weight_decay", 0);
   if (!(lr > 0))
-    return Status::error("optimizer `" + spec.optimizer + "` needs a positive `lr`");
+    return Status::error(ErrorKind::PlanInvalid, "optimizer `" + spec.optimizer + "` needs a positive `lr`");
   o->kind_ = spec.optimizer;
   o->baseLr_ = lr;
   if (spec.optimizer == "adamw") {
@@ -127,7 +127,7 @@ Status TrainOptimizer::create(const TrainSpec &spec, const ParameterStore &param
                     .eps(numberOr(p, "eps", 1e-6));
     o->opt_ = withDecayGroups<Lamb>(opts, wd, std::move(decay), std::move(noDecay));
   } else {
-    return Status::error("unknown optimizer `" + spec.optimizer + "`");
+    return Status::error(ErrorKind::PlanUnsupported, "unknown optimizer `" + spec.optimizer + "`");
   }
   out = std::move(o);
   return Status::ok();

@@ -87,7 +87,7 @@ public:
   Status restore(const nlohmann::json &s) override {
     if (!s.is_object() || !s.contains("lr") || !s["lr"].is_number() || !s.contains("bad_steps") ||
         !s["bad_steps"].is_number_integer() || !s.contains("best"))
-      return Status::error("the reduce_on_plateau state needs `lr`, `best` and `bad_steps`");
+      return Status::error(ErrorKind::CheckpointInvalid, "the reduce_on_plateau state needs `lr`, `best` and `bad_steps`");
     lr_ = s["lr"].get<double>();
     best_ = s["best"].is_number() ? s["best"].get<double>() : HUGE_VAL;
     bad_ = s["bad_steps"].get<int64_t>();
@@ -121,16 +121,16 @@ Status Schedule::create(const TrainSpec &spec, double baseLr, int64_t totalSteps
   } else if (kind == "one_cycle") {
     double pct = numberOr(p, "pct_start", 0.3);
     if (!(pct > 0 && pct < 1))
-      return Status::error("schedule one_cycle needs 0 < pct_start < 1");
+      return Status::error(ErrorKind::PlanInvalid, "schedule one_cycle needs 0 < pct_start < 1");
     out = std::make_unique<OneCycle>(numberOr(p, "max_lr", baseLr), pct, totalSteps);
   } else if (kind == "reduce_on_plateau") {
     double factor = numberOr(p, "factor", 0.9);
     if (!(factor > 0 && factor < 1))
-      return Status::error("schedule reduce_on_plateau needs 0 < factor < 1");
+      return Status::error(ErrorKind::PlanInvalid, "schedule reduce_on_plateau needs 0 < factor < 1");
     out = std::make_unique<ReduceOnPlateau>(baseLr, static_cast<int64_t>(numberOr(p, "patience", 500)),
                                             factor, numberOr(p, "min_lr", 1e-6));
   } else {
-    return Status::error("unknown schedule `" + kind + "`");
+    return Status::error(ErrorKind::PlanUnsupported, "unknown schedule `" + kind + "`");
   }
   return Status::ok();
 }

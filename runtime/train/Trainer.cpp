@@ -250,7 +250,7 @@ std::string TrainLoop::kept() const {
 Status TrainLoop::prepare() {
   for (const GraphInput &in : graph_.inputs)
     if (in.features.empty() && !screen_.hasColumn(in.column))
-      return Status::error("training graph reads column `" + in.column + "`, which the dataset does not have");
+      return Status::error(ErrorKind::InputMismatch, "training graph reads column `" + in.column + "`, which the dataset does not have");
   if (Status s = TrainOptimizer::create(spec_, params_, opt_); !s)
     return s;
   at::globalContext().setDeterministicAlgorithms(spec_.deterministic, /*warn_only=*/true);
@@ -280,6 +280,15 @@ Status TrainLoop::resume() {
     return Status::error(ErrorKind::CheckpointMismatch, ckpt + ": its `loader/order` does not hold the " +
                          std::to_string(n) +
                          " training rows of this dataset");
+  // Its counters must fit this plan's budget: a step past it would end the
+  // run "finished" with fewer steps trained than the plan asks for.
+  if (st_.step < 0 || st_.step > budget_.totalSteps || st_.batch != st_.step * spec_.accumulate ||
+      st_.epochBatches < 0 || st_.epochBatches > budget_.batchesPerEpoch)
+    return Status::error(ErrorKind::CheckpointMismatch,
+                         ckpt + ": its counters (step " + std::to_string(st_.step) + ", batch " +
+                             std::to_string(st_.batch) + ") do not fit this plan's budget of " +
+                             std::to_string(budget_.totalSteps) + " steps of " + std::to_string(spec_.accumulate) +
+                             " batch(es); the manifest was edited, or belongs to another run");
   order_.assign(st_.order.data_ptr<int64_t>(), st_.order.data_ptr<int64_t>() + n);
   if (options_.progress)
     std::fprintf(stderr, "resuming from %s (step %lld of %lld)\n", ckpt.c_str(), (long long)st_.step,
@@ -414,7 +423,7 @@ Status TrainLoop::graphStep(bool &replayed, std::optional<Batch> &pending, doubl
       params_.clamp();
     }, s);
     if (!g.captured)
-      return Status::error(where() + ": " + s.message());
+      return s.prefixed(where() + ": ");
     if (options_.progress)
       progress_->line("training steps run as one CUDA graph each from step " + std::to_string(st_.step + 1));
   }
@@ -507,6 +516,8 @@ Status TrainLoop::steps() {
 // An exception inside a step: out of memory, or a lost rank, says which
 // step and that the checkpoints stay; anything else is not ours to explain.
 Status TrainLoop::lostStep(const std::exception &e) const {
+  if (dynamic_cast<const OpFailure *>(&e))
+    throw; // the plan's error, not a lost rank
   std::string oom = outOfMemory(e);
   if (oom.empty() && dist_) {
     // Gloo reports a rank that went away as an error in the next collective.

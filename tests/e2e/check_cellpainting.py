@@ -94,7 +94,10 @@ with open(os.path.join(bray, "index.csv"), "w") as f:
 for split in ("random", "scaffold"):
     path = spec("bray_" + split, f'bray2017(path = "bray", image_size = 32, split = "{split}")', "", "compound")
     p = exp_run("run", path, "--run-dir", os.path.join(work, "bray_" + split), "--threads", "2")
-    if "data: bray2017 at" not in p.stderr or "replicates map" not in p.stdout:
+    # 2 sites per compound: a held-out split may hold no replicate pair on
+    # other plates, which the evaluation then says instead of a mAP of 0.
+    if "data: bray2017 at" not in p.stderr or not ("replicates map" in p.stdout or
+                                                   "replicates                   nothing to score" in p.stdout):
         sys.exit(f"FAIL: bray2017 (split = {split}) did not run:\n{p.stdout}\n{p.stderr}")
     print(f"bray2017 over CLOOME-style .npz sites, {split} split: ok")
 

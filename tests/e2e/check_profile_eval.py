@@ -9,6 +9,7 @@ import csv
 import json
 import os
 import random
+import shutil
 import sys
 
 from e2e_util import Check
@@ -127,24 +128,50 @@ def refused(args, *needles, spec_text=None):
 
 
 base = open(c.spec).read()
-refused([table], "sites.csv", "Metadata_Nope", "for `plate`",
+refused([table], "sites.csv", "Metadata_Nope", "for `plate`", "[R0602]",
         spec_text=base.replace('label = "Metadata_MoA"', 'label = "Metadata_MoA", plate = "Metadata_Nope"'))
 corrupt = os.path.join(work, "corrupt.csv")
 lines = open(table).read().splitlines()
 lines[5] = lines[5].rsplit(",", 1)[0] + ",oops"
 open(corrupt, "w").write("\n".join(lines) + "\n")
-refused([corrupt], "corrupt.csv:6", "Cells_F11", "oops")
-refused([table], "no control rows", spec_text=base.replace('label = "Metadata_MoA"',
+refused([corrupt], "corrupt.csv:6", "Cells_F11", "oops", "[R0601]")
+# Infinities are not missing values: refused with their place, not passed to
+# the stages (issue 31: they ended in an internal error).
+clean = open(table).read().splitlines()
+for k, cell in enumerate(["inf", "-Infinity", "1e999"]):
+    infinite = os.path.join(work, f"infinite{k}.csv")
+    bad = list(clean)
+    bad[3 + k] = bad[3 + k].rsplit(",", 1)[0] + "," + cell
+    open(infinite, "w").write("\n".join(bad) + "\n")
+    refused([infinite], f"infinite{k}.csv:{4 + k}", f"holds `{cell}`, not a finite number", "[R0601]")
+# A column named twice, and a NUL byte inside a row (which once lost the
+# rest of its row without a word): refused with the place.
+twice = os.path.join(work, "twice.csv")
+header = clean[0].split(",")
+open(twice, "w").write(",".join(header[:-1] + [header[6]]) + "\n" + "\n".join(clean[1:]) + "\n")
+refused([twice], f"twice.csv:1: column `{header[6]}` is named twice (columns 7 and {len(header)})", "[R0601]")
+nul = os.path.join(work, "nul.csv")
+open(nul, "w").write("\n".join(clean[:8] + [clean[8][:20] + "\0" + clean[8][20:]] + clean[9:]) + "\n")
+refused([nul], "nul.csv:9: a NUL byte", "[R0601]")
+# Nothing to score is said, not reported as mAP 0 or top-k 0 (issue 31).
+refused([table], "evaluation `replicates`: nothing to score: no row has a replicate", "[R0800]",
+        spec_text=base.replace("diffby = wells.plate", "diffby = wells.perturbation"))
+refused([table], "evaluation `neighbours`: nothing to score: no treated row has a row of its label", "[R0800]",
+        spec_text=base.replace("exclude_same = wells.plate", "exclude_same = wells.perturbation"))
+spreadsheet = os.path.join(work, "sites.xlsx")
+shutil.copy(table, spreadsheet)
+refused([spreadsheet], "sites.xlsx: unknown profile format", "[R0603]")
+refused([table], "no control rows", "[R0800]", spec_text=base.replace('label = "Metadata_MoA"',
                                                            'label = "Metadata_MoA", controls = ["vehicle"]'))
 # Aggregating by plate mixes perturbations: refused rather than guessed.
-refused([table], "stage `robust_mad`", "rows no longer have one `control`",
+refused([table], "stage `robust_mad`", "rows no longer have one `control`", "[R0800]",
         spec_text=base.replace('aggregate(by = ["plate", "well"], method = "mean")', 'aggregate(by = ["plate"])'))
 refused([table], "bad.exp:", "zero_shot", spec_text=base.replace(
     "import std.eval.{replicate_map, knn_retrieval, clustering}",
     "import std.eval.{replicate_map, knn_retrieval, clustering, zero_shot}") +
     "evaluate zs = zero_shot(wells.features, wells.features, wells.perturbation)\n")
 p = c.run("eval", table, "--spec", c.spec, "-o", out, expect_ok=False)
-if "already exists" not in p.stderr:
+if "already exists" not in p.stderr or "[R0700]" not in p.stderr:
     fail(f"an existing output directory was not refused:\n{p.stderr}")
 print("bad tables, columns and specs are refused with their place, nothing written: ok")
 

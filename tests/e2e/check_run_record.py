@@ -109,8 +109,18 @@ c = os.path.join(runs, "c")
 run([spec, "main.epochs=2", "--run-dir", c, "--no-cache", "-q", "--checkpoint-every", "1"],
     env={"EXP_INJECT_NAN": "5:0"}, expect=1)
 cid = load(os.path.join(c, "run.json"))["mlflow_run_id"]
-if "status: 4" not in open(os.path.join(exp_dir, cid, "meta.yaml")).read():
-    fail("a failed run is not FAILED in the MLflow view")
+failed_meta = open(os.path.join(exp_dir, cid, "meta.yaml")).read()
+if "status: 4" not in failed_meta or "end_time: null" in failed_meta:
+    fail(f"a failed run is not FAILED, with its end time, in the MLflow view:\n{failed_meta}")
+if "stopped at step 5" not in open(os.path.join(exp_dir, cid, "tags", "exp.error")).read():
+    fail("the MLflow view does not say why the run failed (tag exp.error)")
+# A run that fails before its first checkpoint leaves no run directory, and
+# no MLflow run pointing at one (issue 31: it stayed RUNNING there).
+before = sorted(os.listdir(exp_dir))
+e = os.path.join(runs, "e")
+run([spec, "main.epochs=2", "--run-dir", e, "--no-cache", "-q"], env={"EXP_INJECT_NAN": "1:0"}, expect=1)
+if os.path.exists(e) or sorted(os.listdir(exp_dir)) != before:
+    fail(f"a run that failed at once left {e} or an MLflow run: {sorted(os.listdir(exp_dir))} vs {before}")
 print("failed run: ok")
 
 # --- 4. a progress bar on a terminal ---------------------------------------------

@@ -5,9 +5,13 @@ from the cache (the run record's side_cache counter says so); the simulated
 screen's own side files (`@data/side/...`) give cell-line vectors from the
 embedding table and from the single-cell .h5ad; a table missing a cell line
 is refused with the names; an invalid SMILES stops a run naming its line, or
-with `invalid = "drop"` drops its rows and lists them; a side declared but
-unused is never featurised.
+with `invalid = "drop"` drops its rows and lists them; in JUMP's layout, where
+SMILES come from the compound table, that table's line and compound are named
+(issue 31); a side declared but unused is never featurised.
 """
+import csv
+import gzip
+import io
 import json
 import os
 import sys
@@ -148,3 +152,30 @@ if rec["dropped_rows"] != 2 or len(rec["invalid"]) != 1 or "index.csv:33" not in
 if "2 rows dropped (invalid structures)" not in p.stderr:
     sys.exit(f"FAIL: the drop was not reported:\n{p.stderr}")
 print("invalid SMILES: named with its line, or dropped and listed: ok")
+
+# --- JUMP's layout: the SMILES comes from compound.csv.gz, not the site's row --
+sim = write("jump_sim.exp", open(molecules).read().replace("image_size = 16", "image_size = 32, channels = 5"))
+jump_data = os.path.join(work, "jump_data")
+exp_run("simulate", sim, "-o", jump_data)
+table = os.path.join(jump_data, "metadata", "compound.csv.gz")
+with gzip.open(table, "rt", newline="") as f:
+    rows = list(csv.reader(f))
+bad = rows[3][0]  # the third compound (line 4)
+rows[3][1] = "C1CC"
+out = io.StringIO()
+csv.writer(out, lineterminator="\n").writerows(rows)
+with gzip.open(table, "wt", newline="") as f:
+    f.write(out.getvalue())
+spec = (spec.replace('bray2017(path = "bray", image_size = 32)', 'jump_cp(path = "jump_data", image_size = 32)')
+        .replace("std.data.{bray2017}", "std.data.{jump_cp}"))
+p = exp_run("run", write("jump_error.exp", spec.replace("POLICY", "error")),
+            "--run-dir", os.path.join(work, "jump_error"), expect_ok=False)
+want = f"compound.csv.gz:4 ({bad}), first used by "
+if want not in p.stderr or "not a valid SMILES `C1CC`" not in p.stderr or "load_data" not in p.stderr:
+    sys.exit(f"FAIL: an invalid SMILES of JUMP's compound table was not named there:\n{p.stderr}")
+p = exp_run("run", write("jump_drop.exp", spec.replace("POLICY", "drop")),
+            "--run-dir", os.path.join(work, "jump_drop"), "--threads", "2")
+rec = record("jump_drop")["side"][0]
+if len(rec["invalid"]) != 1 or want not in rec["invalid"][0]:
+    sys.exit(f"FAIL: the dropped compound was not listed with its table line: {rec}")
+print("invalid SMILES in JUMP's compound table: named with that table's line and compound: ok")

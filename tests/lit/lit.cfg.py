@@ -23,3 +23,8 @@ ptxas = getattr(config, "ptxas", "")
 if ptxas and os.path.exists(ptxas):
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", ptxas))
+
+# A runtime built with CUDA on a machine with a CUDA device: tests that run
+# plans on it (elsewhere lit reports them UNSUPPORTED).
+if getattr(config, "with_cuda", "OFF") == "ON" and os.path.exists("/dev/nvidiactl"):
+    config.available_features.add("cuda-device")

@@ -16,14 +16,18 @@ while IFS= read -r f; do
   i=$((i + 1))
 done < <(find "$src/examples" "$src/stdlib" "$src/tests" -name '*.exp')
 cd "$corpus"
-"$fuzzer" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=4096 -max_len=8192 \
+"$fuzzer" -seed="${EXP_FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=4096 -max_len=8192 \
   -dict="$src/tests/fuzz/exp.dict" -print_final_stats=1 -artifact_prefix="$corpus/" "$corpus" 2>&1 |
   tail -n 25
 status=${PIPESTATUS[0]}
-if ls "$corpus"/crash-* "$corpus"/timeout-* "$corpus"/leak-* "$corpus"/oom-* >/dev/null 2>&1; then
+# `ls` of the four patterns fails when any one is absent: find them instead.
+found=$(find "$corpus" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'timeout-*' -o -name 'leak-*' -o -name 'oom-*' \))
+if [ -n "$found" ]; then
   echo "fuzzer findings:" >&2
-  for a in "$corpus"/crash-* "$corpus"/timeout-* "$corpus"/leak-* "$corpus"/oom-*; do
-    [ -f "$a" ] && { echo "== $a" >&2; head -c 2000 "$a" >&2; echo >&2; }
+  for a in $found; do
+    echo "== $a" >&2
+    head -c 2000 "$a" >&2
+    echo >&2
   done
   exit 1
 fi

@@ -183,12 +183,14 @@ TEST_CASE("safetensors files round-trip and damaged ones are refused with the fi
   file.tensors["a"] = torch::randn({3, 5});
   file.tensors["b"] = torch::arange(7, torch::kInt64);
   file.tensors["scalar"] = torch::scalar_tensor(2.5, torch::kFloat64);
+  file.tensors["empty"] = torch::zeros({0, 4}); // issue 31: UBSan saw a null memcpy on reading it
   file.metadata = {{"graph", "features"}};
   REQUIRE(writeSafeTensors(path, file).isOk());
   SafeTensors back;
   REQUIRE(readSafeTensors(path, back).isOk());
   CHECK(back.metadata == file.metadata);
-  REQUIRE(back.tensors.size() == 3);
+  REQUIRE(back.tensors.size() == 4);
+  CHECK(back.tensors.at("empty").sizes() == c10::IntArrayRef{0, 4});
   for (const auto &[name, t] : file.tensors)
     CHECK(torch::equal(back.tensors.at(name), t));
 
@@ -217,5 +219,16 @@ TEST_CASE("safetensors files round-trip and damaged ones are refused with the fi
   std::ofstream(path, std::ios::binary | std::ios::trunc) << std::string("\x04\0\0\0\0\0\0\0[1] ", 12);
   st = readSafeTensors(path, back);
   CHECK(st.message() == path + ": not a valid safetensors file: the header is not a JSON object");
+
+  // Issue 31: a shape whose element count overflows said "0 bytes", then
+  // LibTorch's numel overflow, naming no tensor.
+  const std::string huge = R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,0]}})";
+  std::string bytes(8, '\0');
+  bytes[0] = static_cast<char>(huge.size());
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes + huge;
+  st = readSafeTensors(path, back);
+  CHECK(st.kind() == ErrorKind::InputMalformed);
+  CHECK(st.message() == path + ": not a valid safetensors file: tensor `w` has a shape [4294967296,4294967296,4] "
+                               "larger than the file's 0 data bytes could hold");
   fs::remove_all(dir);
 }

@@ -1,4 +1,5 @@
 #include "data/simulator/SimulatedScreen.h"
+#include "exec/Faults.h"
 #include "exec/GraphExecutor.h"
 #include "exec/Kernels.h"
 #include "plan/Plan.h"
@@ -72,6 +73,28 @@ TEST_CASE("the executor's CLIP graph equals the formula, gradients included") {
   auto g1 = torch::autograd::grad({loss}, {a});
   auto g2 = torch::autograd::grad({ref}, {a});
   CHECK(torch::allclose(g1[0], g2[0], 1e-4, 1e-5));
+}
+
+TEST_CASE("data of another shape than the plan's inputs is refused before any op, naming the input") {
+  // Issue 31: it reached the first kernel, and LibTorch's message.
+  Plan plan;
+  REQUIRE(parsePlan(clipPlan().dump(), "clip.json", plan).isOk());
+  ParameterStore params;
+  params.initialise(plan.parameters, 0);
+  GraphExecutor exec(plan.graphs.at("train_step"), params);
+  auto refusal = [&](torch::Tensor a) {
+    try {
+      exec.run({{"a", a}, {"b", torch::randn({a.size(0), 8})}});
+    } catch (const OpFailure &e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  CHECK(refusal(torch::randn({6, 5})) == "graph `train_step`, input `a`: the data gives [rows, 5] per batch, but the plan "
+                                         "was compiled for [rows, 8] (the dataset's files are not what the spec "
+                                         "declares: its image_size, channels or dim)");
+  CHECK(refusal(torch::randn({6, 2, 4})).find("gives [rows, 2, 4] per batch") != std::string::npos);
+  CHECK(refusal(torch::randn({3, 8})) == "(accepted)"); // any number of rows
 }
 
 TEST_CASE("parameters with a max are clamped after a step") {

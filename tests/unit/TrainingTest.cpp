@@ -2,12 +2,15 @@
 #include "exec/GraphExecutor.h"
 #include "train/GradNorm.h"
 #include "train/Optimizer.h"
+#include "train/CheckpointManifest.h"
 #include "train/Schedule.h"
 
 #include <doctest/doctest.h>
 #include <torch/torch.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 using namespace exprt;
 
@@ -129,6 +132,34 @@ TEST_CASE("reduce_on_plateau cuts the rate after `patience` steps without improv
     t->observe(0.6);
   CHECK(t->lr(0) == 0.2);
   CHECK_FALSE(t->restore(nlohmann::json::object()).isOk());
+}
+
+// Issue 31 (found by fuzz_reader_manifest): a manifest field of the wrong
+// type (an object where a string belongs) threw out of nlohmann's value()
+// and ended the process; each is now a refusal naming the file.
+TEST_CASE("a checkpoint manifest with fields of the wrong type is refused, naming it") {
+  const std::string path = (std::filesystem::temp_directory_path() / "exp-manifest-types.json").string();
+  const std::string good = R"("format": "exp-checkpoint", "format_version": 1, "plan_sha256": "p", "step": 1,)"
+                           R"( "batch": 1, "epoch_loss_sum": 0, "epoch_batches": 1, "early_stopping": {"best_epoch": 0,)"
+                           R"( "best_val_loss": 0, "bad_epochs": 0, "stopped": false})";
+  for (const std::string &text : {std::string(R"({"format": {"a": 1}})"), std::string(R"({"format": 7})"),
+                                  "{" + good + R"(, "plan_sha256": ["p"]})", "{" + good + R"(, "step": "one"})"}) {
+    std::ofstream(path) << text;
+    auto s = schedule("constant_lr", nlohmann::json::object(), 1.0, 10);
+    exprt::TrainState state;
+    std::string sha;
+    exprt::Status st = exprt::readCheckpointManifest(path, "p", *s, state, sha);
+    INFO(text);
+    CHECK_FALSE(st.isOk());
+    CHECK(st.message().rfind(path + ": ", 0) == 0);
+    CHECK((st.kind() == exprt::ErrorKind::CheckpointInvalid || st.kind() == exprt::ErrorKind::CheckpointMismatch));
+  }
+  std::ofstream(path) << "{" + good + "}";
+  auto s = schedule("constant_lr", nlohmann::json::object(), 1.0, 10);
+  exprt::TrainState state;
+  std::string sha;
+  CHECK(exprt::readCheckpointManifest(path, "p", *s, state, sha).isOk());
+  std::filesystem::remove(path);
 }
 
 TEST_CASE("AdamW: decoupled weight decay on weights only, bias-corrected moments") {

@@ -12,12 +12,19 @@ namespace exptool {
 namespace fs = std::filesystem;
 namespace {
 
-// How `run` and `sweep` compile a spec: the command line's overrides,
-// passes and cache choice.
-expc::CompileOptions planOptions(const CliOptions &o) {
+// What every command that reads a spec takes from the command line: the
+// overrides and the diagnostics' format.
+expc::CompileOptions frontEndOptions(const CliOptions &o) {
   expc::CompileOptions options;
-  options.useCache = !o.noCache;
   options.overrides = o.overrides;
+  options.jsonDiagnostics = o.diagFormat == "json";
+  return options;
+}
+
+// How `run` and `sweep` compile a spec: those, the passes and the cache choice.
+expc::CompileOptions planOptions(const CliOptions &o) {
+  expc::CompileOptions options = frontEndOptions(o);
+  options.useCache = !o.noCache;
   options.disabledPasses = o.disabledPasses;
   return options;
 }
@@ -27,16 +34,14 @@ expc::CompileOptions planOptions(const CliOptions &o) {
 int fmtCommand(const CliOptions &o) { return expc::formatFiles(o.fmtFiles, o.fmtCheck, std::cout, std::cerr); }
 
 int checkCommand(const CliOptions &o) {
-  expc::CompileOptions options;
+  expc::CompileOptions options = frontEndOptions(o);
   options.checkOnly = true;
-  options.overrides = o.overrides;
-  options.jsonDiagnostics = o.diagFormat == "json";
   expc::CompileOutput out;
   return expc::compileFile(o.file, options, out, std::cerr) ? 0 : 1;
 }
 
 int compileCommand(const CliOptions &o) {
-  expc::CompileOptions options;
+  expc::CompileOptions options = frontEndOptions(o);
   options.emit = o.emit == "ast"    ? expc::EmitKind::Ast
                  : o.emit == "exp"  ? expc::EmitKind::Exp
                  : o.emit == "step" ? expc::EmitKind::Step
@@ -47,9 +52,7 @@ int compileCommand(const CliOptions &o) {
   options.debugLocations = o.debugLocs;
   options.crashReproducer = o.reproducer;
   options.useCache = !o.noCache;
-  options.overrides = o.overrides;
   options.disabledPasses = o.disabledPasses;
-  options.jsonDiagnostics = o.diagFormat == "json";
   expc::CompileOutput out;
   if (!expc::compileFile(o.file, options, out, std::cerr))
     return 1;
@@ -94,8 +97,7 @@ int sweepCommandFromCli(const CliOptions &o) {
 }
 
 int simulateCommand(const CliOptions &o) {
-  expc::CompileOptions options;
-  options.overrides = o.overrides;
+  expc::CompileOptions options = frontEndOptions(o);
   options.useCache = false;
   expc::CompileOutput out;
   if (!expc::compileFile(o.file, options, out, std::cerr))
@@ -110,9 +112,8 @@ int simulateCommand(const CliOptions &o) {
 }
 
 int evalCommand(const CliOptions &o) {
-  expc::CompileOptions options;
+  expc::CompileOptions options = frontEndOptions(o);
   options.emit = expc::EmitKind::ProfileEval;
-  options.overrides = o.overrides;
   options.profileTable = o.evalTable;
   expc::CompileOutput out;
   if (!expc::compileFile(o.evalSpec, options, out, std::cerr))

@@ -23,16 +23,20 @@ const char *toolErrorCode(ToolError kind);
 
 // `exp: error: MESSAGE [CODE]` on stderr; returns the exit status 1.
 int fail(ToolError kind, const std::string &message);
-// A message another part words (the compiler), passed on as it is:
-// `exp: error: MESSAGE`; returns the exit status 1.
-int fail(const std::string &message);
-// The runtime's error, with its code when its stage has one
-// (exprt/ErrorKinds.def); `then` ("\n..." lines: how to go on) follows it.
+// The runtime's error, with its class's code (exprt/ErrorKinds.def); `then`
+// ("\n..." lines: how to go on) follows it.
 int fail(const exprt::Status &status, const std::string &then = "");
+// With `on`, fail() writes each error as one JSON object on a line, as the
+// front end's `--diagnostics-format=json` does: code, severity, message,
+// the file and line the message starts with (when it names them), and the
+// lines that follow as `help`.
+void setJsonErrors(bool on);
 // The local time in a strftime `format`.
 std::string timestamp(const char *format);
-// A whole file; false when it cannot be read.
+// A whole regular file; false when it cannot be read.
 bool readFile(const std::filesystem::path &path, std::string &out);
+// Why readFile() refused `path`: "no such file", "it is a directory", ...
+std::string unreadable(const std::filesystem::path &path);
 // A JSON file, discarded (or null when unreadable) rather than throwing.
 nlohmann::json readJson(const std::filesystem::path &path);
 // Writes `contents` through a temporary file and a rename; false with

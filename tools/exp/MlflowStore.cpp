@@ -118,6 +118,11 @@ std::string mlflowRunId(const std::string &runDir, long long startMs) {
   return expc::sha256Hex(runDir + "\n" + std::to_string(startMs)).substr(0, 32);
 }
 
+void removeMlflowRun(const MlflowRun &run) {
+  std::error_code ec;
+  fs::remove_all(fs::path(run.store) / experimentId(run.experiment) / run.runId, ec);
+}
+
 bool writeMlflowRun(const MlflowRun &run, const nlohmann::json &plan,
                     const nlohmann::json &metrics, std::string &error) {
   const std::string expId = experimentId(run.experiment);
@@ -183,6 +188,8 @@ bool writeMlflowRun(const MlflowRun &run, const nlohmann::json &plan,
     overrides += (overrides.empty() ? "" : " ") + scalar(o);
   if (!overrides.empty())
     tags["exp.overrides"] = overrides;
+  if (!run.error.empty())
+    tags["exp.error"] = run.error;
   if (metrics.is_object())
     tags["exp.data_sha256"] =
         metrics.value("data", nlohmann::json::object()).value("sha256", "");

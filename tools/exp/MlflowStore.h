@@ -20,6 +20,7 @@ struct MlflowRun {
   std::string runDir;      // absolute: the artifacts
   std::string source;      // the .exp file or plan that ran
   std::string planSha256;  // of plan.json's text
+  std::string error;        // why a failed run failed (the tag exp.error)
   long long startMs = 0, endMs = 0; // Unix time in ms; endMs 0 while running
   enum Status { Running = 1, Finished = 3, Failed = 4 } status = Running;
 };
@@ -32,5 +33,8 @@ std::string mlflowRunId(const std::string &runDir, long long startMs);
 // `metrics` is an object (metrics.json), the metrics. False with `error`.
 bool writeMlflowRun(const MlflowRun &run, const nlohmann::json &plan,
                     const nlohmann::json &metrics, std::string &error);
+// Removes the run from the store: a run that leaves no run directory
+// leaves no MLflow run pointing at one.
+void removeMlflowRun(const MlflowRun &run);
 
 } // namespace exptool

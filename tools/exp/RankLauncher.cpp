@@ -1,6 +1,7 @@
 #include "RankLauncher.h"
 
 #include "Io.h"
+#include "RunRecord.h"
 #include "Spawn.h"
 
 #include <algorithm>
@@ -135,7 +136,7 @@ int launchRanks(RunInfo &info, int n, bool quiet) {
                               describeExit(badStatus) + "; the job stopped";
   // Rank 0 records a failure it saw; when it is the one that died, the launcher does.
   nlohmann::json doc = readJson(info.dir / "run.json");
-  if (doc.is_object() && doc.value("status", "") == "running") {
+  if (checkRunRecord(doc).empty() && doc["status"] == "running") {
     info.doc = doc;
     info.markFailed(message);
   }

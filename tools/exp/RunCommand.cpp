@@ -3,6 +3,7 @@
 #include "Io.h"
 #include "RankLauncher.h"
 #include "RunDirectory.h"
+#include "RunRecord.h"
 #include "RuntimeLoader.h"
 #include "StderrTee.h"
 
@@ -18,6 +19,12 @@
 #include <iostream>
 #include <thread>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace exptool {
@@ -42,22 +49,21 @@ std::unique_ptr<exprt::Session> openSession(const RunInfo &info, bool resume, bo
   status = exprt::Status::ok();
   exprt::SessionOptions options = gWorld.launch;
   runtime().readTestHooks(options.hooks); // EXP_INJECT_NAN and the other test hooks
-  options.threads = info.doc["threads"].get<int>();
+  const RunRecordFields record = runRecordFields(info.doc);
+  options.threads = record.threads;
   // --nproc's ranks share this machine's cores.
   if (gWorld.source == "exp run --nproc")
     options.threads = std::max(1, options.threads / options.worldSize);
-  options.device = info.doc.value("device", "cpu");
+  options.device = record.device;
   options.progress = !quiet && gWorld.root();
   const char *term = std::getenv("TERM");
   options.progressBar = ::isatty(STDERR_FILENO) && !(term && std::string(term) == "dumb");
   options.runDir = info.dir.string();
-  options.checkpointEvery = info.doc["checkpoint_every"].get<long long>();
+  options.checkpointEvery = record.checkpointEvery;
   options.resume = resume;
-  options.dataWorkers = info.doc.value("data_workers", 1);
-  if (info.doc.contains("feature_cache"))
-    options.featureCacheDir = info.doc["feature_cache"].get<std::string>();
-  if (info.doc.contains("data_cache"))
-    options.dataCacheDir = info.doc["data_cache"].get<std::string>();
+  options.dataWorkers = record.dataWorkers;
+  options.featureCacheDir = record.featureCache;
+  options.dataCacheDir = record.dataCache;
   auto session = runtime().createSession(options, status);
   if (status)
     status = session->loadPlan(planText, origin);
@@ -73,9 +79,8 @@ int execute(exprt::Session &session, RunInfo &info, bool created) {
     return 0;
   }
   auto finish = [&](const exprt::Status &s, bool keepable) {
-    std::error_code ec;
     if (created && !keepable) {
-      fs::remove_all(info.dir, ec);
+      info.discard();
       return fail(s);
     }
     info.markFailed(s.message());
@@ -104,7 +109,7 @@ int runRank(RunInfo &info, bool quiet) {
   std::string planText, error;
   fs::path planPath = info.dir / "plan.json";
   if (!readFile(planPath, planText))
-    return fail(ToolError::CannotOpenPlan, planPath.string() + ": cannot open plan");
+    return fail(ToolError::CannotOpenPlan, planPath.string() + ": cannot open plan: " + unreadable(planPath));
   exprt::Status loaded = exprt::Status::ok();
   auto session = openSession(info, /*resume=*/true, quiet, planText, planPath.string(), loaded);
   if (!session)
@@ -120,14 +125,19 @@ int runRank(RunInfo &info, bool quiet) {
 int resumeRun(const RunRequest &r) {
   RunInfo info;
   info.dir = r.resumeDir;
-  std::string text;
+  std::error_code ec;
+  if (!fs::is_regular_file(info.dir / "run.json", ec))
+    return fail(ToolError::NotARunDir, "`" + r.resumeDir + "` is not a run directory (it has no run.json)");
+  // One process continues a run at a time (--nproc's ranks run under their
+  // launcher's lock).
+  RunLock lock;
+  std::string text, error;
+  if (bool held = false; !r.rankWorker && gWorld.root() && !lock.acquire(info.dir, error, held))
+    return fail(held ? ToolError::RunDirInUse : ToolError::CannotWrite, error);
   if (!readFile(info.dir / "run.json", text))
     return fail(ToolError::NotARunDir, "`" + r.resumeDir + "` is not a run directory (it has no run.json)");
-  info.doc = nlohmann::json::parse(text, nullptr, false);
-  if (info.doc.is_discarded() || !info.doc.is_object() || !info.doc.contains("status") ||
-      !info.doc["threads"].is_number_integer() || !info.doc["checkpoint_every"].is_number_integer())
-    return fail(ToolError::InvalidRunRecord, (info.dir / "run.json").string() +
-                ": not a valid run file (needs `status`, `threads` and `checkpoint_every`)");
+  if (!parseRunRecord(text, (info.dir / "run.json").string(), info.doc, error))
+    return fail(ToolError::InvalidRunRecord, error);
   if (info.doc["status"] == "finished")
     return fail(ToolError::RunFinished, "the run in `" + r.resumeDir + "` has already finished");
   if (r.rankWorker) // one of --nproc's ranks, resuming nothing it did not start
@@ -139,10 +149,10 @@ int resumeRun(const RunRequest &r) {
     info.doc["checkpoint_every"] = r.checkpointEvery;
   if (r.dataWorkers >= 0)
     info.doc["data_workers"] = r.dataWorkers;
-  std::string planText, error;
+  std::string planText;
   fs::path planPath = info.dir / "plan.json";
   if (!readFile(planPath, planText))
-    return fail(ToolError::CannotOpenPlan, planPath.string() + ": cannot open plan");
+    return fail(ToolError::CannotOpenPlan, planPath.string() + ": cannot open plan: " + unreadable(planPath));
   if (r.nproc > 0) { // again as N ranks, N free
     info.doc["nproc"] = r.nproc;
     info.doc["status"] = "running";
@@ -186,7 +196,7 @@ bool readRunInput(const RunRequest &r, RunInput &in) {
   in.isPlan = fs::path(r.file).extension() == ".json";
   if (in.isPlan) {
     if (!readFile(r.file, in.planText))
-      return failed(ToolError::CannotOpenPlan, r.file + ": cannot open plan");
+      return failed(ToolError::CannotOpenPlan, r.file + ": cannot open plan: " + unreadable(r.file));
     return true;
   }
   expc::CompileOutput compiled;
@@ -250,16 +260,19 @@ nlohmann::json newRunRecord(const RunRequest &r, const RunInput &in, const fs::p
   return doc;
 }
 
-// Fills the run directory under a temporary name and renames it, so the
+// Fills the run directory under a temporary name, locks it and renames it
+// into place (never over a directory another run created meanwhile), so the
 // directory a user sees always has its run.json, however early the run is
 // killed. False (with nothing left) after reporting the error.
-bool createRunDirectory(const RunRequest &r, const RunInput &in, RunInfo &info) {
+bool createRunDirectory(const RunRequest &r, const RunInput &in, RunInfo &info, RunLock &lock) {
   const fs::path final = info.dir;
   info.dir += ".tmp-" + std::to_string(::getpid());
   std::error_code ec;
-  fs::create_directories(info.dir, ec);
-  if (ec)
-    return failed(ToolError::CannotCreateRunDir, "cannot create `" + info.dir.string() + "`: " + ec.message());
+  if (final.has_parent_path())
+    fs::create_directories(final.parent_path(), ec);
+  if (ec || ::mkdir(info.dir.c_str(), 0755) != 0)
+    return failed(ToolError::CannotCreateRunDir, "cannot create `" + info.dir.string() + "`: " +
+                                                     (ec ? ec.message() : std::strerror(errno)));
   const std::vector<std::string> &overrides = r.compile.overrides;
   std::string error;
   if ((!in.isPlan && !writeFile(info.dir / "spec.exp", in.source, error)) ||
@@ -272,10 +285,17 @@ bool createRunDirectory(const RunRequest &r, const RunInput &in, RunInfo &info) 
     fs::remove_all(info.dir, ec);
     return failed(ToolError::CannotWrite, error);
   }
-  fs::rename(info.dir, final, ec);
-  if (ec) {
+  if (bool held = false; !lock.acquire(info.dir, error, held)) {
     fs::remove_all(info.dir, ec);
-    return failed(ToolError::CannotCreateRunDir, "cannot create `" + final.string() + "`: " + ec.message());
+    return failed(ToolError::CannotWrite, error);
+  }
+  if (::renameat2(AT_FDCWD, info.dir.c_str(), AT_FDCWD, final.c_str(), RENAME_NOREPLACE) != 0) {
+    const int why = errno;
+    fs::remove_all(info.dir, ec);
+    if (why == EEXIST || why == ENOTEMPTY)
+      return failed(ToolError::RunDirExists, "run directory `" + final.string() +
+                                                 "` was created by another run meanwhile; choose another with --run-dir");
+    return failed(ToolError::CannotCreateRunDir, "cannot create `" + final.string() + "`: " + std::strerror(why));
   }
   info.dir = final;
   return true;
@@ -328,7 +348,8 @@ int runCommand(const RunRequest &r) {
   if (!session)
     return fail(loaded);
   std::string error;
-  if (!createRunDirectory(r, in, info))
+  RunLock lock;
+  if (!createRunDirectory(r, in, info, lock))
     return 1;
   recordMlflow(info, MlflowRun::Running);
   if (r.nproc > 0)

@@ -1,6 +1,7 @@
 #include "Sweep.h"
 
 #include "Io.h"
+#include "RunRecord.h"
 #include "Spawn.h"
 
 #include <fmt/format.h>
@@ -45,16 +46,25 @@ int collect(const fs::path &dir) {
   std::vector<std::map<std::string, std::string>> rows;
   int unfinished = 0;
   for (const nlohmann::json &p : sweep["points"]) {
+    if (!p.is_object() || !p["dir"].is_string() || !p["index"].is_number_integer() || !p["label"].is_string())
+      return fail(ToolError::NotASweepDir, (dir / "sweep.json").string() +
+                  ": a point needs a string `dir`, an integer `index` and a string `label`");
     const fs::path run = dir / p["dir"].get<std::string>() / "run";
     nlohmann::json info = readJson(run / "run.json"), m = readJson(run / "metrics.json");
     std::map<std::string, std::string> row{{"point", std::to_string(p["index"].get<int64_t>())},
                                            {"values", p["label"].get<std::string>()}};
-    row["status"] = info.is_object() ? info.value("status", "unknown") : "not run";
+    row["status"] = checkRunRecord(info).empty() ? info["status"].get<std::string>()
+                    : info.is_object()           ? "unknown"
+                                                 : "not run";
     if (row["status"] != "finished")
       ++unfinished;
     if (m.is_object()) {
-      row["final_loss"] = fmt::format("{:.6g}", m["train"].value("final_loss", 0.0));
-      for (auto &[name, r] : m["evaluations"].items())
+      if (m["train"].is_object() && m["train"]["final_loss"].is_number())
+        row["final_loss"] = fmt::format("{:.6g}", m["train"]["final_loss"].get<double>());
+      const nlohmann::json evaluations = m["evaluations"].is_object() ? m["evaluations"] : nlohmann::json::object();
+      for (auto &[name, r] : evaluations.items()) {
+        if (!r.is_object())
+          continue;
         for (auto &[key, v] : r.items())
           if (v.is_number_float()) {
             const std::string col = name + "." + key;
@@ -62,6 +72,7 @@ int collect(const fs::path &dir) {
               columns.push_back(col);
             row[col] = fmt::format("{:.6g}", v.get<double>());
           }
+      }
     }
     rows.push_back(row);
   }

@@ -157,11 +157,13 @@ int main(int argc, char **argv) {
                     "leave out an optimising pass (repeatable): the plan computes the same, slower")
         ->check(CLI::IsMember(expc::optimisingPasses()));
   }
-  for (CLI::App *sub : {check, compile})
-    sub->add_option("--diagnostics-format", o.diagFormat, "text (default) or json, one object per line")
+  for (CLI::App *sub : {check, compile, run, sweep, simulate, evalCmd})
+    sub->add_option("--diagnostics-format", o.diagFormat,
+                    "text (default) or json: diagnostics and errors one object per line")
         ->check(CLI::IsMember({"text", "json"}));
 
   CLI11_PARSE(app, argc, argv);
+  exptool::setJsonErrors(o.diagFormat == "json");
   o.runDeviceGiven = run->get_option("--device")->count() > 0;
   try {
     if (*fmtCmd)

@@ -39,19 +39,19 @@ Status readParams(const nlohmann::json &j, Params &p) {
     p.compounds = j.value("compounds", int64_t(0));
     std::string pairing = j.value("pairing", std::string("none"));
     if (pairing != "none" && pairing != "micon")
-      return Status::error("simulated_screen: unknown pairing `" + pairing + "`");
+      return Status::error(ErrorKind::PlanInvalid, "simulated_screen: unknown pairing `" + pairing + "`");
     p.micon = pairing == "micon";
   } catch (const nlohmann::json::exception &e) {
-    return Status::error(std::string("simulated_screen: bad parameter: ") + e.what());
+    return Status::error(ErrorKind::PlanInvalid, std::string("simulated_screen: bad parameter: ") + e.what());
   }
   if (p.plates < 2 || p.holdout < 1 || p.holdout >= p.plates || p.perturbations < 1 ||
       p.replicates < 1 || p.controls < 1 || p.sites < 1 || p.channels < 1 || p.size < 8 ||
       p.modules < 1 || p.cellLines < 1 || p.compounds < 0 || p.compounds > p.perturbations)
-    return Status::error("simulated_screen: parameters out of range (plates >= 2, "
+    return Status::error(ErrorKind::PlanInvalid, "simulated_screen: parameters out of range (plates >= 2, "
                          "1 <= holdout_plates < plates, counts, modules and cell_lines >= 1, "
                          "0 <= compounds <= perturbations, image_size >= 8)");
   if (p.cellLines > p.plates)
-    return Status::error("simulated_screen: " + std::to_string(p.cellLines) + " cell lines need at least as "
+    return Status::error(ErrorKind::PlanInvalid, "simulated_screen: " + std::to_string(p.cellLines) + " cell lines need at least as "
                          "many plates (each plate holds one line); there are " + std::to_string(p.plates));
   return Status::ok();
 }

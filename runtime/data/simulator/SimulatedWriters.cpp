@@ -47,20 +47,20 @@ std::string format(const char *fmt, long long v) {
 Status checkLayout(const Params &p, const std::string &layout) {
   const int64_t wells = p.perturbations * p.replicates + p.controls;
   if (wells > 1536)
-    return Status::error("simulated_screen: " + std::to_string(wells) +
+    return Status::error(ErrorKind::PlanInvalid, "simulated_screen: " + std::to_string(wells) +
                          " wells per plate (perturbations x replicates + controls) do not fit a "
                          "1536-well plate");
   if (layout == "rxrx1" && p.compounds > 0)
-    return Status::error("simulated_screen: RxRx1's layout holds siRNAs only; write compounds in "
+    return Status::error(ErrorKind::PlanInvalid, "simulated_screen: RxRx1's layout holds siRNAs only; write compounds in "
                          "JUMP's (format = \"jump\")");
   if (layout == "jump" && p.cellLines > 1)
-    return Status::error("simulated_screen: JUMP's layout holds one cell line; write several in "
+    return Status::error(ErrorKind::PlanInvalid, "simulated_screen: JUMP's layout holds one cell line; write several in "
                          "RxRx1's (format = \"rxrx1\")");
   if (layout == "rxrx3_core" && p.channels != 6)
-    return Status::error("simulated_screen: RxRx3-core's layout has 6 channels; asked for " +
+    return Status::error(ErrorKind::PlanInvalid, "simulated_screen: RxRx3-core's layout has 6 channels; asked for " +
                          std::to_string(p.channels));
   if (layout == "rxrx3_core" && p.sites != 1)
-    return Status::error("simulated_screen: RxRx3-core's layout has one site per well; asked for " +
+    return Status::error(ErrorKind::PlanInvalid, "simulated_screen: RxRx3-core's layout has one site per well; asked for " +
                          std::to_string(p.sites));
   return Status::ok();
 }
@@ -90,7 +90,7 @@ std::pair<std::string, std::string> experimentPlate(const Rendered &r, size_t i,
 Status makeDirectory(const fs::path &dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  return ec ? Status::error(dir.string() + ": cannot create: " + ec.message()) : Status::ok();
+  return ec ? Status::error(ErrorKind::OutputUnwritable, dir.string() + ": cannot create: " + ec.message()) : Status::ok();
 }
 
 // One channel plane of site `i`, quantised to `bits`: raw intensities over

@@ -10,13 +10,20 @@ namespace exprt {
 
 // The runtime's error classes, each with a stable code (ErrorKinds.def).
 enum class ErrorKind {
-  Unclassified, // a stage not yet converted: its message, no code
+  None, // an ok Status
 #define RUNTIME_ERROR(name, code, meaning) name,
 #include "exprt/ErrorKinds.def"
 #undef RUNTIME_ERROR
 };
 
-// The code of `kind` (`R0100`), or "" for Unclassified.
+// How many kinds there are, None included.
+inline constexpr int kErrorKindCount = 1
+#define RUNTIME_ERROR(name, code, meaning) +1
+#include "exprt/ErrorKinds.def"
+#undef RUNTIME_ERROR
+    ;
+
+// The code of `kind` (`R0100`), or "" for None.
 inline const char *errorCode(ErrorKind kind) {
   static const char *const kCodes[] = {
       "",
@@ -30,7 +37,6 @@ inline const char *errorCode(ErrorKind kind) {
 class Status {
 public:
   static Status ok() { return Status(); }
-  static Status error(std::string message) { return Status(ErrorKind::Unclassified, std::move(message)); }
   static Status error(ErrorKind kind, std::string message) { return Status(kind, std::move(message)); }
   bool isOk() const { return !failed_; }
   explicit operator bool() const { return isOk(); }
@@ -40,12 +46,14 @@ public:
   // The same error with `prefix` before its message (the place, the phase),
   // keeping its class.
   Status prefixed(const std::string &prefix) const { return Status(kind_, prefix + message_); }
+  // The same error, its message replaced (with more context), keeping its class.
+  Status reworded(std::string message) const { return Status(kind_, std::move(message)); }
 
 private:
   Status() = default;
   Status(ErrorKind kind, std::string m) : failed_(true), kind_(kind), message_(std::move(m)) {}
   bool failed_ = false;
-  ErrorKind kind_ = ErrorKind::Unclassified;
+  ErrorKind kind_ = ErrorKind::None;
   std::string message_;
 };
 

@@ -4,4 +4,4 @@
 # (tests/tools/run_sanitized.sh, ctest `sanitized_bad_input`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/build-clang-tree.sh "${SANITIZED_DIR:-build-sanitized}" EXP_SANITIZE exp exp_runtime exp-opt exp_fake_runtime
+./scripts/build-clang-tree.sh "${SANITIZED_DIR:-build-sanitized}" EXP_SANITIZE exp exp-run exp_runtime exp-opt exp_fake_runtime

@@ -1,5 +1,7 @@
 #include "driver/CompileCache.h"
 
+#include "contract/CacheDirectory.h"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -31,15 +33,7 @@ std::string compileCacheKey(const std::string &buildId, const std::string &norma
                    "\n" + target + "\n");
 }
 
-std::string compileCacheDirectory() {
-  if (const char *dir = std::getenv("EXP_CACHE_DIR"); dir && *dir)
-    return dir;
-  if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
-    return (fs::path(xdg) / "exp").string();
-  if (const char *home = std::getenv("HOME"); home && *home)
-    return (fs::path(home) / ".cache" / "exp").string();
-  return (fs::temp_directory_path() / "exp-cache").string();
-}
+std::string compileCacheDirectory() { return expcontract::cacheDirectory(); }
 
 static fs::path entry(const std::string &key) {
   return fs::path(compileCacheDirectory()) / "plans" / (key + ".json");

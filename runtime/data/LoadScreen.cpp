@@ -85,7 +85,12 @@ Status simulatedScreenDir(const nlohmann::json &params, const DataOptions &o, Te
     temp.path = dir = pattern;
     return writeSimulated(params, dir);
   }
-  std::string key = Sha256().update(std::string(kSimulatorVersion)).update(params.dump()).hex();
+  // A build without HDF5 writes no .h5ad (SimulatedWriters.cpp): its
+  // screens are kept apart from complete ones.
+  std::string key = Sha256()
+                        .update(std::string(kSimulatorVersion) + (built(BuildFeature::Hdf5) ? "" : "/no-h5ad"))
+                        .update(params.dump())
+                        .hex();
   dir = (fs::path(o.cacheDir) / "simulated" / key.substr(0, 32)).string();
   if (fs::exists(fs::path(dir) / "ground_truth.json")) {
     reused = true;
@@ -126,6 +131,10 @@ struct Source {
   std::vector<std::pair<std::string, int64_t>> classes; // checked in this order
   // Reads the dataset at `root` into `index`; may add selections to `selected`.
   Status (*read)(const Plan &plan, const DataOptions &o, const std::string &root, Plan &selected, SiteIndex &index);
+  // The optional features its index (metadata) reader needs on every run;
+  // images are decoded only when no packed copy is cached, so their
+  // formats are refused at the decode (features/Features.h).
+  std::vector<BuildFeature> needs = {BuildFeature::Csv};
 };
 
 Status readJumpSource(const Plan &, const DataOptions &, const std::string &root, Plan &, SiteIndex &index) {
@@ -425,6 +434,12 @@ std::string readerColumn(const std::string &kind, const std::string &name) {
 }
 
 bool readsDataSource(const std::string &kind) { return findSource(kind) != nullptr; }
+
+Status checkDataFeatures(const Plan &plan, const std::string &origin) {
+  const Source *source = findSource(plan.dataKind);
+  return source ? requireFeatures(source->needs, origin + ": dataset `" + plan.dataName + "` (`" + plan.dataKind + "`)")
+                : Status::ok();
+}
 
 Status loadScreen(const Plan &plan, const DataOptions &o, Screen &screen, std::string &description) {
   screen = Screen();

@@ -7,6 +7,7 @@
 #include "prep/Readers.h"
 
 #include "data/Screen.h"
+#include "features/Features.h"
 #include "plan/Plan.h"
 
 #include <string>
@@ -29,6 +30,10 @@ Status writeSimulatedScreenDir(const nlohmann::json &params, const std::string &
 
 // Whether loadScreen reads data sources of `kind` (a plan's data.kind).
 bool readsDataSource(const std::string &kind);
+
+// The refusal when this build lacks a feature the plan's data source needs
+// on every run (its metadata reader), naming the option; else ok.
+Status checkDataFeatures(const Plan &plan, const std::string &origin);
 
 // The reader's column (Screen::metadata) that holds a source's declared
 // column `name` (RxRx1's `sirna` is `perturbation`).

@@ -1,7 +1,12 @@
 #include "parallel/Collective.h"
 
+#include "features/Switches.h"
+
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#if EXP_WITH_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -21,6 +26,9 @@ struct Collective::Impl {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroup> group;       // Gloo: host tensors (and CUDA ones without NCCL)
   c10::intrusive_ptr<c10d::ProcessGroup> deviceGroup; // NCCL on a CUDA run; null otherwise
+  // Without Gloo (EXP_WITH_GLOO off) `group` is the NCCL one, and host
+  // scalars (a loss's mean) travel through this device.
+  torch::Device hostStandIn = torch::kCPU;
   // The group for collectives over `t`.
   const c10::intrusive_ptr<c10d::ProcessGroup> &groupFor(const torch::Tensor &t) const {
     return t.is_cuda() && deviceGroup ? deviceGroup : group;
@@ -194,7 +202,20 @@ private:
 Collective::Collective() : impl_(std::make_unique<Impl>()) {}
 Collective::~Collective() = default;
 
+Status collectiveFeatures(const SessionOptions &o) {
+  if (built(BuildFeature::Gloo))
+    return Status::ok();
+#ifdef EXP_WITH_NCCL
+  if (o.device != "cpu")
+    return Status::ok();
+#endif
+  return missingFeature(BuildFeature::Gloo, "a data-parallel run on `" + o.device + "` (" + std::to_string(o.worldSize) +
+                                           " ranks)");
+}
+
 std::shared_ptr<Collective> Collective::connect(const SessionOptions &o, Status &status) {
+  if (status = collectiveFeatures(o); !status)
+    return nullptr;
   std::shared_ptr<Collective> c(new Collective());
   Impl &m = *c->impl_;
   m.rank = o.rank;
@@ -209,6 +230,7 @@ std::shared_ptr<Collective> Collective::connect(const SessionOptions &o, Status 
     so.waitWorkers = true;
     so.timeout = timeout;
     m.store = c10::make_intrusive<c10d::TCPStore>(o.masterAddr, so);
+#if EXP_WITH_GLOO
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
     // Connections go over the interface that reaches rank 0.
     options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(o.masterAddr));
@@ -223,12 +245,17 @@ std::shared_ptr<Collective> Collective::connect(const SessionOptions &o, Status 
 #else
     m.group = gloo;
 #endif
+#endif
 #ifdef EXP_WITH_NCCL
     // GPU tensors go through NCCL (EXP_DIST_BACKEND=gloo: through Gloo, for comparisons).
-    if (o.device != "cpu" && o.hooks.ncclForDevices)
+    if (o.device != "cpu" && (o.hooks.ncclForDevices || !built(BuildFeature::Gloo)))
       m.deviceGroup = makeNcclGroup(c10::make_intrusive<c10d::PrefixStore>("nccl", m.store), o.rank,
                                     o.worldSize, timeout);
 #endif
+    if (!m.group) { // no Gloo: everything through NCCL (collectiveFeatures checked it is there)
+      m.group = m.deviceGroup;
+      m.hostStandIn = torch::Device(o.device == "cuda" ? "cuda:" + std::to_string(o.localRank) : o.device);
+    }
   } catch (const std::exception &e) {
     std::string what = e.what();
     status = Status::error(ErrorKind::TrainingRanks, "rank " + std::to_string(o.rank) + " of " + std::to_string(o.worldSize) +
@@ -245,7 +272,7 @@ int Collective::size() const { return impl_->size; }
 Tensor Collective::gatherRows(const Tensor &local) const { return GatherRows::apply(local, impl_.get()); }
 
 double Collective::mean(double value) const {
-  std::vector<Tensor> t{torch::tensor({value}, torch::kFloat64)};
+  std::vector<Tensor> t{torch::tensor({value}, torch::kFloat64).to(impl_->hostStandIn)};
   wait(impl_->group->allreduce(t));
   return t[0].item<double>() / impl_->size;
 }

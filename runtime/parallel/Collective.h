@@ -28,6 +28,10 @@ public:
   virtual void finish() = 0;
 };
 
+// Whether this build can form the group `options` asks for: Gloo, or NCCL
+// on CUDA devices; else the refusal naming EXP_WITH_GLOO.
+Status collectiveFeatures(const SessionOptions &options);
+
 class Collective {
 public:
   // Joins the group `options` describes (rank, world size, rendezvous);

@@ -1,5 +1,8 @@
 #include "prep/Archive.h"
 
+#include "features/Switches.h"
+
+#if EXP_WITH_LIBARCHIVE
 #include <archive.h>
 #include <archive_entry.h>
 
@@ -104,3 +107,18 @@ Status writeTar(const std::string &path, const std::vector<std::pair<std::string
 }
 
 } // namespace exprt
+#else
+namespace exprt {
+
+Status readArchive(const std::string &path, const std::function<bool(const std::string &, const std::string &)> &) {
+  return missingFeature(BuildFeature::Archive, path);
+}
+Status listArchive(const std::string &path, const std::function<void(const std::string &)> &) {
+  return missingFeature(BuildFeature::Archive, path);
+}
+Status writeTar(const std::string &path, const std::vector<std::pair<std::string, std::string>> &) {
+  return missingFeature(BuildFeature::Archive, path);
+}
+
+} // namespace exprt
+#endif

@@ -1,8 +1,11 @@
 #include "prep/Csv.h"
 
+#include "features/Switches.h"
 #include "record/Json.h"
 
+#if EXP_WITH_CSV
 #include <csv.h>
+#endif
 #include <zlib.h>
 
 #include <cerrno>
@@ -34,6 +37,11 @@ std::string CsvTable::where(size_t r) const { return path + ":" + std::to_string
 
 namespace {
 
+bool needsQuotes(const std::string &s, char delimiter) {
+  return s.find_first_of(std::string("\"\n\r") + delimiter) != std::string::npos;
+}
+
+#if EXP_WITH_CSV
 // libcsv calls back per field and per row end; this collects them and checks
 // each row against the header.
 struct Collector {
@@ -90,14 +98,6 @@ void onField(void *s, size_t n, void *data) {
 }
 void onRow(int, void *data) { static_cast<Collector *>(data)->end(); }
 
-bool needsQuotes(const std::string &s, char delimiter) {
-  return s.find_first_of(std::string("\"\n\r") + delimiter) != std::string::npos;
-}
-
-} // namespace
-
-namespace {
-
 Status parseCsv(const std::string &path, CsvTable &table, char delimiter, const CsvRowSink *sink) {
   table = CsvTable();
   table.path = path;
@@ -145,6 +145,13 @@ Status parseCsv(const std::string &path, CsvTable &table, char delimiter, const 
     return Status::error(ErrorKind::InputMalformed, path + ": empty file (no header row)");
   return Status::ok();
 }
+#else
+Status parseCsv(const std::string &path, CsvTable &table, char, const CsvRowSink *) {
+  table = CsvTable();
+  table.path = path;
+  return missingFeature(BuildFeature::Csv, path);
+}
+#endif
 
 } // namespace
 

@@ -1,5 +1,8 @@
 #include "prep/H5ad.h"
 
+#include "features/Switches.h"
+
+#if EXP_WITH_HDF5
 #include <hdf5.h>
 
 #include <cstdio>
@@ -558,3 +561,11 @@ Status readH5ad(const std::string &path, AnnData &a) {
 }
 
 } // namespace exprt
+#else
+namespace exprt {
+
+Status writeH5ad(const std::string &path, const AnnData &) { return missingFeature(BuildFeature::Hdf5, path); }
+Status readH5ad(const std::string &path, AnnData &) { return missingFeature(BuildFeature::Hdf5, path); }
+
+} // namespace exprt
+#endif

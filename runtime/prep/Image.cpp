@@ -5,8 +5,14 @@
 #include "prep/Npy.h"
 #include "record/Json.h"
 
+#include "features/Switches.h"
+
+#if EXP_WITH_SPNG
 #include <spng.h>
+#endif
+#if EXP_WITH_TIFF
 #include <tiffio.h>
+#endif
 
 #include <torch/torch.h>
 
@@ -58,6 +64,7 @@ Status checkImageSize(const std::string &path, uint64_t width, uint64_t height, 
                            " MiB for one decoded image; tile or downscale it first");
 }
 
+#if EXP_WITH_SPNG
 Status decodePng(const std::string &bytes, const std::string &path, Image &image) {
   std::unique_ptr<spng_ctx, void (*)(spng_ctx *)> ctx(spng_ctx_new(0), spng_ctx_free);
   auto fail = [&](int rc) { return Status::error(ErrorKind::InputMalformed, path + ": not a readable PNG: " + spng_strerror(rc)); };
@@ -117,6 +124,14 @@ Status writePng(const std::string &path, const Image &image) {
   return writeFileAtomic(path, std::string(static_cast<const char *>(out.get()), len));
 }
 
+#else
+Status decodePng(const std::string &, const std::string &path, Image &) {
+  return missingFeature(BuildFeature::Png, path);
+}
+Status writePng(const std::string &path, const Image &) { return missingFeature(BuildFeature::Png, path); }
+#endif
+
+#if EXP_WITH_TIFF
 namespace {
 
 // libtiff reports through global handlers; the message of the last error
@@ -212,6 +227,11 @@ Status writeTiff(const std::string &path, const Image &image) {
   }
   return Status::ok();
 }
+
+#else
+Status readTiff(const std::string &path, Image &) { return missingFeature(BuildFeature::Tiff, path); }
+Status writeTiff(const std::string &path, const Image &) { return missingFeature(BuildFeature::Tiff, path); }
+#endif
 
 Status readNpzImage(const std::string &path, Image &image) {
   torch::Tensor a;

@@ -1,5 +1,8 @@
 #include "prep/Jpeg2000.h"
 
+#include "features/Switches.h"
+
+#if EXP_WITH_OPENJPEG
 #include <openjpeg.h>
 
 #include <algorithm>
@@ -175,3 +178,13 @@ Status encodeJpeg2000(const Image &image, std::string &bytes) {
 }
 
 } // namespace exprt
+#else
+namespace exprt {
+
+Status decodeJpeg2000(const std::string &, const std::string &name, Image &) {
+  return missingFeature(BuildFeature::Jpeg2000, name);
+}
+Status encodeJpeg2000(const Image &, std::string &) { return missingFeature(BuildFeature::Jpeg2000, "a JPEG 2000 image"); }
+
+} // namespace exprt
+#endif

@@ -1,9 +1,12 @@
 #include "prep/Profiles.h"
 
+#include "features/Switches.h"
 #include "prep/Csv.h"
 
 #include <algorithm>
+#if EXP_WITH_SQLITE
 #include <sqlite3.h>
+#endif
 #include <torch/torch.h>
 
 #include <cmath>
@@ -47,12 +50,14 @@ const char *parseNumber(const std::string &cell, double &out) {
   return nullptr;
 }
 
+#if EXP_WITH_SQLITE
 Status sqliteCellError(const std::string &path, const std::string &table, int64_t row, const char *column,
                        const std::string &cell, const char *problem) {
   return Status::error(ErrorKind::InputMalformed, path + ": table `" + table + "`, row " + std::to_string(row) +
                                                       ": feature column `" + column + "` holds `" + cell + "`, " +
                                                       problem);
 }
+#endif
 
 bool endsWith(const std::string &s, const std::string &suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -97,6 +102,7 @@ Status readProfilesCsv(const std::string &path, Profiles &p, const std::vector<s
   return Status::ok();
 }
 
+#if EXP_WITH_SQLITE
 Status readProfilesSqlite(const std::string &path, const std::string &table, Profiles &p,
                           const std::vector<std::string> &metadata) {
   p = Profiles();
@@ -181,6 +187,14 @@ Status readProfilesSqlite(const std::string &path, const std::string &table, Pro
                    .reshape({row, static_cast<int64_t>(featureCols.size())});
   return Status::ok();
 }
+
+#else
+Status readProfilesSqlite(const std::string &path, const std::string &, Profiles &p,
+                          const std::vector<std::string> &) {
+  p = Profiles();
+  return missingFeature(BuildFeature::Sqlite, path);
+}
+#endif
 
 Status readProfiles(const std::string &path, const std::string &table, Profiles &profiles,
                     const std::vector<std::string> &metadata) {

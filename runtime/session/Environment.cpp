@@ -2,6 +2,7 @@
 // threads, OS — the "environment" part of the run record.
 #include "exprt/Runtime.h"
 
+#include "features/Features.h"
 #include "plan/Plan.h"
 
 #include <torch/torch.h>
@@ -47,6 +48,10 @@ std::string environmentJson() {
                 {"flags_avx2", flags.find(" avx2 ") != std::string::npos},
                 {"flags_avx512f", flags.find(" avx512f ") != std::string::npos}};
   env["memory_total"] = procField("/proc/meminfo", "MemTotal");
+  // The optional dependencies this runtime was built with (Features.def).
+  env["features"] = nlohmann::json::object();
+  for (BuildFeature f : allFeatures())
+    env["features"][featureInfo(f).name] = built(f);
   env["cuda_available"] = torch::cuda::is_available();
   env["gpus"] = nlohmann::json::array(); // this build runs on the CPU
   struct utsname u {};

@@ -171,6 +171,8 @@ Status Session::loadPlan(const std::string &planJson, const std::string &origin)
     return Status::error(ErrorKind::PlanUnsupported, origin + ": the `" + plan.dataKind +
                          "` data source cannot be read by this runtime yet (docs/data.md lists "
                          "the readers)");
+  if (Status s = checkDataFeatures(plan, origin); !s)
+    return s;
   impl_->plan = std::move(plan);
   impl_->loaded = true;
   return Status::ok();

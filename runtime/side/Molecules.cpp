@@ -1,5 +1,8 @@
 #include "side/Molecules.h"
 
+#include "features/Switches.h"
+
+#if EXP_WITH_RDKIT
 #include <DataStructs/ExplicitBitVect.h>
 #include <GraphMol/ChemTransforms/ChemTransforms.h>
 #include <GraphMol/Fingerprints/MorganFingerprints.h>
@@ -173,3 +176,24 @@ Status moleculeGraph(const std::string &smiles, MoleculeGraph &g) {
 }
 
 } // namespace exprt
+#else
+namespace exprt {
+
+namespace {
+Status noRdkit(const std::string &smiles) { return missingFeature(BuildFeature::Molecules, "SMILES `" + smiles + "`"); }
+} // namespace
+
+Status canonicalSmiles(const std::string &smiles, std::string &) { return noRdkit(smiles); }
+Status murckoScaffold(const std::string &smiles, std::string &) { return noRdkit(smiles); }
+Status morganFingerprint(const std::string &smiles, const MorganOptions &, std::vector<float> &) {
+  return noRdkit(smiles);
+}
+Status morganFingerprints(const std::vector<std::string> &smiles, const std::vector<std::string> &where,
+                          const MorganOptions &, bool, std::vector<float> &, std::vector<char> &,
+                          std::vector<std::string> &) {
+  return missingFeature(BuildFeature::Molecules, where.empty() ? std::string("SMILES") : where[0]);
+}
+Status moleculeGraph(const std::string &smiles, MoleculeGraph &) { return noRdkit(smiles); }
+
+} // namespace exprt
+#endif

@@ -18,7 +18,7 @@
 #include "record/SafeTensors.h"
 #include "train/CheckpointManifest.h"
 
-#include "RunRecord.h" // tools/exp
+#include "RunRecord.h" // tools/run
 
 #include <sanitizer/common_interface_defs.h>
 #include <sqlite3.h>

@@ -28,3 +28,13 @@ if ptxas and os.path.exists(ptxas):
 # plans on it (elsewhere lit reports them UNSUPPORTED).
 if getattr(config, "with_cuda", "OFF") == "ON" and os.path.exists("/dev/nvidiactl"):
     config.available_features.add("cuda-device")
+
+# The runtime's optional dependencies it was built without (runtime/include/
+# exprt/Features.def): `without-NAME` for each, so a test of the refusal
+# runs against such a runtime. `--param features_off=csv;png` (with
+# EXP_RUNTIME_LIBRARY naming that runtime) overrides what CMake recorded.
+features_off = lit_config.params.get("features_off", getattr(config, "features_off", ""))
+for name in filter(None, features_off.replace(",", ";").split(";")):
+    config.available_features.add("without-" + name)
+if "EXP_RUNTIME_LIBRARY" in os.environ:
+    config.environment["EXP_RUNTIME_LIBRARY"] = os.environ["EXP_RUNTIME_LIBRARY"]

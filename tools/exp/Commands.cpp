@@ -64,22 +64,33 @@ int compileCommand(const CliOptions &o) {
   return writeFile(o.output, out.text, error) ? 0 : fail(ToolError::CannotWrite, error);
 }
 
-int runCommandFromCli(const CliOptions &o) {
-  if (o.file.empty() == o.run.resumeDir.empty())
-    return fail(ToolError::RunArguments, "`exp run` takes a file to run, or --resume DIR");
-  if (!o.run.resumeDir.empty() && (!o.overrides.empty() || !o.disabledPasses.empty()))
+int runCommandFromCli(const CliOptions &o, const CLI::App &command) {
+  const RunRequest &r = o.run;
+  if (int status = checkRunArguments(r, command))
+    return status;
+  if (!r.resumeDir.empty() && (!o.overrides.empty() || !o.disabledPasses.empty()))
     return fail(ToolError::ResumeKeepsPlan, "a resumed run keeps its plan; overrides and --disable-pass do not apply");
-  if (!o.run.resumeDir.empty() && o.runDeviceGiven)
-    return fail(ToolError::ResumeKeepsDevice,
-                "a resumed run keeps its device (run.json's `device`); --device does not apply");
-  if (fs::path(o.file).extension() == ".json" && (!o.overrides.empty() || !o.disabledPasses.empty()))
+  if (fs::path(r.file).extension() == ".json" && (!o.overrides.empty() || !o.disabledPasses.empty()))
     return fail(ToolError::PlanTakesNoOverrides,
-                "`" + o.file + "` is a compiled plan; overrides and --disable-pass apply to .exp files");
+                "`" + r.file + "` is a compiled plan; overrides and --disable-pass apply to .exp files");
   if (int status = loadRuntime())
     return status;
-  RunRequest request = o.run;
-  request.file = o.file;
-  request.compile = planOptions(o);
+  RunRequest request = r;
+  const expc::CompileOptions options = planOptions(o);
+  request.useCache = options.useCache;
+  request.overrides = options.overrides;
+  request.compile = [options](const std::string &file, const std::string &device, RunInput &in) {
+    expc::CompileOptions compile = options;
+    if (device != "cpu") // the plan carries the GPU kernels
+      compile.target = "cuda";
+    expc::CompileOutput compiled;
+    if (!expc::compileFile(file, compile, compiled, std::cerr))
+      return false;
+    in.planText = compiled.text;
+    in.source = compiled.source;
+    in.name = compiled.experimentName;
+    return true;
+  };
   return runCommand(request);
 }
 

@@ -6,6 +6,8 @@
 #include "Run.h"
 #include "Sweep.h"
 
+#include <CLI/CLI.hpp>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,8 +25,7 @@ struct CliOptions {
   bool noCache = false;
   std::vector<std::string> disabledPasses;
   // run, sweep
-  RunRequest run;
-  bool runDeviceGiven = false;
+  RunRequest run; // with its file
   SweepRequest sweep;
   // fmt
   std::vector<std::string> fmtFiles;
@@ -42,7 +43,7 @@ int fmtCommand(const CliOptions &o);
 int checkCommand(const CliOptions &o);
 int compileCommand(const CliOptions &o);
 // Commands that execute plans: they load the runtime first.
-int runCommandFromCli(const CliOptions &o);
+int runCommandFromCli(const CliOptions &o, const CLI::App &command);
 int sweepCommandFromCli(const CliOptions &o);
 int simulateCommand(const CliOptions &o);
 int evalCommand(const CliOptions &o);

@@ -56,34 +56,9 @@ CLI::App *addCompile(CLI::App &app, CliOptions &o) {
 }
 
 CLI::App *addRun(CLI::App &app, CliOptions &o) {
-  exptool::RunRequest &r = o.run;
-  auto *c = app.add_subcommand("run", "compile, train and evaluate; write a run record");
-  c->add_option("file", o.file, "the .exp file, or a compiled plan (.json)");
+  auto *c = exptool::addRunCommand(app, o.run, "compile, train and evaluate; write a run record",
+                                   "the .exp file, or a compiled plan (.json)");
   c->add_option("overrides", o.overrides, kOverridesHelp);
-  c->add_option("--run-dir", r.runDir, "where to write the run record (default runs/NAME-TIME)");
-  c->add_option("--resume", r.resumeDir, "continue the run in this directory from its newest checkpoint");
-  c->add_option("--threads", r.threads, "CPU threads (default: one per core; when resuming, the run's)")
-      ->check(CLI::NonNegativeNumber);
-  c->add_option("--checkpoint-every", r.checkpointEvery,
-                "optimiser steps between checkpoints (default: one per epoch)")
-      ->check(CLI::NonNegativeNumber);
-  c->add_option("--data-workers", r.dataWorkers,
-                "threads building batches ahead of the step (default 1; 0: none); "
-                "results do not depend on it")
-      ->check(CLI::Range(0, 64));
-  c->add_option("--mlruns", r.mlruns,
-                "the MLflow file store the run is recorded in too (default: `mlruns` beside "
-                "the run directory)");
-  c->add_flag("-q,--quiet", r.quiet, "no per-epoch progress lines");
-  c->add_option("--device", r.device,
-                "cpu (default), cuda or cuda:N; a CUDA device compiles the plan with "
-                "--target cuda (docs/gpu.md); when resuming, the run's");
-  c->add_option("--nproc", r.nproc,
-                "data-parallel training in N local processes (c10d, Gloo), the spec's batch "
-                "split between them; also when resuming, with any N (docs/scaling.md)")
-      ->check(CLI::Range(1, 256));
-  // One of --nproc's processes (its rank in the environment); not for users.
-  c->add_flag("--rank-worker", r.rankWorker)->group("");
   return c;
 }
 
@@ -140,7 +115,7 @@ CLI::App *addFmt(CLI::App &app, CliOptions &o) {
 } // namespace
 
 int main(int argc, char **argv) {
-  CLI::App app{"exp: a compiler for perturbation experiments"};
+  CLI::App app{"exp: a compiler for perturbation experiments", "exp"};
   app.require_subcommand(1);
   // Without loading the runtime: both halves are built from one tree, and
   // the plan format is the contract's.
@@ -164,7 +139,6 @@ int main(int argc, char **argv) {
 
   CLI11_PARSE(app, argc, argv);
   exptool::setJsonErrors(o.diagFormat == "json");
-  o.runDeviceGiven = run->get_option("--device")->count() > 0;
   try {
     if (*fmtCmd)
       return exptool::fmtCommand(o);
@@ -178,7 +152,7 @@ int main(int argc, char **argv) {
       return exptool::simulateCommand(o);
     if (*evalCmd)
       return exptool::evalCommand(o);
-    return exptool::runCommandFromCli(o);
+    return exptool::runCommandFromCli(o, *run);
   } catch (const std::exception &e) {
     // Nothing below should throw; if something does, say so rather than abort.
     return exptool::fail(exptool::ToolError::InternalError, std::string("internal error: ") + e.what());

@@ -2,6 +2,7 @@
 // metadata.csv and 8-bit PNG tree, or JUMP's metadata tables, per-plate
 // load_data CSVs and 16-bit TIFFs; each with ground_truth.json.
 #include "data/simulator/SimulatedRender.h"
+#include "features/Features.h"
 #include "data/simulator/SimulatedScreen.h"
 #include "data/Random.h"
 #include "prep/Csv.h"
@@ -243,6 +244,10 @@ Status writeSide(const Rendered &r, const fs::path &dir) {
     return s;
   if (Status s = writeTextFile((dir / "side" / "vocab.txt").string(), vocabulary(bio)); !s)
     return s;
+  // A runtime built without HDF5 writes the rest; a plan that reads the
+  // counts is then refused at the read, naming EXP_WITH_HDF5.
+  if (!built(BuildFeature::Hdf5))
+    return Status::ok();
   return writeCellLineCounts(r, dir / "side" / "cell_lines.h5ad");
 }
 

@@ -28,17 +28,18 @@ int loadRuntime() {
   void *handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char *why = ::dlerror();
-    return fail(ToolError::RuntimeUnavailable,
-                "cannot load the exp runtime `" + path + "`: " + (why ? why : "unknown reason") +
-                    " (`exp check`, `fmt` and `compile` work without it; set EXP_RUNTIME_LIBRARY to its path)");
+    const std::string front = std::string(toolName()) == "exp" ? "`exp check`, `fmt` and `compile` work without it; " : "";
+    return fail(ToolError::RuntimeUnavailable, "cannot load the exp runtime `" + path + "`: " +
+                                                   (why ? why : "unknown reason") + " (" + front +
+                                                   "set EXP_RUNTIME_LIBRARY to its path)");
   }
   using Entry = const exprt::Api *(*)();
   auto entry = reinterpret_cast<Entry>(::dlsym(handle, "exprt_api"));
   const exprt::Api *api = entry ? entry() : nullptr;
   if (!api || api->abi != exprt::Api::kAbi || api->size != sizeof(exprt::Api)) {
     return fail(ToolError::RuntimeMismatch,
-                "`" + path + "` is not an exp runtime this `exp` can use (" +
-                    (api ? "its API table is version " + std::to_string(api->abi) + ", this exp expects " +
+                "`" + path + "` is not an exp runtime this `" + toolName() + "` can use (" +
+                    (api ? "its API table is version " + std::to_string(api->abi) + ", this " + toolName() + " expects " +
                                std::to_string(exprt::Api::kAbi)
                          : std::string("it has no `exprt_api` entry point")) +
                     "); rebuild both from the same sources");

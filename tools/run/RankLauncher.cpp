@@ -140,7 +140,8 @@ int launchRanks(RunInfo &info, int n, bool quiet) {
     info.doc = doc;
     info.markFailed(message);
   }
-  return fail(ToolError::RankFailed, message + "\nexp: `exp run --resume " + info.dir.string() +
+  const std::string tool = toolName();
+  return fail(ToolError::RankFailed, message + "\n" + tool + ": `" + tool + " run --resume " + info.dir.string() +
               " --nproc N` continues from the newest checkpoint, with any N");
 }
 

@@ -8,10 +8,24 @@
 #include <regex>
 #include <sstream>
 
+#include <openssl/evp.h>
 #include <unistd.h>
 
 namespace exptool {
 namespace fs = std::filesystem;
+
+std::string sha256Hex(const std::string &bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &n, EVP_sha256(), nullptr);
+  static const char *const kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
 
 const char *toolErrorCode(ToolError kind) {
   static const char *const kCodes[] = {
@@ -24,6 +38,7 @@ const char *toolErrorCode(ToolError kind) {
 
 namespace {
 bool gJsonErrors = false;
+const char *gToolName = "exp";
 
 // The place a message starts with, `FILE:LINE[:COLUMN]: ` or `FILE: ` (a path
 // that exists, or whose folder does), cut from `text`; null when there is none.
@@ -62,13 +77,16 @@ int failWithCode(const std::string &message, const std::string &code) {
     std::cerr << error.dump() << "\n";
     return 1;
   }
-  std::cerr << "exp: error: " << message.substr(0, eol) << (code.empty() ? "" : " [" + code + "]")
+  std::cerr << gToolName << ": error: " << message.substr(0, eol) << (code.empty() ? "" : " [" + code + "]")
             << (eol == std::string::npos ? "" : message.substr(eol)) << "\n";
   return 1;
 }
 } // namespace
 
 void setJsonErrors(bool on) { gJsonErrors = on; }
+
+void setToolName(const char *name) { gToolName = name; }
+const char *toolName() { return gToolName; }
 
 int fail(ToolError kind, const std::string &message) { return failWithCode(message, toolErrorCode(kind)); }
 

@@ -1,7 +1,6 @@
 #include "MlflowStore.h"
 
 #include "Io.h"
-#include "imports/Imports.h"
 
 #include <fmt/format.h>
 
@@ -51,7 +50,7 @@ void flatten(const nlohmann::json &j, const std::string &prefix,
 
 std::string experimentId(const std::string &name) {
   // MLflow's own ids are 18-digit numbers; this one is stable per name.
-  unsigned long long h = std::stoull(expc::sha256Hex(name).substr(0, 15), nullptr, 16);
+  unsigned long long h = std::stoull(sha256Hex(name).substr(0, 15), nullptr, 16);
   return fmt::format("{:018d}", h % 1000000000000000000ull);
 }
 
@@ -115,7 +114,7 @@ std::map<std::string, std::string> metricFiles(const nlohmann::json &m, long lon
 } // namespace
 
 std::string mlflowRunId(const std::string &runDir, long long startMs) {
-  return expc::sha256Hex(runDir + "\n" + std::to_string(startMs)).substr(0, 32);
+  return sha256Hex(runDir + "\n" + std::to_string(startMs)).substr(0, 32);
 }
 
 void removeMlflowRun(const MlflowRun &run) {

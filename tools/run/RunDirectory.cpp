@@ -3,7 +3,6 @@
 #include "Io.h"
 #include "RunRecord.h"
 
-#include "imports/Imports.h"
 
 #include <cerrno>
 #include <chrono>
@@ -68,9 +67,9 @@ void recordMlflow(const RunInfo &info, MlflowRun::Status status, const std::stri
       status == MlflowRun::Finished ? readJson(info.dir / "metrics.json") : nlohmann::json();
   std::string error, planText;
   readFile(info.dir / "plan.json", planText);
-  run.planSha256 = expc::sha256Hex(planText);
+  run.planSha256 = sha256Hex(planText);
   if (!writeMlflowRun(run, nlohmann::json::parse(planText, nullptr, false), metrics, error))
-    std::cerr << "exp: warning: the MLflow view of the run was not written: " << error << "\n";
+    std::cerr << toolName() << ": warning: the MLflow view of the run was not written: " << error << "\n";
 }
 
 RunLock::~RunLock() {

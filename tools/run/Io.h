@@ -21,7 +21,8 @@ enum class ToolError {
 // The code of `kind`, as `T0105`.
 const char *toolErrorCode(ToolError kind);
 
-// `exp: error: MESSAGE [CODE]` on stderr; returns the exit status 1.
+// `TOOL: error: MESSAGE [CODE]` on stderr (toolName(): `exp`, `exp-run`);
+// returns the exit status 1.
 int fail(ToolError kind, const std::string &message);
 // The runtime's error, with its class's code (exprt/ErrorKinds.def); `then`
 // ("\n..." lines: how to go on) follows it.
@@ -31,6 +32,9 @@ int fail(const exprt::Status &status, const std::string &then = "");
 // the file and line the message starts with (when it names them), and the
 // lines that follow as `help`.
 void setJsonErrors(bool on);
+// The program errors are reported as (`exp`, the default, or `exp-run`).
+void setToolName(const char *name);
+const char *toolName();
 // The local time in a strftime `format`.
 std::string timestamp(const char *format);
 // A whole regular file; false when it cannot be read.
@@ -39,6 +43,8 @@ bool readFile(const std::filesystem::path &path, std::string &out);
 std::string unreadable(const std::filesystem::path &path);
 // A JSON file, discarded (or null when unreadable) rather than throwing.
 nlohmann::json readJson(const std::filesystem::path &path);
+// The SHA-256 of `bytes` as 64 lowercase hex digits (libcrypto).
+std::string sha256Hex(const std::string &bytes);
 // Writes `contents` through a temporary file and a rename; false with
 // `error` set (naming the file and the reason) when it cannot.
 bool writeFile(const std::string &path, const std::string &contents, std::string &error);

@@ -7,7 +7,7 @@
 #include "RuntimeLoader.h"
 #include "StderrTee.h"
 
-#include "driver/CompileCache.h"
+#include "contract/CacheDirectory.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -185,12 +185,7 @@ bool failed(ToolError kind, const std::string &message) {
 }
 
 // What a new run executes: a compiled plan as it is, or an .exp file
-// compiled first.
-struct RunInput {
-  std::string planText, source, name;
-  bool isPlan = false;
-};
-
+// compiled first (by the caller's hook).
 bool readRunInput(const RunRequest &r, RunInput &in) {
   in.name = fs::path(r.file).stem().string();
   in.isPlan = fs::path(r.file).extension() == ".json";
@@ -199,16 +194,10 @@ bool readRunInput(const RunRequest &r, RunInput &in) {
       return failed(ToolError::CannotOpenPlan, r.file + ": cannot open plan: " + unreadable(r.file));
     return true;
   }
-  expc::CompileOutput compiled;
-  expc::CompileOptions compile = r.compile;
-  if (r.device != "cpu") // the plan carries the GPU kernels
-    compile.target = "cuda";
-  if (!expc::compileFile(r.file, compile, compiled, std::cerr))
-    return false;
-  in.planText = compiled.text;
-  in.source = compiled.source;
-  in.name = compiled.experimentName;
-  return true;
+  if (!r.compile)
+    return failed(ToolError::NeedsPlan, r.file + ": this runner executes compiled plans (.json); compile it "
+                                                 "first with `exp compile " + r.file + " -o PLAN.json`");
+  return r.compile(r.file, r.device, in);
 }
 
 int defaultThreads(const RunRequest &r) {
@@ -222,8 +211,8 @@ int runOtherRank(const RunRequest &r, const RunInput &in) {
               {"device", r.device},
               {"checkpoint_every", r.checkpointEvery},
               {"data_workers", r.dataWorkers >= 0 ? r.dataWorkers : 1}};
-  if (r.compile.useCache)
-    info.doc["data_cache"] = (fs::path(expc::compileCacheDirectory()) / "data").string();
+  if (r.useCache)
+    info.doc["data_cache"] = (fs::path(expcontract::cacheDirectory()) / "data").string();
   exprt::Status loaded = exprt::Status::ok();
   auto session = openSession(info, /*resume=*/false, true, in.planText, r.file, loaded);
   if (!session)
@@ -253,9 +242,9 @@ nlohmann::json newRunRecord(const RunRequest &r, const RunInput &in, const fs::p
                       .lexically_normal()
                       .string();
   doc["mlflow_run_id"] = mlflowRunId(fs::absolute(dir).lexically_normal().string(), doc["started_ms"]);
-  if (r.compile.useCache) {
-    doc["feature_cache"] = (fs::path(expc::compileCacheDirectory()) / "features").string();
-    doc["data_cache"] = (fs::path(expc::compileCacheDirectory()) / "data").string();
+  if (r.useCache) {
+    doc["feature_cache"] = (fs::path(expcontract::cacheDirectory()) / "features").string();
+    doc["data_cache"] = (fs::path(expcontract::cacheDirectory()) / "data").string();
   }
   return doc;
 }
@@ -273,7 +262,7 @@ bool createRunDirectory(const RunRequest &r, const RunInput &in, RunInfo &info, 
   if (ec || ::mkdir(info.dir.c_str(), 0755) != 0)
     return failed(ToolError::CannotCreateRunDir, "cannot create `" + info.dir.string() + "`: " +
                                                      (ec ? ec.message() : std::strerror(errno)));
-  const std::vector<std::string> &overrides = r.compile.overrides;
+  const std::vector<std::string> &overrides = r.overrides;
   std::string error;
   if ((!in.isPlan && !writeFile(info.dir / "spec.exp", in.source, error)) ||
       !writeFile(info.dir / "environment.json", runtime().environmentJson(), error) ||

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -55,7 +56,14 @@ int main(int argc, char **argv) {
   int threads = argc > 2 ? std::atoi(argv[2]) : 2;
   int repeats = argc > 3 ? std::atoi(argv[3]) : 3;
   const char *device = argc > 4 ? argv[4] : "cpu";
-  const int shortRun = 5, longRun = 45;
+  // EXP_BENCH_STEPS=SHORT,LONG (default 5,45): the GPU kit's dry run on a
+  // CPU (scripts/gpu/device.sh) takes a couple of steps, not dozens.
+  int shortRun = 5, longRun = 45;
+  if (const char *steps = std::getenv("EXP_BENCH_STEPS"))
+    if (std::sscanf(steps, "%d,%d", &shortRun, &longRun) != 2 || shortRun < 1 || longRun <= shortRun) {
+      std::fprintf(stderr, "exp-bench-train-step: EXP_BENCH_STEPS must be SHORT,LONG with 1 <= SHORT < LONG\n");
+      return 2;
+    }
   std::vector<double> perStep;
   for (int r = 0; r < repeats; ++r)
     perStep.push_back((trainSeconds(plan, longRun, threads, device) - trainSeconds(plan, shortRun, threads, device)) /

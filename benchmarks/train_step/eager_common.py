@@ -13,6 +13,7 @@ torch.utils.flop_counter), for benchmarks/gpu's MFU.
 """
 import contextlib
 import json
+import os
 import math
 import statistics
 import sys
@@ -31,6 +32,10 @@ def setup():
     DEVICE = sys.argv[4] if len(sys.argv) > 4 else "cpu"
     MODE = sys.argv[5] if len(sys.argv) > 5 else "eager"
     assert DEVICE in ("cpu", "cuda") and MODE in ("eager", "compile"), sys.argv[4:]
+    if MODE == "compile" and not hasattr(torch, "compile"):  # PyTorch < 2 (Debian's 1.13)
+        print(f"torch {torch.__version__} has no torch.compile", file=sys.stderr)
+        print("nan 0")
+        sys.exit(0)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     global PLAN
@@ -100,8 +105,10 @@ def time_training(model, optim, inputs, labels, batch, repeats, max_logit_scale=
             torch.cuda.synchronize()
         return time.perf_counter() - start
 
-    train(5)  # torch.compile compiles here, outside the timing
-    per_step = [(train(45) - train(5)) / 40 for _ in range(repeats)]
+    # EXP_BENCH_STEPS=SHORT,LONG as exp-bench-train-step reads it (default 5,45).
+    short, long_ = (int(v) for v in os.environ.get("EXP_BENCH_STEPS", "5,45").split(","))
+    train(short)  # torch.compile compiles here, outside the timing
+    per_step = [(train(long_) - train(short)) / (long_ - short) for _ in range(repeats)]
     line = f"{1000 * statistics.median(per_step):.3f}"
     if cuda:
         from torch.utils.flop_counter import FlopCounterMode

@@ -104,6 +104,7 @@ void readTestHooks(TestHooks &hooks) {
   hooks.cudaGraphs = text("EXP_CUDA_GRAPHS") != "0";
   hooks.generatedKernels = text("EXP_GENERATED_KERNELS") != "0";
   hooks.ncclForDevices = text("EXP_DIST_BACKEND") != "gloo";
+  hooks.groupOfOne = text("EXP_DIST_GROUP_OF_ONE") == "1";
 }
 
 } // namespace exprt

@@ -146,7 +146,7 @@ std::unique_ptr<Session> Session::create(const SessionOptions &options, Status &
   std::unique_ptr<Session> s(new Session());
   s->impl_->options = options;
   s->impl_->device = device;
-  if (options.worldSize > 1) {
+  if (options.worldSize > 1 || options.hooks.groupOfOne) {
     s->impl_->collective = Collective::connect(options, status);
     if (!s->impl_->collective)
       return nullptr;

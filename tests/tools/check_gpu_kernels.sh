@@ -3,11 +3,18 @@
 # kernels (--target cuda) and runs each kernel on GPU 0 against LibTorch on
 # the CPU (tests/gpu/GeneratedKernelsOnDevice.cpp). Exit 77 = skipped (no GPU).
 set -e
+# With PLANS set (the GPU kit, scripts/gpu/), the plans compiled there are
+# used and EXP is not called.
 exp=$1 checker=$2 src=$3 work=$4
 mkdir -p "$work"
-"$exp" compile "$src/tests/lit/driver/run-networks.exp" --no-cache --target cuda -o "$work/networks.json"
-"$exp" compile "$src/examples/micon.exp" --no-cache --target cuda --gpu-arch sm_80 -o "$work/micon.json"
-for plan in "$work/networks.json" "$work/micon.json"; do
+if [ -n "${PLANS:-}" ]; then
+  networks=$PLANS/networks.cuda.json micon=$PLANS/micon.cuda.json
+else
+  networks=$work/networks.json micon=$work/micon.json
+  "$exp" compile "$src/tests/lit/driver/run-networks.exp" --no-cache --target cuda -o "$networks"
+  "$exp" compile "$src/examples/micon.exp" --no-cache --target cuda --gpu-arch sm_80 -o "$micon"
+fi
+for plan in "$networks" "$micon"; do
   set +e
   "$checker" "$plan"
   rc=$?

@@ -29,6 +29,8 @@ struct TestHooks {
   bool cudaGraphs = true;                   // EXP_CUDA_GRAPHS=0: every step eager
   bool generatedKernels = true;             // EXP_GENERATED_KERNELS=0: every group op by op
   bool ncclForDevices = true;               // EXP_DIST_BACKEND=gloo: GPU tensors through Gloo
+  bool groupOfOne = false;                  // EXP_DIST_GROUP_OF_ONE=1: one rank still forms its group
+                                            //   (the GPU kit's one-GPU NCCL check, scripts/gpu/)
 };
 
 struct SessionOptions {
@@ -70,7 +72,8 @@ struct SessionOptions {
 };
 
 // Fills `hooks` from EXP_INJECT_NAN, EXP_KILL_RANK, EXP_CUDA_GRAPHS,
-// EXP_GENERATED_KERNELS and EXP_DIST_BACKEND (unset: the defaults).
+// EXP_GENERATED_KERNELS, EXP_DIST_BACKEND and EXP_DIST_GROUP_OF_ONE (unset:
+// the defaults).
 void readTestHooks(TestHooks &hooks);
 
 // Fills the rank, world size and rendezvous of `options` from a launcher's
@@ -140,7 +143,7 @@ std::string environmentJson();
 // (dlopen + dlsym("exprt_api")) instead of linking it. `abi` and `size` let
 // the client refuse a library built from other sources.
 struct Api {
-  static constexpr uint32_t kAbi = 2; // bump when a member, or Status, changes
+  static constexpr uint32_t kAbi = 3; // bump when a member, Status or SessionOptions changes
   uint32_t abi = kAbi;
   uint32_t size = sizeof(Api);
   const char *(*runtimeVersion)();

@@ -210,7 +210,7 @@ Status collectiveFeatures(const SessionOptions &o) {
     return Status::ok();
 #endif
   return missingFeature(BuildFeature::Gloo, "a data-parallel run on `" + o.device + "` (" + std::to_string(o.worldSize) +
-                                           " ranks)");
+                                                (o.worldSize == 1 ? " rank)" : " ranks)"));
 }
 
 std::shared_ptr<Collective> Collective::connect(const SessionOptions &o, Status &status) {

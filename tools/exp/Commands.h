@@ -3,10 +3,8 @@
 // to stderr.
 #pragma once
 
-#include "Run.h"
+#include "Run.h" // declares CLI::App
 #include "Sweep.h"
-
-#include <CLI/CLI.hpp>
 
 #include <cstdint>
 #include <string>

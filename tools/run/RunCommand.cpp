@@ -84,8 +84,9 @@ int execute(exprt::Session &session, RunInfo &info, bool created) {
       return fail(s);
     }
     info.markFailed(s.message());
-    return fail(s, "\nexp: the run directory `" + info.dir.string() + "` keeps its checkpoints (`exp run --resume " +
-                       info.dir.string() + "` continues from the newest)");
+    const std::string tool = toolName();
+    return fail(s, "\n" + tool + ": the run directory `" + info.dir.string() + "` keeps its checkpoints (`" + tool +
+                       " run --resume " + info.dir.string() + "` continues from the newest)");
   };
   if (exprt::Status s = session.run(); !s)
     return finish(s, !session.latestCheckpoint().empty());
@@ -296,7 +297,8 @@ int checkLaunch(const RunRequest &r) {
     return fail(s);
   if (r.rankWorker && (r.resumeDir.empty() || gWorld.source != "exp run --nproc"))
     return fail(ToolError::RankWorkerMisuse,
-                "--rank-worker is how `exp run --nproc` starts its ranks; run `exp run --nproc N` instead");
+                std::string("--rank-worker is how `") + toolName() + " run --nproc` starts its ranks; run `" +
+                    toolName() + " run --nproc N` instead");
   if (r.nproc > 0 && gWorld.parallel())
     return fail(ToolError::AlreadyARank, "--nproc launches ranks itself; this process is already rank " +
                 std::to_string(gWorld.launch.rank) + " of " + std::to_string(gWorld.launch.worldSize) +
